@@ -1,0 +1,51 @@
+"""Compile a definition tree into a sqlglot query for one dialect."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from sqlglot import exp
+
+from ..dsl import ast as A
+from ..model import Model
+from . import dialects as D
+from .compiler import Options, Scope, _Context
+
+Shape = Literal["keys", "members", "count"]
+
+
+def build_query(
+    model: Model,
+    definition: A.Definition,
+    options: Options,
+    shape: Shape = "keys",
+    limit: int | None = None,
+) -> exp.Select:
+    """The query for a definition: member keys, member rows (customer columns + projections), or a count."""
+    customer = model.customer_entity()
+    key = customer.key
+    assert key is not None
+    ctx = _Context(model, options, definition.text)
+    scope = Scope(ctx, customer, "c", is_customer=True)
+    ctx.used_aliases.add("c")
+    where = scope.condition(definition.condition)
+    if shape == "count":
+        select = exp.select(exp.alias_(exp.Count(this=exp.Star()), "members"))
+    elif shape == "keys":
+        select = exp.select(D.column("c", key))
+    else:
+        columns: list[exp.Expression] = [D.column("c", name) for name in customer.columns]
+        taken = {n.lower() for n in customer.columns}
+        for proj in definition.projections:
+            if proj.alias.lower() in taken:
+                raise ctx.error(f"projected column '{proj.alias}' clashes with an existing column", proj)
+            taken.add(proj.alias.lower())
+            columns.append(exp.alias_(scope.value(proj.expr).sql, D.identifier(proj.alias)))
+        select = exp.select(*columns)
+    select = select.from_(D.table(customer.name, "c"))
+    for join in scope.from_joins():
+        select = select.join(join)
+    select = select.where(where)
+    if shape == "members" and limit is not None:
+        select = select.order_by(D.column("c", key)).limit(limit)
+    return select

@@ -1,0 +1,611 @@
+"""Definition tree + model -> sqlglot expression.
+
+Names are resolved and types checked while the sqlglot tree is built, so every error is raised before
+any SQL exists. The SQL shape (measured in docs/sql-shape.md):
+
+* aggregates over a relationship are pre-aggregated once per query: one derived table per path,
+  ``GROUP BY`` the foreign key, ``LEFT JOIN``-ed to its parent so customers without records stay in;
+  several aggregates over the same path share that table (conditional aggregation);
+* ``any(...)`` is a semi-join (``IN (SELECT fk ...)``), ``none``/``all`` anti-joins;
+* set operators on groups are boolean logic over one scan of the customer table (no INTERSECT/EXCEPT,
+  which MariaDB and older MySQL lack).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sqlglot import exp
+
+from ..dsl import ast as A
+from ..dsl.parser import parse, parse_condition
+from ..errors import SegmentError, did_you_mean
+from ..model import Entity, Model, Step
+from . import dialects as D
+
+ValueType = str  # an AttrType, or "null" for a bare NULL literal
+_ORDERABLE = {"number", "string", "date", "timestamp"}
+_COUNTS = {"count", "count_distinct"}
+_ZERO_WHEN_EMPTY = {"count", "count_distinct", "sum"}
+
+
+@dataclass
+class Typed:
+    sql: exp.Expression
+    type: ValueType
+
+
+@dataclass
+class Options:
+    dialect: str
+    as_of: dt.datetime | None  # None: relative windows are computed by the database at run time
+    segment_source: Callable[[str], str] | None = None  # name -> DSL text of a saved segment
+
+
+@dataclass
+class _Measure:
+    column: str  # output column of the derived table
+    func: str
+    value: exp.Expression | None  # None for count(...)
+    where: exp.Expression | None
+
+
+@dataclass
+class _AggGroup:
+    """One derived table: the records reached by a to-many path, grouped by the first step's key."""
+
+    alias: str
+    anchor_alias: str
+    steps: list[Step]
+    table_aliases: list[str]
+    records: Scope
+    measures: list[_Measure] = field(default_factory=list)
+
+
+class _Context:
+    """State shared by one compilation: the options, unique aliases, the segment-reference stack."""
+
+    def __init__(self, model: Model, options: Options, text: str) -> None:
+        self.model = model
+        self.options = options
+        self.text = text
+        self.used_aliases: set[str] = set()
+        self.segment_stack: list[str] = []
+
+    def alias(self, base: str) -> str:
+        base = "".join(ch if ch.isalnum() else "_" for ch in base.lower())[:20] or "t"
+        if not base[0].isalpha():
+            base = "t_" + base
+        n = 1
+        while f"{base}_{n}" in self.used_aliases:
+            n += 1
+        name = f"{base}_{n}"
+        self.used_aliases.add(name)
+        return name
+
+    def error(self, message: str, node: A.Node | None, text: str | None = None) -> SegmentError:
+        if node is None:
+            return SegmentError(message)
+        return SegmentError(message, text=text if text is not None else self.text, pos=node.pos, end=node.end)
+
+
+class Scope:
+    """Where names resolve: one entity under one alias, plus the joins its expressions needed."""
+
+    def __init__(self, ctx: _Context, entity: Entity, alias: str, is_customer: bool = False) -> None:
+        self.ctx = ctx
+        self.entity = entity
+        self.alias = alias
+        self.is_customer = is_customer
+        self.joins: list[exp.Join] = []
+        self.to_one: dict[tuple[str, str], tuple[str, Entity]] = {}  # (alias, step target) -> joined alias
+        self.groups: dict[tuple[str, tuple[str, ...]], _AggGroup] = {}
+        self.text = ctx.text  # the text that positions refer to (a measure's own text while compiling it)
+
+    @property
+    def model(self) -> Model:
+        return self.ctx.model
+
+    @property
+    def dialect(self) -> str:
+        return self.ctx.options.dialect
+
+    def err(self, message: str, node: A.Node | None) -> SegmentError:
+        return self.ctx.error(message, node, self.text)
+
+    # --- FROM clause ------------------------------------------------------------------------------
+    def from_joins(self) -> list[exp.Join]:
+        """All joins of this scope, derived tables built now that every aggregate is known."""
+        joins = list(self.joins)
+        for group in self.groups.values():
+            joins.append(_group_join(group))
+        return joins
+
+    def join_to_one(self, from_alias: str, from_entity: Entity, step: Step) -> tuple[str, Entity]:
+        key = (from_alias, step.target)
+        if key not in self.to_one:
+            target = self.model.entity(step.target)
+            alias = self.ctx.alias(target.name)
+            on = exp.EQ(
+                this=D.column(alias, step.target_column), expression=D.column(from_alias, step.source_column)
+            )
+            self.joins.append(exp.Join(this=D.table(target.name, alias), on=on, side="LEFT"))
+            self.to_one[key] = (alias, target)
+        return self.to_one[key]
+
+    # --- names ------------------------------------------------------------------------------------
+    def resolve_name(self, node: A.Name) -> Typed:
+        alias, entity = self.alias, self.entity
+        parts = node.parts
+        for i, part in enumerate(parts[:-1]):
+            step = self.model.step(entity.name, part)
+            if step is None:
+                if i == 0 and entity.column(part) is not None:
+                    raise self.err(f"'{part}' is an attribute of {entity.name}, not a relationship", node)
+                raise self.err(
+                    f"unknown relationship '{part}' from {entity.name}"
+                    f"{did_you_mean(part, self.model.steps_from(entity.name))}",
+                    node,
+                )
+            if step.to_many:
+                raise self.err(
+                    f"'{part}' is a to-many relationship from {entity.name}: use an aggregate such as "
+                    f"count({'.'.join(parts[: i + 1])}) or any({'.'.join(parts[: i + 1])} where ...)",
+                    node,
+                )
+            alias, entity = self.join_to_one(alias, entity, step)
+        last = parts[-1]
+        col = entity.column(last)
+        if col is not None:
+            return Typed(D.column(alias, col.name), col.type)
+        if len(parts) == 1 and self.is_customer:
+            measures = self.model.all_measures()
+            if last in measures:
+                return self.measure(last, measures[last], node)
+        if len(parts) == 1 and self.model.step(entity.name, last) is not None:
+            raise self.err(
+                f"'{last}' is a relationship, not an attribute: use count({last}), any({last} where ...) "
+                f"or {last}.<attribute>",
+                node,
+            )
+        candidates = list(entity.columns)
+        if self.is_customer and len(parts) == 1:
+            candidates += list(self.model.all_measures())
+        raise self.err(f"unknown attribute '{last}' on {entity.name}{did_you_mean(last, candidates)}", node)
+
+    def measure(self, name: str, text: str, node: A.Name) -> Typed:
+        if name in self.ctx.segment_stack:
+            raise self.err(f"measure '{name}' refers to itself", node)
+        try:
+            tree = parse_condition(text)
+        except SegmentError as e:
+            raise self.err(f"measure '{name}' does not parse: {e.reason}", node) from None
+        saved_text, self.text = self.text, text
+        self.ctx.segment_stack.append(name)
+        try:
+            return self.value(tree)
+        except SegmentError as e:
+            raise SegmentError(f"in measure '{name}' ({text}): {e}", text=saved_text, pos=node.pos, end=node.end) from None
+        finally:
+            self.text = saved_text
+            self.ctx.segment_stack.pop()
+
+    # --- paths ------------------------------------------------------------------------------------
+    def split_path(self, node: A.Node, parts: tuple[str, ...], need_many: bool = True):
+        """Walk ``parts``: leading to-one steps (joined here), then to-many steps, then the rest."""
+        alias, entity = self.alias, self.entity
+        i = 0
+        while i < len(parts):
+            step = self.model.step(entity.name, parts[i])
+            if step is None or step.to_many:
+                break
+            alias, entity = self.join_to_one(alias, entity, step)
+            i += 1
+        many: list[Step] = []
+        cur = entity
+        while i < len(parts):
+            step = self.model.step(cur.name, parts[i])
+            if step is None or not step.to_many:
+                break
+            many.append(step)
+            cur = self.model.entity(step.target)
+            i += 1
+        if not many and need_many:
+            part = parts[i] if i < len(parts) else parts[-1]
+            if cur.column(part) is not None:
+                raise self.err(
+                    f"'{part}' is an attribute of {cur.name}; an aggregate needs a related table first, "
+                    f"as in sum(orders.amount)",
+                    node,
+                )
+            raise self.err(
+                f"unknown relationship '{part}' from {cur.name}"
+                f"{did_you_mean(part, self.model.steps_from(cur.name))}",
+                node,
+            )
+        return alias, many, parts[i:]
+
+    def records_scope(self, anchor_alias: str, steps: list[Step]) -> tuple[Scope, list[str], list[exp.Join]]:
+        """A scope over the records at the end of ``steps``; the inner joins that reach them."""
+        aliases = [self.ctx.alias(s.target) for s in steps]
+        chain: list[exp.Join] = []
+        for k in range(1, len(steps)):
+            s = steps[k]
+            chain.append(
+                exp.Join(
+                    this=D.table(s.target, aliases[k]),
+                    on=exp.EQ(
+                        this=D.column(aliases[k], s.target_column), expression=D.column(aliases[k - 1], s.source_column)
+                    ),
+                )
+            )
+        last = self.model.entity(steps[-1].target)
+        scope = Scope(self.ctx, last, aliases[-1])
+        scope.text = self.text
+        scope.joins.extend(chain)
+        # The records' parent along the path is already joined: reuse it for names like orders.status.
+        if len(steps) > 1:
+            parent = self.model.entity(steps[-2].target)
+            scope.to_one[(aliases[-1], parent.name)] = (aliases[-2], parent)
+        return scope, aliases, chain
+
+    # --- values -----------------------------------------------------------------------------------
+    def value(self, node: A.Expr) -> Typed:
+        if isinstance(node, A.Literal):
+            return self.literal(node)
+        if isinstance(node, A.Name):
+            return self.resolve_name(node)
+        if isinstance(node, A.Aggregate):
+            return self.aggregate(node)
+        if isinstance(node, A.Arith):
+            left, right = self.value(node.left), self.value(node.right)
+            for side, t in ((node.left, left), (node.right, right)):
+                if t.type not in ("number", "null"):
+                    raise self.err(f"arithmetic needs numbers, but this is {_a(t.type)}", side)
+            if node.op == "/":
+                # Never integer division; division by zero gives NULL rather than an error.
+                num = exp.Mul(this=exp.Paren(this=left.sql), expression=exp.Literal.number("1.0"))
+                den = exp.Nullif(this=right.sql, expression=exp.Literal.number(0))
+                return Typed(exp.Div(this=num, expression=den), "number")
+            cls = {"+": exp.Add, "-": exp.Sub, "*": exp.Mul}[node.op]
+            return Typed(cls(this=exp.Paren(this=left.sql), expression=exp.Paren(this=right.sql)), "number")
+        if isinstance(node, A.Neg):
+            inner = self.value(node.operand)
+            if inner.type != "number":
+                raise self.err(f"cannot negate {_a(inner.type)}", node)
+            return Typed(exp.Neg(this=exp.Paren(this=inner.sql)), "number")
+        if isinstance(node, A.Param):
+            raise self.err(f"the variable {{{node.name}}} was not bound to a value", node)
+        if isinstance(node, A.CONDITION_TYPES):
+            raise self.err("a condition cannot be used as a value here", node)
+        raise self.err(f"unsupported expression {type(node).__name__}", node)
+
+    def literal(self, node: A.Literal) -> Typed:
+        v = node.value
+        if v is None:
+            return Typed(exp.Null(), "null")
+        if isinstance(v, bool):
+            return Typed(exp.Boolean(this=v), "boolean")
+        if isinstance(v, (int, float)):
+            return Typed(exp.Literal.number(repr(v) if isinstance(v, float) else str(v)), "number")
+        if isinstance(v, dt.datetime):
+            return Typed(D.timestamp_literal(v, self.dialect), "timestamp")
+        if isinstance(v, dt.date):
+            return Typed(D.date_literal(v, self.dialect), "date")
+        return Typed(exp.Literal.string(str(v)), "string")
+
+    def aggregate(self, node: A.Aggregate) -> Typed:
+        anchor_alias, steps, rest = self.split_path(node, node.path)
+        key = (anchor_alias, tuple(s.target for s in steps))
+        group = self.groups.get(key)
+        if group is None:
+            records, aliases, _ = self.records_scope(anchor_alias, steps)
+            group = _AggGroup(self.ctx.alias(steps[-1].target + "_agg"), anchor_alias, steps, aliases, records)
+            self.groups[key] = group
+        records = group.records
+        value: Typed | None = None
+        if rest:
+            value = records.resolve_name(A.Name(tuple(rest), pos=node.pos, end=node.end))
+        elif node.func != "count":
+            raise self.err(
+                f"{node.func}() needs an attribute: {node.func}({'.'.join(node.path)}.<attribute>)", node
+            )
+        if node.func in ("sum", "avg") and value is not None and value.type != "number":
+            raise self.err(f"{node.func}() needs a number, but {'.'.join(node.path)} is {_a(value.type)}", node)
+        if node.func in ("min", "max") and value is not None and value.type not in _ORDERABLE:
+            raise self.err(f"{node.func}() needs a comparable attribute, not {_a(value.type)}", node)
+        where = records.condition(node.where) if node.where is not None else None
+        measure = _Measure(f"{node.func}_{len(group.measures) + 1}", node.func, value.sql if value else None, where)
+        group.measures.append(measure)
+        ref: exp.Expression = D.column(group.alias, measure.column)
+        if node.func in _ZERO_WHEN_EMPTY:
+            ref = exp.Coalesce(this=ref, expressions=[exp.Literal.number(0)])
+        out_type: ValueType = "number" if node.func in ("count", "count_distinct", "sum", "avg") else value.type  # type: ignore[union-attr]
+        return Typed(ref, out_type)
+
+    # --- conditions -------------------------------------------------------------------------------
+    def condition(self, node: A.Expr) -> exp.Expression:  # noqa: C901 - one branch per node type
+        if isinstance(node, A.And):
+            return exp.and_(*(exp.Paren(this=self.condition(i)) for i in node.items))
+        if isinstance(node, A.Or):
+            return exp.or_(*(exp.Paren(this=self.condition(i)) for i in node.items))
+        if isinstance(node, A.Not):
+            if isinstance(node.operand, (A.SetOp, A.SegmentRef)):
+                return _not_true(self.condition(node.operand))
+            return exp.Not(this=exp.Paren(this=self.condition(node.operand)))
+        if isinstance(node, A.SetOp):
+            if not self.is_customer:
+                raise self.err(f"{node.op.upper()} combines segments; inside WHERE use AND, OR and NOT", node)
+            left, right = self.condition(node.left), self.condition(node.right)
+            if node.op == "union":
+                return exp.or_(exp.Paren(this=left), exp.Paren(this=right))
+            if node.op == "intersect":
+                return exp.and_(exp.Paren(this=left), exp.Paren(this=right))
+            return exp.and_(exp.Paren(this=left), _not_true(right))
+        if isinstance(node, A.SegmentRef):
+            return self.segment_ref(node)
+        if isinstance(node, A.Exists):
+            return self.exists(node)
+        if isinstance(node, A.BoolTest):
+            t = self.value(node.operand)
+            if t.type != "boolean":
+                what = "an aggregate" if isinstance(node.operand, A.Aggregate) else _a(t.type)
+                raise self.err(
+                    f"{what} is not a condition: compare it, as in  {_source(self.text, node)} > 0", node
+                )
+            return exp.EQ(this=t.sql, expression=exp.Boolean(this=True)) if not isinstance(t.sql, exp.Column) else t.sql
+        if isinstance(node, A.Compare):
+            left, right = self.value(node.left), self.value(node.right)
+            left, right = self.unify(left, right, node.left, node.right)
+            if node.op not in ("=", "!=") and (left.type not in _ORDERABLE and left.type != "null"):
+                raise self.err(f"'{node.op}' needs numbers, strings or dates, not {_a(left.type)}", node)
+            cls = {"=": exp.EQ, "!=": exp.NEQ, "<": exp.LT, "<=": exp.LTE, ">": exp.GT, ">=": exp.GTE}[node.op]
+            return cls(this=left.sql, expression=right.sql)
+        if isinstance(node, A.Between):
+            v = self.value(node.operand)
+            low = self.unify(v, self.value(node.low), node.operand, node.low)[1]
+            high = self.unify(v, self.value(node.high), node.operand, node.high)[1]
+            out: exp.Expression = exp.Between(this=v.sql, low=low.sql, high=high.sql)
+            return exp.Not(this=out) if node.negated else out
+        if isinstance(node, A.InList):
+            v = self.value(node.operand)
+            items = [self.unify(v, self.value(i), node.operand, i)[1].sql for i in node.items]
+            if not items:
+                raise self.err("an IN list needs at least one value", node)
+            out = exp.In(this=v.sql, expressions=items)
+            return exp.Not(this=out) if node.negated else out
+        if isinstance(node, A.IsNull):
+            v = self.value(node.operand)
+            out = exp.Is(this=v.sql, expression=exp.Null())
+            return exp.Not(this=out) if node.negated else out
+        if isinstance(node, A.IsEmpty):
+            v = self.value(node.operand)
+            is_null = exp.Is(this=v.sql, expression=exp.Null())
+            out = (
+                exp.Paren(this=exp.or_(is_null, exp.EQ(this=v.sql, expression=exp.Literal.string(""))))
+                if v.type == "string"
+                else is_null
+            )
+            return exp.Not(this=out) if node.negated else out
+        if isinstance(node, A.Like):
+            v = self.value(node.operand)
+            self.need(v, "string", node.operand, "LIKE")
+            pattern = self.value(node.pattern)
+            self.need(pattern, "string", node.pattern, "LIKE")
+            out = (
+                D.like_ci(v.sql, pattern.sql, self.dialect, None)
+                if node.case_insensitive
+                else exp.Like(this=v.sql, expression=pattern.sql)
+            )
+            return exp.Not(this=out) if node.negated else out
+        if isinstance(node, A.TextMatch):
+            return self.text_match(node)
+        if isinstance(node, A.InLast):
+            return self.in_last(node)
+        if isinstance(node, A.BeforeAfter):
+            v = self.value(node.operand)
+            self.need_time(v, node.operand, node.kind)
+            bound = self.unify(v, self.value(node.value), node.operand, node.value)[1]
+            return (exp.LT if node.kind == "before" else exp.GT)(this=v.sql, expression=bound.sql)
+        if isinstance(node, (A.Literal, A.Name, A.Aggregate, A.Arith, A.Param)):
+            return self.condition(A.BoolTest(node, pos=node.pos, end=node.end))
+        raise self.err(f"unsupported condition {type(node).__name__}", node)
+
+    def need(self, t: Typed, want: str, node: A.Node, what: str) -> None:
+        if t.type not in (want, "null"):
+            raise self.err(f"{what} needs {_a(want)}, but {_source(self.text, node)} is {_a(t.type)}", node)
+
+    def need_time(self, t: Typed, node: A.Node, what: str) -> None:
+        if t.type not in ("date", "timestamp"):
+            raise self.err(f"'{what}' needs a date or timestamp, but {_source(self.text, node)} is {_a(t.type)}", node)
+
+    def unify(self, left: Typed, right: Typed, lnode: A.Node, rnode: A.Node) -> tuple[Typed, Typed]:
+        """Check that two values compare, turning a string literal into a date where a date is expected."""
+        if left.type == right.type or "null" in (left.type, right.type):
+            return left, right
+        if left.type in ("date", "timestamp") and isinstance(rnode, A.Literal) and isinstance(rnode.value, str):
+            return left, self.time_literal(rnode, left.type)
+        if right.type in ("date", "timestamp") and isinstance(lnode, A.Literal) and isinstance(lnode.value, str):
+            return self.time_literal(lnode, right.type), right
+        if {left.type, right.type} == {"date", "timestamp"}:
+            return left, right
+        raise self.err(
+            f"cannot compare {_a(left.type)} ({_source(self.text, lnode)}) with {_a(right.type)} "
+            f"({_source(self.text, rnode)})",
+            rnode,
+        )
+
+    def time_literal(self, node: A.Literal, kind: str) -> Typed:
+        text = str(node.value)
+        try:
+            value = dt.datetime.fromisoformat(text)
+        except ValueError:
+            raise self.err(f"'{text}' is not a date: write it as 'YYYY-MM-DD'", node) from None
+        if kind == "date" and value.time() == dt.time(0) and len(text) <= 10:
+            return Typed(D.date_literal(value.date(), self.dialect), "date")
+        return Typed(D.timestamp_literal(value, self.dialect), "timestamp")
+
+    def text_match(self, node: A.TextMatch) -> exp.Expression:
+        v = self.value(node.operand)
+        self.need(v, "string", node.operand, node.kind.replace("_", " "))
+        if not (isinstance(node.value, A.Literal) and isinstance(node.value.value, str)):
+            raise self.err(f"{node.kind.replace('_', ' ')} needs a text value in quotes", node.value)
+        needle = D.escape_like(node.value.value)
+        pattern = {"contains": f"%{needle}%", "starts_with": f"{needle}%", "ends_with": f"%{needle}"}[node.kind]
+        out = D.like_ci(v.sql, exp.Literal.string(pattern), self.dialect, "!")
+        return exp.Not(this=out) if node.negated else out
+
+    def in_last(self, node: A.InLast) -> exp.Expression:
+        v = self.value(node.operand)
+        self.need_time(v, node.operand, "in last")
+        kind = v.type
+        as_of = self.ctx.options.as_of
+        if as_of is None:
+            start = D.minus_span(kind, node.amount, node.unit, self.dialect)
+            end = D.now(kind, self.dialect)
+        else:
+            begin = _minus(as_of, node.amount, node.unit)
+            if kind == "date":
+                start, end = D.date_literal(begin.date(), self.dialect), D.date_literal(as_of.date(), self.dialect)
+            else:
+                start, end = D.timestamp_literal(begin, self.dialect), D.timestamp_literal(as_of, self.dialect)
+        return exp.and_(exp.GTE(this=v.sql, expression=start), exp.LTE(this=v.sql, expression=end))
+
+    def exists(self, node: A.Exists) -> exp.Expression:
+        anchor_alias, steps, rest = self.split_path(node, node.path)
+        if rest:
+            raise self.err(
+                f"{node.kind}() takes a relationship path, not an attribute: "
+                f"{node.kind}({'.'.join(node.path[: len(node.path) - len(rest)])} where {rest[0]} ...)",
+                node,
+            )
+        records, aliases, chain = self.records_scope(anchor_alias, steps)
+        where = records.condition(node.where) if node.where is not None else None
+        first = steps[0]
+        fk = D.column(aliases[0], first.target_column)
+        parent_key = D.column(anchor_alias, first.source_column)
+        if node.kind == "all":
+            if where is None:
+                return exp.Boolean(this=True)  # every record matches "no condition": vacuously true
+            where = _not_true(where)
+        source = exp.select().from_(D.table(first.target, aliases[0]))
+        for j in records.from_joins():
+            source = source.join(j)
+        if node.kind == "any":
+            conds = [c for c in (where, exp.Not(this=exp.Is(this=fk, expression=exp.Null()))) if c is not None]
+            sub = source.select(fk.copy()).where(exp.and_(*conds))
+            return exp.In(this=parent_key, query=sub)
+        # none / all: no (offending) record
+        if self.dialect in D.ANTI_JOIN_NOT_IN:
+            conds = [c for c in (where, exp.Not(this=exp.Is(this=fk, expression=exp.Null()))) if c is not None]
+            sub = source.select(fk.copy()).where(exp.and_(*conds))
+            return exp.Not(this=exp.In(this=parent_key, query=sub))
+        conds = [exp.EQ(this=fk.copy(), expression=parent_key)] + ([where] if where is not None else [])
+        sub = source.select(exp.Literal.number(1)).where(exp.and_(*conds))
+        return exp.Not(this=exp.Exists(this=sub))
+
+    def segment_ref(self, node: A.SegmentRef) -> exp.Expression:
+        if not self.is_customer:
+            raise self.err("'in segment' tests customers; it cannot be used inside WHERE of a related table", node)
+        source = self.ctx.options.segment_source
+        if node.name in self.ctx.segment_stack:
+            cycle = " -> ".join([*self.ctx.segment_stack, node.name])
+            raise self.err(f"segment reference cycle: {cycle}", node)
+        if source is None:
+            raise self.err(f"unknown segment '{node.name}' (no catalog is attached)", node)
+        try:
+            text = source(node.name)
+        except KeyError as e:
+            raise self.err(f"unknown segment '{node.name}'{e.args[0] if e.args else ''}", node) from None
+        try:
+            tree = parse(text)
+        except SegmentError as e:
+            raise self.err(f"segment '{node.name}' does not parse: {e.reason}", node) from None
+        saved_text, self.text = self.text, text
+        self.ctx.segment_stack.append(node.name)
+        try:
+            inner = self.condition(tree.condition)
+        except SegmentError as e:
+            raise SegmentError(f"in segment '{node.name}': {e}", text=saved_text, pos=node.pos, end=node.end) from None
+        finally:
+            self.text = saved_text
+            self.ctx.segment_stack.pop()
+        return _not_true(inner) if node.negated else exp.Paren(this=inner)
+
+
+def _group_join(group: _AggGroup) -> exp.Join:
+    """The derived table of one aggregate group, LEFT JOINed to its anchor."""
+    steps, aliases = group.steps, group.table_aliases
+    first = steps[0]
+    fk = D.column(aliases[0], first.target_column)
+    wheres = [m.where for m in group.measures]
+    shared_where = wheres[0] if all(w is not None and w == wheres[0] for w in wheres) else None
+    select = exp.select(exp.alias_(fk.copy(), "k")).from_(D.table(first.target, aliases[0]))
+    for j in group.records.from_joins():
+        select = select.join(j)
+    for m in group.measures:
+        # With one shared filter it goes to WHERE (fewer rows to aggregate); otherwise each aggregate
+        # filters its own rows with CASE WHEN, so one scan serves them all.
+        where = None if shared_where is not None else m.where
+        select = select.select(exp.alias_(_agg_sql(m, where), m.column))
+    if shared_where is not None:
+        select = select.where(shared_where)
+    select = select.group_by(fk.copy())
+    return exp.Join(
+        this=exp.Subquery(this=select, alias=exp.TableAlias(this=exp.to_identifier(group.alias))),
+        on=exp.EQ(this=D.column(group.alias, "k"), expression=D.column(group.anchor_alias, first.source_column)),
+        side="LEFT",
+    )
+
+
+def _agg_sql(m: _Measure, where: exp.Expression | None) -> exp.Expression:
+    value = m.value if m.value is not None else exp.Literal.number(1)
+    if where is not None:
+        value = exp.Case(ifs=[exp.If(this=where, true=value)])
+    if m.func == "count":
+        return exp.Count(this=value if (where is not None or m.value is not None) else exp.Star())
+    if m.func == "count_distinct":
+        return exp.Count(this=exp.Distinct(expressions=[value]))
+    cls = {"sum": exp.Sum, "avg": exp.Avg, "min": exp.Min, "max": exp.Max}[m.func]
+    return cls(this=value)
+
+
+def _not_true(cond: exp.Expression) -> exp.Expression:
+    """NOT in two-valued logic: true when ``cond`` is FALSE or NULL (membership is never unknown)."""
+    case = exp.Case(ifs=[exp.If(this=cond, true=exp.Literal.number(1))], default=exp.Literal.number(0))
+    return exp.EQ(this=case, expression=exp.Literal.number(0))
+
+
+def _minus(t: dt.datetime, amount: int, unit: str) -> dt.datetime:
+    if unit == "day":
+        return t - dt.timedelta(days=amount)
+    if unit == "week":
+        return t - dt.timedelta(weeks=amount)
+    months = amount * (12 if unit == "year" else 1)
+    y, m = divmod(t.year * 12 + (t.month - 1) - months, 12)
+    m += 1
+    import calendar
+
+    day = min(t.day, calendar.monthrange(y, m)[1])
+    return t.replace(year=y, month=m, day=day)
+
+
+def _a(t: str) -> str:
+    names = {
+        "number": "a number",
+        "string": "a string",
+        "date": "a date",
+        "timestamp": "a timestamp",
+        "boolean": "a boolean",
+        "null": "NULL",
+        "other": "a value of an unsupported type",
+    }
+    return names.get(t, t)
+
+
+def _source(text: str, node: A.Node) -> str:
+    snippet = text[node.pos : node.end].strip()
+    return snippet if 0 < len(snippet) <= 60 else "this"
+

@@ -1,0 +1,102 @@
+"""Per-dialect rules: the places where sqlglot's generic output is wrong or slow for a database.
+
+Each rule is a small table or function keyed by sqlglot dialect name, so adding a dialect means adding
+entries here, not ``if dialect == ...`` branches in the compiler.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from sqlglot import exp
+from sqlglot.tokens import Tokenizer
+
+# Dialects whose ILIKE is native; elsewhere case-insensitive matching is LOWER(x) LIKE LOWER(p).
+NATIVE_ILIKE = {"duckdb", "postgres", "snowflake", "spark", "databricks", "redshift"}
+
+# How ``none(...)``/``all(...)`` become anti-joins. NOT EXISTS is planned as a hash anti-join by
+# PostgreSQL, DuckDB and the warehouses; SQLite and MariaDB run it as a per-row dependent subquery, but
+# build a temporary index/materialization for NOT IN (subquery), which we make NULL-safe.
+ANTI_JOIN_NOT_IN = {"sqlite", "mysql"}
+
+# Words that must be quoted as identifiers in some dialect even though sqlglot does not always do it.
+_RESERVED = {k.upper() for k in Tokenizer.KEYWORDS if re.fullmatch(r"[A-Za-z_]+", k)} | {
+    "USER", "ORDER", "GROUP", "TABLE", "SELECT", "WHERE", "FROM", "LIMIT", "KEY", "VALUE", "DATE",
+    "TIME", "TIMESTAMP", "YEAR", "MONTH", "DAY", "RANK", "ROWS", "RANGE", "WINDOW", "CURRENT",
+}  # fmt: skip
+_PLAIN = re.compile(r"^[a-z_][a-z0-9_]*$")
+
+
+def identifier(name: str) -> exp.Identifier:
+    """An identifier, quoted only when it has to be (so Snowflake's upper-casing keeps working)."""
+    return exp.to_identifier(name, quoted=not _PLAIN.match(name) or name.upper() in _RESERVED)
+
+
+def column(table_alias: str, name: str) -> exp.Column:
+    return exp.Column(this=identifier(name), table=exp.to_identifier(table_alias))
+
+
+def table(name: str, alias: str) -> exp.Table:
+    return exp.Table(this=identifier(name), alias=exp.TableAlias(this=exp.to_identifier(alias)))
+
+
+def date_literal(value: dt.date, dialect: str) -> exp.Expression:
+    # SQLite has no DATE type: dates are 'YYYY-MM-DD' text and compare as text; CAST(... AS DATE) would
+    # turn them into the number 2024.
+    if dialect == "sqlite":
+        return exp.Literal.string(value.isoformat())
+    return exp.Cast(this=exp.Literal.string(value.isoformat()), to=exp.DataType.build("DATE"))
+
+
+def timestamp_literal(value: dt.datetime, dialect: str) -> exp.Expression:
+    text = value.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds" if value.microsecond else "seconds")
+    if dialect == "sqlite":
+        return exp.Literal.string(text)
+    return exp.Cast(this=exp.Literal.string(text), to=exp.DataType.build("TIMESTAMP"))
+
+
+def now(kind: str, dialect: str) -> exp.Expression:
+    """CURRENT_DATE / CURRENT_TIMESTAMP in the database's own spelling."""
+    if dialect == "sqlite":
+        return exp.Anonymous(this="DATE" if kind == "date" else "DATETIME", expressions=[exp.Literal.string("now")])
+    if dialect == "tsql":
+        stamp = exp.Anonymous(this="GETDATE", expressions=[])
+        return exp.Cast(this=stamp, to=exp.DataType.build("DATE")) if kind == "date" else stamp
+    return exp.CurrentDate() if kind == "date" else exp.CurrentTimestamp()
+
+
+def minus_span(kind: str, amount: int, unit: str, dialect: str) -> exp.Expression:
+    """Now minus ``amount`` ``unit``s, computed by the database (for SQL meant to be scheduled).
+
+    sqlglot emits ``DATE_SUB(CURRENT_DATE, 7, DAY)`` for SQLite and T-SQL, which neither accepts, so
+    those two get their native forms here.
+    """
+    if unit == "week":
+        amount, unit = amount * 7, "day"
+    if dialect == "sqlite":
+        fn = "DATE" if kind == "date" else "DATETIME"
+        modifier = exp.Literal.string(f"-{amount} {unit}s")
+        return exp.Anonymous(this=fn, expressions=[exp.Literal.string("now"), modifier])
+    if dialect == "tsql":
+        return exp.Anonymous(
+            this="DATEADD", expressions=[exp.var(unit.upper()), exp.Literal.number(-amount), now(kind, dialect)]
+        )
+    node = exp.TimestampSub if kind == "timestamp" and dialect == "bigquery" else exp.DateSub
+    return node(this=now(kind, dialect), expression=exp.Literal.number(amount), unit=exp.var(unit.upper()))
+
+
+def like_ci(operand: exp.Expression, pattern: exp.Expression, dialect: str, escape: str | None) -> exp.Expression:
+    """Case-insensitive LIKE, with an ESCAPE character when the pattern was escaped."""
+    if dialect in NATIVE_ILIKE:
+        node: exp.Expression = exp.ILike(this=operand, expression=pattern)
+    else:
+        node = exp.Like(this=exp.Lower(this=operand), expression=exp.Lower(this=pattern))
+    if escape:
+        node = exp.Escape(this=node, expression=exp.Literal.string(escape))
+    return node
+
+
+def escape_like(value: str, escape: str = "!") -> str:
+    """Make a user value match literally inside a LIKE pattern (``%``, ``_`` and T-SQL's ``[``)."""
+    return re.sub(r"([%_\[" + re.escape(escape) + r"])", escape + r"\1", value)

@@ -1,0 +1,249 @@
+"""The segment definition tree: what the parser builds, the builder edits and the printer prints.
+
+Every node carries ``pos``/``end`` (character offsets into the source text) so that binding errors can
+point at the fault. Nodes are frozen dataclasses: transformations build new trees.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Literal as TLiteral
+from typing import Union
+
+AggFunc = TLiteral["count", "count_distinct", "sum", "avg", "min", "max"]
+ExistsKind = TLiteral["any", "none", "all"]
+SetOpKind = TLiteral["union", "intersect", "except"]
+TimeUnit = TLiteral["day", "week", "month", "year"]
+
+
+@dataclass(frozen=True)
+class Node:
+    pos: int = field(default=0, compare=False, kw_only=True)
+    end: int = field(default=0, compare=False, kw_only=True)
+
+
+# --- values -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Literal(Node):
+    """A number, string, boolean, NULL or DATE literal."""
+
+    value: int | float | str | bool | dt.date | dt.datetime | None
+
+
+@dataclass(frozen=True)
+class Param(Node):
+    """``{name}``: a value taken from the notebook namespace and bound as a literal before compiling."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class Name(Node):
+    """An attribute, possibly through to-one steps: ``age``, ``regions.name``, ``products.category``."""
+
+    parts: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Aggregate(Node):
+    """``sum(orders.amount where status != 'returned')``; ``count(orders)`` has no column."""
+
+    func: AggFunc
+    path: tuple[str, ...]  # relationship steps, then the column (if any): resolved by the binder
+    where: Expr | None = None
+
+
+@dataclass(frozen=True)
+class Arith(Node):
+    op: TLiteral["+", "-", "*", "/"]
+    left: Expr
+    right: Expr
+
+
+@dataclass(frozen=True)
+class Neg(Node):
+    operand: Expr
+
+
+# --- conditions -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Compare(Node):
+    op: TLiteral["=", "!=", "<", "<=", ">", ">="]
+    left: Expr
+    right: Expr
+
+
+@dataclass(frozen=True)
+class Between(Node):
+    operand: Expr
+    low: Expr
+    high: Expr
+    negated: bool = False
+
+
+@dataclass(frozen=True)
+class InList(Node):
+    operand: Expr
+    items: tuple[Expr, ...]
+    negated: bool = False
+
+
+@dataclass(frozen=True)
+class IsNull(Node):
+    operand: Expr
+    negated: bool = False
+
+
+@dataclass(frozen=True)
+class Like(Node):
+    operand: Expr
+    pattern: Expr
+    case_insensitive: bool = False  # ILIKE
+    negated: bool = False
+
+
+@dataclass(frozen=True)
+class TextMatch(Node):
+    """Friendly, case-insensitive ``contains`` / ``starts with`` / ``ends with``."""
+
+    kind: TLiteral["contains", "starts_with", "ends_with"]
+    operand: Expr
+    value: Expr
+    negated: bool = False
+
+
+@dataclass(frozen=True)
+class IsEmpty(Node):
+    """``x is empty``: NULL or ''."""
+
+    operand: Expr
+    negated: bool = False
+
+
+@dataclass(frozen=True)
+class InLast(Node):
+    """``x in last 90 days``: from as_of minus the span up to as_of."""
+
+    operand: Expr
+    amount: int
+    unit: TimeUnit
+
+
+@dataclass(frozen=True)
+class BeforeAfter(Node):
+    kind: TLiteral["before", "after"]
+    operand: Expr
+    value: Expr
+
+
+@dataclass(frozen=True)
+class Exists(Node):
+    """``any(orders where amount > 100)``, ``none(...)``, ``all(...)``."""
+
+    kind: ExistsKind
+    path: tuple[str, ...]
+    where: Expr | None = None
+
+
+@dataclass(frozen=True)
+class SegmentRef(Node):
+    """``in segment vip`` / ``not in segment vip``."""
+
+    name: str
+    negated: bool = False
+
+
+@dataclass(frozen=True)
+class And(Node):
+    items: tuple[Expr, ...]
+
+
+@dataclass(frozen=True)
+class Or(Node):
+    items: tuple[Expr, ...]
+
+
+@dataclass(frozen=True)
+class Not(Node):
+    operand: Expr
+
+
+@dataclass(frozen=True)
+class BoolTest(Node):
+    """A bare boolean attribute used as a condition: ``newsletter``, ``where escalated``."""
+
+    operand: Expr
+
+
+@dataclass(frozen=True)
+class SetOp(Node):
+    """``(a) UNION (b)``: combines member sets, left to right."""
+
+    op: SetOpKind
+    left: Expr
+    right: Expr
+
+
+@dataclass(frozen=True)
+class Projection(Node):
+    expr: Expr
+    alias: str
+
+
+@dataclass(frozen=True)
+class Definition(Node):
+    """A whole segment: a condition (possibly set operations of groups) and projected columns."""
+
+    condition: Expr
+    projections: tuple[Projection, ...] = ()
+    text: str = field(default="", compare=False)
+
+
+Expr = Union[
+    Literal,
+    Param,
+    Name,
+    Aggregate,
+    Arith,
+    Neg,
+    Compare,
+    Between,
+    InList,
+    IsNull,
+    Like,
+    TextMatch,
+    IsEmpty,
+    InLast,
+    BeforeAfter,
+    Exists,
+    SegmentRef,
+    And,
+    Or,
+    Not,
+    BoolTest,
+    SetOp,
+]
+
+CONDITION_TYPES = (
+    Compare,
+    Between,
+    InList,
+    IsNull,
+    Like,
+    TextMatch,
+    IsEmpty,
+    InLast,
+    BeforeAfter,
+    Exists,
+    SegmentRef,
+    And,
+    Or,
+    Not,
+    BoolTest,
+    SetOp,
+)

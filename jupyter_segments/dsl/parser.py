@@ -1,0 +1,369 @@
+"""Recursive-descent parser: DSL text -> definition tree (``ast.Definition``).
+
+Grammar (lowest precedence first; see docs/dsl.md)::
+
+    definition := setexpr [PROJECT projection ("," projection)*]
+    setexpr    := orexpr ((UNION | INTERSECT | EXCEPT) orexpr)*      -- left to right
+    orexpr     := andexpr (OR andexpr)*
+    andexpr    := notexpr (AND notexpr)*
+    notexpr    := NOT notexpr | [NOT] IN SEGMENT name | predicate
+    predicate  := additive [comparison tail]
+    additive   := term (("+" | "-") term)* ; term := unary (("*" | "/") unary)*
+    primary    := literal | {param} | name ("." name)* | agg "(" path [WHERE setexpr] ")"
+                | (any | none | all) "(" path [WHERE setexpr] ")" | "(" setexpr ")"
+
+Keywords are case-insensitive and recognised by position, so a column may be called ``date`` or ``last``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import cast
+
+from ..errors import SegmentError
+from . import ast as A
+from .tokens import T, Token, tokenize
+
+AGG_FUNCS = ("count", "count_distinct", "sum", "avg", "min", "max")
+EXISTS_KINDS = ("any", "none", "all")
+SET_OPS = ("union", "intersect", "except")
+UNITS = {
+    "day": "day",
+    "days": "day",
+    "week": "week",
+    "weeks": "week",
+    "month": "month",
+    "months": "month",
+    "year": "year",
+    "years": "year",
+}
+_COMPARE = {"=": "=", "!=": "!=", "<>": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
+# Words that end an expression; they can still be column names when quoted.
+_RESERVED = {"and", "or", "not", "where", "project", "as", "union", "intersect", "except"}
+
+
+def parse(text: str) -> A.Definition:
+    """Parse a whole definition. Raises ``SegmentError`` with line, column and caret."""
+    return _Parser(text).definition()
+
+
+def parse_condition(text: str) -> A.Expr:
+    """Parse a lone condition or expression (used for measures and builder text rows)."""
+    p = _Parser(text)
+    expr = p.setexpr()
+    p.expect_eof()
+    return expr
+
+
+class _Parser:
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.tokens = tokenize(text)
+        self.i = 0
+
+    # --- token helpers ----------------------------------------------------------------------------
+    @property
+    def tok(self) -> Token:
+        return self.tokens[self.i]
+
+    def peek(self, k: int = 1) -> Token:
+        return self.tokens[min(self.i + k, len(self.tokens) - 1)]
+
+    def advance(self) -> Token:
+        t = self.tokens[self.i]
+        self.i = min(self.i + 1, len(self.tokens) - 1)
+        return t
+
+    def at_op(self, *ops: str) -> bool:
+        return self.tok.kind is T.OP and self.tok.text in ops
+
+    def at_word(self, *words: str) -> bool:
+        return self.tok.is_word(*words)
+
+    def accept_word(self, *words: str) -> Token | None:
+        return self.advance() if self.at_word(*words) else None
+
+    def error(self, message: str, tok: Token | None = None) -> SegmentError:
+        tok = tok or self.tok
+        return SegmentError(message, text=self.text, pos=tok.pos, end=max(tok.end, tok.pos + 1))
+
+    def expect_op(self, op: str, what: str) -> Token:
+        if not self.at_op(op):
+            raise self.error(f"expected {what}, found {self.describe(self.tok)}")
+        return self.advance()
+
+    def expect_word(self, word: str, what: str | None = None) -> Token:
+        if not self.at_word(word):
+            raise self.error(f"expected {what or word.upper()}, found {self.describe(self.tok)}")
+        return self.advance()
+
+    def expect_eof(self) -> None:
+        if self.tok.kind is not T.EOF:
+            raise self.error(f"unexpected {self.describe(self.tok)}; expected the end of the definition")
+
+    @staticmethod
+    def describe(tok: Token) -> str:
+        if tok.kind is T.EOF:
+            return "end of text"
+        if tok.kind is T.STRING:
+            return f"string '{tok.text}'"
+        return f"'{tok.text}'"
+
+    def span(self, start: int) -> dict[str, int]:
+        prev = self.tokens[self.i - 1] if self.i > 0 else self.tok
+        return {"pos": start, "end": max(start, prev.end)}
+
+    # --- definition -------------------------------------------------------------------------------
+    def definition(self) -> A.Definition:
+        if self.tok.kind is T.EOF:
+            raise self.error("empty definition: write a condition such as  age >= 30")
+        cond = self.setexpr()
+        projections: list[A.Projection] = []
+        if self.accept_word("project"):
+            while True:
+                start = self.tok.pos
+                expr = self.additive()
+                if not self.accept_word("as"):
+                    raise self.error("expected AS and a column name after a projected expression")
+                alias_tok = self.advance()
+                if alias_tok.kind not in (T.IDENT, T.QIDENT):
+                    raise self.error("expected a column name after AS", alias_tok)
+                projections.append(A.Projection(expr, alias_tok.text, **self.span(start)))
+                if not self.at_op(","):
+                    break
+                self.advance()
+        self.expect_eof()
+        return A.Definition(cond, tuple(projections), text=self.text, pos=0, end=len(self.text))
+
+    def setexpr(self) -> A.Expr:
+        start = self.tok.pos
+        left = self.orexpr()
+        while self.at_word(*SET_OPS):
+            op = cast(A.SetOpKind, self.advance().text.lower())
+            right = self.orexpr()
+            left = A.SetOp(op, left, right, **self.span(start))
+        return left
+
+    def orexpr(self) -> A.Expr:
+        start = self.tok.pos
+        items = [self.andexpr()]
+        while self.accept_word("or"):
+            items.append(self.andexpr())
+        return items[0] if len(items) == 1 else A.Or(tuple(items), **self.span(start))
+
+    def andexpr(self) -> A.Expr:
+        start = self.tok.pos
+        items = [self.notexpr()]
+        while self.accept_word("and"):
+            items.append(self.notexpr())
+        return items[0] if len(items) == 1 else A.And(tuple(items), **self.span(start))
+
+    def notexpr(self) -> A.Expr:
+        start = self.tok.pos
+        if self.at_word("not") and self.peek().is_word("in") and self.peek(2).is_word("segment"):
+            self.advance()
+            return self.segment_ref(start, negated=True)
+        if self.at_word("in") and self.peek().is_word("segment"):
+            return self.segment_ref(start, negated=False)
+        if self.accept_word("not"):
+            return A.Not(self.notexpr(), **self.span(start))
+        return self.predicate()
+
+    def segment_ref(self, start: int, negated: bool) -> A.SegmentRef:
+        self.expect_word("in")
+        self.expect_word("segment")
+        name = self.advance()
+        if name.kind not in (T.IDENT, T.QIDENT):
+            raise self.error("expected a segment name after IN SEGMENT", name)
+        return A.SegmentRef(name.text, negated, **self.span(start))
+
+    # --- predicates -------------------------------------------------------------------------------
+    def predicate(self) -> A.Expr:
+        start = self.tok.pos
+        left = self.additive()
+        tail = self.comparison_tail(left, start)
+        if tail is not None:
+            return tail
+        if isinstance(left, A.CONDITION_TYPES):
+            return left
+        # A bare value in condition position: a boolean attribute (checked by the binder).
+        return A.BoolTest(left, pos=left.pos, end=left.end)
+
+    def comparison_tail(self, left: A.Expr, start: int) -> A.Expr | None:
+        if self.tok.kind is T.OP and self.tok.text in _COMPARE:
+            op = _COMPARE[self.advance().text]
+            right = self.additive()
+            return A.Compare(op, left, right, **self.span(start))  # type: ignore[arg-type]
+        negated = False
+        if self.at_word("not") and self.peek().is_word("between", "in", "like", "ilike", "contains"):
+            self.advance()
+            negated = True
+        if self.accept_word("between"):
+            low = self.additive()
+            self.expect_word("and", "AND in BETWEEN ... AND ...")
+            high = self.additive()
+            return A.Between(left, low, high, negated, **self.span(start))
+        if self.at_word("in") and self.peek().is_word("last") and not negated:
+            self.advance()
+            self.advance()
+            amount_tok = self.advance()
+            if amount_tok.kind is not T.NUMBER or not amount_tok.text.isdigit():
+                raise self.error("expected a whole number after IN LAST, as in  in last 90 days", amount_tok)
+            unit_tok = self.advance()
+            unit = UNITS.get(unit_tok.text.lower()) if unit_tok.kind is T.IDENT else None
+            if unit is None:
+                raise self.error("expected days, weeks, months or years", unit_tok)
+            return A.InLast(left, int(amount_tok.text), unit, **self.span(start))  # type: ignore[arg-type]
+        if self.accept_word("in"):
+            if self.at_op("{"):
+                items: list[A.Expr] = [self.primary()]
+            else:
+                self.expect_op("(", "'(' to open the IN list")
+                items = [self.additive()]
+                while self.at_op(","):
+                    self.advance()
+                    items.append(self.additive())
+                self.expect_op(")", "')' to close the IN list")
+            return A.InList(left, tuple(items), negated, **self.span(start))
+        if self.at_word("like", "ilike"):
+            ci = self.advance().text.lower() == "ilike"
+            return A.Like(left, self.additive(), ci, negated, **self.span(start))
+        if self.accept_word("contains"):
+            return A.TextMatch("contains", left, self.additive(), negated, **self.span(start))
+        if negated:
+            raise self.error("expected BETWEEN, IN, LIKE, ILIKE or CONTAINS after NOT")
+        if self.at_word("starts", "ends") and self.peek().is_word("with"):
+            kind = "starts_with" if self.advance().text.lower() == "starts" else "ends_with"
+            self.advance()
+            return A.TextMatch(kind, left, self.additive(), False, **self.span(start))  # type: ignore[arg-type]
+        if self.at_word("before", "after"):
+            kind = self.advance().text.lower()
+            return A.BeforeAfter(kind, left, self.additive(), **self.span(start))  # type: ignore[arg-type]
+        if self.accept_word("is"):
+            neg = bool(self.accept_word("not"))
+            if self.accept_word("null"):
+                return A.IsNull(left, neg, **self.span(start))
+            if self.accept_word("empty"):
+                return A.IsEmpty(left, neg, **self.span(start))
+            if self.at_word("true", "false"):
+                value = self.advance().text.lower() == "true"
+                test: A.Expr = A.Compare("=", left, A.Literal(value), **self.span(start))
+                return A.Not(test, **self.span(start)) if neg else test
+            raise self.error("expected NULL, EMPTY, TRUE or FALSE after IS")
+        return None
+
+    # --- values -----------------------------------------------------------------------------------
+    def additive(self) -> A.Expr:
+        start = self.tok.pos
+        left = self.term()
+        while self.at_op("+", "-"):
+            op = self.advance().text
+            left = A.Arith(op, left, self.term(), **self.span(start))  # type: ignore[arg-type]
+        return left
+
+    def term(self) -> A.Expr:
+        start = self.tok.pos
+        left = self.unary()
+        while self.at_op("*", "/"):
+            op = self.advance().text
+            left = A.Arith(op, left, self.unary(), **self.span(start))  # type: ignore[arg-type]
+        return left
+
+    def unary(self) -> A.Expr:
+        start = self.tok.pos
+        if self.at_op("-"):
+            self.advance()
+            operand = self.unary()
+            if isinstance(operand, A.Literal) and isinstance(operand.value, (int, float)):
+                return A.Literal(-operand.value, **self.span(start))
+            return A.Neg(operand, **self.span(start))
+        return self.primary()
+
+    def primary(self) -> A.Expr:
+        tok = self.tok
+        start = tok.pos
+        if tok.kind is T.NUMBER:
+            self.advance()
+            value: int | float = float(tok.text) if any(c in tok.text for c in ".eE") else int(tok.text)
+            return A.Literal(value, pos=tok.pos, end=tok.end)
+        if tok.kind is T.STRING:
+            self.advance()
+            return A.Literal(tok.text, pos=tok.pos, end=tok.end)
+        if tok.kind is T.OP and tok.text == "(":
+            self.advance()
+            inner = self.setexpr()
+            self.expect_op(")", "')'")
+            return inner
+        if tok.kind is T.OP and tok.text == "{":
+            self.advance()
+            name = self.advance()
+            if name.kind is not T.IDENT:
+                raise self.error("expected a Python variable name inside { }", name)
+            self.expect_op("}", "'}' to close the variable")
+            return A.Param(name.text, **self.span(start))
+        if tok.kind is T.QIDENT:
+            return self.name()
+        if tok.kind is T.IDENT:
+            word = tok.text.lower()
+            nxt = self.peek()
+            if word in ("true", "false"):
+                self.advance()
+                return A.Literal(word == "true", pos=tok.pos, end=tok.end)
+            if word == "null":
+                self.advance()
+                return A.Literal(None, pos=tok.pos, end=tok.end)
+            if word in ("date", "timestamp") and nxt.kind is T.STRING:
+                self.advance()
+                lit = self.advance()
+                return A.Literal(self.date_value(lit, word), **self.span(start))
+            if nxt.kind is T.OP and nxt.text == "(":
+                if word in AGG_FUNCS:
+                    return self.aggregate(word)
+                if word in EXISTS_KINDS:
+                    return self.exists(word)
+                raise self.error(
+                    f"unknown function '{tok.text}'; use count, count_distinct, sum, avg, min, max, "
+                    "any, none or all"
+                )
+            if word in _RESERVED:
+                raise self.error(f"expected a value, found {self.describe(tok)}")
+            return self.name()
+        raise self.error(f"expected a value, found {self.describe(tok)}")
+
+    def date_value(self, tok: Token, kind: str) -> dt.date | dt.datetime:
+        try:
+            if kind == "date":
+                return dt.date.fromisoformat(tok.text)
+            return dt.datetime.fromisoformat(tok.text)
+        except ValueError:
+            raise self.error(f"not a valid {kind.upper()} literal: '{tok.text}' (use 'YYYY-MM-DD')", tok) from None
+
+    def name(self) -> A.Name:
+        start = self.tok.pos
+        parts = [self.advance().text]
+        while self.at_op(".") and self.peek().kind in (T.IDENT, T.QIDENT):
+            self.advance()
+            parts.append(self.advance().text)
+        return A.Name(tuple(parts), **self.span(start))
+
+    def path(self) -> tuple[str, ...]:
+        tok = self.tok
+        if tok.kind not in (T.IDENT, T.QIDENT):
+            raise self.error(f"expected a relationship path such as orders.amount, found {self.describe(tok)}")
+        return self.name().parts
+
+    def aggregate(self, func: str) -> A.Aggregate:
+        start = self.advance().pos
+        self.expect_op("(", "'('")
+        path = self.path()
+        where = self.setexpr() if self.accept_word("where") else None
+        self.expect_op(")", "')' to close the aggregate")
+        return A.Aggregate(func, path, where, **self.span(start))  # type: ignore[arg-type]
+
+    def exists(self, kind: str) -> A.Exists:
+        start = self.advance().pos
+        self.expect_op("(", "'('")
+        path = self.path()
+        where = self.setexpr() if self.accept_word("where") else None
+        self.expect_op(")", "')' to close " + kind.upper())
+        return A.Exists(kind, path, where, **self.span(start))  # type: ignore[arg-type]

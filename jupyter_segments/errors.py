@@ -1,0 +1,58 @@
+"""The one exception users see, with a caret under the fault."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class SegmentError(Exception):
+    """A definition that does not parse, bind or run; or a catalog/lifecycle misuse.
+
+    When the error comes from DSL text, ``line`` and ``column`` (1-based) point at the fault and the
+    message shows the offending line with a caret under it.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        text: str | None = None,
+        pos: int | None = None,
+        end: int | None = None,
+        hint: str | None = None,
+    ) -> None:
+        self.reason = message
+        self.text = text
+        self.pos = pos
+        self.hint = hint
+        self.line: int | None = None
+        self.column: int | None = None
+        full = message
+        if text is not None and pos is not None:
+            pos = max(0, min(pos, len(text)))
+            self.line = text.count("\n", 0, pos) + 1
+            line_start = text.rfind("\n", 0, pos) + 1
+            line_end = text.find("\n", pos)
+            line_end = len(text) if line_end == -1 else line_end
+            self.column = pos - line_start + 1
+            width = max(1, min((end if end is not None else pos + 1), line_end) - pos)
+            source_line = text[line_start:line_end]
+            full = (
+                f"line {self.line}, column {self.column}: {message}\n"
+                f"  {source_line}\n"
+                f"  {' ' * (pos - line_start)}{'^' * width}"
+            )
+        if hint:
+            full += f"\n{hint}"
+        super().__init__(full)
+
+
+def did_you_mean(name: str, candidates: Iterable[str]) -> str:
+    """'; did you mean 'x'?' for the nearest candidate, or ''."""
+    candidates = list(candidates)
+    lowered = {c.lower(): c for c in candidates}
+    if name.lower() in lowered and lowered[name.lower()] != name:
+        return f"; did you mean '{lowered[name.lower()]}'?"
+    close = difflib.get_close_matches(name, candidates, n=1, cutoff=0.6)
+    return f"; did you mean '{close[0]}'?" if close else ""
