@@ -1,0 +1,76 @@
+"""Database backends: ``open_backend`` turns a URL or a connection object into a ``Backend``."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from typing import Any
+
+from ..errors import SegmentError
+from .base import Backend, Column, ForeignKey, classify_type, mask_url
+
+__all__ = ["Backend", "Column", "ForeignKey", "classify_type", "mask_url", "open_backend"]
+
+
+def open_backend(target: Any) -> Backend:
+    """A Backend for ``target``.
+
+    - ``"duckdb:///file.duckdb"``, ``"duckdb:///:memory:"`` or a ``duckdb.DuckDBPyConnection``
+    - ``"sqlite:///file.db"`` or a ``sqlite3.Connection``
+    - any other SQLAlchemy URL (``postgresql://...`` uses psycopg 3) or a ``sqlalchemy.Engine``
+    - an object that already is a Backend is returned as is.
+
+    Backends opened from a URL own their connection and close it in ``close()``; connection objects
+    passed in stay the caller's to close.
+    """
+    if isinstance(target, os.PathLike):
+        target = os.fspath(target)
+    if isinstance(target, str):
+        return _from_url(target)
+    if isinstance(target, sqlite3.Connection):
+        from .sqlite_backend import SQLiteBackend
+
+        return SQLiteBackend(target)
+    try:
+        import duckdb
+    except ImportError:  # pragma: no cover - duckdb is a dependency
+        duckdb = None
+    if duckdb is not None and isinstance(target, duckdb.DuckDBPyConnection):
+        from .duckdb_backend import DuckDBBackend
+
+        return DuckDBBackend(target)
+    import sqlalchemy as sa
+
+    if isinstance(target, sa.Engine):
+        from .sqlalchemy_backend import SQLAlchemyBackend
+
+        return SQLAlchemyBackend(target)
+    if isinstance(target, sa.Connection):
+        raise SegmentError("pass the SQLAlchemy Engine, not a Connection (engine = conn.engine)")
+    if all(hasattr(target, attr) for attr in ("dialect", "query", "iter_chunks", "columns", "write_table")):
+        return target
+    raise SegmentError(
+        f"cannot connect to a {type(target).__name__}",
+        hint="pass a URL such as 'duckdb:///shop.duckdb' or 'postgresql://user@host/db', "
+        "a duckdb or sqlite3 connection, or a SQLAlchemy Engine",
+    )
+
+
+def _from_url(url: str) -> Backend:
+    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+    if scheme == "duckdb":
+        from .duckdb_backend import DuckDBBackend
+
+        return DuckDBBackend.from_url(url)
+    if scheme == "sqlite":  # plain sqlite:// only; sqlite+pysqlcipher:// etc. go through SQLAlchemy
+        from .sqlite_backend import SQLiteBackend
+
+        return SQLiteBackend.from_url(url)
+    if not scheme:
+        raise SegmentError(
+            f"'{url}' is not a database URL",
+            hint="use e.g. duckdb:///shop.duckdb, sqlite:///shop.db or postgresql://user@host/db",
+        )
+    from .sqlalchemy_backend import SQLAlchemyBackend
+
+    return SQLAlchemyBackend.from_url(url)

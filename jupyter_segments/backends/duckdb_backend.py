@@ -1,0 +1,239 @@
+"""Backend on a DuckDB connection (a file, in-memory, or a connection the user already has)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from ..errors import SegmentError
+from ._sql import classify, no_such_table, quote, staging_name
+from .base import Column, ForeignKey, mask_url
+
+DIALECT = "duckdb"
+
+
+def _path_from_url(url: str) -> str:
+    """``duckdb:///rel.duckdb`` -> rel.duckdb, ``duckdb:////abs/x.duckdb`` -> /abs/x.duckdb (SQLAlchemy style)."""
+    if not url.startswith("duckdb://"):
+        raise SegmentError(f"not a duckdb URL: {mask_url(url)}")
+    rest = url[len("duckdb://") :]
+    if rest in ("", "/"):
+        return ":memory:"
+    if not rest.startswith("/"):
+        raise SegmentError(f"DuckDB URLs look like duckdb:///file.duckdb or duckdb:///:memory:, got {url}")
+    path = rest[1:].split("?", 1)[0]
+    return path or ":memory:"
+
+
+class DuckDBBackend:
+    """A DuckDB database. Closes the connection on ``close()`` only if it opened it itself."""
+
+    dialect = DIALECT
+
+    def __init__(
+        self, conn: duckdb.DuckDBPyConnection, *, display_url: str = "duckdb://(connection)"
+    ) -> None:
+        self._conn = conn
+        self._owns = False
+        self.display_url = mask_url(display_url)
+        # A DuckDB connection object is not safe to use from two threads at once (widgets run
+        # callbacks on other threads); cursors are, so streaming reads get their own cursor.
+        self._lock = threading.RLock()
+
+    @classmethod
+    def from_url(cls, url: str) -> DuckDBBackend:
+        path = _path_from_url(url)
+        backend = cls(duckdb.connect(path), display_url=url)
+        backend._owns = True
+        return backend
+
+    @property
+    def connection(self) -> duckdb.DuckDBPyConnection:
+        return self._conn
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def query(self, sql: str) -> pd.DataFrame:
+        with self._lock:
+            return self._conn.execute(sql).df()
+
+    def scalar(self, sql: str) -> Any:
+        with self._lock:
+            row = self._conn.execute(sql).fetchone()
+            # duckdb 2 keeps the rest of the result pending and refuses other work until it's dropped.
+            self._conn.abort()
+        return None if row is None else row[0]
+
+    def iter_chunks(self, sql: str, chunk_size: int = 50_000) -> Iterator[pd.DataFrame]:
+        """Stream the result in frames of ``chunk_size`` rows (the last may be shorter).
+
+        Reads DuckDB's vectors incrementally (``fetch_df_chunk``), never the whole result, so
+        dtypes match ``query()``. Always yields at least one frame, empty when the query returns
+        no rows, so a consumer learns the columns.
+        """
+        if chunk_size < 1:
+            raise ValueError("chunk_size must be positive")
+        vectors = max(1, -(-chunk_size // 2048))  # DuckDB hands out whole 2048-row vectors
+        cur = self._conn.cursor()  # own cursor: the main connection stays usable while we stream
+        try:
+            cur.execute(sql)
+            pending: list[pd.DataFrame] = []
+            buffered = 0
+            yielded = False
+            while True:
+                part = cur.fetch_df_chunk(vectors)
+                done = len(part) == 0
+                if not done:
+                    pending.append(part)
+                    buffered += len(part)
+                # Re-slice so callers get exactly chunk_size rows per frame.
+                while buffered >= chunk_size or (done and buffered):
+                    frame = pd.concat(pending, ignore_index=True) if len(pending) > 1 else pending[0]
+                    head = frame.iloc[:chunk_size].reset_index(drop=True)
+                    rest = frame.iloc[chunk_size:].reset_index(drop=True)
+                    pending, buffered = ([rest], len(rest)) if len(rest) else ([], 0)
+                    yielded = True
+                    yield head
+                if done:
+                    if not yielded:
+                        yield part
+                    break
+        finally:
+            try:
+                cur.abort()
+            except duckdb.Error:
+                pass
+            cur.close()
+
+    def execute(self, sql: str) -> None:
+        with self._lock:
+            self._conn.execute(sql)
+            self._conn.complete()
+
+    # -- catalog -------------------------------------------------------------------------------
+
+    def tables(self) -> list[str]:
+        """Tables and views of the current database and schema (not DuckDB's internal or temporary ones)."""
+        sql = """
+            SELECT table_name FROM duckdb_tables()
+            WHERE database_name = current_database() AND schema_name = current_schema()
+              AND NOT internal AND NOT temporary
+            UNION
+            SELECT view_name FROM duckdb_views()
+            WHERE database_name = current_database() AND schema_name = current_schema()
+              AND NOT internal AND NOT temporary
+            ORDER BY 1
+        """
+        with self._lock:
+            return [r[0] for r in self._conn.execute(sql).fetchall()]
+
+    def columns(self, table: str) -> list[Column]:
+        sql = """
+            SELECT column_name, data_type FROM duckdb_columns()
+            WHERE database_name = current_database() AND schema_name = current_schema() AND table_name = ?
+            ORDER BY column_index
+        """
+        with self._lock:
+            rows = self._conn.execute(sql, [table]).fetchall()
+        if not rows:
+            raise no_such_table(table, self.tables())
+        return [Column(name, classify(db_type), db_type) for name, db_type in rows]
+
+    def foreign_keys(self) -> list[ForeignKey]:
+        """Single-column FOREIGN KEY constraints declared in the current schema.
+
+        Composite keys are left out: joining on one of their columns alone would be wrong.
+        """
+        sql = """
+            SELECT table_name, constraint_column_names, referenced_table, referenced_column_names
+            FROM duckdb_constraints()
+            WHERE constraint_type = 'FOREIGN KEY'
+              AND database_name = current_database() AND schema_name = current_schema()
+            ORDER BY table_name, constraint_index
+        """
+        with self._lock:
+            rows = self._conn.execute(sql).fetchall()
+        return [
+            ForeignKey(table, cols[0], ref_table, ref_cols[0])
+            for table, cols, ref_table, ref_cols in rows
+            if len(cols) == 1 and len(ref_cols) == 1
+        ]
+
+    # -- writing -------------------------------------------------------------------------------
+
+    def write_table(self, name: str, frame: pd.DataFrame, *, replace: bool = True) -> None:
+        """Write a frame as table ``name``; ``replace=False`` appends (creating the table if missing)."""
+        view = staging_name()
+        target = quote(name, DIALECT)
+        with self._lock:
+            # DuckDB scans the registered frame directly (no row-by-row inserts).
+            self._conn.register(view, frame)
+            try:
+                if replace or name not in self._table_names():
+                    self._conn.execute(
+                        f"CREATE OR REPLACE TABLE {target} AS SELECT * FROM {quote(view, DIALECT)}"
+                    )
+                else:
+                    cols = ", ".join(quote(str(c), DIALECT) for c in frame.columns)
+                    self._conn.execute(
+                        f"INSERT INTO {target} ({cols}) SELECT {cols} FROM {quote(view, DIALECT)}"
+                    )
+            finally:
+                self._conn.unregister(view)
+
+    def write_table_chunks(self, name: str, chunks: Iterator[pd.DataFrame]) -> int:
+        """Replace table ``name`` with the concatenation of ``chunks``; returns the row count.
+
+        Built under a staging name and swapped in at the end, so a failure half-way leaves the old
+        table in place. With no chunks at all nothing is written and 0 is returned.
+        """
+        stage = staging_name()
+        total = 0
+        first = True
+        try:
+            for chunk in chunks:
+                self.write_table(stage, chunk, replace=first)
+                first = False
+                total += len(chunk)
+            if first:
+                return 0
+            with self._lock:
+                self._conn.execute("BEGIN TRANSACTION")
+                try:
+                    self._conn.execute(f"DROP TABLE IF EXISTS {quote(name, DIALECT)}")
+                    self._conn.execute(
+                        f"ALTER TABLE {quote(stage, DIALECT)} RENAME TO {quote(name, DIALECT)}"
+                    )
+                    self._conn.execute("COMMIT")
+                except BaseException:
+                    self._conn.execute("ROLLBACK")
+                    raise
+        finally:
+            self.drop_table(stage)
+        return total
+
+    def drop_table(self, name: str) -> None:
+        with self._lock:
+            self._conn.execute(f"DROP TABLE IF EXISTS {quote(name, DIALECT)}")
+
+    def rename_table(self, old: str, new: str) -> None:
+        with self._lock:
+            self._conn.execute(f"ALTER TABLE {quote(old, DIALECT)} RENAME TO {quote(new, DIALECT)}")
+
+    def close(self) -> None:
+        if self._owns:
+            self._conn.close()
+
+    def _table_names(self) -> set[str]:
+        sql = (
+            "SELECT table_name FROM duckdb_tables() "
+            "WHERE database_name = current_database() AND schema_name = current_schema()"
+        )
+        return {r[0] for r in self._conn.execute(sql).fetchall()}
+
+    def __repr__(self) -> str:
+        return f"DuckDBBackend({self.display_url})"

@@ -1,0 +1,296 @@
+"""Backend on any database SQLAlchemy can reach (PostgreSQL, MySQL/MariaDB, Snowflake, ...)."""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Iterator
+from itertools import islice
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from ..errors import SegmentError
+from ._sql import classify, create_table_sql, frame_types, no_such_table, python_rows, quote, staging_name
+from .base import Column, ForeignKey, mask_url
+
+# SQLAlchemy dialect name -> sqlglot dialect name.
+DIALECTS: dict[str, str] = {
+    "postgresql": "postgres",
+    "mysql": "mysql",
+    "mariadb": "mysql",
+    "mssql": "tsql",
+    "sqlite": "sqlite",
+    "oracle": "oracle",
+    "snowflake": "snowflake",
+    "bigquery": "bigquery",
+    "trino": "trino",
+    "presto": "presto",
+    "databricks": "databricks",
+    "spark": "spark",
+    "hive": "hive",
+    "redshift": "redshift",
+    "awsathena": "athena",
+    "clickhouse": "clickhouse",
+    "clickhousedb": "clickhouse",
+    "duckdb": "duckdb",
+    "teradata": "teradata",
+    "doris": "doris",
+    "starrocks": "starrocks",
+}
+
+_INSERT_BATCH = 10_000  # rows per executemany call: bounded memory for big frames
+
+
+def sqlglot_dialect(sqlalchemy_name: str) -> str:
+    """The sqlglot dialect for a SQLAlchemy dialect name, or a SegmentError naming the known ones."""
+    try:
+        return DIALECTS[sqlalchemy_name]
+    except KeyError:
+        raise SegmentError(
+            f"database type '{sqlalchemy_name}' is not supported",
+            hint=f"supported SQLAlchemy dialects: {', '.join(sorted(DIALECTS))}",
+        ) from None
+
+
+def normalize_url(url: str | sa.URL) -> sa.URL:
+    """Pick the drivers we ship with when a URL names none: psycopg 3 for PostgreSQL, PyMySQL for MySQL."""
+    u = sa.make_url(url)
+    if u.drivername in ("postgresql", "postgres"):
+        u = u.set(drivername="postgresql+psycopg")
+    elif u.drivername in ("mysql", "mariadb") and importlib.util.find_spec("MySQLdb") is None:
+        u = u.set(drivername=f"{u.drivername}+pymysql")
+    if u.get_backend_name() in ("mysql", "mariadb") and "charset" not in u.query:
+        u = u.update_query_dict({"charset": "utf8mb4"})  # names like Zoë or 東京 must survive
+    return u
+
+
+class SQLAlchemyBackend:
+    """A database behind a SQLAlchemy engine. Disposes the engine on ``close()`` only if it created it."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._owns = False
+        self.dialect = sqlglot_dialect(engine.dialect.name)
+        self.display_url = mask_url(engine.url.render_as_string(hide_password=True))
+        driver = engine.dialect.driver
+        self._copy = engine.dialect.name == "postgresql" and driver == "psycopg"
+
+    @classmethod
+    def from_url(cls, url: str | sa.URL) -> SQLAlchemyBackend:
+        try:
+            engine = sa.create_engine(normalize_url(url), pool_pre_ping=True)
+        except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError) as e:
+            raise SegmentError(f"cannot open {mask_url(str(url))}: {e}") from e
+        backend = cls(engine)
+        backend._owns = True
+        return backend
+
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def query(self, sql: str) -> pd.DataFrame:
+        with self._engine.connect() as c:
+            res = _run(c, sql)
+            return _frame(res.keys(), res.fetchall())
+
+    def scalar(self, sql: str) -> Any:
+        with self._engine.connect() as c:
+            return _run(c, sql).scalar()
+
+    def iter_chunks(self, sql: str, chunk_size: int = 50_000) -> Iterator[pd.DataFrame]:
+        """Stream with a server-side cursor (``stream_results``), ``chunk_size`` rows per frame.
+
+        Always yields at least one frame (empty if there are no rows) so a consumer learns the columns.
+        """
+        if chunk_size < 1:
+            raise ValueError("chunk_size must be positive")
+        with self._engine.connect() as c:
+            res = c.execution_options(stream_results=True, max_row_buffer=chunk_size).exec_driver_sql(
+                sql, execution_options=_RAW
+            )
+            keys = list(res.keys())
+            yielded = False
+            for part in res.partitions(chunk_size):
+                yielded = True
+                yield _frame(keys, part)
+            if not yielded:
+                yield _frame(keys, [])
+
+    def execute(self, sql: str) -> None:
+        with self._engine.begin() as c:
+            _run(c, sql)
+
+    # -- catalog -------------------------------------------------------------------------------
+
+    def tables(self) -> list[str]:
+        """Tables and views of the connection's default schema."""
+        insp = sa.inspect(self._engine)
+        return sorted(set(insp.get_table_names()) | set(insp.get_view_names()))
+
+    def columns(self, table: str) -> list[Column]:
+        insp = sa.inspect(self._engine)
+        try:
+            cols = insp.get_columns(table)
+        except sa.exc.NoSuchTableError:
+            raise no_such_table(table, self.tables()) from None
+        out = []
+        for col in cols:
+            try:
+                db_type = col["type"].compile(dialect=self._engine.dialect)
+            except Exception:  # reflected types the dialect cannot render (e.g. NullType)
+                db_type = str(col["type"].__class__.__name__).upper()
+            out.append(Column(col["name"], classify(db_type), db_type))
+        return out
+
+    def foreign_keys(self) -> list[ForeignKey]:
+        """Single-column foreign keys between tables of the default schema, from the inspector."""
+        insp = sa.inspect(self._engine)
+        out = []
+        for (_schema, table), fks in sorted(insp.get_multi_foreign_keys().items(), key=lambda kv: kv[0][1]):
+            for fk in fks:
+                if fk.get("referred_schema") not in (None, insp.default_schema_name):
+                    continue  # a table outside the schema we show is not something users can join
+                cols, ref_cols = fk["constrained_columns"], fk["referred_columns"]
+                if len(cols) == 1 and len(ref_cols) == 1:  # composite keys: joining on one column is wrong
+                    out.append(ForeignKey(table, cols[0], fk["referred_table"], ref_cols[0]))
+        return out
+
+    # -- writing -------------------------------------------------------------------------------
+
+    def write_table(self, name: str, frame: pd.DataFrame, *, replace: bool = True) -> None:
+        """Write a frame as table ``name``; ``replace=False`` appends (creating the table if missing).
+
+        A replacement is built under a staging name and swapped in, so readers never see a half
+        written table.
+        """
+        if replace:
+            stage = staging_name()
+            try:
+                with self._engine.begin() as c:
+                    _run(c, self._create_sql(stage, frame))
+                    self._insert(c, stage, frame)
+                self._swap(stage, name)
+            finally:
+                self.drop_table(stage)
+            return
+        with self._engine.begin() as c:
+            if not sa.inspect(c).has_table(name):
+                _run(c, self._create_sql(name, frame))
+            self._insert(c, name, frame)
+
+    def write_table_chunks(self, name: str, chunks: Iterator[pd.DataFrame]) -> int:
+        """Replace table ``name`` with the concatenation of ``chunks``; returns the row count.
+
+        Chunks go to a staging table swapped in at the end, so a failure half-way leaves the old
+        table intact. With no chunks at all nothing is written and 0 is returned.
+        """
+        stage = staging_name()
+        total = 0
+        first = True
+        try:
+            for chunk in chunks:
+                with self._engine.begin() as c:
+                    if first:
+                        _run(c, self._create_sql(stage, chunk))
+                    self._insert(c, stage, chunk)
+                first = False
+                total += len(chunk)
+            if not first:
+                self._swap(stage, name)
+        finally:
+            self.drop_table(stage)
+        return total
+
+    def drop_table(self, name: str) -> None:
+        with self._engine.begin() as c:
+            _run(c, f"DROP TABLE IF EXISTS {self._q(name)}")
+
+    def rename_table(self, old: str, new: str) -> None:
+        with self._engine.begin() as c:
+            self._rename(c, old, new)
+
+    def close(self) -> None:
+        if self._owns:
+            self._engine.dispose()
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def _q(self, name: str) -> str:
+        return quote(name, self.dialect)
+
+    def _create_sql(self, name: str, frame: pd.DataFrame) -> str:
+        sql = create_table_sql(name, frame_types(frame), self.dialect)
+        if self.dialect == "mysql":
+            sql += " DEFAULT CHARSET=utf8mb4"
+        return sql
+
+    def _insert(self, c: sa.Connection, name: str, frame: pd.DataFrame) -> None:
+        cols = [str(col) for col in frame.columns]
+        if not cols or not len(frame):
+            return
+        rows = python_rows(frame)
+        if self._copy:
+            # COPY is several times faster than INSERTs on PostgreSQL; values still travel as data.
+            target = f"{self._q(name)} ({', '.join(self._q(col) for col in cols)})"
+            with c.connection.dbapi_connection.cursor() as cur, cur.copy(f"COPY {target} FROM STDIN") as cp:
+                for row in rows:
+                    cp.write_row(row)
+            return
+        # Positional bind names: column names may hold characters a bind parameter name cannot.
+        keys = [f"p{i}" for i in range(len(cols))]
+        table = sa.table(name, *[sa.column(col) for col in cols])
+        stmt = table.insert().values({col: sa.bindparam(k) for col, k in zip(cols, keys, strict=True)})
+        while batch := list(islice(rows, _INSERT_BATCH)):
+            # executemany: PyMySQL folds it into multi-row INSERTs, psycopg pipelines it.
+            c.execute(stmt, [dict(zip(keys, row, strict=True)) for row in batch])
+
+    def _rename(self, c: sa.Connection, old: str, new: str) -> None:
+        if self.dialect == "mysql":
+            _run(c, f"RENAME TABLE {self._q(old)} TO {self._q(new)}")
+        elif self.dialect == "tsql":
+            c.execute(sa.text("EXEC sp_rename :old, :new"), {"old": old, "new": new})
+        else:
+            _run(c, f"ALTER TABLE {self._q(old)} RENAME TO {self._q(new)}")
+
+    def _swap(self, stage: str, name: str) -> None:
+        """Put table ``stage`` in place of ``name`` (which may not exist)."""
+        if self.dialect == "mysql":
+            # MySQL DDL commits implicitly, but one RENAME TABLE statement swaps atomically.
+            with self._engine.begin() as c:
+                if sa.inspect(c).has_table(name):
+                    old = staging_name()
+                    _run(
+                        c,
+                        f"RENAME TABLE {self._q(name)} TO {self._q(old)}, {self._q(stage)} TO {self._q(name)}",
+                    )
+                    _run(c, f"DROP TABLE {self._q(old)}")
+                else:
+                    self._rename(c, stage, name)
+            return
+        # PostgreSQL (and most others) run DDL inside the transaction: drop + rename is atomic.
+        with self._engine.begin() as c:
+            _run(c, f"DROP TABLE IF EXISTS {self._q(name)}")
+            self._rename(c, stage, name)
+
+    def __repr__(self) -> str:
+        return f"SQLAlchemyBackend({self.display_url})"
+
+
+# exec_driver_sql, not text(): the SQL is complete, and text() would take ':name' inside a string
+# literal for a bind parameter. no_parameters: call cursor.execute(sql) with no parameter argument at
+# all, or 'format'-style drivers (psycopg, PyMySQL) would read "LIKE 'a%'" as a placeholder.
+_RAW = {"no_parameters": True}
+
+
+def _run(c: sa.Connection, sql: str) -> sa.CursorResult:
+    return c.exec_driver_sql(sql, execution_options=_RAW)
+
+
+def _frame(keys: Any, rows: Any) -> pd.DataFrame:
+    # coerce_float: NUMERIC/DECIMAL come back as Decimal objects; analysis wants floats.
+    return pd.DataFrame.from_records([tuple(r) for r in rows], columns=list(keys), coerce_float=True)

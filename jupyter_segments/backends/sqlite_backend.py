@@ -1,0 +1,250 @@
+"""Backend on the standard library's sqlite3."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pandas as pd
+
+from ..errors import SegmentError
+from ._sql import classify, create_table_sql, frame_types, no_such_table, python_rows, quote, staging_name
+from .base import Column, ForeignKey, mask_url
+
+DIALECT = "sqlite"
+
+
+def _path_from_url(url: str) -> str:
+    """``sqlite:///rel.db`` -> rel.db, ``sqlite:////abs.db`` -> /abs.db, ``sqlite://`` -> :memory:."""
+    if not url.startswith("sqlite://"):
+        raise SegmentError(f"not a sqlite URL: {mask_url(url)}")
+    rest = url[len("sqlite://") :]
+    if rest in ("", "/"):
+        return ":memory:"
+    if not rest.startswith("/"):
+        raise SegmentError(f"SQLite URLs look like sqlite:///file.db, got {url}")
+    return rest[1:].split("?", 1)[0] or ":memory:"
+
+
+def _frame(cur: sqlite3.Cursor, rows: list[tuple]) -> pd.DataFrame:
+    return pd.DataFrame.from_records(rows, columns=[d[0] for d in cur.description])
+
+
+class SQLiteBackend:
+    """A SQLite database file. Dates are stored as ISO text and booleans as 0/1, with declared
+    column types DATE / TIMESTAMP / BOOLEAN so ``columns()`` knows what they mean."""
+
+    dialect = DIALECT
+
+    def __init__(self, conn: sqlite3.Connection, *, display_url: str = "sqlite://(connection)") -> None:
+        self._conn = conn
+        self._owns = False
+        self.display_url = mask_url(display_url)
+        self._lock = threading.RLock()
+
+    @classmethod
+    def from_url(cls, url: str) -> SQLiteBackend:
+        # isolation_level=None: autocommit, with explicit BEGIN/COMMIT where writes must be atomic.
+        # check_same_thread=False: widget callbacks run on other threads; self._lock serialises use.
+        conn = sqlite3.connect(_path_from_url(url), isolation_level=None, check_same_thread=False)
+        backend = cls(conn, display_url=url)
+        backend._owns = True
+        return backend
+
+    @property
+    def connection(self) -> sqlite3.Connection:
+        return self._conn
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def query(self, sql: str) -> pd.DataFrame:
+        with self._lock:
+            cur = self._conn.execute(sql)
+            try:
+                return _frame(cur, cur.fetchall())
+            finally:
+                cur.close()
+
+    def scalar(self, sql: str) -> Any:
+        with self._lock:
+            cur = self._conn.execute(sql)
+            try:
+                row = cur.fetchone()
+            finally:
+                cur.close()
+        return None if row is None else row[0]
+
+    def iter_chunks(self, sql: str, chunk_size: int = 50_000) -> Iterator[pd.DataFrame]:
+        """Stream the result ``chunk_size`` rows at a time with ``fetchmany``.
+
+        Always yields at least one frame (empty if there are no rows) so a consumer learns the columns.
+        """
+        if chunk_size < 1:
+            raise ValueError("chunk_size must be positive")
+        cur = self._conn.cursor()
+        try:
+            cur.execute(sql)
+            yielded = False
+            while rows := cur.fetchmany(chunk_size):
+                yielded = True
+                yield _frame(cur, rows)
+            if not yielded:
+                yield _frame(cur, [])
+        finally:
+            cur.close()
+
+    def execute(self, sql: str) -> None:
+        with self._lock:
+            self._conn.execute(sql).close()
+            self._commit()
+
+    # -- catalog -------------------------------------------------------------------------------
+
+    def tables(self) -> list[str]:
+        """Tables and views of the main database, without SQLite's own ``sqlite_*`` tables."""
+        sql = (
+            "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') "
+            "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name"
+        )
+        with self._lock:
+            return [r[0] for r in self._conn.execute(sql).fetchall()]
+
+    def columns(self, table: str) -> list[Column]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT name, type FROM pragma_table_info(?) ORDER BY cid", (table,)
+            ).fetchall()
+        if not rows:
+            raise no_such_table(table, self.tables())
+        # Columns without a declared type (views over expressions) have type '' -> "other".
+        return [Column(name, classify(db_type or ""), db_type or "") for name, db_type in rows]
+
+    def foreign_keys(self) -> list[ForeignKey]:
+        """Single-column foreign keys from ``PRAGMA foreign_key_list`` of every table."""
+        out: list[ForeignKey] = []
+        with self._lock:
+            for table in self.tables():
+                rows = self._conn.execute(
+                    'SELECT id, "table", "from", "to" FROM pragma_foreign_key_list(?) ORDER BY id, seq',
+                    (table,),
+                ).fetchall()
+                by_id: dict[int, list[tuple[str, str, str | None]]] = {}
+                for fk_id, parent, col, parent_col in rows:
+                    by_id.setdefault(fk_id, []).append((parent, col, parent_col))
+                for parts in by_id.values():
+                    if len(parts) != 1:
+                        continue  # composite key: a join on one of its columns would be wrong
+                    parent, col, parent_col = parts[0]
+                    if parent_col is None:  # "REFERENCES parent" without a column means its primary key
+                        pk = self._conn.execute(
+                            "SELECT name FROM pragma_table_info(?) WHERE pk > 0 ORDER BY pk", (parent,)
+                        ).fetchall()
+                        if len(pk) != 1:
+                            continue
+                        parent_col = pk[0][0]
+                    out.append(ForeignKey(table, col, parent, parent_col))
+        return out
+
+    # -- writing -------------------------------------------------------------------------------
+
+    def write_table(self, name: str, frame: pd.DataFrame, *, replace: bool = True) -> None:
+        """Write a frame as table ``name``; ``replace=False`` appends (creating the table if missing).
+
+        Replacing happens in one transaction, so readers see the old table or the new one.
+        """
+        with self._lock, self._transaction():
+            exists = self._exists(name)
+            if replace and exists:
+                self._conn.execute(f"DROP TABLE {quote(name, DIALECT)}")
+            if replace or not exists:
+                self._conn.execute(create_table_sql(name, frame_types(frame), DIALECT))
+            self._insert(name, frame)
+
+    def write_table_chunks(self, name: str, chunks: Iterator[pd.DataFrame]) -> int:
+        """Replace table ``name`` with the concatenation of ``chunks``; returns the row count.
+
+        Chunks go to a staging table that is swapped in at the end, so a failure half-way (or
+        ``chunks`` reading from this same database) leaves the old table intact. With no chunks
+        at all nothing is written and 0 is returned.
+        """
+        stage = staging_name()
+        total = 0
+        first = True
+        try:
+            for chunk in chunks:
+                self.write_table(stage, chunk, replace=first)
+                first = False
+                total += len(chunk)
+            if first:
+                return 0
+            with self._lock, self._transaction():
+                self._conn.execute(f"DROP TABLE IF EXISTS {quote(name, DIALECT)}")
+                self._conn.execute(f"ALTER TABLE {quote(stage, DIALECT)} RENAME TO {quote(name, DIALECT)}")
+        finally:
+            self.drop_table(stage)
+        return total
+
+    def drop_table(self, name: str) -> None:
+        with self._lock:
+            self._conn.execute(f"DROP TABLE IF EXISTS {quote(name, DIALECT)}")
+            self._commit()
+
+    def rename_table(self, old: str, new: str) -> None:
+        with self._lock:
+            self._conn.execute(f"ALTER TABLE {quote(old, DIALECT)} RENAME TO {quote(new, DIALECT)}")
+            self._commit()
+
+    def close(self) -> None:
+        if self._owns:
+            self._conn.close()
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def _insert(self, name: str, frame: pd.DataFrame) -> None:
+        if not len(frame.columns):
+            return
+        cols = ", ".join(quote(str(c), DIALECT) for c in frame.columns)
+        marks = ", ".join("?" for _ in frame.columns)
+        self._conn.executemany(
+            f"INSERT INTO {quote(name, DIALECT)} ({cols}) VALUES ({marks})", python_rows(frame, sqlite=True)
+        )
+
+    def _exists(self, name: str) -> bool:
+        row = self._conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
+        ).fetchone()
+        return row is not None
+
+    def _commit(self) -> None:
+        # A user-supplied connection in Python's default mode opens transactions implicitly.
+        if self._conn.in_transaction:
+            self._conn.commit()
+
+    def _transaction(self) -> _Transaction:
+        return _Transaction(self._conn)
+
+    def __repr__(self) -> str:
+        return f"SQLiteBackend({self.display_url})"
+
+
+class _Transaction:
+    """BEGIN ... COMMIT (ROLLBACK on error), joining a transaction the connection already has open."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+        self._outer = False
+
+    def __enter__(self) -> None:
+        self._outer = self._conn.in_transaction
+        if not self._outer:
+            self._conn.execute("BEGIN")
+
+    def __exit__(self, exc_type: object, *_: object) -> None:
+        if self._outer:
+            return
+        if exc_type is None:
+            self._conn.commit()
+        else:
+            self._conn.rollback()
