@@ -328,22 +328,22 @@ class Scope:
     # --- conditions -------------------------------------------------------------------------------
     def condition(self, node: A.Expr) -> exp.Expression:  # noqa: C901 - one branch per node type
         if isinstance(node, A.And):
-            return exp.and_(*(exp.Paren(this=self.condition(i)) for i in node.items))
+            return exp.and_(*(self.condition(i) for i in node.items))
         if isinstance(node, A.Or):
-            return exp.or_(*(exp.Paren(this=self.condition(i)) for i in node.items))
+            return exp.or_(*(self.condition(i) for i in node.items))
         if isinstance(node, A.Not):
             if isinstance(node.operand, (A.SetOp, A.SegmentRef)):
                 return _not_true(self.condition(node.operand))
-            return exp.Not(this=exp.Paren(this=self.condition(node.operand)))
+            return _not(self.condition(node.operand))
         if isinstance(node, A.SetOp):
             if not self.is_customer:
                 raise self.err(f"{node.op.upper()} combines segments; inside WHERE use AND, OR and NOT", node)
             left, right = self.condition(node.left), self.condition(node.right)
             if node.op == "union":
-                return exp.or_(exp.Paren(this=left), exp.Paren(this=right))
+                return exp.or_(left, right)
             if node.op == "intersect":
-                return exp.and_(exp.Paren(this=left), exp.Paren(this=right))
-            return exp.and_(exp.Paren(this=left), _not_true(right))
+                return exp.and_(left, right)
+            return exp.and_(left, _not_true(right))
         if isinstance(node, A.SegmentRef):
             return self.segment_ref(node)
         if isinstance(node, A.Exists):
@@ -368,18 +368,18 @@ class Scope:
             low = self.unify(v, self.value(node.low), node.operand, node.low)[1]
             high = self.unify(v, self.value(node.high), node.operand, node.high)[1]
             out: exp.Expression = exp.Between(this=v.sql, low=low.sql, high=high.sql)
-            return exp.Not(this=out) if node.negated else out
+            return _not(out) if node.negated else out
         if isinstance(node, A.InList):
             v = self.value(node.operand)
             items = [self.unify(v, self.value(i), node.operand, i)[1].sql for i in node.items]
             if not items:
                 raise self.err("an IN list needs at least one value", node)
             out = exp.In(this=v.sql, expressions=items)
-            return exp.Not(this=out) if node.negated else out
+            return _not(out) if node.negated else out
         if isinstance(node, A.IsNull):
             v = self.value(node.operand)
             out = exp.Is(this=v.sql, expression=exp.Null())
-            return exp.Not(this=out) if node.negated else out
+            return _not(out) if node.negated else out
         if isinstance(node, A.IsEmpty):
             v = self.value(node.operand)
             is_null = exp.Is(this=v.sql, expression=exp.Null())
@@ -388,7 +388,7 @@ class Scope:
                 if v.type == "string"
                 else is_null
             )
-            return exp.Not(this=out) if node.negated else out
+            return _not(out) if node.negated else out
         if isinstance(node, A.Like):
             v = self.value(node.operand)
             self.need(v, "string", node.operand, "LIKE")
@@ -399,7 +399,7 @@ class Scope:
                 if node.case_insensitive
                 else exp.Like(this=v.sql, expression=pattern.sql)
             )
-            return exp.Not(this=out) if node.negated else out
+            return _not(out) if node.negated else out
         if isinstance(node, A.TextMatch):
             return self.text_match(node)
         if isinstance(node, A.InLast):
@@ -455,7 +455,7 @@ class Scope:
         needle = D.escape_like(node.value.value)
         pattern = {"contains": f"%{needle}%", "starts_with": f"{needle}%", "ends_with": f"%{needle}"}[node.kind]
         out = D.like_ci(v.sql, exp.Literal.string(pattern), self.dialect, "!")
-        return exp.Not(this=out) if node.negated else out
+        return _not(out) if node.negated else out
 
     def in_last(self, node: A.InLast) -> exp.Expression:
         v = self.value(node.operand)
@@ -494,17 +494,17 @@ class Scope:
         for j in records.from_joins():
             source = source.join(j)
         if node.kind == "any":
-            conds = [c for c in (where, exp.Not(this=exp.Is(this=fk, expression=exp.Null()))) if c is not None]
+            conds = [c for c in (where, _not(exp.Is(this=fk, expression=exp.Null()))) if c is not None]
             sub = source.select(fk.copy()).where(exp.and_(*conds))
-            return exp.In(this=parent_key, query=sub)
+            return exp.In(this=parent_key, query=exp.Subquery(this=sub))
         # none / all: no (offending) record
         if self.dialect in D.ANTI_JOIN_NOT_IN:
-            conds = [c for c in (where, exp.Not(this=exp.Is(this=fk, expression=exp.Null()))) if c is not None]
+            conds = [c for c in (where, _not(exp.Is(this=fk, expression=exp.Null()))) if c is not None]
             sub = source.select(fk.copy()).where(exp.and_(*conds))
-            return exp.Not(this=exp.In(this=parent_key, query=sub))
+            return _not(exp.In(this=parent_key, query=exp.Subquery(this=sub)))
         conds = [exp.EQ(this=fk.copy(), expression=parent_key)] + ([where] if where is not None else [])
         sub = source.select(exp.Literal.number(1)).where(exp.and_(*conds))
-        return exp.Not(this=exp.Exists(this=sub))
+        return _not(exp.Exists(this=sub))
 
     def segment_ref(self, node: A.SegmentRef) -> exp.Expression:
         if not self.is_customer:
@@ -570,6 +570,10 @@ def _agg_sql(m: _Measure, where: exp.Expression | None) -> exp.Expression:
         return exp.Count(this=exp.Distinct(expressions=[value]))
     cls = {"sum": exp.Sum, "avg": exp.Avg, "min": exp.Min, "max": exp.Max}[m.func]
     return cls(this=value)
+
+
+def _not(cond: exp.Expression) -> exp.Expression:
+    return exp.Not(this=exp.Paren(this=cond))
 
 
 def _not_true(cond: exp.Expression) -> exp.Expression:

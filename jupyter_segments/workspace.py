@@ -1,0 +1,262 @@
+"""The facade users hold: one connection, one model, one catalog.
+
+Every way into the product (Python calls, ``%%segment`` cells, widgets) goes through these methods.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+from sqlglot import exp
+
+from .backends import open_backend
+from .backends.base import Backend
+from .compile import Shape, build_query
+from .compile.compiler import Options
+from .dsl import ast as A
+from .dsl import bind_params, parse
+from .dsl.params import has_params
+from .errors import SegmentError
+from .model import Model, Relationship
+
+if TYPE_CHECKING:
+    from .catalog import Catalog
+
+Definition = str | A.Definition
+AsOf = dt.date | dt.datetime | str | None
+
+
+class Workspace:
+    """A connection to the user's database plus the model of its customer data.
+
+    >>> ws = connect("duckdb:///shop.duckdb")
+    >>> ws.customers("customers", key="customer_id")
+    >>> ws.count("sum(orders.amount) >= 1000")
+    """
+
+    def __init__(self, backend: Backend, catalog: str | Any | None = None) -> None:
+        self.backend = backend
+        self.model = Model(backend)
+        self._catalog_target = catalog
+        self._catalog: Catalog | None = None
+
+    def __repr__(self) -> str:
+        customer = f", customers={self.model.customer}" if self.model.customer else ""
+        return f"<Workspace {self.backend.display_url} ({self.dialect}){customer}>"
+
+    @property
+    def dialect(self) -> str:
+        """The sqlglot dialect of the connected database."""
+        return self.backend.dialect
+
+    # --- model ------------------------------------------------------------------------------------
+    def customers(self, table: str, key: str) -> Workspace:
+        """Declare the customer (profile) table and its key column."""
+        self.model.set_customer(table, key)
+        return self
+
+    def relate(self, child: str, parent: str, on: str | tuple[str, str]) -> Relationship:
+        """Declare that each ``child`` row points to one ``parent`` row.
+
+        ``on`` is the shared column name, or ``(child_column, parent_column)``.
+
+        >>> ws.relate("orders", "customers", on="customer_id")
+        >>> ws.relate("support_calls", "customers", on=("cust_id", "customer_id"))
+        """
+        child_col, parent_col = (on, on) if isinstance(on, str) else on
+        return self.model.add_relationship(child, parent, child_col, parent_col)
+
+    def unrelate(self, child: str, parent: str) -> None:
+        """Remove a declared relationship, or reject an inferred one."""
+        self.model.remove_relationship(child, parent)
+
+    def relationships(self) -> pd.DataFrame:
+        """Declared and inferred relationships, with where each came from."""
+        return self.model.relationships_frame()
+
+    def tables(self) -> list[str]:
+        return self.model.tables()
+
+    def attributes(self, table: str | None = None) -> pd.DataFrame:
+        """Columns of a table (default: the customer table) with their attribute types."""
+        entity = self.model.entity(table) if table else self.model.customer_entity()
+        return pd.DataFrame(
+            [{"column": c.name, "type": c.type, "db_type": c.db_type} for c in entity.columns.values()],
+            columns=["column", "type", "db_type"],
+        )
+
+    def refresh_model(self) -> None:
+        """Re-read tables, columns and foreign keys from the database."""
+        customer, key = self.model.customer, self.model.customer_key
+        self.model.invalidate()
+        if customer and key:
+            self.model.set_customer(customer, key)
+
+    # --- definitions ------------------------------------------------------------------------------
+    def parse(self, definition: Definition, params: Mapping[str, Any] | None = None) -> A.Definition:
+        """Parse DSL text (or pass a tree through), binding ``{name}`` placeholders from ``params``."""
+        tree = parse(definition) if isinstance(definition, str) else definition
+        if params is not None or has_params(tree):
+            tree = bind_params(tree, params or {})
+        return tree
+
+    def query(
+        self,
+        definition: Definition,
+        *,
+        shape: Shape = "keys",
+        dialect: str | None = None,
+        as_of: AsOf = None,
+        relative: bool = False,
+        limit: int | None = None,
+        params: Mapping[str, Any] | None = None,
+    ) -> exp.Select:
+        """The sqlglot query for a definition (``shape``: keys, members or count)."""
+        tree = self.parse(definition, params)
+        options = Options(
+            dialect=dialect or self.dialect,
+            as_of=None if relative else _as_datetime(as_of),
+            segment_source=self._segment_source,
+        )
+        return build_query(self.model, tree, options, shape, limit)
+
+    def compile(
+        self,
+        definition: Definition,
+        dialect: str | None = None,
+        *,
+        as_of: AsOf = None,
+        shape: Shape = "keys",
+        pretty: bool = True,
+        params: Mapping[str, Any] | None = None,
+    ) -> str:
+        """SQL text selecting the member keys, in ``dialect`` (default: the connected database's).
+
+        Without ``as_of`` relative windows (``in last 90 days``) use the database's current date, so the
+        SQL can be scheduled as it is; with ``as_of`` they are fixed dates.
+
+        >>> ws.compile("sum(orders.amount) >= 1000", dialect="postgres")
+        """
+        target = dialect or self.dialect
+        q = self.query(definition, shape=shape, dialect=target, as_of=as_of, relative=as_of is None, params=params)
+        return q.sql(dialect=target, pretty=pretty)
+
+    def _sql(self, definition: Definition, shape: Shape, as_of: AsOf, limit: int | None, params) -> str:
+        q = self.query(definition, shape=shape, as_of=as_of, limit=limit, params=params)
+        return q.sql(dialect=self.dialect)
+
+    def count(self, definition: Definition, *, as_of: AsOf = None, params: Mapping[str, Any] | None = None) -> int:
+        """Number of members, counted by the database.
+
+        >>> ws.count("country = 'DE' and age >= 30")
+        """
+        sql = self._sql(definition, "count", as_of, None, params)
+        return int(self._run(lambda: self.backend.scalar(sql), sql) or 0)
+
+    def members(
+        self,
+        definition: Definition,
+        *,
+        limit: int | None = None,
+        as_of: AsOf = None,
+        params: Mapping[str, Any] | None = None,
+    ) -> pd.DataFrame:
+        """Members as a DataFrame: customer columns plus PROJECT columns.
+
+        With ``limit`` the database returns only the first members (by key); without it all members are
+        fetched in chunks (use ``iter_members`` to process them without holding all in memory).
+        """
+        if limit is not None:
+            sql = self._sql(definition, "members", as_of, limit, params)
+            return self._run(lambda: self.backend.query(sql), sql)
+        chunks = list(self.iter_members(definition, as_of=as_of, params=params))
+        return pd.concat(chunks, ignore_index=True) if chunks else self.members(definition, limit=0, as_of=as_of)
+
+    def iter_members(
+        self,
+        definition: Definition,
+        *,
+        as_of: AsOf = None,
+        chunk_size: int = 50_000,
+        params: Mapping[str, Any] | None = None,
+        keys_only: bool = False,
+    ) -> Iterator[pd.DataFrame]:
+        """All members, streamed from the database in DataFrame chunks."""
+        sql = self._sql(definition, "keys" if keys_only else "members", as_of, None, params)
+        try:
+            yield from self.backend.iter_chunks(sql, chunk_size)
+        except SegmentError:
+            raise
+        except Exception as e:  # noqa: BLE001 - database errors are reported with the SQL sent
+            raise _database_error(e, sql) from e
+
+    def member_keys(self, definition: Definition, *, as_of: AsOf = None, params=None) -> pd.Series:
+        """The member keys as a Series (fetched in chunks)."""
+        key = self.model.customer_entity().key
+        chunks = [c.iloc[:, 0] for c in self.iter_members(definition, as_of=as_of, params=params, keys_only=True)]
+        return pd.concat(chunks, ignore_index=True).rename(key) if chunks else pd.Series([], name=key, dtype=object)
+
+    def check(self, definition: Definition, params: Mapping[str, Any] | None = None) -> None:
+        """Raise ``SegmentError`` if the definition does not parse or type-check; runs nothing."""
+        self.query(definition, shape="members", params=params)
+
+    def _run(self, fn, sql: str):
+        try:
+            return fn()
+        except SegmentError:
+            raise
+        except Exception as e:  # noqa: BLE001 - database errors are reported with the SQL sent
+            raise _database_error(e, sql) from e
+
+    # --- catalog (saved segments, measures, refresh, export): see jupyter_segments/catalog -----------
+    # (methods for the catalog issue live in this section)
+
+    # --- segment references (the catalog provides the texts) ----------------------------------------
+    def _segment_source(self, name: str) -> str:
+        catalog = self.catalog_or_none
+        if catalog is None:
+            raise KeyError(" (no catalog is attached)")
+        return catalog.definition_text(name)
+
+    @property
+    def catalog_or_none(self) -> Catalog | None:
+        return self._catalog
+
+    def close(self) -> None:
+        if self._catalog is not None:
+            self._catalog.close()
+        self.backend.close()
+
+
+def _as_datetime(value: AsOf) -> dt.datetime:
+    if value is None:
+        return dt.datetime.now().replace(microsecond=0)
+    if isinstance(value, str):
+        try:
+            value = dt.datetime.fromisoformat(value)
+        except ValueError:
+            raise SegmentError(f"as_of '{value}' is not a date: write it as YYYY-MM-DD") from None
+    if isinstance(value, dt.datetime):
+        return value
+    # A date means the end of that day is not yet reached: windows end on that date.
+    return dt.datetime(value.year, value.month, value.day)
+
+
+def _database_error(e: Exception, sql: str) -> SegmentError:
+    message = str(getattr(e, "orig", None) or e).strip().splitlines()
+    first = message[0] if message else type(e).__name__
+    err = SegmentError(f"the database rejected the query: {first}\nSQL sent:\n{sql}")
+    err.sql = sql  # type: ignore[attr-defined]
+    return err
+
+
+def connect(target: Any = "duckdb:///:memory:", *, catalog: str | Any | None = None) -> Workspace:
+    """Connect to a database by URL, connection object or SQLAlchemy Engine.
+
+    >>> ws = connect("duckdb:///shop.duckdb")
+    >>> ws = connect("postgresql://user:pw@host/db", catalog=".segments/catalog.sqlite")
+    """
+    return Workspace(open_backend(target), catalog=catalog)
