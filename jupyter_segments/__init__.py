@@ -7,10 +7,10 @@
 """
 
 from .errors import SegmentError
-from .workspace import Workspace, connect
+from .workspace import Workspace, connect, connect_demo
 
 __version__ = "0.1.0"
-__all__ = ["SegmentError", "Workspace", "connect", "load_ipython_extension"]
+__all__ = ["SegmentError", "Workspace", "connect", "connect_demo", "load_ipython_extension"]
 
 
 def load_ipython_extension(ipython):  # pragma: no cover - exercised through IPython in tests

@@ -139,11 +139,15 @@ class Model:
         self._inferred = None
 
     # --- relationships ----------------------------------------------------------------------------
-    def add_relationship(self, child: str, parent: str, child_column: str, parent_column: str) -> Relationship:
+    def add_relationship(
+        self, child: str, parent: str, child_column: str, parent_column: str
+    ) -> Relationship:
         c, p = self.entity(child), self.entity(parent)
         cc, pc = c.column(child_column), p.column(parent_column)
         if cc is None:
-            raise SegmentError(f"unknown column '{child_column}' on {c.name}{did_you_mean(child_column, c.columns)}")
+            raise SegmentError(
+                f"unknown column '{child_column}' on {c.name}{did_you_mean(child_column, c.columns)}"
+            )
         if pc is None:
             raise SegmentError(
                 f"unknown column '{parent_column}' on {p.name}{did_you_mean(parent_column, p.columns)}"

@@ -141,14 +141,18 @@ class Workspace:
         >>> ws.compile("sum(orders.amount) >= 1000", dialect="postgres")
         """
         target = dialect or self.dialect
-        q = self.query(definition, shape=shape, dialect=target, as_of=as_of, relative=as_of is None, params=params)
+        q = self.query(
+            definition, shape=shape, dialect=target, as_of=as_of, relative=as_of is None, params=params
+        )
         return q.sql(dialect=target, pretty=pretty)
 
     def _sql(self, definition: Definition, shape: Shape, as_of: AsOf, limit: int | None, params) -> str:
         q = self.query(definition, shape=shape, as_of=as_of, limit=limit, params=params)
         return q.sql(dialect=self.dialect)
 
-    def count(self, definition: Definition, *, as_of: AsOf = None, params: Mapping[str, Any] | None = None) -> int:
+    def count(
+        self, definition: Definition, *, as_of: AsOf = None, params: Mapping[str, Any] | None = None
+    ) -> int:
         """Number of members, counted by the database.
 
         >>> ws.count("country = 'DE' and age >= 30")
@@ -173,7 +177,9 @@ class Workspace:
             sql = self._sql(definition, "members", as_of, limit, params)
             return self._run(lambda: self.backend.query(sql), sql)
         chunks = list(self.iter_members(definition, as_of=as_of, params=params))
-        return pd.concat(chunks, ignore_index=True) if chunks else self.members(definition, limit=0, as_of=as_of)
+        return (
+            pd.concat(chunks, ignore_index=True) if chunks else self.members(definition, limit=0, as_of=as_of)
+        )
 
     def iter_members(
         self,
@@ -196,8 +202,14 @@ class Workspace:
     def member_keys(self, definition: Definition, *, as_of: AsOf = None, params=None) -> pd.Series:
         """The member keys as a Series (fetched in chunks)."""
         key = self.model.customer_entity().key
-        chunks = [c.iloc[:, 0] for c in self.iter_members(definition, as_of=as_of, params=params, keys_only=True)]
-        return pd.concat(chunks, ignore_index=True).rename(key) if chunks else pd.Series([], name=key, dtype=object)
+        chunks = [
+            c.iloc[:, 0] for c in self.iter_members(definition, as_of=as_of, params=params, keys_only=True)
+        ]
+        return (
+            pd.concat(chunks, ignore_index=True).rename(key)
+            if chunks
+            else pd.Series([], name=key, dtype=object)
+        )
 
     def check(self, definition: Definition, params: Mapping[str, Any] | None = None) -> None:
         """Raise ``SegmentError`` if the definition does not parse or type-check; runs nothing."""
@@ -260,3 +272,27 @@ def connect(target: Any = "duckdb:///:memory:", *, catalog: str | Any | None = N
     >>> ws = connect("postgresql://user:pw@host/db", catalog=".segments/catalog.sqlite")
     """
     return Workspace(open_backend(target), catalog=catalog)
+
+
+def connect_demo(
+    customers: int = 10_000,
+    *,
+    seed: int = 42,
+    anchor: dt.date | None = None,
+    path: str | None = None,
+    catalog: str | Any | None = None,
+) -> Workspace:
+    """The generated retail demo in embedded DuckDB, with its customer entity and relationships declared.
+
+    >>> ws = connect_demo(5_000)
+    >>> ws.count("country = 'DE'")
+    """
+    from . import demo
+
+    ws = Workspace(
+        open_backend(demo.generate(customers, seed=seed, anchor=anchor, path=path)), catalog=catalog
+    )
+    ws.customers("customers", key="customer_id")
+    # support_calls.cust_id cannot be inferred from its name; every other link is.
+    ws.relate("support_calls", "customers", on=("cust_id", "customer_id"))
+    return ws

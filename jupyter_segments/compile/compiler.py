@@ -187,7 +187,9 @@ class Scope:
         try:
             return self.value(tree)
         except SegmentError as e:
-            raise SegmentError(f"in measure '{name}' ({text}): {e}", text=saved_text, pos=node.pos, end=node.end) from None
+            raise SegmentError(
+                f"in measure '{name}' ({text}): {e}", text=saved_text, pos=node.pos, end=node.end
+            ) from None
         finally:
             self.text = saved_text
             self.ctx.segment_stack.pop()
@@ -237,7 +239,8 @@ class Scope:
                 exp.Join(
                     this=D.table(s.target, aliases[k]),
                     on=exp.EQ(
-                        this=D.column(aliases[k], s.target_column), expression=D.column(aliases[k - 1], s.source_column)
+                        this=D.column(aliases[k], s.target_column),
+                        expression=D.column(aliases[k - 1], s.source_column),
                     ),
                 )
             )
@@ -302,7 +305,9 @@ class Scope:
         group = self.groups.get(key)
         if group is None:
             records, aliases, _ = self.records_scope(anchor_alias, steps)
-            group = _AggGroup(self.ctx.alias(steps[-1].target + "_agg"), anchor_alias, steps, aliases, records)
+            group = _AggGroup(
+                self.ctx.alias(steps[-1].target + "_agg"), anchor_alias, steps, aliases, records
+            )
             self.groups[key] = group
         records = group.records
         value: Typed | None = None
@@ -313,16 +318,22 @@ class Scope:
                 f"{node.func}() needs an attribute: {node.func}({'.'.join(node.path)}.<attribute>)", node
             )
         if node.func in ("sum", "avg") and value is not None and value.type != "number":
-            raise self.err(f"{node.func}() needs a number, but {'.'.join(node.path)} is {_a(value.type)}", node)
+            raise self.err(
+                f"{node.func}() needs a number, but {'.'.join(node.path)} is {_a(value.type)}", node
+            )
         if node.func in ("min", "max") and value is not None and value.type not in _ORDERABLE:
             raise self.err(f"{node.func}() needs a comparable attribute, not {_a(value.type)}", node)
         where = records.condition(node.where) if node.where is not None else None
-        measure = _Measure(f"{node.func}_{len(group.measures) + 1}", node.func, value.sql if value else None, where)
+        measure = _Measure(
+            f"{node.func}_{len(group.measures) + 1}", node.func, value.sql if value else None, where
+        )
         group.measures.append(measure)
         ref: exp.Expression = D.column(group.alias, measure.column)
         if node.func in _ZERO_WHEN_EMPTY:
             ref = exp.Coalesce(this=ref, expressions=[exp.Literal.number(0)])
-        out_type: ValueType = "number" if node.func in ("count", "count_distinct", "sum", "avg") else value.type  # type: ignore[union-attr]
+        out_type: ValueType = (
+            "number" if node.func in ("count", "count_distinct", "sum", "avg") else value.type
+        )  # type: ignore[union-attr]
         return Typed(ref, out_type)
 
     # --- conditions -------------------------------------------------------------------------------
@@ -355,13 +366,19 @@ class Scope:
                 raise self.err(
                     f"{what} is not a condition: compare it, as in  {_source(self.text, node)} > 0", node
                 )
-            return exp.EQ(this=t.sql, expression=exp.Boolean(this=True)) if not isinstance(t.sql, exp.Column) else t.sql
+            return (
+                exp.EQ(this=t.sql, expression=exp.Boolean(this=True))
+                if not isinstance(t.sql, exp.Column)
+                else t.sql
+            )
         if isinstance(node, A.Compare):
             left, right = self.value(node.left), self.value(node.right)
             left, right = self.unify(left, right, node.left, node.right)
             if node.op not in ("=", "!=") and (left.type not in _ORDERABLE and left.type != "null"):
                 raise self.err(f"'{node.op}' needs numbers, strings or dates, not {_a(left.type)}", node)
-            cls = {"=": exp.EQ, "!=": exp.NEQ, "<": exp.LT, "<=": exp.LTE, ">": exp.GT, ">=": exp.GTE}[node.op]
+            cls = {"=": exp.EQ, "!=": exp.NEQ, "<": exp.LT, "<=": exp.LTE, ">": exp.GT, ">=": exp.GTE}[
+                node.op
+            ]
             return cls(this=left.sql, expression=right.sql)
         if isinstance(node, A.Between):
             v = self.value(node.operand)
@@ -419,15 +436,25 @@ class Scope:
 
     def need_time(self, t: Typed, node: A.Node, what: str) -> None:
         if t.type not in ("date", "timestamp"):
-            raise self.err(f"'{what}' needs a date or timestamp, but {_source(self.text, node)} is {_a(t.type)}", node)
+            raise self.err(
+                f"'{what}' needs a date or timestamp, but {_source(self.text, node)} is {_a(t.type)}", node
+            )
 
     def unify(self, left: Typed, right: Typed, lnode: A.Node, rnode: A.Node) -> tuple[Typed, Typed]:
         """Check that two values compare, turning a string literal into a date where a date is expected."""
         if left.type == right.type or "null" in (left.type, right.type):
             return left, right
-        if left.type in ("date", "timestamp") and isinstance(rnode, A.Literal) and isinstance(rnode.value, str):
+        if (
+            left.type in ("date", "timestamp")
+            and isinstance(rnode, A.Literal)
+            and isinstance(rnode.value, str)
+        ):
             return left, self.time_literal(rnode, left.type)
-        if right.type in ("date", "timestamp") and isinstance(lnode, A.Literal) and isinstance(lnode.value, str):
+        if (
+            right.type in ("date", "timestamp")
+            and isinstance(lnode, A.Literal)
+            and isinstance(lnode.value, str)
+        ):
             return self.time_literal(lnode, right.type), right
         if {left.type, right.type} == {"date", "timestamp"}:
             return left, right
@@ -453,7 +480,9 @@ class Scope:
         if not (isinstance(node.value, A.Literal) and isinstance(node.value.value, str)):
             raise self.err(f"{node.kind.replace('_', ' ')} needs a text value in quotes", node.value)
         needle = D.escape_like(node.value.value)
-        pattern = {"contains": f"%{needle}%", "starts_with": f"{needle}%", "ends_with": f"%{needle}"}[node.kind]
+        pattern = {"contains": f"%{needle}%", "starts_with": f"{needle}%", "ends_with": f"%{needle}"}[
+            node.kind
+        ]
         out = D.like_ci(v.sql, exp.Literal.string(pattern), self.dialect, "!")
         return _not(out) if node.negated else out
 
@@ -468,9 +497,15 @@ class Scope:
         else:
             begin = _minus(as_of, node.amount, node.unit)
             if kind == "date":
-                start, end = D.date_literal(begin.date(), self.dialect), D.date_literal(as_of.date(), self.dialect)
+                start, end = (
+                    D.date_literal(begin.date(), self.dialect),
+                    D.date_literal(as_of.date(), self.dialect),
+                )
             else:
-                start, end = D.timestamp_literal(begin, self.dialect), D.timestamp_literal(as_of, self.dialect)
+                start, end = (
+                    D.timestamp_literal(begin, self.dialect),
+                    D.timestamp_literal(as_of, self.dialect),
+                )
         return exp.and_(exp.GTE(this=v.sql, expression=start), exp.LTE(this=v.sql, expression=end))
 
     def exists(self, node: A.Exists) -> exp.Expression:
@@ -508,7 +543,9 @@ class Scope:
 
     def segment_ref(self, node: A.SegmentRef) -> exp.Expression:
         if not self.is_customer:
-            raise self.err("'in segment' tests customers; it cannot be used inside WHERE of a related table", node)
+            raise self.err(
+                "'in segment' tests customers; it cannot be used inside WHERE of a related table", node
+            )
         source = self.ctx.options.segment_source
         if node.name in self.ctx.segment_stack:
             cycle = " -> ".join([*self.ctx.segment_stack, node.name])
@@ -528,7 +565,9 @@ class Scope:
         try:
             inner = self.condition(tree.condition)
         except SegmentError as e:
-            raise SegmentError(f"in segment '{node.name}': {e}", text=saved_text, pos=node.pos, end=node.end) from None
+            raise SegmentError(
+                f"in segment '{node.name}': {e}", text=saved_text, pos=node.pos, end=node.end
+            ) from None
         finally:
             self.text = saved_text
             self.ctx.segment_stack.pop()
@@ -555,7 +594,9 @@ def _group_join(group: _AggGroup) -> exp.Join:
     select = select.group_by(fk.copy())
     return exp.Join(
         this=exp.Subquery(this=select, alias=exp.TableAlias(this=exp.to_identifier(group.alias))),
-        on=exp.EQ(this=D.column(group.alias, "k"), expression=D.column(group.anchor_alias, first.source_column)),
+        on=exp.EQ(
+            this=D.column(group.alias, "k"), expression=D.column(group.anchor_alias, first.source_column)
+        ),
         side="LEFT",
     )
 
@@ -612,4 +653,3 @@ def _a(t: str) -> str:
 def _source(text: str, node: A.Node) -> str:
     snippet = text[node.pos : node.end].strip()
     return snippet if 0 < len(snippet) <= 60 else "this"
-

@@ -50,7 +50,9 @@ def date_literal(value: dt.date, dialect: str) -> exp.Expression:
 
 
 def timestamp_literal(value: dt.datetime, dialect: str) -> exp.Expression:
-    text = value.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds" if value.microsecond else "seconds")
+    text = value.replace(tzinfo=None).isoformat(
+        sep=" ", timespec="microseconds" if value.microsecond else "seconds"
+    )
     if dialect == "sqlite":
         return exp.Literal.string(text)
     return exp.Cast(this=exp.Literal.string(text), to=exp.DataType.build("TIMESTAMP"))
@@ -59,7 +61,9 @@ def timestamp_literal(value: dt.datetime, dialect: str) -> exp.Expression:
 def now(kind: str, dialect: str) -> exp.Expression:
     """CURRENT_DATE / CURRENT_TIMESTAMP in the database's own spelling."""
     if dialect == "sqlite":
-        return exp.Anonymous(this="DATE" if kind == "date" else "DATETIME", expressions=[exp.Literal.string("now")])
+        return exp.Anonymous(
+            this="DATE" if kind == "date" else "DATETIME", expressions=[exp.Literal.string("now")]
+        )
     if dialect == "tsql":
         stamp = exp.Anonymous(this="GETDATE", expressions=[])
         return exp.Cast(this=stamp, to=exp.DataType.build("DATE")) if kind == "date" else stamp
@@ -80,13 +84,16 @@ def minus_span(kind: str, amount: int, unit: str, dialect: str) -> exp.Expressio
         return exp.Anonymous(this=fn, expressions=[exp.Literal.string("now"), modifier])
     if dialect == "tsql":
         return exp.Anonymous(
-            this="DATEADD", expressions=[exp.var(unit.upper()), exp.Literal.number(-amount), now(kind, dialect)]
+            this="DATEADD",
+            expressions=[exp.var(unit.upper()), exp.Literal.number(-amount), now(kind, dialect)],
         )
     node = exp.TimestampSub if kind == "timestamp" and dialect == "bigquery" else exp.DateSub
     return node(this=now(kind, dialect), expression=exp.Literal.number(amount), unit=exp.var(unit.upper()))
 
 
-def like_ci(operand: exp.Expression, pattern: exp.Expression, dialect: str, escape: str | None) -> exp.Expression:
+def like_ci(
+    operand: exp.Expression, pattern: exp.Expression, dialect: str, escape: str | None
+) -> exp.Expression:
     """Case-insensitive LIKE, with an ESCAPE character when the pattern was escaped."""
     if dialect in NATIVE_ILIKE:
         node: exp.Expression = exp.ILike(this=operand, expression=pattern)

@@ -74,7 +74,9 @@ def _walk(node: Any, values: Mapping[str, Any], text: str) -> Any:
                 seq = sorted(value, key=repr) if isinstance(value, (set, frozenset)) else value
                 seq = list(seq.tolist() if hasattr(seq, "tolist") else seq) if _is_list(value) else [value]
                 if not seq:
-                    raise SegmentError(f"{{{item.name}}} is an empty list", text=text, pos=item.pos, end=item.end)
+                    raise SegmentError(
+                        f"{{{item.name}}} is an empty list", text=text, pos=item.pos, end=item.end
+                    )
                 items.extend(A.Literal(_scalar(v, item, text), pos=item.pos, end=item.end) for v in seq)
             else:
                 items.append(_walk(item, values, text))

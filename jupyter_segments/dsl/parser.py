@@ -336,7 +336,9 @@ class _Parser:
                 return dt.date.fromisoformat(tok.text)
             return dt.datetime.fromisoformat(tok.text)
         except ValueError:
-            raise self.error(f"not a valid {kind.upper()} literal: '{tok.text}' (use 'YYYY-MM-DD')", tok) from None
+            raise self.error(
+                f"not a valid {kind.upper()} literal: '{tok.text}' (use 'YYYY-MM-DD')", tok
+            ) from None
 
     def name(self) -> A.Name:
         start = self.tok.pos
@@ -349,7 +351,9 @@ class _Parser:
     def path(self) -> tuple[str, ...]:
         tok = self.tok
         if tok.kind not in (T.IDENT, T.QIDENT):
-            raise self.error(f"expected a relationship path such as orders.amount, found {self.describe(tok)}")
+            raise self.error(
+                f"expected a relationship path such as orders.amount, found {self.describe(tok)}"
+            )
         return self.name().parts
 
     def aggregate(self, func: str) -> A.Aggregate:

@@ -107,7 +107,9 @@ def _bare(node: A.Expr) -> str:  # noqa: C901 - one branch per node type reads b
     if isinstance(node, A.Or):
         return " OR ".join(_expr(i, _OR + 1) if isinstance(i, A.Or) else _expr(i, _OR) for i in node.items)
     if isinstance(node, A.And):
-        return " AND ".join(_expr(i, _AND + 1) if isinstance(i, A.And) else _expr(i, _AND) for i in node.items)
+        return " AND ".join(
+            _expr(i, _AND + 1) if isinstance(i, A.And) else _expr(i, _AND) for i in node.items
+        )
     if isinstance(node, A.Not):
         return f"NOT {_expr(node.operand, _PRED if isinstance(node.operand, A.BoolTest) else _NOT + 1)}"
     if isinstance(node, A.SegmentRef):
