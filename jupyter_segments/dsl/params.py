@@ -103,5 +103,5 @@ def _walk(node: Any, values: Mapping[str, Any], text: str) -> Any:
         return dataclasses.replace(node, **changes) if changes else node
     if isinstance(node, tuple):
         new_items = tuple(_walk(i, values, text) for i in node)
-        return new_items if any(a is not b for a, b in zip(new_items, node)) else node
+        return new_items if any(a is not b for a, b in zip(new_items, node, strict=True)) else node
     return node
