@@ -185,7 +185,8 @@ class Scope:
         saved_text, self.text = self.text, text
         self.ctx.segment_stack.append(name)
         try:
-            return self.value(tree)
+            # parse_condition wraps a bare value ("sum(orders.amount)") in BoolTest: a measure is a value.
+            return self.value(tree.operand if isinstance(tree, A.BoolTest) else tree)
         except SegmentError as e:
             raise SegmentError(
                 f"in measure '{name}' ({text}): {e}", text=saved_text, pos=node.pos, end=node.end

@@ -293,7 +293,9 @@ class _Parser:
             self.advance()
             inner = self.setexpr()
             self.expect_op(")", "')'")
-            return inner
+            # setexpr wraps a bare value in BoolTest; in value position "(age + 1) * 2" it is a value.
+            # predicate() wraps it again when the parentheses stand alone as a condition.
+            return inner.operand if isinstance(inner, A.BoolTest) else inner
         if tok.kind is T.OP and tok.text == "{":
             self.advance()
             name = self.advance()

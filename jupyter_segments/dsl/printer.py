@@ -99,7 +99,9 @@ def _bare(node: A.Expr) -> str:  # noqa: C901 - one branch per node type reads b
         # Left-associative: the right operand of the same strength needs parentheses.
         return f"{_expr(node.left, strength)} {node.op} {_expr(node.right, strength + 1)}"
     if isinstance(node, A.Neg):
-        return f"-{_expr(node.operand, _UNARY)}"
+        inner = _expr(node.operand, _UNARY)
+        # "--x" would start a comment: a negative operand is parenthesised.
+        return f"-({inner})" if inner.startswith("-") else f"-{inner}"
     if isinstance(node, A.SetOp):
         # Groups are always shown in parentheses: (a) UNION (b) reads as two groups.
         left = _bare(node.left) if isinstance(node.left, A.SetOp) else f"({_bare(node.left)})"
