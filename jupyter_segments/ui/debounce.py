@@ -1,0 +1,186 @@
+"""Debounced background work: the estimated count runs off the kernel's main thread.
+
+``Debouncer.submit`` records the newest request and returns at once. One worker thread waits until the
+requests have paused for ``delay`` seconds, then runs the newest one; a request that a newer one overtook is
+dropped, and if it is already running in the database it is interrupted (DuckDB) or its result discarded.
+The UI therefore never blocks on the database, and a stale count is never shown over a newer one.
+
+``WorkerDB`` runs SQL for those workers. A DuckDB connection must not be used by two threads at once, so
+each thread gets its own ``cursor()`` (a DuckDB cursor is a separate connection to the same database);
+other backends already serialise access (SQLite) or hand each thread a pooled connection (SQLAlchemy).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pandas as pd
+
+from ..errors import SegmentError
+
+
+class Debouncer:
+    """Run ``fn(*args)`` for the newest ``submit(*args)`` after ``delay`` seconds of quiet, on a worker thread.
+
+    ``on_start()`` is called (on the caller's thread) at each submit so the UI can show "counting";
+    ``on_result(value)`` / ``on_error(exc)`` are called on the worker thread, only for the newest request.
+    ``cancel()`` is called when a running request is superseded (for example to interrupt a query).
+    """
+
+    def __init__(
+        self,
+        fn: Callable[..., Any],
+        on_result: Callable[[Any], None],
+        on_error: Callable[[BaseException], None],
+        *,
+        delay: float = 0.4,
+        on_start: Callable[[], None] | None = None,
+        cancel: Callable[[], None] | None = None,
+    ) -> None:
+        self.fn, self.on_result, self.on_error = fn, on_result, on_error
+        self.on_start, self.cancel = on_start, cancel
+        self.delay = delay
+        self._cond = threading.Condition()
+        self._generation = 0  # id of the newest request
+        self._pending: tuple[int, tuple[Any, ...], float] | None = None  # (generation, args, due time)
+        self._running: int | None = None  # generation currently executing
+        self._closed = False
+        self._thread: threading.Thread | None = None
+        self.completed = 0  # requests whose result was delivered (tests wait on this)
+        self.superseded = 0  # requests dropped because a newer one came
+
+    def submit(self, *args: Any) -> int:
+        """Queue a request; returns its generation number."""
+        if self.on_start is not None:
+            self.on_start()
+        with self._cond:
+            self._generation += 1
+            if self._pending is not None:
+                self.superseded += 1
+            self._pending = (self._generation, args, time.monotonic() + self.delay)
+            running = self._running
+            self._ensure_thread()
+            self._cond.notify_all()
+            gen = self._generation
+        if running is not None and self.cancel is not None:
+            try:
+                self.cancel()
+            except Exception:  # noqa: BLE001 - a failed interrupt only means the old result is discarded later
+                pass
+        return gen
+
+    def _ensure_thread(self) -> None:
+        if self._thread is None or not self._thread.is_alive():
+            self._thread = threading.Thread(target=self._loop, name="jupyter-segments-debounce", daemon=True)
+            self._thread.start()
+
+    def _loop(self) -> None:
+        while True:
+            with self._cond:
+                while not self._closed and self._pending is None:
+                    self._cond.wait()
+                if self._closed:
+                    return
+                gen, args, due = self._pending  # type: ignore[misc]
+                wait = due - time.monotonic()
+                if wait > 0:  # not quiet long enough yet: sleep, then look again (a newer request resets due)
+                    self._cond.wait(wait)
+                    continue
+                self._pending = None
+                self._running = gen
+            try:
+                result, error = self.fn(*args), None
+            except BaseException as exc:  # noqa: BLE001 - handed to on_error below
+                result, error = None, exc
+            with self._cond:
+                current = gen == self._generation
+                if not current:
+                    self.superseded += 1
+            try:
+                if current:
+                    if error is None:
+                        self.on_result(result)
+                    else:
+                        self.on_error(error)
+            finally:
+                with self._cond:
+                    self._running = None
+                    if current:
+                        self.completed += 1
+                    self._cond.notify_all()
+
+    @property
+    def busy(self) -> bool:
+        with self._cond:
+            return self._pending is not None or self._running is not None
+
+    def wait(self, timeout: float = 30.0) -> bool:
+        """Block until no request is pending or running (for tests and scripts). False on timeout."""
+        end = time.monotonic() + timeout
+        with self._cond:
+            while self._pending is not None or self._running is not None:
+                left = end - time.monotonic()
+                if left <= 0:
+                    return False
+                self._cond.wait(min(left, 0.05))
+        return True
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._pending = None
+            self._cond.notify_all()
+
+
+class WorkerDB:
+    """Run a workspace's SQL from worker threads without sharing a DuckDB connection across threads."""
+
+    def __init__(self, ws: Any) -> None:
+        self.ws = ws
+        self._local = threading.local()
+        self._active: Any = None  # the cursor running right now, to interrupt it
+
+    def _duckdb_cursor(self) -> Any | None:
+        conn = getattr(self.ws.backend, "connection", None)
+        if type(conn).__module__.split(".")[0] not in ("duckdb", "_duckdb"):
+            return None
+        cur = getattr(self._local, "cursor", None)
+        if cur is None:
+            cur = conn.cursor()
+            self._local.cursor = cur
+        return cur
+
+    def frame(self, sql: str) -> pd.DataFrame:
+        """Run ``sql`` (complete text from sqlglot) and return the result as a DataFrame."""
+        cur = self._duckdb_cursor()
+        try:
+            if cur is None:
+                return self.ws.backend.query(sql)
+            self._active = cur
+            try:
+                return cur.execute(sql).df()
+            finally:
+                self._active = None
+        except SegmentError:
+            raise
+        except Exception as e:  # noqa: BLE001 - database errors are shown with the database's message
+            first = (str(getattr(e, "orig", None) or e).strip().splitlines() or [type(e).__name__])[0]
+            raise SegmentError(f"the database rejected the query: {first}") from e
+
+    def scalar(self, sql: str) -> Any:
+        df = self.frame(sql)
+        return None if df.empty else df.iat[0, 0]
+
+    def count(self, definition: Any) -> int:
+        """The member count of a definition (text or tree), counted by the database on this thread."""
+        sql = self.ws.query(definition, shape="count").sql(dialect=self.ws.dialect)
+        value = self.scalar(sql)
+        return 0 if value is None or value != value else int(value)
+
+    def interrupt(self) -> None:
+        cur = self._active
+        if cur is not None:
+            cur.interrupt()

@@ -1,0 +1,586 @@
+"""The builder's state as plain data, and its conversion to and from the definition tree.
+
+A segment is a list of groups combined left to right by union / intersect / except. A group is a tree of
+AND/OR nodes nested to any depth whose leaves are condition rows. A row is either a structured condition
+(entity, attribute, operator, value; for a related entity also a quantifier or an aggregate comparison) or
+a DSL text row holding anything the rows cannot show, so nothing is ever dropped.
+
+``from_definition`` turns a tree into state: each condition is matched to a row and the row converted back;
+only if that gives the identical condition is the row used, otherwise the condition is kept as text. So
+opening a definition and saving it unchanged always gives back the same tree.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..dsl import ast as A
+from ..dsl import parse_condition, to_text
+from ..errors import SegmentError
+
+# --- operators by attribute type ---------------------------------------------------------------------
+
+NUMBER_OPS = ["=", "!=", "<", "<=", ">", ">=", "between", "is empty", "is not empty"]
+STRING_OPS = [
+    "is", "is not", "contains", "does not contain", "starts with", "ends with", "in list", "not in list",
+    "is empty", "is not empty",
+]  # fmt: skip
+DATE_OPS = ["before", "after", "between", "in last", "is empty", "is not empty"]
+BOOL_OPS = ["is true", "is false"]
+OPS_BY_TYPE = {
+    "number": NUMBER_OPS,
+    "string": STRING_OPS,
+    "date": DATE_OPS,
+    "timestamp": DATE_OPS,
+    "boolean": BOOL_OPS,
+    "other": ["is empty", "is not empty"],
+}
+NO_VALUE_OPS = {"is empty", "is not empty", "is true", "is false"}
+TWO_VALUE_OPS = {"between", "in last"}  # in last: value = amount, value2 = unit
+UNITS = ["days", "weeks", "months", "years"]
+QUANTIFIERS = {
+    "any": "any record",
+    "all": "all records",
+    "none": "no record",
+    "count": "count of records",
+    "sum": "sum of",
+    "avg": "average of",
+    "min": "minimum of",
+    "max": "maximum of",
+}
+AGG_FUNCS = ("count", "sum", "avg", "min", "max")
+COMPARE_OPS = ["=", "!=", "<", "<=", ">", ">=", "between"]
+SET_OPS = ["union", "intersect", "except"]
+PROJECTION_FUNCS = ["count", "count_distinct", "sum", "avg", "min", "max"]
+
+Path = tuple[str, ...]
+
+
+# --- plain-data state ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Row:
+    """One condition. ``entity`` is () for the customer, else a to-many relationship path."""
+
+    entity: Path = ()
+    attribute: Path = ()  # the attribute (to-one steps allowed), or () for "no filter" on a related entity
+    op: str = ""
+    value: Any = None
+    value2: Any = None
+    quantifier: str = "any"  # related entities only: any / all / none / count / sum / avg / min / max
+    agg_attribute: str = ""  # the column summed / averaged / ...
+    agg_op: str = ">="
+    agg_value: Any = None
+    agg_value2: Any = None
+    text: str | None = None  # a DSL text row when set
+
+    @property
+    def is_text(self) -> bool:
+        return self.text is not None
+
+    @property
+    def is_blank(self) -> bool:
+        return not self.is_text and not self.entity and not self.attribute
+
+
+@dataclass
+class Node:
+    """AND / OR over rows and nested nodes."""
+
+    op: str = "and"
+    items: list[Row | Node] = field(default_factory=lambda: [Row()])
+
+
+@dataclass
+class Group:
+    root: Node = field(default_factory=Node)
+    combine: str = "union"  # how this group joins the groups above it (ignored for the first)
+
+
+@dataclass
+class ProjectionRow:
+    func: str = "sum"
+    entity: Path = ()
+    attribute: str = ""
+    alias: str = ""
+    text: str | None = None  # an expression the rows cannot show, kept as DSL text
+
+
+@dataclass
+class BuilderState:
+    groups: list[Group] = field(default_factory=lambda: [Group()])
+    projections: list[ProjectionRow] = field(default_factory=list)
+
+
+# --- the schema the rows are checked against --------------------------------------------------------------
+
+
+class Schema:
+    """What the model offers the builder: entity paths, attributes and their types."""
+
+    def __init__(self, model: Any, max_depth: int = 3) -> None:
+        self.model = model
+        self.customer: str = model.customer_entity().name
+        self._paths: dict[Path, str] | None = None
+        self.max_depth = max_depth
+
+    def entity_paths(self) -> dict[Path, str]:
+        """``{(): customers, ("orders",): orders, ("orders", "order_lines"): order_lines, ...}``.
+
+        Only to-many chains: to-one neighbours (regions) are offered as attributes (``regions.name``).
+        """
+        if self._paths is None:
+            paths: dict[Path, str] = {(): self.customer}
+            frontier: list[tuple[Path, str]] = [((), self.customer)]
+            for _ in range(self.max_depth):
+                nxt = []
+                for path, entity in frontier:
+                    for name, step in sorted(self.model.steps_from(entity).items()):
+                        seen = {self.customer, *(paths[path[: i + 1]] for i in range(len(path)))}
+                        if step.to_many and step.target not in seen:
+                            paths[(*path, name)] = step.target
+                            nxt.append(((*path, name), step.target))
+                frontier = nxt
+            self._paths = paths
+        return self._paths
+
+    def entity_of(self, path: Path) -> str:
+        paths = self.entity_paths()
+        if path not in paths:
+            raise SegmentError(f"'{'.'.join(path)}' is not a relationship path from {self.customer}")
+        return paths[path]
+
+    def attributes(self, path: Path) -> dict[Path, str]:
+        """Attributes usable in a condition on the entity at ``path``: own columns, to-one neighbours'
+        columns (``regions.name``) and, for the customer, measures."""
+        entity = self.model.entity(self.entity_of(path))
+        found: dict[Path, str] = {(c.name,): c.type for c in entity.columns.values()}
+        for name, step in sorted(self.model.steps_from(entity.name).items()):
+            if not step.to_many:
+                for c in self.model.entity(step.target).columns.values():
+                    found.setdefault((name, c.name), c.type)
+        if not path:
+            for m in sorted(self.model.all_measures()):
+                found.setdefault((m,), "number")
+        return found
+
+    def attr_type(self, path: Path, attribute: Path) -> str:
+        types = self.attributes(path)
+        if attribute not in types:
+            entity = self.entity_of(path)
+            raise SegmentError(f"unknown attribute '{'.'.join(attribute)}' on {entity}")
+        return types[attribute]
+
+    def number_columns(self, path: Path) -> list[str]:
+        entity = self.model.entity(self.entity_of(path))
+        return [c.name for c in entity.columns.values() if c.type == "number"]
+
+
+# --- values ----------------------------------------------------------------------------------------------
+
+_INT = re.compile(r"^[+-]?\d+$")
+
+
+def coerce(value: Any, attr_type: str, what: str) -> Any:
+    """A widget value (usually text) as the Python value for a literal of ``attr_type``."""
+    if isinstance(value, str):
+        value = value.strip()
+        if value == "":
+            raise SegmentError(f"{what}: enter a value")
+    elif value is None:
+        raise SegmentError(f"{what}: enter a value")
+    if attr_type == "number":
+        if isinstance(value, bool):
+            raise SegmentError(f"{what}: '{value}' is not a number")
+        if isinstance(value, (int, float)):
+            return value
+        text = str(value).replace(",", "").replace("_", "")
+        try:
+            return int(text) if _INT.match(text) else float(text)
+        except ValueError:
+            raise SegmentError(f"{what}: '{value}' is not a number") from None
+    if attr_type in ("date", "timestamp"):
+        if isinstance(value, (dt.date, dt.datetime)):
+            return value
+        try:
+            text = str(value)
+            return dt.date.fromisoformat(text) if len(text) <= 10 else dt.datetime.fromisoformat(text)
+        except ValueError:
+            raise SegmentError(f"{what}: '{value}' is not a date; write it as YYYY-MM-DD") from None
+    if attr_type == "boolean":
+        if isinstance(value, bool):
+            return value
+        return str(value).lower() in ("true", "1", "yes")
+    return value if isinstance(value, str) else str(value)
+
+
+def display_value(value: Any) -> str:
+    """A value as the text a widget shows for it."""
+    if value is None:
+        return ""
+    if isinstance(value, (list, tuple)):
+        return ", ".join(display_value(v) for v in value)
+    if isinstance(value, dt.datetime):
+        return value.isoformat(sep=" ")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value)
+
+
+def split_list(value: Any) -> list[Any]:
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    return [v.strip() for v in str(value or "").split(",") if v.strip()]
+
+
+# --- state -> tree ---------------------------------------------------------------------------------------
+
+
+def _lit(v: Any) -> A.Literal:
+    return A.Literal(v)
+
+
+def _simple(operand: A.Expr, op: str, value: Any, value2: Any, attr_type: str, what: str) -> A.Expr:
+    """``operand <op> value`` for an attribute of ``attr_type``."""
+    if op not in OPS_BY_TYPE.get(attr_type, []):
+        raise SegmentError(f"{what}: choose an operator")
+    if op == "is empty":
+        return A.IsEmpty(operand)
+    if op == "is not empty":
+        return A.IsEmpty(operand, negated=True)
+    if op == "is true":
+        return A.Compare("=", operand, _lit(True))
+    if op == "is false":
+        return A.Compare("=", operand, _lit(False))
+    if op == "between":
+        return A.Between(
+            operand,
+            _lit(coerce(value, attr_type, what)),
+            _lit(coerce(value2, attr_type, what + " (upper bound)")),
+        )
+    if op == "in last":
+        amount = coerce(value, "number", what)
+        if not isinstance(amount, int) or amount < 0:
+            raise SegmentError(f"{what}: 'in last' needs a whole number of days, weeks, months or years")
+        unit = str(value2 or "days").rstrip("s")
+        if unit not in ("day", "week", "month", "year"):
+            raise SegmentError(f"{what}: choose days, weeks, months or years")
+        return A.InLast(operand, amount, unit)  # type: ignore[arg-type]
+    if op in ("in list", "not in list"):
+        items = split_list(value)
+        if not items:
+            raise SegmentError(f"{what}: enter one or more values separated by commas")
+        return A.InList(operand, tuple(_lit(coerce(v, attr_type, what)) for v in items), op == "not in list")
+    if op in ("contains", "does not contain", "starts with", "ends with"):
+        kind = {"contains": "contains", "does not contain": "contains"}.get(op, op.replace(" ", "_"))
+        return A.TextMatch(kind, operand, _lit(coerce(value, "string", what)), op == "does not contain")  # type: ignore[arg-type]
+    if op in ("before", "after"):
+        return A.BeforeAfter(op, operand, _lit(coerce(value, attr_type, what)))  # type: ignore[arg-type]
+    cmp = {"is": "=", "is not": "!="}.get(op, op)
+    return A.Compare(cmp, operand, _lit(coerce(value, attr_type, what)))  # type: ignore[arg-type]
+
+
+def row_to_expr(row: Row, schema: Schema, what: str = "condition") -> A.Expr:
+    """The condition a row stands for. Raises ``SegmentError`` naming the row when it is incomplete."""
+    if row.is_text:
+        try:
+            return parse_condition(row.text or "")
+        except SegmentError as e:
+            raise SegmentError(f"{what} (text): {e}") from None
+    if not row.entity:
+        if not row.attribute:
+            raise SegmentError(f"{what}: choose an attribute")
+        attr_type = schema.attr_type((), row.attribute)
+        return _simple(
+            A.Name(row.attribute),
+            row.op,
+            row.value,
+            row.value2,
+            attr_type,
+            f"{what} ({'.'.join(row.attribute)})",
+        )
+    schema.entity_of(row.entity)
+    where = None
+    if row.attribute:
+        attr_type = schema.attr_type(row.entity, row.attribute)
+        where = _simple(
+            A.Name(row.attribute),
+            row.op,
+            row.value,
+            row.value2,
+            attr_type,
+            f"{what} ({'.'.join(row.attribute)})",
+        )
+    if row.quantifier in ("any", "all", "none"):
+        if row.quantifier == "all" and where is None:
+            raise SegmentError(f"{what}: 'all records' needs a condition on the records")
+        return A.Exists(row.quantifier, row.entity, where)  # type: ignore[arg-type]
+    if row.quantifier not in AGG_FUNCS:
+        raise SegmentError(f"{what}: choose any record, all records, no record or an aggregate")
+    path = row.entity
+    if row.quantifier != "count":
+        if not row.agg_attribute:
+            raise SegmentError(f"{what}: choose the attribute to {row.quantifier}")
+        path = (*path, row.agg_attribute)
+    agg = A.Aggregate(row.quantifier, path, where)  # type: ignore[arg-type]
+    label = f"{what} ({row.quantifier})"
+    if row.agg_op == "between":
+        return A.Between(
+            agg, _lit(coerce(row.agg_value, "number", label)), _lit(coerce(row.agg_value2, "number", label))
+        )
+    if row.agg_op not in COMPARE_OPS:
+        raise SegmentError(f"{label}: choose a comparison")
+    return A.Compare(row.agg_op, agg, _lit(coerce(row.agg_value, "number", label)))  # type: ignore[arg-type]
+
+
+def node_to_expr(node: Node, schema: Schema, where: str) -> A.Expr | None:
+    """The condition of a node; None when it holds only blank rows."""
+    parts: list[A.Expr] = []
+    for i, item in enumerate(node.items, 1):
+        label = f"{where}, condition {i}"
+        if isinstance(item, Node):
+            e = node_to_expr(item, schema, f"{where}, nested group {i}")
+            if e is not None:
+                parts.append(e)
+        elif not item.is_blank:
+            parts.append(row_to_expr(item, schema, label))
+    if not parts:
+        return None
+    if len(parts) == 1:
+        return parts[0]
+    return A.And(tuple(parts)) if node.op == "and" else A.Or(tuple(parts))
+
+
+def projection_to_expr(p: ProjectionRow, schema: Schema, what: str) -> A.Projection:
+    alias = p.alias.strip()
+    if not alias:
+        raise SegmentError(f"{what}: enter a column name for the projected attribute")
+    if p.text is not None:
+        try:
+            expr = parse_condition(p.text)
+        except SegmentError as e:
+            raise SegmentError(f"{what} (text): {e}") from None
+        if isinstance(expr, A.BoolTest):  # a bare value parses as a boolean test; projections want the value
+            expr = expr.operand
+        return A.Projection(expr, alias)
+    if p.func not in PROJECTION_FUNCS:
+        raise SegmentError(f"{what}: choose count, sum, avg, min or max")
+    if not p.entity:
+        raise SegmentError(f"{what}: choose the related records to aggregate")
+    schema.entity_of(p.entity)
+    if p.func == "count":
+        return A.Projection(A.Aggregate("count", p.entity), alias)
+    if not p.attribute:
+        raise SegmentError(f"{what}: choose the attribute to {p.func}")
+    return A.Projection(A.Aggregate(p.func, (*p.entity, p.attribute)), alias)  # type: ignore[arg-type]
+
+
+def to_definition(state: BuilderState, schema: Schema) -> A.Definition:
+    """The definition tree for the state. Raises ``SegmentError`` naming the first invalid row."""
+    condition: A.Expr | None = None
+    for gi, group in enumerate(state.groups, 1):
+        e = node_to_expr(group.root, schema, f"Group {gi}")
+        if e is None:
+            if len(state.groups) > 1:
+                raise SegmentError(f"Group {gi} has no conditions: add one or remove the group")
+            continue
+        if condition is None:
+            condition = e
+        else:
+            if group.combine not in SET_OPS:
+                raise SegmentError(f"Group {gi}: choose union, intersect or except")
+            condition = A.SetOp(group.combine, condition, e)  # type: ignore[arg-type]
+    if condition is None:
+        raise SegmentError("add a condition: choose an attribute in the first row")
+    projections = tuple(
+        projection_to_expr(p, schema, f"Projected attribute {i}") for i, p in enumerate(state.projections, 1)
+    )
+    aliases = [p.alias for p in projections]
+    dupes = sorted({a for a in aliases if aliases.count(a) > 1})
+    if dupes:
+        raise SegmentError(f"projected column name used twice: {', '.join(dupes)}")
+    return A.Definition(condition, projections)
+
+
+def to_dsl(state: BuilderState, schema: Schema) -> str:
+    """DSL text for the state; when a row is invalid, a best-effort text (for drafts) built row by row."""
+    try:
+        return to_text(to_definition(state, schema))
+    except SegmentError:
+        return _draft_text(state, schema)
+
+
+def _row_text(row: Row, schema: Schema) -> str:
+    if row.is_text:
+        return (row.text or "").strip() or "true"
+    try:
+        return to_text(row_to_expr(row, schema))
+    except SegmentError:
+        # An incomplete row: write what is there so the draft keeps the user's intent.
+        parts = [".".join(row.entity), row.quantifier if row.entity else "", ".".join(row.attribute), row.op]
+        parts += [display_value(row.value), display_value(row.value2)]
+        return " ".join(p for p in parts if p)
+
+
+def _node_text(node: Node, schema: Schema) -> str:
+    texts = []
+    for item in node.items:
+        if isinstance(item, Node):
+            texts.append(f"({_node_text(item, schema)})")
+        elif not item.is_blank:
+            texts.append(f"({_row_text(item, schema)})" if item.is_text else _row_text(item, schema))
+    return f" {node.op.upper()} ".join(t for t in texts if t)
+
+
+def _draft_text(state: BuilderState, schema: Schema) -> str:
+    out = ""
+    for i, g in enumerate(state.groups):
+        body = _node_text(g.root, schema)
+        if not body:
+            continue
+        out = f"({body})" if not out else f"{out} {g.combine.upper()} ({body})"
+        if i == 0 and len(state.groups) == 1:
+            out = body
+    projections = []
+    for p in state.projections:
+        expr = (
+            p.text
+            if p.text is not None
+            else f"{p.func}({'.'.join((*p.entity, p.attribute) if p.attribute else p.entity)})"
+        )
+        projections.append(f"{expr} AS {p.alias or '?'}")
+    if projections:
+        out += "\nPROJECT " + ", ".join(projections)
+    return out
+
+
+# --- tree -> state ---------------------------------------------------------------------------------------
+
+_OP_OF_COMPARE = {"=": "=", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
+
+
+def _literal_value(e: A.Expr) -> Any:
+    if isinstance(e, A.Literal) and e.value is not None:
+        return e.value
+    raise ValueError("not a literal")
+
+
+def _match_simple(e: A.Expr, schema: Schema, path: Path) -> tuple[Path, str, Any, Any] | None:
+    """Match ``e`` to (attribute, op, value, value2) on the entity at ``path``."""
+    operand = getattr(e, "operand", None) if not isinstance(e, A.Compare) else e.left
+    if not isinstance(operand, A.Name):
+        return None
+    attr = operand.parts
+    attr_type = schema.attributes(path).get(attr)
+    if attr_type is None:
+        return None
+    if isinstance(e, A.IsEmpty):
+        return attr, "is not empty" if e.negated else "is empty", None, None
+    if isinstance(e, A.Compare):
+        value = _literal_value(e.right)
+        if attr_type == "boolean" and isinstance(value, bool) and e.op == "=":
+            return attr, "is true" if value else "is false", None, None
+        if attr_type == "string":
+            return attr, {"=": "is", "!=": "is not"}.get(e.op, e.op), value, None
+        return attr, _OP_OF_COMPARE[e.op], value, None
+    if isinstance(e, A.Between) and not e.negated:
+        return attr, "between", _literal_value(e.low), _literal_value(e.high)
+    if isinstance(e, A.InLast):
+        return attr, "in last", e.amount, e.unit + "s"
+    if isinstance(e, A.InList):
+        return attr, "not in list" if e.negated else "in list", [_literal_value(i) for i in e.items], None
+    if isinstance(e, A.TextMatch):
+        op = {"contains": "contains", "starts_with": "starts with", "ends_with": "ends with"}[e.kind]
+        if e.negated:
+            op = "does not contain" if e.kind == "contains" else "?"
+        return attr, op, _literal_value(e.value), None
+    if isinstance(e, A.BeforeAfter):
+        return attr, e.kind, _literal_value(e.value), None
+    return None
+
+
+def _match_row(e: A.Expr, schema: Schema) -> Row | None:
+    simple = _match_simple(e, schema, ())
+    if simple is not None:
+        attr, op, v1, v2 = simple
+        return Row((), attr, op, v1, v2)
+    if isinstance(e, A.Exists):
+        row = Row(entity=e.path, quantifier=e.kind)
+        return _with_filter(row, e.where, schema)
+    agg, cmp, v1, v2 = None, "", None, None
+    if isinstance(e, A.Compare) and isinstance(e.left, A.Aggregate):
+        agg, cmp, v1 = e.left, e.op, _literal_value(e.right)
+    elif isinstance(e, A.Between) and isinstance(e.operand, A.Aggregate) and not e.negated:
+        agg, cmp, v1, v2 = e.operand, "between", _literal_value(e.low), _literal_value(e.high)
+    if agg is None or agg.func not in AGG_FUNCS:
+        return None
+    path, col = (agg.path, "") if agg.func == "count" else (agg.path[:-1], agg.path[-1])
+    row = Row(entity=path, quantifier=agg.func, agg_attribute=col, agg_op=cmp, agg_value=v1, agg_value2=v2)
+    return _with_filter(row, agg.where, schema)
+
+
+def _with_filter(row: Row, where: A.Expr | None, schema: Schema) -> Row | None:
+    if row.entity not in schema.entity_paths():
+        return None
+    if where is None:
+        return row
+    simple = _match_simple(where, schema, row.entity)
+    if simple is None:
+        return None
+    row.attribute, row.op, row.value, row.value2 = simple
+    return row
+
+
+def row_from_expr(e: A.Expr, schema: Schema) -> Row:
+    """A structured row when one reproduces ``e`` exactly, else a DSL text row."""
+    try:
+        row = _match_row(e, schema)
+        if row is not None and row_to_expr(row, schema) == e:
+            return row
+    except (SegmentError, ValueError, KeyError, TypeError):
+        pass
+    return Row(text=to_text(e))
+
+
+def node_from_expr(e: A.Expr, schema: Schema) -> Node:
+    if isinstance(e, (A.And, A.Or)):
+        items: list[Row | Node] = [
+            node_from_expr(i, schema) if isinstance(i, (A.And, A.Or)) else row_from_expr(i, schema)
+            for i in e.items
+        ]
+        return Node("and" if isinstance(e, A.And) else "or", items)
+    return Node("and", [row_from_expr(e, schema)])
+
+
+def projection_from(p: A.Projection, schema: Schema) -> ProjectionRow:
+    e = p.expr
+    if isinstance(e, A.Aggregate) and e.where is None and e.func in PROJECTION_FUNCS:
+        path, col = (e.path, "") if e.func == "count" else (e.path[:-1], e.path[-1])
+        if path in schema.entity_paths() and path:
+            row = ProjectionRow(e.func, path, col, p.alias)
+            try:
+                if projection_to_expr(row, schema, "") == p:
+                    return row
+            except SegmentError:
+                pass
+    return ProjectionRow(alias=p.alias, text=to_text(e))
+
+
+def from_definition(defn: A.Definition, schema: Schema) -> BuilderState:
+    """State for an existing definition; conditions the rows cannot show become DSL text rows."""
+    groups: list[Group] = []
+    cond = defn.condition
+
+    def flatten(e: A.Expr, combine: str) -> None:
+        if isinstance(e, A.SetOp):
+            flatten(e.left, combine)
+            groups.append(Group(node_from_expr(e.right, schema), e.op))
+        else:
+            groups.append(Group(node_from_expr(e, schema), combine))
+
+    flatten(cond, "union")
+    return BuilderState(groups, [projection_from(p, schema) for p in defn.projections])
