@@ -1,0 +1,690 @@
+"""``%segment`` / ``%%segment``: notebook magics over the Workspace API.
+
+Each command is argument parsing (one argparse parser per subcommand), one call into the Workspace API,
+then a display. Errors from the engine or the database are shown as IPython ``UsageError`` messages (no
+traceback) unless ``%config SegmentMagic.short_errors = False``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import keyword
+import shlex
+import tempfile
+from collections.abc import Callable
+from typing import Any
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, line_cell_magic, magics_class
+from IPython.display import display
+from traitlets import Bool, Integer, Unicode
+
+from .backends.base import mask_url
+from .display import FrameView, HelpRow, HelpTable, Message, ModelView, SegmentResult, SqlView, describe
+from .errors import SegmentError
+
+DEFAULT_DEMO_CUSTOMERS = 10_000
+
+
+class _HelpShown(Exception):
+    """``-h`` printed a usage text: the command is done."""
+
+
+class _ArgParser(argparse.ArgumentParser):
+    """argparse that reports errors as ``UsageError`` instead of exiting the kernel."""
+
+    def error(self, message: str):  # type: ignore[override]
+        raise UsageError(f"{self.prog}: {message}\n{self.format_usage().strip()}")
+
+    def exit(self, status: int = 0, message: str | None = None):  # type: ignore[override]
+        if message:
+            print(message)
+        raise _HelpShown()
+
+
+def _parser(command: str, description: str) -> _ArgParser:
+    return _ArgParser(prog=f"%segment {command}", description=description, add_help=True)
+
+
+def _database_errors() -> tuple[type[BaseException], ...]:
+    """Exception types raised by the database drivers we talk to (imported lazily: all are optional)."""
+    found: list[type[BaseException]] = [SegmentError]
+    try:
+        import duckdb
+
+        found.append(duckdb.Error)
+    except ImportError:  # pragma: no cover
+        pass
+    import sqlite3
+
+    found.append(sqlite3.Error)
+    try:
+        import sqlalchemy.exc
+
+        found.append(sqlalchemy.exc.SQLAlchemyError)
+    except ImportError:  # pragma: no cover
+        pass
+    return tuple(found)
+
+
+def _mask_exception(e: BaseException) -> None:
+    """Mask URL passwords inside an exception's message, in place (it may be re-raised with a traceback)."""
+    if e.args and isinstance(e.args[0], str):
+        masked = mask_url(e.args[0])
+        if masked != e.args[0]:
+            e.args = (masked, *e.args[1:])
+
+
+def _known_dialect(name: str) -> str | None:
+    from sqlglot.dialects.dialect import Dialect
+
+    aliases = {"postgresql": "postgres", "mariadb": "mysql", "sqlserver": "tsql", "mssql": "tsql"}
+    name = aliases.get(name.lower(), name.lower())
+    return name if name and name in Dialect.classes else None
+
+
+@magics_class
+class SegmentMagic(Magics):
+    """``%segment COMMAND ...`` and ``%%segment [NAME] [options]`` cells; ``%segment help`` lists commands."""
+
+    preview_rows = Integer(10, help="Rows of members previewed under a %%segment cell.").tag(config=True)
+    default_dialect = Unicode(
+        "", help="SQL dialect shown by %%segment and %segment sql (empty: the connected database's)."
+    ).tag(config=True)
+    catalog = Unicode(
+        ".segments/catalog.sqlite",
+        help="Where saved segments live: a SQLite path (relative to the notebook) or a SQLAlchemy URL. "
+        "Used at the next %segment connect.",
+    ).tag(config=True)
+    short_errors = Bool(
+        True, help="Show segment and database errors as a short message without a Python traceback."
+    ).tag(config=True)
+
+    def __init__(self, shell: Any = None, **kwargs: Any) -> None:
+        super().__init__(shell=shell, **kwargs)
+        self.ws: Any = None  # the connected Workspace
+        self._owns_ws = False  # False when the user handed us their own Workspace object
+        self._demo_dir: tempfile.TemporaryDirectory | None = None
+        self._demo_conn: Any = None  # the demo's DuckDB connection (ours to close)
+        self._commands: dict[str, tuple[Callable[[argparse.Namespace], Any], _ArgParser]] = {}
+        self._build_commands()
+        self._cell_parser = self._make_cell_parser()
+
+    # --- entry point --------------------------------------------------------------------------------
+    @line_cell_magic
+    def segment(self, line: str = "", cell: str | None = None) -> None:
+        """Segments in the notebook. ``%segment help`` lists every command with an example."""
+        try:
+            if cell is None:
+                self._run_line(line)
+            else:
+                self._run_cell(line, cell)
+        except _HelpShown:
+            return None
+        except UsageError as e:
+            _mask_exception(e)
+            raise
+        except _database_errors() as e:
+            _mask_exception(e)
+            if self.short_errors:
+                message = str(e)
+                if not isinstance(e, SegmentError):  # a raw driver error: name its origin
+                    message = f"the database reported an error: {message}"
+                raise UsageError(message) from None
+            raise
+        return None
+
+    def _run_line(self, line: str) -> None:
+        try:
+            argv = shlex.split(line)
+        except ValueError as e:
+            raise UsageError(f"%segment: {e} (check the quotes)") from None
+        if not argv:
+            display(self._help())
+            return
+        command, rest = argv[0].lower(), argv[1:]
+        if command not in self._commands:
+            from .errors import did_you_mean
+
+            raise UsageError(
+                f"unknown %segment command '{argv[0]}'{did_you_mean(command, self._commands)} "
+                "(%segment help lists them)"
+            )
+        handler, parser = self._commands[command]
+        handler(parser.parse_args(rest))
+
+    def _require_ws(self) -> Any:
+        if self.ws is None:
+            raise UsageError(
+                "not connected: run  %segment connect --demo  or  %segment connect duckdb:///shop.duckdb"
+            )
+        return self.ws
+
+    # --- commands -------------------------------------------------------------------------------------
+    def _build_commands(self) -> None:
+        c = self._commands
+
+        p = _parser("connect", "Connect to a database: a URL, a notebook variable, or the demo.")
+        p.add_argument("target", nargs="?", help="URL, or the name of a variable holding a connection/Engine")
+        p.add_argument("--demo", action="store_true", help="the generated retail demo in embedded DuckDB")
+        p.add_argument("--customers", type=int, default=DEFAULT_DEMO_CUSTOMERS, help="demo size")
+        p.add_argument("--seed", type=int, default=42, help="demo seed")
+        p.add_argument("--catalog", help="catalog path or URL (default: %%config SegmentMagic.catalog)")
+        p.add_argument("-o", "--out", help="also put the Workspace in this notebook variable")
+        c["connect"] = (self._connect, p)
+
+        p = _parser("customers", "Declare the customer (profile) table and its key.")
+        p.add_argument("table")
+        p.add_argument("--key", required=True)
+        c["customers"] = (self._customers, p)
+
+        p = _parser("relate", "Declare that each CHILD row points to one PARENT row.")
+        p.add_argument("child")
+        p.add_argument("parent")
+        p.add_argument("--on", help="shared column, or child_column:parent_column")
+        p.add_argument("--remove", action="store_true", help="remove (or reject an inferred) relationship")
+        c["relate"] = (self._relate, p)
+
+        p = _parser("model", "Show entities, keys, typed columns, relationships and measures.")
+        c["model"] = (self._model, p)
+
+        c["help"] = (lambda _a: display(self._help()), _parser("help", "List every command."))
+
+        # Catalog lifecycle (jupyter_segments.catalog).
+        p = _parser("list", "List saved segments.")
+        p.add_argument("--search", help="filter by name")
+        p.add_argument("--sort", help="sort by this column (e.g. members)")
+        c["list"] = (self._list, p)
+
+        for name, description in (
+            ("show", "Show a saved segment."),
+            ("history", "Member counts per refresh of a saved segment."),
+            ("delete", "Delete a saved segment."),
+        ):
+            p = _parser(name, description)
+            p.add_argument("name")
+            c[name] = (getattr(self, f"_{name}"), p)
+
+        p = _parser("refresh", "Re-evaluate saved segments and store their members.")
+        p.add_argument("names", nargs="*")
+        p.add_argument("--all", action="store_true", help="every active segment")
+        c["refresh"] = (self._refresh, p)
+
+        for name in ("activate", "deactivate"):
+            p = _parser(name, f"{name.capitalize()} a saved segment, now or at a later time.")
+            p.add_argument("name")
+            p.add_argument("--at", help="YYYY-MM-DD[ HH:MM] to schedule it")
+            c[name] = (getattr(self, f"_{name}"), p)
+
+        p = _parser("rename", "Rename a saved segment.")
+        p.add_argument("name")
+        p.add_argument("new_name")
+        c["rename"] = (self._rename, p)
+
+        p = _parser("duplicate", "Copy a saved segment under a new name.")
+        p.add_argument("name")
+        p.add_argument("new_name")
+        c["duplicate"] = (self._duplicate, p)
+
+        p = _parser("export", "Download a saved segment's members (CSV or Parquet).")
+        p.add_argument("name")
+        p.add_argument("path", nargs="?", help="output file (its extension picks the format)")
+        p.add_argument("--format", dest="fmt", help="csv or parquet (default: from the path, else csv)")
+        c["export"] = (self._export, p)
+
+        p = _parser("sql", "The SQL of a saved segment, in any dialect.")
+        p.add_argument("name")
+        p.add_argument("--dialect", help="e.g. postgres, snowflake, bigquery (default: the connection's)")
+        p.add_argument("--as-of", dest="as_of", help="fix relative windows at this date")
+        c["sql"] = (self._sql, p)
+
+        # Widgets (jupyter_segments.ui).
+        for name in ("builder", "quick", "manager"):
+            c[name] = (getattr(self, f"_{name}"), _parser(name, f"Open the {name} widget."))
+        p = _parser("view", "Open the view of a saved segment (trend, members, runs).")
+        p.add_argument("name")
+        c["view"] = (self._view, p)
+
+        # Intelligence (jupyter_segments.intelligence).
+        p = _parser("rfm", "RFM scores and labels from an activity table.")
+        p.add_argument("entity", help="activity table, e.g. orders")
+        p.add_argument("--date", required=True, help="activity date column")
+        p.add_argument("--amount", required=True, help="amount column")
+        p.add_argument("--window", default="1 year", help="frequency/monetary window, e.g. '1 year'")
+        p.add_argument("--as-of", dest="as_of")
+        p.add_argument("--save", action="store_true", help="save one segment per RFM label")
+        p.add_argument("-o", "--out", help="put the scores DataFrame in this variable")
+        c["rfm"] = (self._rfm, p)
+
+        p = _parser("suggest", "Suggest segments where a measure is unusually high or low.")
+        p.add_argument("--measure", required=True, help="e.g. 'sum(orders.amount)'")
+        p.add_argument("--using", nargs="*", help="attributes/aggregates the rules may use")
+        p.add_argument("-o", "--out")
+        c["suggest"] = (self._suggest, p)
+
+        p = _parser("compare", "Overlap and differences of two segments (or one against everyone else).")
+        p.add_argument("a")
+        p.add_argument("b", nargs="?")
+        p.add_argument("-o", "--out")
+        c["compare"] = (self._compare, p)
+
+        p = _parser("similar", "Customers similar to a segment's members (lookalikes).")
+        p.add_argument("name")
+        p.add_argument("--size", type=float, default=0.2, help="share of the target audience (default 0.2)")
+        p.add_argument("--include-members", action="store_true")
+        p.add_argument("--save", metavar="NEW_NAME", help="save the lookalikes as a segment")
+        p.add_argument("-o", "--out")
+        c["similar"] = (self._similar, p)
+
+    # --- connection and model -------------------------------------------------------------------------
+    def _connect(self, a: argparse.Namespace) -> None:
+        import jupyter_segments as js
+
+        if a.demo == bool(a.target):
+            raise UsageError("%segment connect: give a URL or variable name, or --demo")
+        catalog = a.catalog
+        new_demo_dir = None
+        if a.demo:
+            if a.customers < 1:
+                raise UsageError("%segment connect: --customers must be at least 1")
+            from . import demo
+
+            if catalog is None:
+                # A demo is throw-away: its saved segments must not mix with those of a real database.
+                new_demo_dir = tempfile.TemporaryDirectory(prefix="jupyter-segments-demo-")
+                catalog = f"{new_demo_dir.name}/catalog.sqlite"
+            conn = demo.generate(a.customers, seed=a.seed)
+            ws = js.connect(conn, catalog=catalog)
+            ws.customers("customers", key="customer_id")
+            # support_calls.cust_id cannot be inferred from its name; every other link is.
+            ws.relate("support_calls", "customers", on=("cust_id", "customer_id"))
+            owns, demo_conn = True, conn
+        else:
+            target, owns, demo_conn = self._resolve_target(a.target), True, None
+            if isinstance(target, js.Workspace):
+                ws, owns = target, False
+            else:
+                ws = js.connect(target, catalog=catalog or self.catalog)
+        self._close()
+        self.ws, self._owns_ws, self._demo_dir = ws, owns, new_demo_dir
+        self._demo_conn = demo_conn
+        if a.out:
+            self._store(a.out, ws)
+        display(Message(self._connected_message(ws, a)))
+
+    def _resolve_target(self, target: str) -> Any:
+        ns = self.shell.user_ns
+        if target.isidentifier() and not keyword.iskeyword(target):
+            if target not in ns:
+                raise UsageError(f"%segment connect: there is no variable '{target}' in the notebook")
+            return ns[target]
+        if "://" not in target:
+            raise UsageError(
+                f"%segment connect: '{mask_url(target)}' is neither a database URL nor a variable name "
+                "(e.g. duckdb:///shop.duckdb, postgresql://user@host/db)"
+            )
+        return target
+
+    def _connected_message(self, ws: Any, a: argparse.Namespace) -> str:
+        tables = ws.tables()
+        text = f"connected to {ws.backend.display_url} ({ws.dialect}), {len(tables)} tables"
+        if a.demo:
+            text += f"; demo data: {a.customers:,} customers (seed {a.seed})"
+        if ws.model.customer:
+            text += f"; customers: {ws.model.customer} (key {ws.model.customer_key})"
+        else:
+            text += "; next: %segment customers TABLE --key COLUMN"
+        return text
+
+    def _close(self) -> None:
+        if self.ws is not None and self._owns_ws:
+            try:
+                self.ws.close()
+            finally:
+                conn = getattr(self, "_demo_conn", None)
+                if conn is not None:  # connections passed in are not closed by the backend
+                    conn.close()
+        if self._demo_dir is not None:
+            self._demo_dir.cleanup()
+        self.ws, self._demo_dir, self._demo_conn = None, None, None
+
+    def _customers(self, a: argparse.Namespace) -> None:
+        ws = self._require_ws()
+        ws.customers(a.table, key=a.key)
+        display(Message(f"customer entity: {ws.model.customer} (key {ws.model.customer_key})"))
+
+    def _relate(self, a: argparse.Namespace) -> None:
+        ws = self._require_ws()
+        if a.remove:
+            ws.unrelate(a.child, a.parent)
+            display(Message(f"removed the relationship {a.child} -> {a.parent}"))
+            return
+        if not a.on:
+            raise UsageError("%segment relate: --on COLUMN or --on CHILD_COLUMN:PARENT_COLUMN is required")
+        child_col, sep, parent_col = a.on.partition(":")
+        if sep and not (child_col and parent_col):
+            raise UsageError("%segment relate: write --on child_column:parent_column")
+        rel = ws.relate(a.child, a.parent, on=(child_col, parent_col) if sep else a.on)
+        display(Message(f"related: each {rel.child} row points to one {rel.parent} row ({rel.describe()})"))
+
+    def _model(self, a: argparse.Namespace) -> None:
+        display(ModelView(self._require_ws()))
+
+    # --- %%segment cells ------------------------------------------------------------------------------
+    def _make_cell_parser(self) -> _ArgParser:
+        p = _ArgParser(
+            prog="%%segment",
+            description="Define (with NAME: and save) a segment and show its members.",
+        )
+        p.add_argument("name", nargs="?", help="save the segment under this name")
+        p.add_argument("--as-of", dest="as_of", help="evaluate relative windows at this date (YYYY-MM-DD)")
+        p.add_argument("--preview", type=int, help="rows of members to preview")
+        p.add_argument(
+            "--sql",
+            nargs="?",
+            const="",
+            default=None,
+            metavar="DIALECT",
+            help="show the SQL only, without running",
+        )
+        p.add_argument("-o", "--out", help="put the result in this notebook variable")
+        p.add_argument("--draft", action="store_true", help="save without validating or evaluating")
+        return p
+
+    def _run_cell(self, line: str, cell: str) -> None:
+        try:
+            argv = shlex.split(line)
+        except ValueError as e:
+            raise UsageError(f"%%segment: {e} (check the quotes)") from None
+        a = self._cell_parser.parse_args(argv)
+        dialect = None
+        if a.sql is not None:
+            dialect = _known_dialect(a.sql) if a.sql else None
+            if a.sql and dialect is None:
+                if a.name is None and a.sql.isidentifier():  # "%%segment --sql vip": vip is the name
+                    a.name = a.sql
+                else:
+                    raise UsageError(f"%%segment: unknown SQL dialect '{a.sql}'")
+        if a.name is not None and not a.name.isidentifier():
+            raise UsageError(f"%%segment: '{a.name}' is not a valid segment name (letters, digits, _)")
+        if a.draft and a.name is None:
+            raise UsageError("%%segment --draft needs a NAME to save the draft under")
+        if a.preview is not None and a.preview < 0:
+            raise UsageError("%%segment: --preview must be 0 or more")
+        text = cell.strip("\n")
+        if not text.strip():
+            raise UsageError("%%segment: the cell is empty; write a condition such as  age >= 30")
+        ws = self._require_ws()
+
+        if a.draft:
+            self._save_draft(ws, a.name, text)
+            return
+
+        tree = ws.parse(text, params=self.shell.user_ns)
+        if a.sql is not None:
+            target = dialect or self.default_dialect or ws.dialect
+            sql = ws.compile(tree, dialect=target, as_of=a.as_of)
+            if a.out:
+                self._store(a.out, sql)
+            display(SqlView(sql, target, title=a.name))
+            return
+
+        preview_rows = self.preview_rows if a.preview is None else a.preview
+        result = SegmentResult.evaluate(
+            ws,
+            tree,
+            name=a.name,
+            as_of=a.as_of,
+            preview_rows=preview_rows,
+            dialect=self.default_dialect or None,
+        )
+        if a.name is not None:
+            result.saved = self._save(ws, a.name, self._saved_text(text, tree))
+        if a.out:
+            self._store(a.out, result)
+        display(result)
+
+    @staticmethod
+    def _saved_text(text: str, tree: Any) -> str:
+        """The text to save: as written (keeping comments), unless ``{vars}`` were bound into it."""
+        from .dsl import parse, to_text
+        from .dsl.params import has_params
+
+        return to_text(tree) if has_params(parse(text)) else text
+
+    def _save(self, ws: Any, name: str, text: str) -> bool:
+        if not hasattr(ws, "segment"):
+            display(
+                Message(f"note: '{name}' was evaluated but not saved (no segment catalog in this version)")
+            )
+            return False
+        ws.segment(name, text)
+        return True
+
+    def _save_draft(self, ws: Any, name: str, text: str) -> None:
+        if not hasattr(ws, "segment"):
+            raise UsageError("%%segment --draft: saving needs the segment catalog, which is not available")
+        try:  # bind {vars} if they resolve; a draft may be unfinished, so keep the text otherwise
+            text = self._saved_text(text, ws.parse(text, params=self.shell.user_ns))
+        except SegmentError:
+            pass
+        ws.segment(name, text, draft=True)
+        display(Message(f"saved '{name}' as a draft (inactive until it validates and is activated)"))
+
+    def _store(self, var: str, value: Any) -> None:
+        if not var.isidentifier() or keyword.iskeyword(var):
+            raise UsageError(f"-o: '{var}' is not a valid Python variable name")
+        self.shell.user_ns[var] = value
+
+    # --- catalog lifecycle ----------------------------------------------------------------------------
+    def _catalog_ws(self, method: str) -> Any:
+        ws = self._require_ws()
+        if not hasattr(ws, method):
+            raise UsageError(
+                f"this command needs the segment catalog (Workspace.{method}), which is not available"
+            )
+        return ws
+
+    def _segment(self, name: str) -> Any:
+        return self._catalog_ws("get").get(name)
+
+    def _list(self, a: argparse.Namespace) -> None:
+        ws = self._catalog_ws("segments")
+        kwargs = {k: v for k, v in (("search", a.search), ("sort", a.sort)) if v}
+        frame = ws.segments(**kwargs)
+        display(FrameView(frame, title=f"{len(frame)} segments"))
+
+    def _show(self, a: argparse.Namespace) -> None:
+        display(describe(self._segment(a.name)))
+
+    def _history(self, a: argparse.Namespace) -> None:
+        display(FrameView(self._segment(a.name).history(), title=f"history of {a.name}"))
+
+    def _delete(self, a: argparse.Namespace) -> None:
+        self._segment(a.name).delete()
+        display(Message(f"deleted '{a.name}'"))
+
+    def _refresh(self, a: argparse.Namespace) -> None:
+        if a.all == bool(a.names):
+            raise UsageError("%segment refresh: give segment names, or --all")
+        ws = self._require_ws()
+        if hasattr(ws, "refresh"):
+            runs = ws.refresh() if a.all else ws.refresh(list(a.names))
+        else:
+            if a.all:
+                raise UsageError("%segment refresh --all needs the segment catalog, which is not available")
+            runs = [self._segment(n).refresh() for n in a.names]
+        display(describe(runs if isinstance(runs, (list, tuple)) else [runs]))
+
+    def _activate(self, a: argparse.Namespace) -> None:
+        seg = self._segment(a.name)
+        seg.activate(**({"at": _parse_when(a.at)} if a.at else {}))
+        display(Message(f"'{a.name}' " + (f"will be activated at {a.at}" if a.at else "is active")))
+
+    def _deactivate(self, a: argparse.Namespace) -> None:
+        seg = self._segment(a.name)
+        seg.deactivate(**({"at": _parse_when(a.at)} if a.at else {}))
+        display(Message(f"'{a.name}' " + (f"will be deactivated at {a.at}" if a.at else "is inactive")))
+
+    def _rename(self, a: argparse.Namespace) -> None:
+        self._segment(a.name).rename(a.new_name)
+        display(Message(f"renamed '{a.name}' to '{a.new_name}'"))
+
+    def _duplicate(self, a: argparse.Namespace) -> None:
+        self._catalog_ws("duplicate").duplicate(a.name, a.new_name)
+        display(Message(f"copied '{a.name}' to '{a.new_name}'"))
+
+    def _export(self, a: argparse.Namespace) -> None:
+        fmt = (a.fmt or (a.path.rsplit(".", 1)[-1] if a.path and "." in a.path else "csv")).lower()
+        if fmt not in ("csv", "parquet"):
+            raise UsageError(f"%segment export: unknown format '{fmt}' (csv or parquet)")
+        out = self._segment(a.name).export(fmt, path=a.path)
+        display(Message(f"exported '{a.name}' as {fmt}" + (f" to {out}" if isinstance(out, str) else "")))
+
+    def _sql(self, a: argparse.Namespace) -> None:
+        ws = self._require_ws()
+        dialect = self.default_dialect or ws.dialect
+        if a.dialect:
+            dialect = _known_dialect(a.dialect)
+            if dialect is None:
+                raise UsageError(f"%segment sql: unknown SQL dialect '{a.dialect}'")
+        try:
+            text = ws._segment_source(a.name)
+        except KeyError as e:
+            raise UsageError(f"unknown segment '{a.name}'{e.args[0] if e.args else ''}") from None
+        display(SqlView(ws.compile(text, dialect=dialect, as_of=a.as_of), dialect, title=a.name))
+
+    # --- widgets --------------------------------------------------------------------------------------
+    def _widget(self, cls_name: str, *args: Any) -> None:
+        ws = self._require_ws()
+        try:  # imported here: ipywidgets and the ui package are optional for the rest of the magics
+            from . import ui
+
+            cls = getattr(ui, cls_name)
+        except (ImportError, AttributeError):
+            raise UsageError(f"the {cls_name} widget is not available in this installation") from None
+        display(cls(ws, *args))
+
+    def _builder(self, a: argparse.Namespace) -> None:
+        self._widget("SegmentBuilder")
+
+    def _quick(self, a: argparse.Namespace) -> None:
+        self._widget("QuickSegment")
+
+    def _manager(self, a: argparse.Namespace) -> None:
+        self._widget("SegmentManager")
+
+    def _view(self, a: argparse.Namespace) -> None:
+        self._widget("SegmentView", a.name)
+
+    # --- intelligence ---------------------------------------------------------------------------------
+    def _intel(self, method: str) -> Callable[..., Any]:
+        ws = self._require_ws()
+        fn = getattr(ws, method, None)
+        if fn is None:
+            raise UsageError(f"%segment {method}: segment intelligence (Workspace.{method}) is not available")
+        return fn
+
+    def _rfm(self, a: argparse.Namespace) -> None:
+        scores = self._intel("rfm")(a.entity, date=a.date, amount=a.amount, window=a.window, as_of=a.as_of)
+        if a.out:
+            self._store(a.out, scores)
+        if a.save:
+            display(describe(self._intel("rfm_segments")(scores)))
+        else:
+            display(describe(scores))
+
+    def _suggest(self, a: argparse.Namespace) -> None:
+        kwargs: dict[str, Any] = {"measure": a.measure}
+        if a.using:
+            kwargs["using"] = list(a.using)
+        found = self._intel("suggest")(**kwargs)
+        if a.out:
+            self._store(a.out, found)
+        display(describe(found))
+
+    def _compare(self, a: argparse.Namespace) -> None:
+        cmp = self._intel("compare")(a.a, a.b) if a.b else self._intel("compare")(a.a)
+        if a.out:
+            self._store(a.out, cmp)
+        display(describe(cmp))
+
+    def _similar(self, a: argparse.Namespace) -> None:
+        sim = self._intel("similar")(a.name, size=a.size, include_members=a.include_members)
+        if a.save:
+            sim.save(a.save)
+        if a.out:
+            self._store(a.out, sim)
+        display(describe(sim))
+
+    # --- help -------------------------------------------------------------------------------------------
+    def _help(self) -> HelpTable:
+        return HelpTable(HELP, footer=HELP_FOOTER)
+
+
+def _parse_when(text: str) -> dt.datetime:
+    try:
+        return dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise UsageError(
+            f"--at '{text}' is not a date/time: write YYYY-MM-DD or 'YYYY-MM-DD HH:MM'"
+        ) from None
+
+
+HELP: list[HelpRow] = [
+    HelpRow("connect URL|VAR|--demo", "connect to a database (URL, connection variable, or the demo)",
+            "%segment connect --demo --customers 2000"),
+    HelpRow("customers TABLE --key COL", "declare the customer (profile) table and its key",
+            "%segment customers customers --key customer_id"),
+    HelpRow("relate CHILD PARENT --on COL", "declare a relationship (--on child_col:parent_col, --remove)",
+            "%segment relate support_calls customers --on cust_id:customer_id"),
+    HelpRow("model", "entities, keys, typed columns, relationships and measures", "%segment model"),
+    HelpRow("%%segment [NAME] [options]", "define (and with NAME save) a segment; shows count, members, SQL",
+            "%%segment vip --preview 5 -o vip_result"),
+    HelpRow("%%segment --sql [DIALECT]", "show the compiled SQL without running it",
+            "%%segment --sql snowflake"),
+    HelpRow("list", "saved segments with state, members and last refresh", "%segment list --search vip"),
+    HelpRow("show NAME", "one saved segment", "%segment show vip"),
+    HelpRow("refresh NAME...|--all", "re-evaluate saved segments and store their members", "%segment refresh --all"),
+    HelpRow("activate NAME [--at T]", "activate a segment, now or at a later time", "%segment activate vip"),
+    HelpRow("deactivate NAME [--at T]", "deactivate a segment, now or at a later time",
+            "%segment deactivate vip --at 2027-01-01T09:00"),
+    HelpRow("rename NAME NEW", "rename a saved segment", "%segment rename vip top_customers"),
+    HelpRow("duplicate NAME NEW", "copy a saved segment", "%segment duplicate vip vip_eu"),
+    HelpRow("delete NAME", "delete a saved segment", "%segment delete vip_eu"),
+    HelpRow("history NAME", "member counts per refresh", "%segment history vip"),
+    HelpRow("export NAME [PATH]", "download all members as CSV or Parquet", "%segment export vip vip.csv"),
+    HelpRow("sql NAME [--dialect D]", "a saved segment's SQL in any dialect", "%segment sql vip --dialect snowflake"),
+    HelpRow("builder", "build a segment by clicking (widget)", "%segment builder"),
+    HelpRow("quick", "a one-condition segment from a field's distribution (widget)", "%segment quick"),
+    HelpRow("manager", "the segments page: search, refresh, export ... (widget)", "%segment manager"),
+    HelpRow("view NAME", "trend, members and runs of a segment (widget)", "%segment view vip"),
+    HelpRow("rfm ENTITY --date C --amount C", "RFM scores and labels (--save: one segment per label)",
+            "%segment rfm orders --date order_date --amount amount"),
+    HelpRow("suggest --measure EXPR", "segments where a measure is unusually high",
+            "%segment suggest --measure 'sum(orders.amount)' --using country age"),
+    HelpRow("compare A [B]", "overlap and differentiators of two segments", "%segment compare vip churn_risk"),
+    HelpRow("similar NAME", "lookalike customers of a segment", "%segment similar vip --save vip_lookalikes"),
+    HelpRow("help", "this table", "%segment help"),
+]  # fmt: skip
+HELP_FOOTER = [
+    "Every command takes -h for its options. In %%segment cells {name} binds a notebook variable as a value "
+    "(a list becomes an IN list).",
+    "Settings: %config SegmentMagic.preview_rows / default_dialect / catalog / short_errors",
+]
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext jupyter_segments``: register the magics and the ``%%segment`` completer."""
+    magics = SegmentMagic(ipython)
+    ipython.register_magics(magics)
+    from .completion import install
+
+    install(ipython, lambda: magics.ws, list(magics._commands))
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    from .completion import uninstall
+
+    uninstall(ipython)
