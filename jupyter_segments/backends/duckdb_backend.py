@@ -59,7 +59,9 @@ class DuckDBBackend:
 
     def query(self, sql: str) -> pd.DataFrame:
         with self._lock:
-            return self._conn.execute(sql).df()
+            # date_as_object: DATE stays datetime.date (as from PostgreSQL), so writing a result
+            # back creates a DATE column, not a TIMESTAMP.
+            return self._conn.execute(sql).df(date_as_object=True)
 
     def scalar(self, sql: str) -> Any:
         with self._lock:
@@ -85,7 +87,7 @@ class DuckDBBackend:
             buffered = 0
             yielded = False
             while True:
-                part = cur.fetch_df_chunk(vectors)
+                part = cur.fetch_df_chunk(vectors, date_as_object=True)
                 done = len(part) == 0
                 if not done:
                     pending.append(part)

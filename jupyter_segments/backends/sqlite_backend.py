@@ -10,7 +10,18 @@ from typing import Any
 import pandas as pd
 
 from ..errors import SegmentError
-from ._sql import classify, create_table_sql, frame_types, no_such_table, python_rows, quote, staging_name
+from ._sql import (
+    DATE,
+    TEXT,
+    TIMESTAMP,
+    classify,
+    create_table_sql,
+    frame_types,
+    no_such_table,
+    python_rows,
+    quote,
+    staging_name,
+)
 from .base import Column, ForeignKey, mask_url
 
 DIALECT = "sqlite"
@@ -30,6 +41,30 @@ def _path_from_url(url: str) -> str:
 
 def _frame(cur: sqlite3.Cursor, rows: list[tuple]) -> pd.DataFrame:
     return pd.DataFrame.from_records(rows, columns=[d[0] for d in cur.description])
+
+
+_DATE_TEXT = r"\d{4}-\d{2}-\d{2}"
+_TIMESTAMP_TEXT = r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?"
+
+
+def sqlite_frame_types(frame: pd.DataFrame) -> list[tuple[str, str]]:
+    """``frame_types``, reading ISO date/timestamp text as DATE/TIMESTAMP.
+
+    SQLite hands dates back as text, so a result copied into a new table (a materialised segment)
+    would otherwise lose its DATE type; the stored text is the same either way.
+    """
+    out = []
+    for name, kind in frame_types(frame):
+        if kind == TEXT:
+            values = frame[name].dropna()
+            if len(values) and all(isinstance(v, str) for v in values.head(1000)):
+                strings = values.astype(str)
+                if strings.str.fullmatch(_DATE_TEXT).all():
+                    kind = DATE
+                elif strings.str.fullmatch(_TIMESTAMP_TEXT).all():
+                    kind = TIMESTAMP
+        out.append((name, kind))
+    return out
 
 
 class SQLiteBackend:
@@ -159,7 +194,7 @@ class SQLiteBackend:
             if replace and exists:
                 self._conn.execute(f"DROP TABLE {quote(name, DIALECT)}")
             if replace or not exists:
-                self._conn.execute(create_table_sql(name, frame_types(frame), DIALECT))
+                self._conn.execute(create_table_sql(name, sqlite_frame_types(frame), DIALECT))
             self._insert(name, frame)
 
     def write_table_chunks(self, name: str, chunks: Iterator[pd.DataFrame]) -> int:

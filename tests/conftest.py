@@ -1,0 +1,145 @@
+"""Shared fixtures: the demo data in DuckDB, and the same data on every backend we test.
+
+PostgreSQL and MariaDB/MySQL run when JS_TEST_POSTGRES_URL / JS_TEST_MYSQL_URL point at a server
+(their tests skip otherwise, or fail when JS_REQUIRE_ALL_BACKENDS=1, as in CI). A database whose
+name starts with ``js_test`` is dropped and recreated each session; any other database only has
+the demo tables replaced.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Iterator
+
+import pandas as pd
+import pytest
+
+from jupyter_segments import demo
+from jupyter_segments.backends import open_backend
+from jupyter_segments.backends.base import Backend
+
+DEMO_ANCHOR = dt.date(2025, 6, 30)
+DEMO_SIZE = 2_000
+DEMO_SEED = 7
+BACKEND_NAMES = ("duckdb", "sqlite", "postgres", "mysql")
+
+_SERVER_ENV = {"postgres": "JS_TEST_POSTGRES_URL", "mysql": "JS_TEST_MYSQL_URL"}
+_SERVER_KIND = {"postgres": "PostgreSQL", "mysql": "MariaDB/MySQL"}
+
+
+def _unavailable(message: str) -> None:
+    """Skip, or fail when CI demands every backend (JS_REQUIRE_ALL_BACKENDS=1)."""
+    if os.environ.get("JS_REQUIRE_ALL_BACKENDS") == "1":
+        pytest.fail(f"{message} (JS_REQUIRE_ALL_BACKENDS=1)", pytrace=False)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def demo_conn() -> Iterator:
+    """The demo database in DuckDB (DEMO_SIZE customers, DEMO_SEED, anchored at DEMO_ANCHOR)."""
+    conn = demo.generate(DEMO_SIZE, seed=DEMO_SEED, anchor=DEMO_ANCHOR)
+    yield conn
+    conn.close()
+
+
+@pytest.fixture(scope="session")
+def demo_frames(demo_conn) -> dict[str, pd.DataFrame]:
+    """The demo tables as DataFrames ordered by primary key: the oracle for backend tests."""
+    return demo.frames(demo_conn)
+
+
+@pytest.fixture(scope="session", params=BACKEND_NAMES)
+def backend_name(request) -> str:
+    return request.param
+
+
+def _fresh_server_database(name: str, url: str) -> None:
+    """Create the test database if missing; drop and recreate it first if it is a js_test* one."""
+    import sqlalchemy as sa
+
+    from jupyter_segments.backends.sqlalchemy_backend import normalize_url
+
+    u = normalize_url(url)
+    db = u.database
+    if not db:
+        raise ValueError(f"{_SERVER_ENV[name]} must name a database")
+    admin = sa.create_engine(
+        u.set(database="postgres" if name == "postgres" else "mysql"), isolation_level="AUTOCOMMIT"
+    )
+    try:
+        with admin.connect() as c:
+            q = c.dialect.identifier_preparer.quote
+            if db.startswith("js_test"):
+                force = " WITH (FORCE)" if name == "postgres" else ""
+                c.exec_driver_sql(f"DROP DATABASE IF EXISTS {q(db)}{force}")
+            if name == "postgres":
+                exists = c.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = :d"), {"d": db}).first()
+                if not exists:
+                    c.exec_driver_sql(f"CREATE DATABASE {q(db)} ENCODING 'UTF8' TEMPLATE template0")
+            else:
+                c.exec_driver_sql(f"CREATE DATABASE IF NOT EXISTS {q(db)} CHARACTER SET utf8mb4")
+    finally:
+        admin.dispose()
+
+
+class _Backends:
+    """Backends loaded once per session, whatever order pytest runs the parametrised tests in."""
+
+    def __init__(self, tmp_dir) -> None:
+        self.tmp_dir = tmp_dir
+        self.loaded: dict[str, Backend] = {}
+        self.failed: dict[str, str] = {}
+
+    def get(self, name: str, demo_conn) -> Backend:
+        if name in self.failed:
+            _unavailable(self.failed[name])
+        if name not in self.loaded:
+            try:
+                self.loaded[name] = self._open(name, demo_conn)
+            except _Unavailable as e:
+                self.failed[name] = str(e)
+                _unavailable(str(e))
+        return self.loaded[name]
+
+    def _open(self, name: str, demo_conn) -> Backend:
+        if name == "duckdb":
+            backend = open_backend("duckdb:///:memory:")
+        elif name == "sqlite":
+            backend = open_backend(f"sqlite:///{self.tmp_dir / 'demo.db'}")
+        else:
+            env = _SERVER_ENV[name]
+            url = os.environ.get(env)
+            if not url:
+                raise _Unavailable(f"set {env} to a {_SERVER_KIND[name]} database to run these")
+            try:
+                _fresh_server_database(name, url)
+                backend = open_backend(url)
+                backend.scalar("SELECT 1")
+            except Exception as e:  # unreachable server, bad credentials, missing driver
+                raise _Unavailable(
+                    f"{_SERVER_KIND[name]} at {env} is not usable: {type(e).__name__}: {e}"
+                ) from e
+        demo.copy_to(demo_conn, backend, constraints=True)
+        return backend
+
+    def close(self) -> None:
+        for backend in self.loaded.values():
+            backend.close()
+
+
+class _Unavailable(Exception):
+    pass
+
+
+@pytest.fixture(scope="session")
+def _backends(tmp_path_factory) -> Iterator[_Backends]:
+    backends = _Backends(tmp_path_factory.mktemp("backends"))
+    yield backends
+    backends.close()
+
+
+@pytest.fixture(scope="session")
+def demo_backend(backend_name, _backends, demo_conn) -> Backend:
+    """A Backend of kind ``backend_name`` holding the demo data, with PRIMARY and FOREIGN KEYs."""
+    return _backends.get(backend_name, demo_conn)
