@@ -12,14 +12,25 @@ other backends already serialise access (SQLite) or hand each thread a pooled co
 
 from __future__ import annotations
 
+import atexit
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
 
 from ..errors import SegmentError
+
+_LIVE: weakref.WeakSet[Debouncer] = weakref.WeakSet()
+
+
+@atexit.register
+def _stop_workers() -> None:
+    # A worker killed inside a DuckDB call at interpreter shutdown aborts the process; stop them first.
+    for d in list(_LIVE):
+        d.close(join=2.0)
 
 
 class Debouncer:
@@ -51,6 +62,7 @@ class Debouncer:
         self._thread: threading.Thread | None = None
         self.completed = 0  # requests whose result was delivered (tests wait on this)
         self.superseded = 0  # requests dropped because a newer one came
+        _LIVE.add(self)
 
     def submit(self, *args: Any) -> int:
         """Queue a request; returns its generation number."""
@@ -99,6 +111,7 @@ class Debouncer:
                 current = gen == self._generation
                 if not current:
                     self.superseded += 1
+            stop = False
             try:
                 if current:
                     if error is None:
@@ -111,6 +124,9 @@ class Debouncer:
                     if current:
                         self.completed += 1
                     self._cond.notify_all()
+                    stop = self._closed
+            if stop:
+                return
 
     @property
     def busy(self) -> bool:
@@ -128,11 +144,21 @@ class Debouncer:
                 self._cond.wait(min(left, 0.05))
         return True
 
-    def close(self) -> None:
+    def close(self, join: float = 0.0) -> None:
+        """Stop the worker (a running request finishes; its result is dropped)."""
         with self._cond:
             self._closed = True
             self._pending = None
+            self._generation += 1
             self._cond.notify_all()
+        if self.cancel is not None and self._running is not None:
+            try:
+                self.cancel()
+            except Exception:  # noqa: BLE001 - best effort
+                pass
+        thread = self._thread
+        if join and thread is not None and thread is not threading.current_thread():
+            thread.join(join)
 
 
 class WorkerDB:

@@ -177,7 +177,9 @@ class Schema:
 
     def number_columns(self, path: Path) -> list[str]:
         entity = self.model.entity(self.entity_of(path))
-        return [c.name for c in entity.columns.values() if c.type == "number"]
+        numbers = [c.name for c in entity.columns.values() if c.type == "number"]
+        # Keys and foreign keys are numbers too, but nobody sums them: offer measures of amount first.
+        return sorted(numbers, key=lambda c: c.lower() == "id" or c.lower().endswith("_id"))
 
 
 # --- values ----------------------------------------------------------------------------------------------

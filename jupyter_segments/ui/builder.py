@@ -1,0 +1,612 @@
+"""``SegmentBuilder``: click a segment together from groups of conditions.
+
+Model / view / controller: ``BuilderState`` (state.py) is the plain-data model; the view classes here
+build widgets from it and write every edit back into it; ``SegmentBuilder`` is the controller that, after
+each edit, prints the DSL, compiles the SQL and asks the debounced worker for a new count.
+"""
+
+from __future__ import annotations
+
+import html
+import time
+from typing import Any
+
+import ipywidgets as W
+
+from ..dsl import parse, parse_condition, to_text
+from ..errors import SegmentError
+from . import theme
+from .debounce import Debouncer, WorkerDB
+from .errors import Messages, describe
+from .state import (
+    COMPARE_OPS,
+    NO_VALUE_OPS,
+    OPS_BY_TYPE,
+    PROJECTION_FUNCS,
+    QUANTIFIERS,
+    SET_OPS,
+    UNITS,
+    BuilderState,
+    Group,
+    Node,
+    ProjectionRow,
+    Row,
+    Schema,
+    display_value,
+    from_definition,
+    row_to_expr,
+    to_definition,
+    to_dsl,
+)
+
+SET_OP_LABELS = {"union": "Union (either)", "intersect": "Intersect (both)", "except": "Except (minus)"}
+
+
+def _dropdown(options: list[tuple[str, Any]], value: Any, width: str) -> W.Dropdown:
+    values = [v for _, v in options]
+    return W.Dropdown(
+        options=options, value=value if value in values else values[0], layout=W.Layout(width=width)
+    )
+
+
+def _text(value: Any, width: str = theme.W_VALUE, placeholder: str = "value") -> W.Text:
+    return W.Text(value=display_value(value), placeholder=placeholder, layout=W.Layout(width=width))
+
+
+def _icon_button(icon: str, tooltip: str) -> W.Button:
+    return W.Button(icon=icon, tooltip=tooltip, layout=W.Layout(width="32px"))
+
+
+class RowView:
+    """One condition row; its widgets are rebuilt when the entity, attribute, quantifier or operator change."""
+
+    def __init__(self, builder: SegmentBuilder, row: Row, parent: Node) -> None:
+        self.builder, self.row, self.parent = builder, row, parent
+        self.box = W.HBox(layout=W.Layout(flex_flow="row wrap"))
+        self.box.add_class("jseg-row")
+        self.entity = self.quantifier = self.agg_attribute = self.agg_op = None  # type: ignore[assignment]
+        self.agg_value = self.agg_value2 = self.attribute = self.op = self.value = self.value2 = None  # type: ignore[assignment]
+        self.text: W.Text | None = None
+        self.remove = _icon_button("times", "Remove this condition")
+        self.as_text = _icon_button("code", "Edit this condition as DSL text")
+        g = builder.messages.guard
+        self.remove.on_click(g(lambda _b: builder.remove_item(parent, row)))
+        self.as_text.on_click(g(lambda _b: self.convert_to_text()))
+        self.build()
+
+    # -- building ------------------------------------------------------------------------------
+    def build(self) -> None:
+        r, b = self.row, self.builder
+        g = b.messages.guard
+        if r.is_text:
+            self.text = W.Text(
+                value=r.text or "",
+                placeholder="DSL condition, e.g. age >= 30",
+                layout=W.Layout(width="560px"),
+            )
+            self.text.observe(g(lambda c: self._set("text", c["new"])), names="value")
+            tag = W.HTML('<span class="jseg-badge">DSL</span>')
+            self.box.children = [tag, self.text, self.remove]
+            return
+        paths = b.schema.entity_paths()
+        self.entity = _dropdown([(self._path_label(p), p) for p in paths], r.entity, theme.W_ENTITY)
+        self.entity.observe(g(lambda c: self._set("entity", c["new"], rebuild=True)), names="value")
+        children: list[W.Widget] = [self.entity]
+        if r.entity:
+            self.quantifier = _dropdown([(lbl, k) for k, lbl in QUANTIFIERS.items()], r.quantifier, "140px")
+            self.quantifier.observe(
+                g(lambda c: self._set("quantifier", c["new"], rebuild=True)), names="value"
+            )
+            children.append(self.quantifier)
+            if r.quantifier not in ("any", "all", "none"):
+                children += self._aggregate_widgets()
+            children.append(W.HTML('<span class="jseg-muted">&nbsp;where&nbsp;</span>'))
+        children += self._filter_widgets()
+        children += [self.as_text, self.remove]
+        self.box.children = children
+
+    def _path_label(self, path: tuple[str, ...]) -> str:
+        return self.builder.schema.customer if not path else " › ".join(path)
+
+    def _aggregate_widgets(self) -> list[W.Widget]:
+        r, g = self.row, self.builder.messages.guard
+        out: list[W.Widget] = []
+        if r.quantifier != "count":
+            cols = self.builder.schema.number_columns(r.entity)
+            if r.agg_attribute not in cols and cols:
+                r.agg_attribute = cols[0]
+            self.agg_attribute = _dropdown(
+                [(c, c) for c in cols] or [("(no numbers)", "")], r.agg_attribute, "130px"
+            )
+            self.agg_attribute.observe(g(lambda c: self._set("agg_attribute", c["new"])), names="value")
+            out.append(self.agg_attribute)
+        if r.agg_op not in COMPARE_OPS:
+            r.agg_op = ">="
+        self.agg_op = _dropdown([(o, o) for o in COMPARE_OPS], r.agg_op, "90px")
+        self.agg_op.observe(g(lambda c: self._set("agg_op", c["new"], rebuild=True)), names="value")
+        self.agg_value = _text(r.agg_value, theme.W_SMALL, "number")
+        self.agg_value.observe(g(lambda c: self._set("agg_value", c["new"])), names="value")
+        out += [self.agg_op, self.agg_value]
+        if r.agg_op == "between":
+            self.agg_value2 = _text(r.agg_value2, theme.W_SMALL, "and")
+            self.agg_value2.observe(g(lambda c: self._set("agg_value2", c["new"])), names="value")
+            out += [W.HTML("and"), self.agg_value2]
+        return out
+
+    def _filter_widgets(self) -> list[W.Widget]:
+        r, b = self.row, self.builder
+        g = b.messages.guard
+        attrs = b.schema.attributes(r.entity)
+        none_label = "(any attribute)" if r.entity else "— attribute —"
+        options = [(none_label, ())] + [(".".join(a), a) for a in attrs]
+        self.attribute = _dropdown(options, r.attribute, theme.W_ATTR)
+        self.attribute.observe(g(lambda c: self._set("attribute", c["new"], rebuild=True)), names="value")
+        out: list[W.Widget] = [self.attribute]
+        if not r.attribute:
+            return out
+        ops = OPS_BY_TYPE.get(attrs.get(r.attribute, "other"), [])
+        if r.op not in ops:
+            r.op = ops[0] if ops else ""
+        self.op = _dropdown([(o, o) for o in ops], r.op, theme.W_OP)
+        self.op.observe(g(lambda c: self._set("op", c["new"], rebuild=True)), names="value")
+        out.append(self.op)
+        kind = attrs.get(r.attribute, "other")
+        if r.op in NO_VALUE_OPS:
+            return out
+        placeholder = {"date": "YYYY-MM-DD", "timestamp": "YYYY-MM-DD", "number": "number"}.get(kind, "text")
+        if r.op in ("in list", "not in list"):
+            placeholder = "a, b, c"
+        if r.op == "in last":
+            placeholder = "N"
+        self.value = _text(r.value, theme.W_VALUE if r.op != "in last" else "70px", placeholder)
+        self.value.observe(g(lambda c: self._set("value", c["new"])), names="value")
+        out.append(self.value)
+        if r.op == "between":
+            self.value2 = _text(r.value2, theme.W_VALUE, placeholder)
+            self.value2.observe(g(lambda c: self._set("value2", c["new"])), names="value")
+            out += [W.HTML("and"), self.value2]
+        elif r.op == "in last":
+            if r.value2 not in UNITS:
+                r.value2 = "days"
+            self.value2 = _dropdown([(u, u) for u in UNITS], r.value2, "100px")
+            self.value2.observe(g(lambda c: self._set("value2", c["new"])), names="value")
+            out.append(self.value2)
+        return out
+
+    # -- editing -------------------------------------------------------------------------------
+    def _set(self, attr: str, value: Any, rebuild: bool = False) -> None:
+        setattr(self.row, attr, value)
+        if attr == "entity":  # a different entity: its attributes differ, start the filter afresh
+            self.row.attribute, self.row.op, self.row.value, self.row.value2 = (), "", None, None
+        if attr == "attribute":
+            self.row.value = self.row.value2 = None
+        if rebuild:
+            self.build()
+        self.builder.changed()
+
+    def convert_to_text(self) -> None:
+        """Turn the row into a DSL text row (keeps what it stands for when it is complete)."""
+        try:
+            text = to_text(row_to_expr(self.row, self.builder.schema))
+        except SegmentError:
+            text = ""
+        for f in ("entity", "attribute"):
+            setattr(self.row, f, ())
+        self.row.text = text
+        self.build()
+        self.builder.changed()
+
+
+class NodeView:
+    """AND/OR over rows and nested nodes, drawn with a coloured left border per nesting level."""
+
+    def __init__(self, builder: SegmentBuilder, node: Node, parent: Node | None, depth: int) -> None:
+        self.builder, self.node, self.parent, self.depth = builder, node, parent, depth
+        g = builder.messages.guard
+        self.toggle = W.ToggleButtons(
+            options=[("AND", "and"), ("OR", "or")], value=node.op, style={"button_width": "48px"}
+        )
+        self.toggle.observe(g(lambda c: self._set_op(c["new"])), names="value")
+        self.add_condition = theme.button("Condition", icon="plus", tooltip="Add a condition row")
+        self.add_nested = theme.button(
+            "Nested group", icon="plus-square", tooltip="Add an AND/OR group inside"
+        )
+        self.add_text = theme.button("DSL text", icon="code", tooltip="Add a condition written in the DSL")
+        self.remove = theme.button("Remove group", icon="trash", tooltip="Remove this nested group")
+        for b in (self.add_condition, self.add_nested, self.add_text, self.remove):
+            b.layout.width = "auto"
+        self.add_condition.on_click(g(lambda _b: builder.add_item(node, Row())))
+        self.add_nested.on_click(
+            g(lambda _b: builder.add_item(node, Node("or" if node.op == "and" else "and")))
+        )
+        self.add_text.on_click(g(lambda _b: builder.add_item(node, Row(text=""))))
+        self.remove.on_click(g(lambda _b: builder.remove_item(parent, node)))
+        self.items: list[RowView | NodeView] = []
+        for item in node.items:
+            if isinstance(item, Node):
+                self.items.append(NodeView(builder, item, node, depth + 1))
+            else:
+                self.items.append(RowView(builder, item, node))
+        header = [theme.label("match"), self.toggle, W.HTML('<span class="jseg-muted">of these</span>')]
+        buttons = [self.add_condition, self.add_nested, self.add_text] + ([self.remove] if parent else [])
+        self.box = W.VBox(
+            [W.HBox(header, layout=W.Layout(align_items="center", gap="6px"))]
+            + [i.box for i in self.items]
+            + [W.HBox(buttons, layout=W.Layout(gap="4px"))]
+        )
+        self.box.add_class("jseg-node")
+        if node.op == "or":
+            self.box.add_class("jseg-node-or")
+
+    def _set_op(self, op: str) -> None:
+        self.node.op = op
+        if op == "or":
+            self.box.add_class("jseg-node-or")
+        else:
+            self.box.remove_class("jseg-node-or")
+        self.builder.changed()
+
+    def row_views(self) -> list[RowView]:
+        out: list[RowView] = []
+        for i in self.items:
+            out += i.row_views() if isinstance(i, NodeView) else [i]
+        return out
+
+    def node_views(self) -> list[NodeView]:
+        out: list[NodeView] = [self]
+        for i in self.items:
+            if isinstance(i, NodeView):
+                out += i.node_views()
+        return out
+
+
+class GroupView:
+    def __init__(self, builder: SegmentBuilder, group: Group, index: int) -> None:
+        self.builder, self.group, self.index = builder, group, index
+        g = builder.messages.guard
+        self.combine = W.Dropdown(
+            options=[(SET_OP_LABELS[o], o) for o in SET_OPS],
+            value=group.combine,
+            layout=W.Layout(width="170px"),
+        )
+        self.combine.observe(g(lambda c: self._set_combine(c["new"])), names="value")
+        self.remove = theme.button("Remove", icon="trash", tooltip="Remove this group", width="auto")
+        self.remove.on_click(g(lambda _b: builder.remove_group(group)))
+        self.root = NodeView(builder, group.root, None, 0)
+        head: list[W.Widget] = [W.HTML(f"<b>Group {index + 1}</b>")]
+        if index > 0:
+            head += [
+                W.HTML('<span class="jseg-muted">combined with the groups above by</span>'),
+                self.combine,
+            ]
+        if len(builder.state.groups) > 1:
+            head.append(self.remove)
+        self.box = W.VBox([W.HBox(head, layout=W.Layout(align_items="center", gap="8px")), self.root.box])
+        self.box.add_class("jseg-group")
+
+    def _set_combine(self, op: str) -> None:
+        self.group.combine = op
+        self.builder.changed()
+
+
+class ProjectionView:
+    def __init__(self, builder: SegmentBuilder, p: ProjectionRow) -> None:
+        self.builder, self.p = builder, p
+        self.box = W.HBox()
+        self.box.add_class("jseg-row")
+        self.build()
+
+    def build(self) -> None:
+        p, b = self.p, self.builder
+        g = b.messages.guard
+        self.remove = _icon_button("times", "Remove this projected attribute")
+        self.remove.on_click(g(lambda _b: b.remove_projection(p)))
+        self.alias = W.Text(value=p.alias, placeholder="column name", layout=W.Layout(width="140px"))
+        self.alias.observe(g(lambda c: self._set("alias", c["new"])), names="value")
+        if p.text is not None:
+            self.text = W.Text(value=p.text, layout=W.Layout(width="380px"))
+            self.text.observe(g(lambda c: self._set("text", c["new"])), names="value")
+            self.box.children = [
+                W.HTML('<span class="jseg-badge">DSL</span>'),
+                self.text,
+                W.HTML("as"),
+                self.alias,
+                self.remove,
+            ]
+            return
+        paths = [p_ for p_ in b.schema.entity_paths() if p_]
+        if p.entity not in paths and paths:
+            p.entity = paths[0]
+        self.func = _dropdown([(f, f) for f in PROJECTION_FUNCS], p.func, "130px")
+        self.func.observe(g(lambda c: self._set("func", c["new"], rebuild=True)), names="value")
+        self.entity = _dropdown([(" › ".join(x), x) for x in paths], p.entity, theme.W_ENTITY)
+        self.entity.observe(g(lambda c: self._set("entity", c["new"], rebuild=True)), names="value")
+        children: list[W.Widget] = [self.func, W.HTML("of"), self.entity]
+        if p.func != "count":
+            cols = (
+                b.schema.number_columns(p.entity)
+                if p.func in ("sum", "avg")
+                else list(b.model.entity(b.schema.entity_of(p.entity)).columns)
+            )
+            if p.attribute not in cols and cols:
+                p.attribute = cols[0]
+            self.attribute = _dropdown([(c, c) for c in cols], p.attribute, theme.W_ATTR)
+            self.attribute.observe(g(lambda c: self._set("attribute", c["new"])), names="value")
+            children += [W.HTML("."), self.attribute]
+        self.box.children = children + [W.HTML("as"), self.alias, self.remove]
+
+    def _set(self, attr: str, value: Any, rebuild: bool = False) -> None:
+        setattr(self.p, attr, value)
+        if rebuild:
+            self.build()
+        self.builder.changed()
+
+
+class SegmentBuilder:
+    """Build a segment from groups of conditions, with live DSL, SQL and a debounced member count.
+
+    >>> b = SegmentBuilder(ws)                       # empty
+    >>> b = SegmentBuilder(ws, text="age >= 30")     # from DSL text
+    >>> b = SegmentBuilder(ws, name="vip")           # edit a saved segment
+    """
+
+    def __init__(
+        self,
+        ws: Any,
+        name: str | None = None,
+        *,
+        text: str | None = None,
+        delay: float = 0.4,
+    ) -> None:
+        self.ws = ws
+        self.model = ws.model
+        self.schema = Schema(ws.model)
+        self.messages = Messages()
+        self.db = WorkerDB(ws)
+        self.count: int | None = None  # the last count shown (None while counting or invalid)
+        self.count_error: str | None = None
+        self.counted_text: str | None = None  # the DSL the shown count belongs to
+        self.definition = None  # the current valid tree, or None
+        self.error: str | None = None  # why the current state is invalid
+        self._t0 = 0.0
+        self.debouncer = Debouncer(
+            self._count, self._count_done, self._count_failed, delay=delay, cancel=self.db.interrupt
+        )
+        seg_meta: dict[str, str] = {}
+        if name is not None:
+            text, seg_meta = self._load_saved(name)
+        self.state = self._state_from_text(text) if text else BuilderState()
+
+        g = self.messages.guard
+        self.groups_box = W.VBox(layout=W.Layout(gap="8px"))
+        self.add_group_button = theme.button(
+            "Add group", icon="plus", tooltip="Add a group of conditions", width="auto"
+        )
+        self.add_group_button.on_click(g(lambda _b: self.add_group()))
+        self.projections_box = W.VBox()
+        self.add_projection_button = theme.button(
+            "Add projected attribute",
+            icon="plus",
+            tooltip="Append an aggregate over related records to the output",
+            width="auto",
+        )
+        self.add_projection_button.on_click(g(lambda _b: self.add_projection()))
+        self.dsl = W.HTML()
+        self.sql = W.HTML()
+        self.sql_accordion = W.Accordion(children=[self.sql], selected_index=None)
+        self.sql_accordion.set_title(0, "Compiled SQL")
+        self.count_label = W.HTML()
+        self.name = W.Text(value=name or "", placeholder="segment_name", description="Name")
+        self.display_name = W.Text(
+            value=seg_meta.get("display_name", ""), placeholder="Shown in lists", description="Display name"
+        )
+        self.description = W.Textarea(
+            value=seg_meta.get("description", ""),
+            placeholder="What this segment is for",
+            description="Description",
+            layout=W.Layout(width="480px", height="56px"),
+        )
+        for w in (self.name, self.display_name, self.description):
+            w.style.description_width = "100px"
+        self.save_button = theme.button(
+            "Save", kind="primary", icon="save", tooltip="Validate and save the segment"
+        )
+        self.draft_button = theme.button(
+            "Save as draft", icon="file-o", tooltip="Save even if it does not validate yet"
+        )
+        self.save_button.on_click(g(lambda _b: self.save(), "Could not save"))
+        self.draft_button.on_click(g(lambda _b: self.save(draft=True), "Could not save the draft"))
+        self.saved: Any = None  # what ws.segment returned for the last save
+
+        self.widget = theme.root(
+            [
+                theme.title("Segment builder", "Groups of conditions; the count updates as you edit."),
+                self.groups_box,
+                self.add_group_button,
+                theme.section([self.projections_box, self.add_projection_button], "Projected attributes"),
+                theme.section([self.count_label, self.dsl, self.sql_accordion], "Definition"),
+                theme.section(
+                    [
+                        self.name,
+                        self.display_name,
+                        self.description,
+                        W.HBox([self.save_button, self.draft_button], layout=W.Layout(gap="6px")),
+                    ],
+                    "Save",
+                ),
+                self.messages.widget,
+            ]
+        )
+        self.render()
+
+    # -- loading ---------------------------------------------------------------------------------
+    def _load_saved(self, name: str) -> tuple[str, dict[str, str]]:
+        seg = self.ws.get(name)
+        text = getattr(seg, "text", None) or getattr(seg, "definition", None)
+        meta = {k: getattr(seg, k, "") or "" for k in ("display_name", "description")}
+        return str(text), meta
+
+    def _state_from_text(self, text: str) -> BuilderState:
+        """State for DSL text; text that does not parse (a draft) is kept whole as one text row."""
+        try:
+            return from_definition(parse(text), self.schema)
+        except SegmentError:
+            return BuilderState([Group(Node("and", [Row(text=text)]))])
+
+    def load(self, text: str) -> None:
+        """Replace the builder's content with a definition given as DSL text."""
+        self.state = self._state_from_text(text)
+        self.render()
+
+    # -- display ---------------------------------------------------------------------------------
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        return self.widget._repr_mimebundle_(**kwargs)
+
+    def render(self) -> None:
+        """Rebuild the group views from the state (after a structural change), then refresh outputs."""
+        self.group_views = [GroupView(self, grp, i) for i, grp in enumerate(self.state.groups)]
+        self.groups_box.children = [gv.box for gv in self.group_views]
+        self.projection_views = [ProjectionView(self, p) for p in self.state.projections]
+        self.projections_box.children = [pv.box for pv in self.projection_views] or [
+            W.HTML(
+                '<span class="jseg-muted">None. Add sums, counts or averages of related records as output columns.</span>'
+            )
+        ]
+        self.changed()
+
+    def row_views(self) -> list[RowView]:
+        """Every condition row, in reading order (for tests and scripts)."""
+        return [r for gv in self.group_views for r in gv.root.row_views()]
+
+    def node_views(self) -> list[NodeView]:
+        return [n for gv in self.group_views for n in gv.root.node_views()]
+
+    # -- structural edits ------------------------------------------------------------------------
+    def add_item(self, node: Node, item: Row | Node) -> None:
+        node.items.append(item)
+        self.render()
+
+    def remove_item(self, parent: Node | None, item: Row | Node) -> None:
+        if parent is None:
+            return
+        parent.items = [i for i in parent.items if i is not item]
+        if not parent.items:
+            parent.items.append(Row())
+        self.render()
+
+    def add_group(self, combine: str = "union") -> None:
+        self.state.groups.append(Group(combine=combine))
+        self.render()
+
+    def remove_group(self, group: Group) -> None:
+        self.state.groups = [g for g in self.state.groups if g is not group] or [Group()]
+        self.render()
+
+    def add_projection(self) -> None:
+        n = len(self.state.projections) + 1
+        self.state.projections.append(ProjectionRow(func="count", alias=f"value_{n}"))
+        self.render()
+
+    def remove_projection(self, p: ProjectionRow) -> None:
+        self.state.projections = [x for x in self.state.projections if x is not p]
+        self.render()
+
+    # -- outputs ---------------------------------------------------------------------------------
+    @property
+    def text(self) -> str:
+        """The DSL the builder stands for (best effort when invalid, as saved for drafts)."""
+        return to_dsl(self.state, self.schema)
+
+    def changed(self) -> None:
+        """After any edit: validate, print DSL, compile SQL, queue a count."""
+        try:
+            self.definition = to_definition(self.state, self.schema)
+            self.error = None
+        except SegmentError as e:
+            self.definition, self.error = None, str(e)
+        if self.definition is not None:
+            text = to_text(self.definition)
+            self.dsl.value = theme.code_html(text)
+            try:
+                sql = self.ws.compile(self.definition)
+            except SegmentError as e:  # valid rows that the engine rejects (e.g. an unknown segment)
+                self.definition, self.error = None, str(e)
+            else:
+                self.sql.value = theme.code_html(sql)
+                self._show_counting()
+                self.debouncer.submit(self.definition)
+                if self.messages.kind == "error":
+                    self.messages.clear()
+                return
+        self.dsl.value = theme.code_html(self.text or "(empty)")
+        self.sql.value = '<span class="jseg-muted">The SQL appears when the definition is valid.</span>'
+        self.count = None
+        self.count_label.value = (
+            f'<span class="jseg-muted">Estimated members: —</span>'
+            f'<div class="jseg-warn">{html.escape(self.error or "")}</div>'
+        )
+
+    def _show_counting(self) -> None:
+        last = f"{self.count:,}" if self.count is not None else "…"
+        self.count_label.value = f'<span class="jseg-count">Estimated members: <b>{last}</b> <span class="jseg-muted">counting…</span></span>'
+
+    def _count(self, definition: Any) -> tuple[int, str, float]:
+        t0 = time.perf_counter()
+        n = self.db.count(definition)
+        return n, to_text(definition), time.perf_counter() - t0
+
+    def _count_done(self, result: tuple[int, str, float]) -> None:
+        n, text, seconds = result
+        self.count, self.counted_text, self.count_error = n, text, None
+        self.count_label.value = (
+            f'<span class="jseg-count">Estimated members: <b>{n:,}</b></span> '
+            f'<span class="jseg-muted">counted in {seconds:.2f} s</span>'
+        )
+
+    def _count_failed(self, exc: BaseException) -> None:
+        self.count, self.count_error = None, describe(exc)
+        self.count_label.value = (
+            f'<span class="jseg-muted">Estimated members: —</span>'
+            f'<div class="jseg-error"><pre>{html.escape(self.count_error)}</pre></div>'
+        )
+
+    def wait(self, timeout: float = 30.0) -> int | None:
+        """Wait for the pending count (tests, scripts); returns it."""
+        self.debouncer.wait(timeout)
+        return self.count
+
+    # -- saving ----------------------------------------------------------------------------------
+    def save(self, draft: bool = False) -> Any:
+        """Save to the catalog: validated, or as a draft (kept even when invalid)."""
+        name = self.name.value.strip()
+        if not name:
+            raise SegmentError("enter a name for the segment")
+        if not hasattr(self.ws, "segment"):
+            raise SegmentError("this workspace has no catalog to save segments in")
+        if draft:
+            text = self.text
+            if not text.strip():
+                raise SegmentError("nothing to save yet: add a condition")
+        else:
+            definition = to_definition(self.state, self.schema)  # raises with the row at fault
+            self.ws.check(definition)
+            text = to_text(definition)
+        self.saved = self.ws.segment(
+            name,
+            text,
+            description=self.description.value,
+            display_name=self.display_name.value or None,
+            draft=draft,
+        )
+        self.messages.info(f"Saved {'draft ' if draft else ''}segment '{name}'.")
+        return self.saved
+
+    def close(self) -> None:
+        self.debouncer.close()
+        self.widget.close()
+
+
+def open_condition(text: str) -> Row:
+    """A text row for a DSL condition (raises ``SegmentError`` when it does not parse)."""
+    parse_condition(text)
+    return Row(text=text)
