@@ -42,6 +42,7 @@ class Workspace:
         self.model = Model(backend)
         self._catalog_target = catalog
         self._catalog: Catalog | None = None
+        self.model.measure_source = self._catalog_measures  # saved measures (catalog section)
 
     def __repr__(self) -> str:
         customer = f", customers={self.model.customer}" if self.model.customer else ""
@@ -225,6 +226,104 @@ class Workspace:
 
     # --- catalog (saved segments, measures, refresh, export): see jupyter_segments/catalog -----------
     # (methods for the catalog issue live in this section)
+    members_prefix: str = "seg_"  # members tables are named <prefix>members__<segment>
+    members_storage: str = "auto"  # "auto" (a table if the database is writable), "table" or "parquet"
+
+    @property
+    def catalog(self) -> Catalog:
+        """The catalog of saved segments, opened (and for a file, created) on first use."""
+        if self._catalog is None:
+            from .catalog import open_catalog
+            from .catalog.api import restore_model
+
+            self._catalog = open_catalog(self._catalog_target)
+            restore_model(self, self._catalog)
+        return self._catalog
+
+    def segment(
+        self,
+        name: str,
+        definition: Definition,
+        *,
+        description: str | None = None,
+        display_name: str | None = None,
+        type: str = "dynamic",
+        draft: bool = False,
+    ):
+        """Save a segment (saving an existing name adds a version); returns its ``Segment``.
+
+        Validated first unless ``draft=True`` (a draft is kept inactive). ``type="static"`` freezes the
+        members at creation.
+
+        >>> seg = ws.segment("vip", "sum(orders.amount) >= 1000", description="big spenders")
+        """
+        from .catalog.api import save
+
+        return save(self, name, definition, description=description, display_name=display_name, type=type, draft=draft)
+
+    def segments(self, search: str | None = None, sort: str = "name", state: str | None = None) -> pd.DataFrame:
+        """Saved segments: name, display_name, type, state, draft, members, last_refresh, last_status, ...
+
+        ``search`` matches name, display name and description; ``sort`` is a column ('-' reverses).
+        """
+        from .catalog.api import list_segments
+
+        return list_segments(self, search=search, sort=sort, state=state)
+
+    def get(self, name: str):
+        """The saved segment ``name`` (``SegmentError`` naming the nearest one if there is none)."""
+        from .catalog.api import get
+
+        return get(self, name)
+
+    def __getitem__(self, name: str):
+        return self.get(name)
+
+    def refresh(self, names: str | list[str] | None = None, *, shared: bool = True, as_of: AsOf = None, **options):
+        """Refresh segments (default: every active one) in dependency order; returns a list of Runs.
+
+        ``shared=True`` evaluates them with one query (aggregates computed once); ``False`` one by one.
+        """
+        from .refresh import refresh
+
+        if isinstance(names, str):
+            names = [names]
+        return refresh(self, names, shared=shared, as_of=as_of, **options)
+
+    def duplicate(self, name: str, new_name: str, **changes: Any):
+        """Copy a saved segment under a new name (a new, not yet refreshed segment)."""
+        from .catalog.api import duplicate
+
+        return duplicate(self, name, new_name, **changes)
+
+    def measure(self, name: str, expression: str, *, description: str | None = None) -> None:
+        """Save a named customer-level expression, then usable as an attribute in any definition.
+
+        >>> ws.measure("total_spend", "sum(orders.amount where status != 'returned')")
+        >>> ws.count("total_spend >= 1000")
+        """
+        from .catalog.api import save_measure
+
+        save_measure(self, name, expression, description)
+
+    def measures(self) -> pd.DataFrame:
+        """Saved measures: name, expression, description, created_at, updated_at."""
+        from .catalog.api import list_measures
+
+        return list_measures(self)
+
+    def schedule(self, cron: str, names: list[str] | None = None, **options: Any):
+        """Refresh on a cron schedule in a background thread while this kernel lives; ``.stop()`` ends it.
+
+        >>> sched = ws.schedule("0 * * * *")
+        """
+        from .schedule import Scheduler
+
+        return Scheduler(self, cron, names=names, **options).start()
+
+    def _catalog_measures(self) -> dict[str, str]:
+        catalog = self.catalog_or_none
+        return catalog.measures_dict() if catalog is not None else {}
 
     # --- segment references (the catalog provides the texts) ----------------------------------------
     def _segment_source(self, name: str) -> str:
@@ -235,6 +334,13 @@ class Workspace:
 
     @property
     def catalog_or_none(self) -> Catalog | None:
+        """The catalog if one is open or exists; None (without creating a file) otherwise."""
+        if self._catalog is None:
+            from .catalog import catalog_exists
+
+            if not catalog_exists(self._catalog_target):
+                return None
+            return self.catalog
         return self._catalog
 
     def close(self) -> None:

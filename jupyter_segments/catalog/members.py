@@ -1,0 +1,243 @@
+"""Where the members of a refresh are kept: a table in the user's database, or a Parquet file.
+
+Table location: the new members are built under a staging name (``CREATE TABLE ... AS SELECT``) and
+swapped in by one transaction that also keeps the previous members as ``<table>__prev`` (the basis of
+``diff()``). Parquet location: the new members go to a temporary file that is ``os.replace()``d to a
+per-run file name; the catalog row that names the current file is switched in the same catalog
+transaction that records the run, so a crash at any point leaves the previous members in force.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sqlite3
+import threading
+import uuid
+from collections.abc import Iterable, Iterator
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+from sqlglot import exp
+
+from ..backends._sql import quote
+from ..backends.base import Backend
+
+STAGE_PREFIX = "_js_stage_"
+
+
+def stage_name() -> str:
+    """A short unique table name (PostgreSQL truncates identifiers at 63 bytes)."""
+    return f"{STAGE_PREFIX}{uuid.uuid4().hex[:12]}"
+
+
+def table_name(prefix: str, name: str, segment_id: int) -> str:
+    """``seg_members__vip`` for a plain name; names that need changing get their id appended
+    (``seg_members__vip_2_7``) so two names never map to one table."""
+    slug = re.sub(r"[^0-9A-Za-z_]+", "_", name).strip("_").lower()[:40]
+    base = f"{prefix}members__{slug}" if slug else f"{prefix}members"
+    return base if slug == name else f"{base}_{segment_id}"
+
+
+def prev_name(table: str) -> str:
+    return f"{table}__prev"
+
+
+# --- tables in the user's database -------------------------------------------------------------------
+
+
+def ctas(backend: Backend, name: str, select: exp.Expression) -> None:
+    """CREATE TABLE name AS select, in the backend's dialect (SELECT INTO where that is the idiom)."""
+    create = exp.Create(
+        this=exp.Table(this=exp.to_identifier(name, quoted=True)), kind="TABLE", expression=select
+    )
+    backend.execute(create.sql(dialect=backend.dialect))
+
+
+def table_exists(backend: Backend, name: str) -> bool:
+    return name in set(backend.tables())
+
+
+def count_rows(backend: Backend, table: str) -> int:
+    return int(backend.scalar(f"SELECT COUNT(*) FROM {quote(table, backend.dialect)}") or 0)
+
+
+def count_missing(backend: Backend, table: str, other: str, key: str) -> int:
+    """Rows of ``table`` whose key is not in ``other``."""
+    d = backend.dialect
+    t, o, k = quote(table, d), quote(other, d), quote(key, d)
+    sql = f"SELECT COUNT(*) FROM {t} a WHERE NOT EXISTS (SELECT 1 FROM {o} b WHERE b.{k} = a.{k})"
+    return int(backend.scalar(sql) or 0)
+
+
+def probe_writable(backend: Backend) -> bool:
+    """Whether tables can be created in the user's database (a read-only file cannot)."""
+    name = stage_name()
+    try:
+        ctas(backend, name, exp.select(exp.alias_(exp.Literal.number(1), "x")))
+    except Exception:  # noqa: BLE001 - any failure means: do not put members there
+        return False
+    try:
+        backend.drop_table(name)
+    except Exception:  # noqa: BLE001
+        pass
+    return True
+
+
+def swap_in(backend: Backend, stage: str, current: str, keep_prev: bool = True) -> None:
+    """Make ``stage`` the ``current`` table (old current becomes ``current__prev``) in one transaction."""
+    prev = prev_name(current)
+    has_current = table_exists(backend, current)
+    d = backend.dialect
+    q = lambda n: quote(n, d)  # noqa: E731
+    statements = [f"DROP TABLE IF EXISTS {q(prev)}"]
+    if d == "mysql":
+        # MySQL DDL commits implicitly; one multi-table RENAME is atomic there.
+        renames = ([f"{q(current)} TO {q(prev)}"] if has_current else []) + [f"{q(stage)} TO {q(current)}"]
+        statements.append("RENAME TABLE " + ", ".join(renames))
+    else:
+        if has_current:
+            statements.append(f"ALTER TABLE {q(current)} RENAME TO {q(prev)}")
+        statements.append(f"ALTER TABLE {q(stage)} RENAME TO {q(current)}")
+    if not keep_prev:
+        statements.append(f"DROP TABLE IF EXISTS {q(prev)}")
+    run_in_transaction(backend, statements)
+
+
+def drop_tables(backend: Backend, names: Iterable[str]) -> None:
+    run_in_transaction(backend, [f"DROP TABLE IF EXISTS {quote(n, backend.dialect)}" for n in names])
+
+
+def rename_tables(backend: Backend, pairs: list[tuple[str, str]]) -> None:
+    d = backend.dialect
+    run_in_transaction(backend, [f"ALTER TABLE {quote(a, d)} RENAME TO {quote(b, d)}" for a, b in pairs])
+
+
+def run_in_transaction(backend: Backend, statements: list[str]) -> None:
+    """Run DDL statements atomically on the backends that can (DuckDB, SQLite, PostgreSQL, ...)."""
+    from ..backends.duckdb_backend import DuckDBBackend
+    from ..backends.sqlalchemy_backend import SQLAlchemyBackend
+    from ..backends.sqlite_backend import SQLiteBackend
+
+    lock = getattr(backend, "_lock", None) or nullcontext()
+    if isinstance(backend, DuckDBBackend):
+        conn = backend.connection
+        with lock:
+            conn.execute("BEGIN TRANSACTION")
+            try:
+                for s in statements:
+                    conn.execute(s)
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        return
+    if isinstance(backend, SQLiteBackend):
+        conn: sqlite3.Connection = backend.connection
+        with lock:
+            if conn.in_transaction:
+                conn.commit()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for s in statements:
+                    conn.execute(s)
+                conn.commit()
+            except BaseException:
+                conn.rollback()
+                raise
+        return
+    if isinstance(backend, SQLAlchemyBackend):
+        with backend.engine.begin() as c:
+            for s in statements:
+                c.exec_driver_sql(s, execution_options={"no_parameters": True})
+        return
+    for s in statements:  # an unknown backend object: best effort, one statement at a time
+        backend.execute(s)
+
+
+# --- Parquet files beside the catalog -------------------------------------------------------------
+
+
+class ParquetSink:
+    """Streams frames into a temporary Parquet file; ``commit()`` renames it into place atomically."""
+
+    def __init__(self, final: Path) -> None:
+        self.final = final
+        final.parent.mkdir(parents=True, exist_ok=True)
+        self.tmp = final.with_name(f".{final.name}.{uuid.uuid4().hex[:8]}.tmp")
+        self._writer: pq.ParquetWriter | None = None
+        self._schema: pa.Schema | None = None
+        self.rows = 0
+        self._lock = threading.Lock()
+
+    def write(self, frame: pd.DataFrame) -> None:
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        with self._lock:
+            if self._writer is None:
+                self._schema = _widen_nulls(table.schema)
+                self._writer = pq.ParquetWriter(self.tmp, self._schema)
+            if not table.schema.equals(self._schema):
+                table = table.cast(self._schema)
+            self._writer.write_table(table)
+            self.rows += len(frame)
+
+    def commit(self, empty_like: pd.DataFrame | None = None) -> int:
+        if self._writer is None:  # no rows at all: still write a file with the columns
+            self.write(empty_like if empty_like is not None else pd.DataFrame())
+        assert self._writer is not None
+        self._writer.close()
+        with open(self.tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(self.tmp, self.final)
+        return self.rows
+
+    def abort(self) -> None:
+        if self._writer is not None:
+            try:
+                self._writer.close()
+            except Exception:  # noqa: BLE001
+                pass
+        try:
+            os.unlink(self.tmp)
+        except FileNotFoundError:
+            pass
+
+
+def _widen_nulls(schema: pa.Schema) -> pa.Schema:
+    # A column that is all NULL in the first chunk has type null; later chunks need a real type.
+    return pa.schema([pa.field(f.name, pa.string()) if pa.types.is_null(f.type) else f for f in schema])
+
+
+def parquet_keys(path: str | Path, key: str) -> pa.Array:
+    return pq.read_table(path, columns=[key]).column(key).combine_chunks()
+
+
+def parquet_missing(path: str | Path, other: str | Path, key: str) -> int:
+    """Keys in ``path`` not in ``other``."""
+    import pyarrow.compute as pc
+
+    a, b = parquet_keys(path, key), parquet_keys(other, key)
+    return int(len(a) - pc.sum(pc.is_in(a, value_set=b)).as_py()) if len(a) else 0
+
+
+def iter_parquet(path: str | Path, batch_size: int = 50_000) -> Iterator[pd.DataFrame]:
+    f = pq.ParquetFile(path)
+    yielded = False
+    for batch in f.iter_batches(batch_size=batch_size):
+        yielded = True
+        yield batch.to_pandas()
+    if not yielded:
+        yield f.schema_arrow.empty_table().to_pandas()
+
+
+def remove_files(paths: Iterable[Any]) -> None:
+    for p in paths:
+        if p:
+            try:
+                os.unlink(p)
+            except FileNotFoundError:
+                pass

@@ -1,0 +1,416 @@
+"""``Segment``: a handle on one saved segment, reading its state from the catalog on every access."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+from sqlglot import exp
+
+from ..backends._sql import quote
+from ..errors import SegmentError
+from . import members as M
+from .store import NOT_STARTED, now
+
+if TYPE_CHECKING:
+    from ..refresh import Run
+    from ..workspace import Workspace
+
+HISTORY_COLUMNS = [
+    "run_id", "status", "trigger", "version", "queued_at", "started_at", "finished_at", "duration",
+    "members", "added", "removed", "location", "errors", "warnings",
+]  # fmt: skip
+
+
+class Segment:
+    """A saved segment. Attributes are read from the catalog each time, so they are never stale.
+
+    >>> seg = ws.segment("vip", "sum(orders.amount) >= 1000")
+    >>> seg.refresh().members
+    """
+
+    def __init__(self, ws: Workspace, segment_id: int) -> None:
+        self._ws = ws
+        self.id = segment_id
+
+    # --- state -----------------------------------------------------------------------------------
+    @property
+    def _row(self) -> dict[str, Any]:
+        return self._ws.catalog.segment_by_id(self.id)
+
+    @property
+    def name(self) -> str:
+        return self._row["name"]
+
+    @property
+    def display_name(self) -> str:
+        row = self._row
+        return row["display_name"] or row["name"]
+
+    @property
+    def description(self) -> str | None:
+        return self._row["description"]
+
+    @property
+    def definition(self) -> str:
+        return self._row["definition"]
+
+    @property
+    def type(self) -> str:
+        return self._row["type"]
+
+    @property
+    def state(self) -> str:
+        return self._row["state"]
+
+    @property
+    def active(self) -> bool:
+        return self._row["state"] == "active"
+
+    @property
+    def draft(self) -> bool:
+        return bool(self._row["draft"])
+
+    @property
+    def version(self) -> int:
+        return int(self._row["version"])
+
+    @property
+    def created_at(self) -> dt.datetime:
+        return self._row["created_at"]
+
+    @property
+    def updated_at(self) -> dt.datetime:
+        return self._row["updated_at"]
+
+    @property
+    def members_table(self) -> str | None:
+        """The table holding the members of the last refresh (None if they are in a Parquet file)."""
+        row = self._row
+        return row["members_table"] if row["members_location"] == "table" else None
+
+    @property
+    def last_run(self) -> Run | None:
+        from ..refresh import Run
+
+        row = self._row
+        return Run.from_row(self._ws.catalog.run_row(row["last_run_id"])) if row["last_run_id"] else None
+
+    @property
+    def status(self) -> str:
+        run = self.last_run
+        return run.status if run else NOT_STARTED
+
+    @property
+    def count(self) -> int | None:
+        """Members at the last successful refresh (None if never refreshed or inactive)."""
+        row = self._row
+        if not row["members_run_id"]:
+            return None
+        return self._ws.catalog.run_row(row["members_run_id"])["members"]
+
+    def __repr__(self) -> str:
+        row = self._row
+        flags = [row["type"], row["state"]] + (["draft"] if row["draft"] else [])
+        count = self.count
+        members = f", {count} members" if count is not None else ""
+        return f"<Segment {row['name']!r} ({', '.join(flags)}{members}): {row['definition']}>"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Segment) and other.id == self.id and other._ws is self._ws
+
+    def __hash__(self) -> int:
+        return hash(self.id)
+
+    # --- lifecycle -------------------------------------------------------------------------------
+    def refresh(self, **options: Any) -> Run:
+        """Evaluate now and replace the members; returns the Run (status, members, added, removed...)."""
+        return self._ws.refresh([self.name], **options)[0]
+
+    def activate(self, at: dt.datetime | None = None) -> Run | None:
+        """Make the segment active and evaluate it at once; with ``at`` (a future time) schedule it.
+
+        A draft can only be activated once its definition validates.
+        """
+        from ..refresh import _validate_for_activation
+
+        row = self._row
+        cat = self._ws.catalog
+        if at is not None and at > now():
+            _validate_for_activation(self._ws, row) if not row["draft"] else None
+            cat.update_segment(self.id, activate_at=at, deactivate_at=None)
+            return None
+        if row["type"] == "static":
+            raise SegmentError(
+                f"'{row['name']}' is static: its members are a snapshot and are not re-evaluated"
+            )
+        _validate_for_activation(self._ws, row)
+        cat.update_segment(self.id, state="active", draft=False, activate_at=None)
+        return self._ws.refresh([row["name"]], trigger="activate")[0]
+
+    def deactivate(self, at: dt.datetime | None = None) -> None:
+        """Make the segment inactive (its members are dropped); with ``at`` (future) schedule it."""
+        from ..refresh import deactivate
+
+        if at is not None and at > now():
+            self._ws.catalog.update_segment(self.id, deactivate_at=at, activate_at=None)
+            return
+        deactivate(self._ws, self._row)
+
+    def rename(self, new_name: str) -> Segment:
+        """Rename; other segments that refer to the old name are refused (they would break)."""
+        from .api import check_name, referrers
+
+        check_name(new_name)
+        row = self._row
+        if new_name == row["name"]:
+            return self
+        users = referrers(self._ws.catalog, row["name"])
+        if users:
+            raise SegmentError(
+                f"cannot rename '{row['name']}': segment {', '.join(repr(u) for u in users)} refers to it "
+                f"(edit {'them' if len(users) > 1 else 'it'} first)"
+            )
+        cat = self._ws.catalog
+        values: dict[str, Any] = {"name": new_name}
+        old_table = row["members_table"]
+        new_table = None
+        if old_table and row["members_location"] == "table":
+            new_table = M.table_name(getattr(self._ws, "members_prefix", "seg_"), new_name, row["id"])
+        with cat.transaction() as c:
+            cat.update_segment(self.id, c, **values)
+            if new_table and new_table != old_table:
+                # Move the tables first: if that fails the whole rename is rolled back.
+                pairs = [(old_table, new_table)]
+                if row["has_prev"]:
+                    pairs.append((M.prev_name(old_table), M.prev_name(new_table)))
+                M.rename_tables(self._ws.backend, pairs)
+                cat.update_segment(self.id, c, members_table=new_table)
+        return self
+
+    def edit(
+        self,
+        definition: str | None = None,
+        *,
+        description: str | None = None,
+        display_name: str | None = None,
+        draft: bool = False,
+    ) -> Segment:
+        """Save a new version of the definition (validated unless ``draft``)."""
+        from .api import save
+
+        row = self._row
+        return save(
+            self._ws, row["name"], definition if definition is not None else row["definition"],
+            description=description, display_name=display_name, draft=draft, type=row["type"],
+        )  # fmt: skip
+
+    def delete(self) -> None:
+        """Delete the segment, its versions, runs and members. Refused while another segment refers to it."""
+        from ..refresh import drop_members
+        from .api import referrers
+
+        row = self._row
+        users = referrers(self._ws.catalog, row["name"])
+        if users:
+            raise SegmentError(
+                f"cannot delete '{row['name']}': segment {', '.join(repr(u) for u in users)} refers to it "
+                f"with 'in segment {row['name']}'"
+            )
+        cat = self._ws.catalog
+        with cat.transaction() as c:
+            cat.delete_segment(self.id, c)
+        drop_members(self._ws, row)
+
+    # --- history and members ---------------------------------------------------------------------
+    def history(self) -> pd.DataFrame:
+        """One row per run, oldest first: status, member count, added, removed, duration, errors."""
+        rows = self._ws.catalog.run_rows(self.id)
+        out = pd.DataFrame(
+            [{"run_id": r["id"], **{k: r[k] for k in HISTORY_COLUMNS[1:]}} for r in rows],
+            columns=HISTORY_COLUMNS,
+        )
+        return out
+
+    def runs(self) -> list[Run]:
+        from ..refresh import Run
+
+        return [Run.from_row(r) for r in self._ws.catalog.run_rows(self.id)]
+
+    def versions(self) -> pd.DataFrame:
+        rows = self._ws.catalog.versions(self.id)
+        cols = ["version", "definition", "description", "draft", "created_at"]
+        return pd.DataFrame([{k: r[k] for k in cols} for r in rows], columns=cols)
+
+    def exports(self) -> pd.DataFrame:
+        rows = self._ws.catalog.export_rows(self.id)
+        cols = [
+            "id",
+            "destination",
+            "target",
+            "status",
+            "rows",
+            "run_id",
+            "started_at",
+            "finished_at",
+            "error",
+        ]
+        return pd.DataFrame([{k: r[k] for k in cols} for r in rows], columns=cols)
+
+    def _require_members(self) -> dict[str, Any]:
+        row = self._row
+        if not row["members_run_id"] or not row["members_location"]:
+            what = "inactive" if row["state"] != "active" else "not refreshed yet"
+            raise SegmentError(f"segment '{row['name']}' has no members: it is {what} (call .refresh())")
+        return row
+
+    def _key(self) -> str:
+        return self._ws.model.customer_entity().key  # type: ignore[return-value]
+
+    def keys(self) -> pd.Series:
+        """The member keys of the last refresh."""
+        row = self._require_members()
+        key = self._key()
+        if row["members_location"] == "parquet":
+            return pd.Series(M.parquet_keys(row["members_file"], key).to_pandas(), name=key)
+        d = self._ws.dialect
+        frame = self._ws.backend.query(f"SELECT {quote(key, d)} FROM {quote(row['members_table'], d)}")
+        return frame.iloc[:, 0].rename(key)
+
+    def preview(self, limit: int = 100) -> pd.DataFrame:
+        """The first ``limit`` members (by key) of the last refresh, with their customer columns."""
+        row = self._require_members()
+        return next(self._member_frames(row, limit=limit))
+
+    def members(self) -> pd.DataFrame:
+        """All members of the last refresh (customer columns plus projections)."""
+        row = self._require_members()
+        frames = list(self._member_frames(row))
+        return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+
+    def iter_members(self, chunk_size: int = 50_000, *, keys_only: bool = False) -> Iterator[pd.DataFrame]:
+        """The members of the last refresh, streamed in DataFrame chunks."""
+        row = self._require_members()
+        return self._member_frames(row, chunk_size=chunk_size, keys_only=keys_only)
+
+    def _member_frames(
+        self, row: dict[str, Any], limit: int | None = None, chunk_size: int = 50_000, keys_only: bool = False
+    ) -> Iterator[pd.DataFrame]:
+        ws = self._ws
+        customer = ws.model.customer_entity()
+        key = self._key()
+        d = ws.dialect
+        if row["members_location"] == "table":
+            m = exp.Table(
+                this=exp.to_identifier(row["members_table"], quoted=True),
+                alias=exp.TableAlias(this=exp.to_identifier("m")),
+            )
+            if keys_only:
+                q = exp.select(exp.column(key, "m", quoted=True)).from_(m)
+            else:
+                member_cols = [c.name for c in ws.backend.columns(row["members_table"]) if c.name != key]
+                cols = [exp.column(c, "c", quoted=True) for c in customer.columns]
+                cols += [exp.column(c, "m", quoted=True) for c in member_cols]
+                cust = exp.Table(
+                    this=exp.to_identifier(customer.name, quoted=True),
+                    alias=exp.TableAlias(this=exp.to_identifier("c")),
+                )
+                q = (
+                    exp.select(*cols)
+                    .from_(m)
+                    .join(
+                        cust,
+                        on=exp.EQ(
+                            this=exp.column(key, "c", quoted=True),
+                            expression=exp.column(key, "m", quoted=True),
+                        ),
+                    )
+                )
+            if limit is not None:
+                q = q.order_by(exp.column(key, "m", quoted=True)).limit(limit)
+                yield ws.backend.query(q.sql(dialect=d))
+                return
+            yield from ws.backend.iter_chunks(q.sql(dialect=d), chunk_size)
+            return
+        # Parquet: read the member file, fetch the customer columns for each chunk of keys.
+        path = row["members_file"]
+        if limit is not None:
+            frame = pd.read_parquet(path).sort_values(key).head(limit).reset_index(drop=True)
+            yield frame if keys_only else self._with_customers(frame)
+            return
+        for chunk in M.iter_parquet(path, chunk_size):
+            yield chunk if keys_only else self._with_customers(chunk)
+
+    def _with_customers(self, frame: pd.DataFrame) -> pd.DataFrame:
+        ws = self._ws
+        customer = ws.model.customer_entity()
+        key = self._key()
+        extra = [c for c in frame.columns if c != key]
+        if frame.empty:
+            return pd.DataFrame(columns=list(customer.columns) + extra)
+        keys = [k.item() if hasattr(k, "item") else k for k in frame[key].tolist()]
+        lits = [
+            exp.Literal.number(k) if isinstance(k, int | float) else exp.Literal.string(str(k)) for k in keys
+        ]
+        q = (
+            exp.select(*(exp.column(c, quoted=True) for c in customer.columns))
+            .from_(exp.Table(this=exp.to_identifier(customer.name, quoted=True)))
+            .where(exp.In(this=exp.column(key, quoted=True), expressions=lits))
+        )
+        found = ws.backend.query(q.sql(dialect=ws.dialect))
+        out = frame.merge(found, on=key, how="left")
+        return out[list(customer.columns) + extra].sort_values(key).reset_index(drop=True)
+
+    def diff(self) -> pd.DataFrame:
+        """Customers who joined and left at the last refresh: columns key and ``change`` (joined/left)."""
+        row = self._require_members()
+        key = self._key()
+        ws = self._ws
+        if row["members_location"] == "parquet":
+            new = pd.read_parquet(row["members_file"], columns=[key])[key]
+            old = (
+                pd.read_parquet(row["prev_members_file"], columns=[key])[key]
+                if row["prev_members_file"]
+                else pd.Series([], dtype=new.dtype)
+            )
+            joined = new[~new.isin(old)]
+            left = old[~old.isin(new)]
+        else:
+            d = ws.dialect
+            cur, k = quote(row["members_table"], d), quote(key, d)
+            if row["has_prev"]:
+                prev = quote(M.prev_name(row["members_table"]), d)
+                anti = "SELECT a.{k} FROM {a} a WHERE NOT EXISTS (SELECT 1 FROM {b} b WHERE b.{k} = a.{k})"
+                joined = ws.backend.query(anti.format(k=k, a=cur, b=prev)).iloc[:, 0]
+                left = ws.backend.query(anti.format(k=k, a=prev, b=cur)).iloc[:, 0]
+            else:
+                joined = ws.backend.query(f"SELECT {k} FROM {cur}").iloc[:, 0]
+                left = joined.iloc[:0]
+        out = pd.concat(
+            [
+                pd.DataFrame({key: joined.to_numpy(), "change": "joined"}),
+                pd.DataFrame({key: left.to_numpy(), "change": "left"}),
+            ],
+            ignore_index=True,
+        )
+        return out.sort_values(["change", key], ignore_index=True)
+
+    # --- export ----------------------------------------------------------------------------------
+    def export(self, format: str = "csv", path: str | None = None, **options: Any) -> Any:
+        """Download all members as a CSV or Parquet file (streamed); returns the export record."""
+        if format not in ("csv", "parquet"):
+            raise SegmentError(f"export format must be 'csv' or 'parquet', not {format!r}")
+        if path is None:
+            slug = re.sub(r"[^0-9A-Za-z_.-]+", "_", self.name).strip("_") or f"segment_{self.id}"
+            path = f"{slug}.{format}"
+        return self.add_to(format, path=path, **options)
+
+    def add_to(self, destination: str | Any, **options: Any) -> Any:
+        """Send the members to a destination (``table``, ``csv``, ``parquet``, ``dbt``, ``webhook`` or a
+        plug-in from the ``jupyter_segments.destinations`` entry point group)."""
+        from ..export import send
+
+        return send(self, destination, **options)

@@ -1,0 +1,632 @@
+"""The catalog store: saved segments, their versions, runs, measures and exports, in SQLite or any
+SQLAlchemy database (PostgreSQL for teams).
+
+Every change is one transaction. On SQLite the file runs in WAL mode with a busy timeout, and write
+transactions start with ``BEGIN IMMEDIATE`` so two processes queue for the write lock instead of
+failing half-way with "database is locked".
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import socket
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.pool import StaticPool
+
+from ..errors import SegmentError, did_you_mean
+from .schema import MIGRATIONS, SCHEMA_VERSION, Tables, make_tables
+
+# Statuses a run goes through (the names users see).
+NOT_STARTED, QUEUED, RUNNING, SUCCESSFUL, FAILED, SKIPPED, CANCELED = (
+    "Not started",
+    "Queued",
+    "Running",
+    "Successful",
+    "Failed",
+    "Skipped",
+    "Canceled",
+)
+STATUSES = (NOT_STARTED, QUEUED, RUNNING, SUCCESSFUL, FAILED, SKIPPED, CANCELED)
+UNFINISHED = (QUEUED, RUNNING)
+
+DEFAULT_PATH = os.path.join(".segments", "catalog.sqlite")
+HOST = socket.gethostname()
+# A Running run on another host whose heartbeat is older than this is taken for dead.
+STALE_AFTER = dt.timedelta(minutes=5)
+
+
+class UnknownSegment(SegmentError, KeyError):
+    """No saved segment of that name (a KeyError too, so ``ws["x"]`` behaves like a mapping)."""
+
+    def __str__(self) -> str:  # KeyError would show the message in quotes
+        return SegmentError.__str__(self)
+
+
+def now() -> dt.datetime:
+    """Local wall-clock time without microseconds: what users type in ``deactivate(at=...)``."""
+    return dt.datetime.now().replace(microsecond=0)
+
+
+def _precise_now() -> dt.datetime:
+    return dt.datetime.now()
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this id exists on this host."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    # A zombie (killed, not yet reaped by its parent) is gone for our purposes.
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as f:
+            state = f.read().rsplit(")", 1)[1].split()[0]
+        return state not in ("Z", "X")
+    except (OSError, IndexError):
+        return True
+
+
+def _engine_for(target: Any) -> tuple[sa.Engine, Path | None]:
+    """An engine for a path, ``:memory:``, a SQLAlchemy URL or an Engine; plus the SQLite file, if any."""
+    if isinstance(target, sa.Engine):
+        return target, _sqlite_file(target.url)
+    if isinstance(target, os.PathLike):
+        target = os.fspath(target)
+    if not isinstance(target, str) or not target:
+        raise SegmentError(f"cannot open a catalog from {target!r}: pass a file path or a SQLAlchemy URL")
+    if target == ":memory:":
+        engine = sa.create_engine(
+            "sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False}
+        )
+        _sqlite_events(engine)
+        return engine, None
+    if "://" in target:
+        from ..backends.sqlalchemy_backend import normalize_url
+
+        try:
+            url = normalize_url(target)
+        except sa.exc.ArgumentError as e:
+            raise SegmentError(f"'{target}' is not a catalog URL: {e}") from None
+        if url.get_backend_name() == "sqlite":
+            path = _sqlite_file(url)
+            if path is not None:
+                return _sqlite_engine(path), path
+        try:
+            return sa.create_engine(url, pool_pre_ping=True), None
+        except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError) as e:
+            raise SegmentError(f"cannot open the catalog at {target}: {e}") from None
+    path = Path(target).expanduser()
+    return _sqlite_engine(path), path
+
+
+def _sqlite_file(url: sa.URL) -> Path | None:
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return None
+    return Path(url.database)
+
+
+def _sqlite_engine(path: Path) -> sa.Engine:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    engine = sa.create_engine(
+        sa.URL.create("sqlite", database=str(path)),
+        connect_args={"timeout": 60, "check_same_thread": False},
+    )
+    _sqlite_events(engine, wal=True)
+    return engine
+
+
+def _sqlite_events(engine: sa.Engine, wal: bool = False) -> None:
+    @sa.event.listens_for(engine, "connect")
+    def _connect(dbapi_conn, _record):  # noqa: ANN001 - DB-API objects
+        # Autocommit at the driver level: SQLAlchemy's "begin" event below issues the BEGIN itself.
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        if wal:
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA busy_timeout=60000")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _begin(conn):  # noqa: ANN001
+        # IMMEDIATE: take the write lock up front, so a read-then-write transaction never has to
+        # upgrade its lock (which fails at once with SQLITE_BUSY instead of waiting).
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+class Catalog:
+    """Saved segments, versions, runs, measures and exports.
+
+    >>> cat = Catalog(".segments/catalog.sqlite")          # or Catalog("postgresql://host/db", schema="seg")
+    >>> cat.definition_text("vip")
+    """
+
+    def __init__(self, target: Any = DEFAULT_PATH, *, schema: str | None = None) -> None:
+        self.engine, self.path = _engine_for(target)
+        self._owns = not isinstance(target, sa.Engine)
+        self.schema = schema
+        self.t: Tables = make_tables(schema)
+        self.url = self.engine.url.render_as_string(hide_password=True)
+        self.migrate()
+
+    def __repr__(self) -> str:
+        return f"<Catalog {self.path or self.url}>"
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @property
+    def members_dir(self) -> Path:
+        """Where Parquet member files go: beside a catalog file, else ``.segments/members``."""
+        base = self.path.parent if self.path is not None else Path(".segments")
+        return base / "members"
+
+    def close(self) -> None:
+        if self._owns:
+            self.engine.dispose()
+
+    # --- transactions & migrations -----------------------------------------------------------------
+    @contextmanager
+    def transaction(self) -> Iterator[sa.Connection]:
+        """One transaction: committed on success, rolled back on any error."""
+        with self.engine.begin() as conn:
+            yield conn
+
+    def migrate(self) -> int:
+        """Bring the schema to ``SCHEMA_VERSION`` (idempotent, safe with several processes)."""
+        with self.transaction() as c:
+            if self.dialect == "postgresql":
+                if self.schema:
+                    c.execute(sa.schema.CreateSchema(self.schema, if_not_exists=True))
+                # Serialise concurrent first opens: CREATE TABLE IF NOT EXISTS is not race-free there.
+                c.execute(sa.text("SELECT pg_advisory_xact_lock(7423001)"))
+            self.t.schema_version.create(c, checkfirst=True)
+            version = c.execute(sa.select(sa.func.max(self.t.schema_version.c.version))).scalar() or 0
+            if version > SCHEMA_VERSION:
+                raise SegmentError(
+                    f"the catalog {self.path or self.url} has schema version {version}, newer than this "
+                    f"jupyter-segments understands ({SCHEMA_VERSION}): upgrade jupyter-segments"
+                )
+            for step in range(version, SCHEMA_VERSION):
+                MIGRATIONS[step](c, self.t)
+            if version < SCHEMA_VERSION:
+                c.execute(self.t.schema_version.delete())
+                c.execute(self.t.schema_version.insert().values(version=SCHEMA_VERSION))
+        return SCHEMA_VERSION
+
+    def schema_version(self) -> int:
+        with self.engine.connect() as c:
+            return int(c.execute(sa.select(sa.func.max(self.t.schema_version.c.version))).scalar() or 0)
+
+    # --- settings (the model a scheduled refresh needs) ---------------------------------------------
+    def get_setting(self, key: str, default: Any = None) -> Any:
+        with self.engine.connect() as c:
+            row = c.execute(sa.select(self.t.settings.c.value).where(self.t.settings.c.key == key)).first()
+        return default if row is None else json.loads(row[0])
+
+    def set_setting(self, key: str, value: Any, conn: sa.Connection | None = None) -> None:
+        if conn is None:
+            with self.transaction() as c:
+                return self.set_setting(key, value, c)
+        s = self.t.settings
+        updated = conn.execute(s.update().where(s.c.key == key).values(value=_json(value))).rowcount
+        if not updated:
+            conn.execute(s.insert().values(key=key, value=_json(value)))
+        return None
+
+    # --- segments ---------------------------------------------------------------------------------
+    def names(self) -> list[str]:
+        with self.engine.connect() as c:
+            return list(
+                c.execute(sa.select(self.t.segments.c.name).order_by(self.t.segments.c.name)).scalars()
+            )
+
+    def segment_row(self, name: str, conn: sa.Connection | None = None) -> dict[str, Any]:
+        """The catalog row of segment ``name``; ``UnknownSegment`` naming the nearest one if absent."""
+        s = self.t.segments
+        row = self._one(sa.select(s).where(s.c.name == name), conn)
+        if row is None:
+            raise UnknownSegment(f"no saved segment '{name}'{did_you_mean(name, self.names())}")
+        return row
+
+    def segment_by_id(self, segment_id: int, conn: sa.Connection | None = None) -> dict[str, Any]:
+        s = self.t.segments
+        row = self._one(sa.select(s).where(s.c.id == segment_id), conn)
+        if row is None:
+            raise UnknownSegment(f"the segment was deleted (id {segment_id})")
+        return row
+
+    def has_segment(self, name: str) -> bool:
+        s = self.t.segments
+        return self._one(sa.select(s.c.id).where(s.c.name == name)) is not None
+
+    def segment_rows(self) -> list[dict[str, Any]]:
+        with self.engine.connect() as c:
+            return [
+                dict(r._mapping)
+                for r in c.execute(sa.select(self.t.segments).order_by(self.t.segments.c.name))
+            ]
+
+    def definition_text(self, name: str) -> str:
+        """The DSL text of saved segment ``name`` (what ``in segment name`` compiles).
+
+        Raises KeyError with a "; did you mean" suffix, as the compiler expects.
+        """
+        s = self.t.segments
+        row = self._one(sa.select(s.c.definition, s.c.type).where(s.c.name == name))
+        if row is None:
+            raise KeyError(did_you_mean(name, self.names()))
+        if row["type"] == "static":
+            # A static segment is a frozen member list, which its definition no longer describes:
+            # compiling the definition would silently give different members.
+            raise KeyError(" (it is a static segment: its members are a snapshot, not a definition)")
+        return row["definition"]
+
+    def create_segment(
+        self,
+        name: str,
+        definition: str,
+        *,
+        description: str | None,
+        display_name: str | None,
+        type: str,
+        state: str,
+        draft: bool,
+        conn: sa.Connection | None = None,
+    ) -> int:
+        if conn is None:
+            with self.transaction() as c:
+                return self.create_segment(
+                    name, definition, description=description, display_name=display_name,
+                    type=type, state=state, draft=draft, conn=c,
+                )  # fmt: skip
+        t = now()
+        try:
+            seg_id = conn.execute(
+                self.t.segments.insert().values(
+                    name=name,
+                    display_name=display_name,
+                    description=description,
+                    definition=definition,
+                    type=type,
+                    state=state,
+                    draft=draft,
+                    version=1,
+                    created_at=t,
+                    updated_at=t,
+                    has_prev=False,
+                )  # fmt: skip
+            ).inserted_primary_key[0]
+        except sa.exc.IntegrityError:
+            raise SegmentError(f"a segment named '{name}' already exists") from None
+        conn.execute(
+            self.t.versions.insert().values(
+                segment_id=seg_id,
+                version=1,
+                definition=definition,
+                description=description,
+                draft=draft,
+                created_at=t,
+            )
+        )
+        return int(seg_id)
+
+    def add_version(
+        self, segment_id: int, definition: str, description: str | None, draft: bool, conn: sa.Connection
+    ) -> int:
+        """Record an edit: a new version of the definition becomes current."""
+        s, v = self.t.segments, self.t.versions
+        current = conn.execute(sa.select(s.c.version).where(s.c.id == segment_id)).scalar_one()
+        new = int(current) + 1
+        t = now()
+        conn.execute(
+            v.insert().values(
+                segment_id=segment_id,
+                version=new,
+                definition=definition,
+                description=description,
+                draft=draft,
+                created_at=t,
+            )
+        )
+        conn.execute(
+            s.update()
+            .where(s.c.id == segment_id)
+            .values(definition=definition, description=description, draft=draft, version=new, updated_at=t)
+        )
+        return new
+
+    def update_segment(
+        self, segment_id: int, conn: sa.Connection | None = None, *, touch: bool = True, **values: Any
+    ) -> None:
+        """Change columns of a segment row; ``touch`` also sets ``updated_at`` (user-visible edits)."""
+        if conn is None:
+            with self.transaction() as c:
+                return self.update_segment(segment_id, c, touch=touch, **values)
+        s = self.t.segments
+        if touch:
+            values.setdefault("updated_at", now())
+        try:
+            conn.execute(s.update().where(s.c.id == segment_id).values(**values))
+        except sa.exc.IntegrityError:
+            raise SegmentError(f"a segment named '{values.get('name')}' already exists") from None
+        return None
+
+    def delete_segment(self, segment_id: int, conn: sa.Connection) -> None:
+        # Children first: not every database enforces ON DELETE CASCADE (SQLite needs a pragma).
+        for tbl in (self.t.runs, self.t.versions, self.t.exports):
+            conn.execute(tbl.delete().where(tbl.c.segment_id == segment_id))
+        conn.execute(self.t.segments.delete().where(self.t.segments.c.id == segment_id))
+
+    def versions(self, segment_id: int) -> list[dict[str, Any]]:
+        v = self.t.versions
+        with self.engine.connect() as c:
+            rows = c.execute(sa.select(v).where(v.c.segment_id == segment_id).order_by(v.c.version))
+            return [dict(r._mapping) for r in rows]
+
+    # --- measures ---------------------------------------------------------------------------------
+    def measures_dict(self) -> dict[str, str]:
+        m = self.t.measures
+        with self.engine.connect() as c:
+            return {r.name: r.expression for r in c.execute(sa.select(m.c.name, m.c.expression))}
+
+    def measure_rows(self) -> list[dict[str, Any]]:
+        m = self.t.measures
+        with self.engine.connect() as c:
+            return [dict(r._mapping) for r in c.execute(sa.select(m).order_by(m.c.name))]
+
+    def save_measure(self, name: str, expression: str, description: str | None) -> None:
+        m = self.t.measures
+        t = now()
+        with self.transaction() as c:
+            done = c.execute(
+                m.update()
+                .where(m.c.name == name)
+                .values(expression=expression, description=description, updated_at=t)
+            ).rowcount
+            if not done:
+                c.execute(
+                    m.insert().values(
+                        name=name, expression=expression, description=description, created_at=t, updated_at=t
+                    )
+                )
+
+    def delete_measure(self, name: str) -> None:
+        m = self.t.measures
+        with self.transaction() as c:
+            if not c.execute(m.delete().where(m.c.name == name)).rowcount:
+                raise SegmentError(f"no measure '{name}'{did_you_mean(name, self.measures_dict())}")
+
+    # --- runs -------------------------------------------------------------------------------------
+    def queue_runs(self, segments: Sequence[Mapping[str, Any]], trigger: str, shared: bool) -> list[int]:
+        """Insert one Queued run per segment (one transaction); returns their ids in order."""
+        batch = uuid.uuid4().hex
+        t = _precise_now()
+        ids = []
+        with self.transaction() as c:
+            for seg in segments:
+                rid = c.execute(
+                    self.t.runs.insert().values(
+                        segment_id=seg["id"],
+                        segment_name=seg["name"],
+                        batch=batch,
+                        trigger=trigger,
+                        status=QUEUED,
+                        version=seg["version"],
+                        shared=shared,
+                        queued_at=t,
+                        errors="[]",
+                        warnings="[]",
+                        pid=os.getpid(),
+                        host=HOST,
+                        heartbeat_at=t,
+                    )  # fmt: skip
+                ).inserted_primary_key[0]
+                ids.append(int(rid))
+                c.execute(
+                    self.t.segments.update().where(self.t.segments.c.id == seg["id"]).values(last_run_id=rid)
+                )
+        return ids
+
+    def update_run(self, run_id: int, conn: sa.Connection | None = None, **values: Any) -> None:
+        if "errors" in values:
+            values["errors"] = _json(list(values["errors"]))
+        if "warnings" in values:
+            values["warnings"] = _json(list(values["warnings"]))
+        stmt = self.t.runs.update().where(self.t.runs.c.id == run_id).values(**values)
+        if conn is not None:
+            conn.execute(stmt)
+            return
+        with self.transaction() as c:
+            c.execute(stmt)
+
+    def run_row(self, run_id: int) -> dict[str, Any]:
+        r = self.t.runs
+        row = self._one(sa.select(r).where(r.c.id == run_id))
+        if row is None:
+            raise SegmentError(f"no run {run_id}")
+        return _decode_run(row)
+
+    def run_rows(self, segment_id: int | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+        r = self.t.runs
+        q = sa.select(r).order_by(r.c.id)
+        if segment_id is not None:
+            q = q.where(r.c.segment_id == segment_id)
+        if limit is not None:
+            q = sa.select(r).where(
+                r.c.id.in_(sa.select(q.subquery().c.id).order_by(sa.desc("id")).limit(limit))
+            )
+            q = q.order_by(r.c.id)
+        with self.engine.connect() as c:
+            return [_decode_run(dict(m._mapping)) for m in c.execute(q)]
+
+    def heartbeat(self, run_ids: Sequence[int], lease_for: dt.timedelta | None = None) -> None:
+        """Mark unfinished runs as alive, and extend the leases they hold."""
+        if not run_ids:
+            return
+        t = _precise_now()
+        r, s = self.t.runs, self.t.segments
+        with self.transaction() as c:
+            c.execute(
+                r.update().where(r.c.id.in_(run_ids), r.c.status.in_(UNFINISHED)).values(heartbeat_at=t)
+            )
+            if lease_for is not None:
+                c.execute(s.update().where(s.c.lease_run_id.in_(run_ids)).values(lease_expires=t + lease_for))
+
+    def recover(self) -> list[int]:
+        """Mark Queued/Running runs whose process is gone as Failed and release their leases.
+
+        A run on this host is dead when its process id no longer exists; on another host when its
+        heartbeat is older than ``STALE_AFTER``. Returns the ids of the runs it marked.
+        """
+        r, s = self.t.runs, self.t.segments
+        with self.engine.connect() as c:
+            rows = [
+                dict(m._mapping)
+                for m in c.execute(
+                    sa.select(r.c.id, r.c.pid, r.c.host, r.c.heartbeat_at, r.c.status).where(
+                        r.c.status.in_(UNFINISHED)
+                    )
+                )
+            ]
+        t = _precise_now()
+        dead = []
+        for row in rows:
+            beat = row["heartbeat_at"] or dt.datetime.min
+            if row["host"] == HOST and row["pid"] is not None:
+                gone = not pid_alive(int(row["pid"])) or (
+                    t - beat > STALE_AFTER and row["pid"] != os.getpid()
+                )
+            else:
+                gone = t - beat > STALE_AFTER
+            if gone:
+                dead.append(row)
+        if not dead:
+            return []
+        with self.transaction() as c:
+            for row in dead:
+                what = "was interrupted" if row["status"] == RUNNING else "never started"
+                msg = f"the refresh {what}: process {row['pid']} on {row['host']} is gone"
+                done = c.execute(
+                    r.update()
+                    .where(r.c.id == row["id"], r.c.status.in_(UNFINISHED))
+                    .values(status=FAILED, finished_at=t, errors=_json([msg]))
+                ).rowcount
+                if done:
+                    c.execute(
+                        s.update()
+                        .where(s.c.lease_run_id == row["id"])
+                        .values(lease_run_id=None, lease_expires=None)
+                    )
+        return [row["id"] for row in dead]
+
+    # --- leases: one refresh per segment at a time, across processes ---------------------------------
+    def acquire_lease(self, segment_id: int, run_id: int, ttl: dt.timedelta) -> bool:
+        """Take the segment's refresh lease for ``run_id`` if it is free or expired (atomic UPDATE)."""
+        s = self.t.segments
+        t = _precise_now()
+        with self.transaction() as c:
+            got = c.execute(
+                s.update()
+                .where(
+                    s.c.id == segment_id,
+                    sa.or_(s.c.lease_run_id.is_(None), s.c.lease_expires < t, s.c.lease_run_id == run_id),
+                )
+                .values(lease_run_id=run_id, lease_expires=t + ttl)
+            ).rowcount
+        return bool(got)
+
+    def release_lease(self, segment_id: int, run_id: int, conn: sa.Connection | None = None) -> None:
+        s = self.t.segments
+        stmt = (
+            s.update()
+            .where(s.c.id == segment_id, s.c.lease_run_id == run_id)
+            .values(lease_run_id=None, lease_expires=None)
+        )
+        if conn is not None:
+            conn.execute(stmt)
+            return
+        with self.transaction() as c:
+            c.execute(stmt)
+
+    # --- exports ----------------------------------------------------------------------------------
+    def start_export(
+        self, segment: Mapping[str, Any], destination: str, target: str | None, options: Mapping
+    ) -> int:
+        with self.transaction() as c:
+            return int(
+                c.execute(
+                    self.t.exports.insert().values(
+                        segment_id=segment["id"],
+                        segment_name=segment["name"],
+                        run_id=segment.get("members_run_id"),
+                        destination=destination,
+                        target=target,
+                        options=_json(dict(options)),
+                        status="Running",
+                        started_at=_precise_now(),
+                    )  # fmt: skip
+                ).inserted_primary_key[0]
+            )
+
+    def finish_export(
+        self,
+        export_id: int,
+        *,
+        status: str,
+        rows: int | None,
+        error: str | None = None,
+        target: str | None = None,
+    ) -> None:
+        values: dict[str, Any] = {
+            "status": status,
+            "rows": rows,
+            "error": error,
+            "finished_at": _precise_now(),
+        }
+        if target is not None:
+            values["target"] = target
+        with self.transaction() as c:
+            c.execute(self.t.exports.update().where(self.t.exports.c.id == export_id).values(**values))
+
+    def export_rows(self, segment_id: int | None = None) -> list[dict[str, Any]]:
+        e = self.t.exports
+        q = sa.select(e).order_by(e.c.id)
+        if segment_id is not None:
+            q = q.where(e.c.segment_id == segment_id)
+        with self.engine.connect() as c:
+            return [dict(m._mapping) for m in c.execute(q)]
+
+    # --- helpers ----------------------------------------------------------------------------------
+    def _one(self, query: sa.Select, conn: sa.Connection | None = None) -> dict[str, Any] | None:
+        if conn is not None:
+            row = conn.execute(query).first()
+            return None if row is None else dict(row._mapping)
+        with self.engine.connect() as c:
+            row = c.execute(query).first()
+            return None if row is None else dict(row._mapping)
+
+
+def _decode_run(row: dict[str, Any]) -> dict[str, Any]:
+    row = dict(row)
+    row["errors"] = json.loads(row.get("errors") or "[]")
+    row["warnings"] = json.loads(row.get("warnings") or "[]")
+    return row
