@@ -230,9 +230,9 @@ class NodeView:
         header = [theme.label("match"), self.toggle, W.HTML('<span class="jseg-muted">of these</span>')]
         buttons = [self.add_condition, self.add_nested, self.add_text] + ([self.remove] if parent else [])
         self.box = W.VBox(
-            [W.HBox(header, layout=W.Layout(align_items="center", gap="6px"))]
+            [W.HBox(header, layout=W.Layout(align_items="center"))]
             + [i.box for i in self.items]
-            + [W.HBox(buttons, layout=W.Layout(gap="4px"))]
+            + [W.HBox(buttons, layout=W.Layout())]
         )
         self.box.add_class("jseg-node")
         if node.op == "or":
@@ -281,7 +281,7 @@ class GroupView:
             ]
         if len(builder.state.groups) > 1:
             head.append(self.remove)
-        self.box = W.VBox([W.HBox(head, layout=W.Layout(align_items="center", gap="8px")), self.root.box])
+        self.box = W.VBox([W.HBox(head, layout=W.Layout(align_items="center")), self.root.box])
         self.box.add_class("jseg-group")
 
     def _set_combine(self, op: str) -> None:
@@ -378,7 +378,7 @@ class SegmentBuilder:
         self.state = self._state_from_text(text) if text else BuilderState()
 
         g = self.messages.guard
-        self.groups_box = W.VBox(layout=W.Layout(gap="8px"))
+        self.groups_box = W.VBox(layout=W.Layout())
         self.add_group_button = theme.button(
             "Add group", icon="plus", tooltip="Add a group of conditions", width="auto"
         )
@@ -430,7 +430,7 @@ class SegmentBuilder:
                         self.name,
                         self.display_name,
                         self.description,
-                        W.HBox([self.save_button, self.draft_button], layout=W.Layout(gap="6px")),
+                        W.HBox([self.save_button, self.draft_button], layout=W.Layout()),
                     ],
                     "Save",
                 ),

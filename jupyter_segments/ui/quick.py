@@ -121,7 +121,7 @@ class QuickSegment:
                 theme.title(
                     "Quick segment", "One field, one condition, chosen from how the data is distributed."
                 ),
-                W.HBox([self.source, self.field], layout=W.Layout(gap="8px", flex_flow="row wrap")),
+                W.HBox([self.source, self.field], layout=W.Layout(flex_flow="row wrap")),
                 self.stats_html,
                 theme.section([self.condition_box, self.percentile_label], "Condition"),
                 theme.section([self.count_label, self.dsl], "Segment"),
@@ -308,7 +308,7 @@ class QuickSegment:
         parts: list[W.Widget] = [self.operator, self.value]
         if self.operator.value == "between":
             parts.append(self.value2)
-        self.condition_box.children = [W.HBox(parts, layout=W.Layout(gap="6px"))]
+        self.condition_box.children = [W.HBox(parts, layout=W.Layout())]
 
     def percentile_of(self, value: float) -> str:
         """Where ``value`` falls in the distribution: 'p37', 'below p1', 'above p99'."""

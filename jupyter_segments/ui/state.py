@@ -434,7 +434,8 @@ def _node_text(node: Node, schema: Schema) -> str:
         if isinstance(item, Node):
             texts.append(f"({_node_text(item, schema)})")
         elif not item.is_blank:
-            texts.append(f"({_row_text(item, schema)})" if item.is_text else _row_text(item, schema))
+            wrap = item.is_text and len(node.items) > 1  # a text row may hold OR / set operations
+            texts.append(f"({_row_text(item, schema)})" if wrap else _row_text(item, schema))
     return f" {node.op.upper()} ".join(t for t in texts if t)
 
 

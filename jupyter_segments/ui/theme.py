@@ -53,6 +53,8 @@ CSS = """
 .jseg-bad { color: var(--jp-error-color1); border-color: var(--jp-error-color1); }
 .jseg-mid { color: var(--jp-warn-color1); border-color: var(--jp-warn-color1); }
 .jseg-spark { color: var(--jp-brand-color1); font-family: var(--jp-code-font-family); letter-spacing: -1px; }
+.jseg-root .widget-hbox { gap: 6px; }
+.jseg-root .widget-vbox { gap: 6px; }
 .jseg-root .widget-label { color: var(--jp-ui-font-color1); }
 </style>
 """
