@@ -116,11 +116,17 @@ def except_(left: A.Expr, right: A.Expr) -> A.Expr:
 
 def definition_text(cond: A.Expr, features: Sequence[Feature] = ()) -> str:
     """DSL text of a condition plus PROJECT columns for ``features``."""
-    projections = tuple(A.Projection(parse_condition(f.expr), f.alias) for f in features)
+    projections = tuple(A.Projection(value_node(f.expr), f.alias) for f in features)
     return to_text(A.Definition(cond, projections))
 
 
 # --- feature types and defaults -----------------------------------------------------------------------
+
+
+def value_node(expr: str) -> A.Expr:
+    """The value tree of a feature expression (a bare name parses as a boolean test: unwrap it)."""
+    node = parse_condition(expr)
+    return node.operand if isinstance(node, A.BoolTest) else node
 
 
 def infer_kind(ws: Workspace, expr: str) -> Kind:
@@ -139,6 +145,8 @@ def infer_kind(ws: Workspace, expr: str) -> Kind:
 
 def _type_of(ws: Workspace, node: A.Expr, text: str) -> str:
     model = ws.model
+    if isinstance(node, A.BoolTest):  # a bare value parses as a boolean test
+        node = node.operand
     if isinstance(node, A.Aggregate):
         if node.func in ("count", "count_distinct", "sum", "avg"):
             return "number"

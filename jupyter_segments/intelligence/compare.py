@@ -1,0 +1,427 @@
+"""Segment insights: how two segments overlap and what sets them apart (``ws.compare(a, b)``).
+
+Everything is computed in the database:
+
+* **Overlap**: one query LEFT JOINs the customer table to the member keys of A and of B and counts
+  customers in both, only in A and only in B.
+* **Differentiators**: for each group, one query over its members with every feature as a PROJECT
+  column computes count, mean and mean of squares (variance) of numeric features, and -- on DuckDB and
+  PostgreSQL, which have ``PERCENTILE_CONT`` -- the quartiles and median. Other databases (SQLite,
+  MySQL/MariaDB) get the quartiles from a bounded sample of each group (``sample`` rows, chosen in the
+  database); ``Comparison.notes`` says so. A second query per group counts members per value of every
+  categorical (text, boolean) feature; text features with more than ``MAX_VALUES`` distinct values
+  (names, e-mails) are left out. Dates are compared as "days since" the evaluation date.
+
+Ranking: every numeric feature and every categorical value gets a standardized difference --
+``(mean_a - mean_b) / sqrt((var_a + var_b) / 2)`` for numbers, the same with ``p (1 - p)`` as variance
+for the share of a value -- and the table is sorted by its absolute size (0.2 small, 0.5 medium, 0.8
+large, in Cohen's terms).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+from sqlglot import exp
+
+from ..compile import dialects as D
+from ..dsl import ast as A
+from . import display
+from . import features as F
+
+if TYPE_CHECKING:
+    from ..workspace import Workspace
+
+QUANTILE_DIALECTS = {"duckdb", "postgres"}
+MAX_VALUES = 50
+_QUARTILES = (("q1", 0.25), ("median", 0.5), ("q3", 0.75))
+
+
+@dataclass
+class Comparison:
+    """Result of ``ws.compare``: ``.overlap``, ``.differentiators``, ``.sizes``, ``.notes``, ``.chart()``."""
+
+    a_label: str
+    b_label: str
+    a: A.Expr
+    b: A.Expr
+    overlap: dict[str, int]
+    differentiators: pd.DataFrame
+    vs_rest: bool = False
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def sizes(self) -> dict[str, int]:
+        o = self.overlap
+        return {"a": o["both"] + o["only_a"], "b": o["both"] + o["only_b"]}
+
+    def top(self, n: int = 10) -> pd.DataFrame:
+        return self.differentiators.head(n)
+
+    def chart(self, n: int = 15):
+        """Altair bar chart of the top standardized differences (positive: higher in A)."""
+        import altair as alt
+
+        top = self.differentiators.head(n).copy()
+        top["what"] = [_what(r) for _, r in top.iterrows()]
+        return (
+            alt.Chart(top)
+            .mark_bar()
+            .encode(
+                x=alt.X("std_diff:Q", title=f"standardized difference ({self.a_label} vs {self.b_label})"),
+                y=alt.Y("what:N", sort=None, title=None),
+                color=alt.condition("datum.std_diff > 0", alt.value("#4c78a8"), alt.value("#e45756")),
+                tooltip=["feature", "value", "a", "b", "lift", "std_diff"],
+            )
+            .properties(width=360, title="Top differences")
+        )
+
+    def overlap_chart(self):
+        """Altair stacked bar of the overlap (a Venn picture is in the HTML display)."""
+        import altair as alt
+
+        o = self.overlap
+        data = pd.DataFrame(
+            {
+                "part": [f"only {self.a_label}", "both", f"only {self.b_label}"],
+                "customers": [o["only_a"], o["both"], o["only_b"]],
+            }
+        )
+        return (
+            alt.Chart(data)
+            .mark_bar()
+            .encode(x="customers:Q", color="part:N", order="part:N")
+            .properties(width=360)
+        )
+
+    def _repr_html_(self) -> str:
+        o = self.overlap
+        title = (
+            f"<b>Compare</b> <span style='color:#4c78a8'>{html.escape(self.a_label)}</span> "
+            f"({self.sizes['a']:,}) with <span style='color:#f58518'>{html.escape(self.b_label)}</span> "
+            f"({self.sizes['b']:,})"
+        )
+        venn = display.venn(self.a_label, self.b_label, o["only_a"], o["both"], o["only_b"])
+        top = self.differentiators.head(12).copy()
+        shown = pd.DataFrame(
+            {
+                "feature": [_what(r) for _, r in top.iterrows()],
+                "A": [_val(r, "a") for _, r in top.iterrows()],
+                "B": [_val(r, "b") for _, r in top.iterrows()],
+                "lift": top["lift"],
+                "std_diff": top["std_diff"],
+            }
+        )
+        table = display.table(
+            shown,
+            formats={"lift": "{:.2f}", "std_diff": "{:+.2f}"},
+            signed_bars={"std_diff": max(1.0, float(shown["std_diff"].abs().max() or 1))},
+        )
+        notes = "".join(f"<div style='color:#777'>{html.escape(n)}</div>" for n in self.notes)
+        return display.card(title, display.row(venn, table), notes)
+
+
+def _what(r: pd.Series) -> str:
+    if r["kind"] == "numeric":
+        return str(r["feature"])
+    value = (
+        "(missing)"
+        if r["value"] is None or (isinstance(r["value"], float) and math.isnan(r["value"]))
+        else r["value"]
+    )
+    return f"{r['feature']} = {value}"
+
+
+def _val(r: pd.Series, side: str) -> str:
+    v = r[side]
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "–"
+    if r["kind"] == "numeric":
+        med = r.get(f"{side}_median")
+        extra = (
+            f" (median {med:,.3g})"
+            if med is not None and not (isinstance(med, float) and math.isnan(med))
+            else ""
+        )
+        return f"{v:,.3g}{extra}"
+    return f"{v:.1%}"
+
+
+# --- computing ------------------------------------------------------------------------------------
+
+
+def compare(
+    ws: Workspace,
+    a: Any,
+    b: Any = None,
+    *,
+    using: Sequence[str] | None = None,
+    as_of: Any = None,
+    sample: int = F.DEFAULT_SAMPLE,
+) -> Comparison:
+    """Overlap and differentiators of A and B (B: everyone else when omitted). See the module docstring."""
+    a_cond, a_label = F.resolve_definition(ws, a)
+    if b is None:
+        b_cond, b_label, vs_rest = F.except_(F.everyone(), a_cond), "everyone else", True
+    else:
+        b_cond, b_label = F.resolve_definition(ws, b)
+        vs_rest = False
+    if a_label == b_label:
+        a_label, b_label = a_label + " (A)", b_label + " (B)"
+    as_of_dt = _as_of(as_of)
+    overlap = overlap_counts(ws, a_cond, b_cond, as_of=as_of_dt)
+    feats = F.make_features(ws, list(using) if using is not None else F.default_features(ws))
+    notes: list[str] = []
+    sizes = {"a": overlap["both"] + overlap["only_a"], "b": overlap["both"] + overlap["only_b"]}
+    stats = {
+        side: group_stats(
+            ws, cond, feats, as_of_dt, size=sizes[side], sample=sample, notes=notes, label=label
+        )
+        for side, cond, label in (("a", a_cond, a_label), ("b", b_cond, b_label))
+    }
+    diffs = differentiators(stats["a"], stats["b"], feats)
+    return Comparison(a_label, b_label, a_cond, b_cond, overlap, diffs, vs_rest, notes)
+
+
+def _as_of(value: Any) -> dt.datetime:
+    from ..workspace import _as_datetime
+
+    return _as_datetime(value)
+
+
+def _keys_subquery(ws: Workspace, cond: A.Expr, alias: str, as_of: dt.datetime) -> exp.Subquery:
+    q = ws.query(A.Definition(cond), shape="keys", as_of=as_of)
+    q.set("expressions", [exp.alias_(q.expressions[0], "k")])
+    return exp.Subquery(this=q, alias=exp.TableAlias(this=exp.to_identifier(alias)))
+
+
+def overlap_counts(ws: Workspace, a: A.Expr, b: A.Expr, *, as_of: dt.datetime) -> dict[str, int]:
+    """{"both", "only_a", "only_b"} counted by the database in one query."""
+    customer = ws.model.customer_entity()
+    key = D.column("cu", customer.key)  # type: ignore[arg-type]
+    ka, kb = exp.column("k", "ka"), exp.column("k", "kb")
+    in_a = exp.not_(exp.Is(this=ka, expression=exp.Null()))
+    in_b = exp.not_(exp.Is(this=kb, expression=exp.Null()))
+    out_a = exp.Is(this=ka.copy(), expression=exp.Null())
+    out_b = exp.Is(this=kb.copy(), expression=exp.Null())
+
+    def count_when(cond: exp.Expression, alias: str) -> exp.Expression:
+        return exp.alias_(
+            exp.Count(this=exp.Case(ifs=[exp.If(this=cond, true=exp.Literal.number(1))])), alias
+        )
+
+    q = (
+        exp.select(
+            count_when(exp.and_(in_a, in_b), "both_n"),
+            count_when(exp.and_(in_a.copy(), out_b), "only_a"),
+            count_when(exp.and_(out_a, in_b.copy()), "only_b"),
+        )
+        .from_(D.table(customer.name, "cu"))
+        .join(_keys_subquery(ws, a, "ka", as_of), on=exp.EQ(this=ka.copy(), expression=key), join_type="LEFT")
+        .join(
+            _keys_subquery(ws, b, "kb", as_of),
+            on=exp.EQ(this=kb.copy(), expression=key.copy()),
+            join_type="LEFT",
+        )
+    )
+    sql = q.sql(dialect=ws.dialect)
+    row = ws._run(lambda: ws.backend.query(sql), sql).iloc[0]
+    return {"both": int(row.iloc[0] or 0), "only_a": int(row.iloc[1] or 0), "only_b": int(row.iloc[2] or 0)}
+
+
+def _days_since(value: exp.Expression, as_of: dt.datetime, dialect: str) -> exp.Expression:
+    if dialect == "sqlite":
+        value = exp.Anonymous(this="DATE", expressions=[value])
+    diff = exp.DateDiff(this=D.date_literal(as_of.date(), dialect), expression=value, unit=exp.var("DAY"))
+    return exp.Cast(this=diff, to=exp.DataType.build("DOUBLE"))
+
+
+def group_stats(
+    ws: Workspace,
+    cond: A.Expr,
+    feats: Sequence[F.Feature],
+    as_of: dt.datetime,
+    *,
+    size: int,
+    sample: int,
+    notes: list[str],
+    label: str,
+) -> dict[str, Any]:
+    """Per-feature statistics of one group, computed by the database (see the module docstring)."""
+    dialect = ws.dialect
+    members = ws.query(F.definition_text(cond, feats), shape="members", as_of=as_of)
+    key = ws.model.customer_entity().key
+    members = F._only_columns(members, key, [f.alias for f in feats])  # type: ignore[arg-type]
+    # The members are a CTE named once and read by every branch (no copies of a big subquery; databases
+    # that materialise CTEs evaluate the segment once).
+    src = exp.to_table("s")
+    numeric = [f for f in feats if f.kind in ("number", "date", "timestamp")]
+    categorical = [f for f in feats if f.kind in ("category", "boolean")]
+    out: dict[str, Any] = {"size": size, "numeric": {}, "categorical": {}}
+
+    def value_of(f: F.Feature) -> exp.Expression:
+        v: exp.Expression = exp.column(f.alias, "s")
+        if f.kind in ("date", "timestamp"):
+            v = _days_since(v, as_of, dialect)
+        elif dialect != "sqlite":
+            v = exp.Cast(this=v, to=exp.DataType.build("DOUBLE"))
+        return v
+
+    if numeric and size:
+        cols: list[exp.Expression] = []
+        for i, f in enumerate(numeric):
+            v = value_of(f)
+            cols += [
+                exp.alias_(exp.Count(this=v.copy()), f"n_{i}"),
+                exp.alias_(exp.Avg(this=v.copy()), f"mean_{i}"),
+                exp.alias_(exp.Avg(this=exp.Mul(this=v.copy(), expression=v.copy())), f"sq_{i}"),
+            ]
+            if dialect in QUANTILE_DIALECTS:
+                for name, q in _QUARTILES:
+                    pc = exp.WithinGroup(
+                        this=exp.PercentileCont(this=exp.Literal.number(q)),
+                        expression=exp.Order(expressions=[exp.Ordered(this=v.copy())]),
+                    )
+                    cols.append(exp.alias_(pc, f"{name}_{i}"))
+        sql = exp.select(*cols).from_(src.copy()).with_("s", as_=members, copy=False).sql(dialect=dialect)
+        row = ws._run(lambda: ws.backend.query(sql), sql).iloc[0]
+        quartiles: dict[str, dict[str, float]] = {}
+        if dialect not in QUANTILE_DIALECTS:
+            quartiles = _sampled_quartiles(ws, cond, numeric, as_of, sample)
+            n_rows = min(size, sample)
+            notes.append(
+                f"{label}: quartiles and medians estimated from a sample of {n_rows:,} members "
+                f"({dialect} has no PERCENTILE_CONT aggregate); counts and means are exact"
+            )
+        for i, f in enumerate(numeric):
+            n, mean, sq = _num(row[f"n_{i}"]), _num(row[f"mean_{i}"]), _num(row[f"sq_{i}"])
+            var = max(0.0, sq - mean * mean) if n else math.nan
+            stats = {"n": n, "mean": mean, "var": var}
+            for name, _ in _QUARTILES:
+                stats[name] = (
+                    _num(row[f"{name}_{i}"]) if dialect in QUANTILE_DIALECTS else quartiles[f.alias][name]
+                )
+            out["numeric"][f.alias] = stats
+
+    if categorical and size:
+        branches = []
+        for f in categorical:
+            col = exp.column(f.alias, "s")
+            branches.append(
+                exp.select(
+                    exp.alias_(exp.Literal.string(f.alias), "feature"),
+                    exp.alias_(exp.Cast(this=col, to=exp.DataType.build("TEXT")), "value"),
+                    exp.alias_(exp.Count(this=exp.Star()), "n"),
+                )
+                .from_(src.copy())
+                .group_by(col.copy())
+            )
+        union: exp.Expression = branches[0]
+        for br in branches[1:]:
+            union = exp.union(union, br, distinct=False, copy=False)
+        ranked = exp.select(
+            "feature",
+            "value",
+            "n",
+            exp.alias_(
+                exp.Window(this=exp.Count(this=exp.Star()), partition_by=[exp.column("feature")]),
+                "distinct_values",
+            ),
+        ).from_(exp.Subquery(this=union, alias=exp.TableAlias(this=exp.to_identifier("u"))), copy=False)
+        sql = ranked.with_("s", as_=members, copy=False).sql(dialect=dialect)
+        frame = ws._run(lambda: ws.backend.query(sql), sql)
+        frame.columns = ["feature", "value", "n", "distinct_values"]
+        for f in categorical:
+            part = frame[frame["feature"] == f.alias]
+            if len(part) == 0 or int(part["distinct_values"].iloc[0]) > MAX_VALUES:
+                continue
+            counts: dict[Any, int] = {}
+            for value, n in zip(part["value"], part["n"], strict=True):
+                v = None if value is None or (isinstance(value, float) and math.isnan(value)) else value
+                if f.kind == "boolean" and v is not None:
+                    v = F._to_bool(v)
+                counts[v] = counts.get(v, 0) + int(n)
+            out["categorical"][f.alias] = counts
+    return out
+
+
+def _sampled_quartiles(
+    ws: Workspace, cond: A.Expr, numeric: Sequence[F.Feature], as_of: dt.datetime, sample: int
+) -> dict[str, dict[str, float]]:
+    frame = F.sample_frame(ws, cond, numeric, max_rows=sample, as_of=as_of)
+    out: dict[str, dict[str, float]] = {}
+    for f in numeric:
+        s = frame[f.alias]
+        if f.kind in ("date", "timestamp"):
+            day = pd.Timestamp(as_of.date())
+            s = (day - pd.to_datetime(s).dt.normalize()) / pd.Timedelta(days=1)
+        s = pd.to_numeric(s, errors="coerce").dropna()
+        out[f.alias] = {name: float(s.quantile(q)) if len(s) else math.nan for name, q in _QUARTILES}
+    return out
+
+
+def _num(v: Any) -> float:
+    if v is None or v is pd.NA:
+        return math.nan
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def differentiators(a: dict[str, Any], b: dict[str, Any], feats: Sequence[F.Feature]) -> pd.DataFrame:
+    """The ranked table from both groups' statistics."""
+    rows = []
+    for f in feats:
+        label = f.expr if f.kind not in ("date", "timestamp") else f"days since {f.expr}"
+        if f.alias in a["numeric"] and f.alias in b["numeric"]:
+            sa, sb = a["numeric"][f.alias], b["numeric"][f.alias]
+            pooled = (
+                math.sqrt((sa["var"] + sb["var"]) / 2) if not math.isnan(sa["var"] + sb["var"]) else math.nan
+            )
+            diff = (sa["mean"] - sb["mean"]) / pooled if pooled and not math.isnan(pooled) else math.nan
+            rows.append(
+                {
+                    "feature": label,
+                    "kind": "numeric",
+                    "value": None,
+                    "a": sa["mean"],
+                    "b": sb["mean"],
+                    "lift": sa["mean"] / sb["mean"] if sb["mean"] else math.nan,
+                    "std_diff": diff,
+                    **{f"a_{k}": sa[k] for k, _ in _QUARTILES},
+                    **{f"b_{k}": sb[k] for k, _ in _QUARTILES},
+                }
+            )
+        elif f.alias in a["categorical"] and f.alias in b["categorical"]:
+            ca, cb = a["categorical"][f.alias], b["categorical"][f.alias]
+            na, nb = max(1, a["size"]), max(1, b["size"])
+            for value in dict.fromkeys([*ca, *cb]):
+                pa, pb = ca.get(value, 0) / na, cb.get(value, 0) / nb
+                var = (pa * (1 - pa) + pb * (1 - pb)) / 2
+                rows.append(
+                    {
+                        "feature": label,
+                        "kind": "categorical",
+                        "value": value,
+                        "a": pa,
+                        "b": pb,
+                        "lift": pa / pb if pb else math.inf if pa else math.nan,
+                        "std_diff": (pa - pb) / math.sqrt(var) if var > 0 else 0.0,
+                    }
+                )
+    columns = ["feature", "kind", "value", "a", "b", "lift", "std_diff"]
+    columns += [f"{s}_{k}" for s in ("a", "b") for k, _ in _QUARTILES]
+    frame = pd.DataFrame(rows, columns=columns)
+    if len(frame):
+        frame = frame.assign(_abs=frame["std_diff"].abs().fillna(-1)).sort_values(
+            "_abs", ascending=False, kind="stable"
+        )
+        frame = frame.drop(columns="_abs").reset_index(drop=True)
+    return frame
