@@ -85,8 +85,10 @@ class SegmentResult(_Pretty):
         as_of: dt.datetime | dt.date,
         saved: bool = False,
         draft: bool = False,
+        dialect: str | None = None,
     ) -> None:
         self._ws = ws
+        self.dialect = dialect or ws.dialect  # of ``sql``
         self.definition = definition
         self.name = name
         self.count = count
@@ -161,7 +163,7 @@ class SegmentResult(_Pretty):
         if len(self.preview):
             lines.append(f"first {len(self.preview)}:")
             lines.append(_frame_text(self.preview))
-        lines.append("SQL:")
+        lines.append(f"SQL ({self.dialect}):")
         lines.append(self.sql)
         return "\n".join(lines)
 
@@ -179,7 +181,7 @@ class SegmentResult(_Pretty):
             )
         else:
             table = f"<div style='{_MUTED}'>no members</div>"
-        sql = f"<details><summary>SQL ({_e(self._ws.dialect)})</summary><pre style='{_PRE}'>{_e(self.sql)}</pre></details>"
+        sql = f"<details><summary>SQL ({_e(self.dialect)})</summary><pre style='{_PRE}'>{_e(self.sql)}</pre></details>"
         return f"<div style='{_BOX}'>{head}{table}{sql}</div>"
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import keyword
+import re
 import shlex
 import tempfile
 from collections.abc import Callable
@@ -74,6 +75,11 @@ def _mask_exception(e: BaseException) -> None:
         masked = mask_url(e.args[0])
         if masked != e.args[0]:
             e.args = (masked, *e.args[1:])
+
+
+def _mask_credentials(text: str) -> str:
+    """``user:secret@host`` (with or without a scheme) -> ``user:***@host``."""
+    return re.sub(r"([^\s:/@]+:)[^\s@/]*@", r"\1***@", mask_url(text))
 
 
 def _known_dialect(name: str) -> str | None:
@@ -170,6 +176,7 @@ class SegmentMagic(Magics):
         p.add_argument("--demo", action="store_true", help="the generated retail demo in embedded DuckDB")
         p.add_argument("--customers", type=int, default=DEFAULT_DEMO_CUSTOMERS, help="demo size")
         p.add_argument("--seed", type=int, default=42, help="demo seed")
+        p.add_argument("--anchor", help="demo: last day of data, YYYY-MM-DD (default: today)")
         p.add_argument("--catalog", help="catalog path or URL (default: %%config SegmentMagic.catalog)")
         p.add_argument("-o", "--out", help="also put the Workspace in this notebook variable")
         c["connect"] = (self._connect, p)
@@ -283,35 +290,48 @@ class SegmentMagic(Magics):
 
         if a.demo == bool(a.target):
             raise UsageError("%segment connect: give a URL or variable name, or --demo")
-        catalog = a.catalog
-        new_demo_dir = None
         if a.demo:
-            if a.customers < 1:
-                raise UsageError("%segment connect: --customers must be at least 1")
-            from . import demo
-
-            if catalog is None:
-                # A demo is throw-away: its saved segments must not mix with those of a real database.
-                new_demo_dir = tempfile.TemporaryDirectory(prefix="jupyter-segments-demo-")
-                catalog = f"{new_demo_dir.name}/catalog.sqlite"
-            conn = demo.generate(a.customers, seed=a.seed)
-            ws = js.connect(conn, catalog=catalog)
-            ws.customers("customers", key="customer_id")
-            # support_calls.cust_id cannot be inferred from its name; every other link is.
-            ws.relate("support_calls", "customers", on=("cust_id", "customer_id"))
-            owns, demo_conn = True, conn
+            ws, owns, demo_conn, demo_dir = self._open_demo(a)
         else:
-            target, owns, demo_conn = self._resolve_target(a.target), True, None
+            target, owns, demo_conn, demo_dir = self._resolve_target(a.target), True, None, None
             if isinstance(target, js.Workspace):
                 ws, owns = target, False
             else:
-                ws = js.connect(target, catalog=catalog or self.catalog)
+                ws = js.connect(target, catalog=a.catalog or self.catalog)
+        try:
+            message = self._connected_message(ws, a)  # reads the table list: fails early on a bad server
+        except BaseException:
+            if owns:
+                ws.close()
+            if demo_dir is not None:
+                demo_dir.cleanup()
+            raise
+        # Only now that the new connection works is the previous one closed.
         self._close()
-        self.ws, self._owns_ws, self._demo_dir = ws, owns, new_demo_dir
-        self._demo_conn = demo_conn
+        self.ws, self._owns_ws, self._demo_dir, self._demo_conn = ws, owns, demo_dir, demo_conn
         if a.out:
             self._store(a.out, ws)
-        display(Message(self._connected_message(ws, a)))
+        display(Message(message))
+
+    def _open_demo(self, a: argparse.Namespace) -> tuple[Any, bool, Any, Any]:
+        import jupyter_segments as js
+
+        from . import demo
+
+        if a.customers < 1:
+            raise UsageError("%segment connect: --customers must be at least 1")
+        anchor = _parse_when(a.anchor, "--anchor").date() if a.anchor else None
+        demo_dir, catalog = None, a.catalog
+        if catalog is None:
+            # A demo is throw-away: its saved segments must not mix with those of a real database.
+            demo_dir = tempfile.TemporaryDirectory(prefix="jupyter-segments-demo-")
+            catalog = f"{demo_dir.name}/catalog.sqlite"
+        conn = demo.generate(a.customers, seed=a.seed, anchor=anchor)
+        ws = js.connect(conn, catalog=catalog)
+        ws.customers("customers", key="customer_id")
+        # support_calls.cust_id cannot be inferred from its name; every other link is.
+        ws.relate("support_calls", "customers", on=("cust_id", "customer_id"))
+        return ws, True, conn, demo_dir
 
     def _resolve_target(self, target: str) -> Any:
         ns = self.shell.user_ns
@@ -321,7 +341,7 @@ class SegmentMagic(Magics):
             return ns[target]
         if "://" not in target:
             raise UsageError(
-                f"%segment connect: '{mask_url(target)}' is neither a database URL nor a variable name "
+                f"%segment connect: '{_mask_credentials(target)}' is neither a database URL nor a variable name "
                 "(e.g. duckdb:///shop.duckdb, postgresql://user@host/db)"
             )
         return target
@@ -623,12 +643,12 @@ class SegmentMagic(Magics):
         return HelpTable(HELP, footer=HELP_FOOTER)
 
 
-def _parse_when(text: str) -> dt.datetime:
+def _parse_when(text: str, option: str = "--at") -> dt.datetime:
     try:
         return dt.datetime.fromisoformat(text)
     except ValueError:
         raise UsageError(
-            f"--at '{text}' is not a date/time: write YYYY-MM-DD or 'YYYY-MM-DD HH:MM'"
+            f"{option} '{text}' is not a date/time: write YYYY-MM-DD or 'YYYY-MM-DD HH:MM'"
         ) from None
 
 
