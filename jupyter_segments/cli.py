@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from collections.abc import Sequence
@@ -77,6 +78,85 @@ def _cmd_compile(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_refresh(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "refresh",
+        help="refresh saved segments (as the scheduled refresh in a notebook does)",
+        description="Refresh saved segments in dependency order and record each run in the catalog. "
+        "Exit status 1 if any run failed.",
+    )
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument(
+        "--all", action="store_true", help="every segment (inactive ones are recorded as Skipped)"
+    )
+    which.add_argument("segments", nargs="*", default=[], metavar="NAME", help="segments to refresh")
+    p.add_argument("--db", required=True, help="the customer database URL, e.g. duckdb:///shop.duckdb")
+    p.add_argument("--catalog", required=True, help="the catalog: a file path or a SQLAlchemy URL")
+    p.add_argument("--catalog-schema", default=None, help="PostgreSQL schema of the catalog tables")
+    p.add_argument("--customers", default=None, help="customer table (default: the one saved in the catalog)")
+    p.add_argument("--key", default=None, help="customer key column (with --customers)")
+    p.add_argument(
+        "--one-by-one", action="store_true", help="one query per segment instead of one shared query"
+    )
+    p.add_argument("--members-prefix", default=None, help="prefix of the members tables (default seg_)")
+    p.add_argument("--json", action="store_true", help="print the runs as JSON lines")
+    p.set_defaults(func=_cmd_refresh)
+
+
+def _cmd_refresh(args: argparse.Namespace) -> int:
+    from .catalog import open_catalog
+    from .catalog.store import FAILED
+    from .errors import SegmentError
+    from .workspace import connect
+
+    try:
+        catalog = open_catalog(args.catalog, schema=args.catalog_schema)
+        ws = connect(args.db, catalog=catalog)
+    except SegmentError as e:
+        print(f"jupyter-segments refresh: {e}", file=sys.stderr)
+        return 2
+    try:
+        if args.customers:
+            ws.customers(args.customers, key=args.key or "id")
+        if args.members_prefix:
+            ws.members_prefix = args.members_prefix
+        _ = ws.catalog  # restores the customer entity and relationships saved with the segments
+        if ws.model.customer is None:
+            print(
+                "jupyter-segments refresh: the catalog has no customer table saved; pass --customers and --key",
+                file=sys.stderr,
+            )
+            return 2
+        names = None if args.all else list(args.segments)
+        runs = ws.refresh(names, shared=not args.one_by_one, trigger="cli", skip_inactive=args.all)
+    except SegmentError as e:
+        print(f"jupyter-segments refresh: {e}", file=sys.stderr)
+        return 2
+    finally:
+        ws.close()
+    for run in runs:
+        if args.json:
+            print(
+                json.dumps(
+                    {
+                        "segment": run.segment, "status": run.status, "members": run.members, "added": run.added,
+                        "removed": run.removed, "duration": run.duration, "errors": run.errors, "warnings": run.warnings,
+                    },
+                    ensure_ascii=False,
+                )
+            )  # fmt: skip
+        else:
+            line = f"{run.segment}: {run.status}"
+            if run.members is not None:
+                line += f", {run.members} members (+{run.added} -{run.removed})"
+            if run.duration is not None:
+                line += f", {run.duration:.2f}s"
+            for msg in run.errors + run.warnings:
+                line += f"\n    {msg.splitlines()[0]}"
+            print(line)
+    return 1 if any(r.status == FAILED for r in runs) else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="jupyter-segments", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -101,6 +181,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--relate", action="append", help="child:parent:column or child:parent:child_col=parent_col"
     )
     comp.set_defaults(func=_cmd_compile)
+
+    _add_refresh(sub)
     return parser
 
 
