@@ -236,7 +236,9 @@ def pd_segment_refs(f: Frames) -> pd.Index:
 
 def pd_projection(f: Frames) -> pd.DataFrame:
     c, o, s = f["customers"], f["orders"], f["support_calls"]
-    a = _per_customer(o, n=("amount", "size"), total_spend=("amount", "sum"), last_order=("order_date", "max"))
+    a = _per_customer(
+        o, n=("amount", "size"), total_spend=("amount", "sum"), last_order=("order_date", "max")
+    )
     plat = c.loc[c["loyalty_tier"] == "platinum", ["customer_id"]]
     m = plat.merge(a[a["n"] >= 5], left_on="customer_id", right_index=True)
     calls = s.groupby("cust_id").size().rename("calls")

@@ -1,0 +1,138 @@
+"""Run the benchmarks and write bench/results/results.md, results.json and the PNG figures.
+
+    python -m bench                                  # 100k, 1M, 10M; PostgreSQL at 100k
+    python -m bench --scales 100000,1000000 --quick  # fewer rounds, smaller scales
+    python -m bench --figures 1,5                    # only some figures (others keep their last results)
+
+Demo databases are generated on first use and cached under bench/results/ (10M: ~6 min, ~4 GB).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from . import figures as F
+from .data import RESULTS, open_db
+from .harness import duckdb_runner, postgres_runner, workspace
+from .memory import run_case
+from .report import write_report
+
+# Segments for figure 5: an attribute filter and an aggregate for the preview; ~55% of customers
+# (5.5M at 10M) for the download.
+PREVIEWS = ("age >= 40", "sum(orders.amount) >= 1000")
+DOWNLOAD = "age >= 40"
+
+
+def _rounds(customers: int, quick: bool) -> int:
+    if quick:
+        return 1
+    return 5 if customers <= 1_000_000 else 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    p.add_argument("--scales", default="100000,1000000,10000000", help="customer counts, comma-separated")
+    p.add_argument("--quick", action="store_true", help="one timed round per candidate")
+    p.add_argument("--figures", default="1,2,3,4,5,6", help="which figures to measure")
+    p.add_argument("--pg-scale", type=int, default=100_000, help="PostgreSQL scale for figure 1 (0: skip)")
+    p.add_argument("--pandas-scale", type=int, default=1_000_000)
+    p.add_argument("--interactive-scale", type=int, default=1_000_000)
+    p.add_argument("--out", type=Path, default=RESULTS)
+    args = p.parse_args(argv)
+    scales = sorted(int(s) for s in args.scales.split(","))
+    wanted = {int(f) for f in args.figures.split(",")}
+    args.out.mkdir(parents=True, exist_ok=True)
+    store = args.out / "results.json"
+    results: dict[str, Any] = json.loads(store.read_text()) if store.exists() else {}
+
+    def save(section: str, value: Any) -> None:
+        results[section] = {"measured_at": dt.datetime.now().isoformat(timespec="seconds"), "rows": value}
+        results["machine"] = {
+            "python": platform.python_version(),
+            "duckdb": duckdb.__version__,
+            "cpus": __import__("os").cpu_count(),
+            "platform": platform.platform(),
+        }
+        store.write_text(json.dumps(results, indent=1, default=str))
+        write_report(results, args.out)
+
+    def log(msg: str) -> None:
+        print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+    fig1_by_scale: dict[int, list[F.VsHand]] = {}
+    if wanted & {1, 2, 4, 6}:
+        for n in scales:
+            log(f"figure 1: DuckDB, {n:,} customers")
+            conn = open_db(n)
+            ws = workspace(conn)
+            fig1_by_scale[n] = F.compiled_vs_hand(
+                ws, duckdb_runner(conn), "duckdb", n, _rounds(n, args.quick)
+            )
+            conn.close()
+        save("fig1_duckdb", F.as_records(sum(fig1_by_scale.values(), [])))
+    if 1 in wanted and args.pg_scale:
+        import psycopg
+
+        from .pg import ensure_pg
+
+        log(f"figure 1: PostgreSQL, {args.pg_scale:,} customers")
+        url = ensure_pg(args.pg_scale)
+        ws = workspace(open_db(args.pg_scale))  # the model is the same; SQL is generated for postgres
+        with psycopg.connect(url, autocommit=True) as pg:
+            rows = F.compiled_vs_hand(
+                ws, postgres_runner(pg), "postgres", args.pg_scale, 1 if args.quick else 3
+            )
+        save("fig1_postgres", F.as_records(rows))
+    if 2 in wanted and args.pandas_scale in fig1_by_scale:
+        n = args.pandas_scale
+        log(f"figure 2: pandas, {n:,} customers")
+        conn = open_db(n)
+        frames, load_s = F.load_frames(conn)
+        rows = F.versus_pandas(frames, workspace(conn), fig1_by_scale[n], n, 1 if args.quick else 3)
+        del frames
+        save("fig2_pandas", {"customers": n, "load_s": load_s, "segments": F.as_records(rows)})
+    if 3 in wanted:
+        n = args.interactive_scale if args.interactive_scale in scales else scales[-1]
+        log(f"figure 3: refresh-all, {n:,} customers")
+        conn = open_db(n)
+        save("fig3_refresh", F.as_records(F.refresh_all(workspace(conn), conn, n, 1 if args.quick else 3)))
+    if 4 in wanted:
+        n = args.interactive_scale if args.interactive_scale in scales else scales[-1]
+        log(f"figure 4: interactive counts, {n:,} customers")
+        counts = F.interactive_counts(workspace(open_db(n)), n, 1 if args.quick else 3)
+        small = scales[0]
+        compile_rows = F.compile_times(
+            workspace(open_db(small)), fig1_by_scale[small], 20 if args.quick else 200
+        )
+        save(
+            "fig4_interactive",
+            {
+                "counts": F.as_records(counts),
+                "compile_customers": small,
+                "compile": F.as_records(compile_rows),
+            },
+        )
+    if 5 in wanted:
+        n = scales[-1]
+        rows = []
+        for definition in PREVIEWS:
+            log(f"figure 5: preview memory, {n:,} customers, {definition}")
+            rows.append(run_case("preview", n, definition))
+        log(f"figure 5: download memory, {n:,} customers, {DOWNLOAD}")
+        rows.append(run_case("download", n, DOWNLOAD))
+        save("fig5_memory", rows)
+    log(f"wrote {args.out / 'results.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,244 @@
+"""The six figures. Each function measures one figure in the current process and returns plain rows."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import duckdb
+import pandas as pd
+from sqlglot import exp
+
+from jupyter_segments.compile import build_query
+from jupyter_segments.compile.compiler import Options
+from jupyter_segments.dsl import parse
+from jupyter_segments.workspace import Workspace, _as_datetime
+
+from .data import ANCHOR
+from .harness import Runner, compiled_sql, result_frame, same_members, time_interleaved
+from .suite import PANDAS_TABLES, SUITE, Segment
+
+
+# --- figure 1: compiled vs hand-written ---------------------------------------------------------------
+@dataclass
+class VsHand:
+    database: str
+    customers: int
+    segment: str
+    members: int
+    compiled_s: float
+    hand_s: float
+    best_variant: int  # index into Segment.sql of the fastest hand-written variant
+    ratio: float  # compiled / fastest hand-written
+
+
+def compiled_vs_hand(
+    ws: Workspace, run: Runner, database: str, customers: int, rounds: int, suite: Sequence[Segment] = SUITE
+) -> list[VsHand]:
+    """Figure 1. Every candidate's result is checked against the compiled SQL's before it is timed."""
+    rows = []
+    for seg in suite:
+        compiled = compiled_sql(ws, seg, dialect="postgres" if database == "postgres" else None)
+        reference = result_frame(run(compiled), seg)  # also the warm-up run
+        candidates = {"compiled": compiled}
+        for i, sql in enumerate(seg.hand_sql()):
+            problem = same_members(reference, result_frame(run(sql), seg))
+            if problem:
+                raise AssertionError(
+                    f"{seg.name}: hand-written variant {i} differs from the compiled SQL: {problem}"
+                )
+            candidates[f"hand{i}"] = sql
+        timings = time_interleaved({k: (lambda s=s: run(s)) for k, s in candidates.items()}, rounds)
+        hand = {k: t.best for k, t in timings.items() if k != "compiled"}
+        best = min(hand, key=hand.__getitem__)
+        rows.append(
+            VsHand(
+                database,
+                customers,
+                seg.name,
+                len(reference),
+                timings["compiled"].best,
+                hand[best],
+                int(best[4:]),
+                timings["compiled"].best / hand[best],
+            )  # fmt: skip
+        )
+    return rows
+
+
+# --- figure 2: pandas ----------------------------------------------------------------------------------
+@dataclass
+class VsPandas:
+    customers: int
+    segment: str
+    pandas_s: float  # compute only (tables already loaded)
+    compiled_s: float
+    ratio_excl: float  # pandas / compiled
+
+
+def load_frames(conn: duckdb.DuckDBPyConnection) -> tuple[dict[str, pd.DataFrame], float]:
+    """Every table as a DataFrame (the fastest way out of the database: DuckDB -> Arrow -> pandas)."""
+    t = time.perf_counter()
+    frames = {table: conn.sql(f"SELECT * FROM {table}").df() for table in PANDAS_TABLES}
+    return frames, time.perf_counter() - t
+
+
+def versus_pandas(
+    frames: dict[str, pd.DataFrame], ws: Workspace, fig1: list[VsHand], customers: int, rounds: int
+) -> list[VsPandas]:
+    """Figure 2 (loading is timed once by ``load_frames``). Pandas results are checked too."""
+    compiled = {r.segment: r.compiled_s for r in fig1}
+    rows = []
+    for seg in SUITE:
+        reference = result_frame(ws.backend.connection.sql(compiled_sql(ws, seg)).to_arrow_table(), seg)
+        times = []
+        for _ in range(rounds):
+            t = time.perf_counter()
+            out = seg.pandas(frames)
+            times.append(time.perf_counter() - t)
+        problem = same_members(reference, out)
+        if problem:
+            raise AssertionError(f"{seg.name}: the pandas version differs from the compiled SQL: {problem}")
+        rows.append(
+            VsPandas(customers, seg.name, min(times), compiled[seg.name], min(times) / compiled[seg.name])
+        )
+    return rows
+
+
+# --- figure 3: refresh-all ----------------------------------------------------------------------------
+@dataclass
+class Refresh:
+    customers: int
+    segments: int
+    one_by_one_s: float
+    shared_s: float
+    ratio: float
+    how: str
+
+
+def _combined_select(ws: Workspace, trees: list) -> tuple[exp.Select, str]:
+    """The engine's one-query-for-all-segments select (``refresh.combined_select``) if it exists."""
+    try:
+        from jupyter_segments.refresh import combined_select
+    except ImportError:  # the catalog's refresh is not in this checkout: same approach, built here
+        return _local_combined_select(ws, trees), "bench's own combined query (refresh.py absent)"
+    return combined_select(ws, trees, ANCHOR), "jupyter_segments.refresh.combined_select"
+
+
+def _local_combined_select(ws: Workspace, trees: list) -> exp.Select:
+    from jupyter_segments.compile import dialects as D
+    from jupyter_segments.compile.compiler import Scope, _Context
+
+    customer = ws.model.customer_entity()
+    options = Options(dialect=ws.dialect, as_of=_as_datetime(ANCHOR), segment_source=ws._segment_source)
+    ctx = _Context(ws.model, options, "")
+    scope = Scope(ctx, customer, "c", is_customer=True)
+    ctx.used_aliases.add("c")
+    cols: list[exp.Expression] = [D.column("c", customer.key)]
+    for i, tree in enumerate(trees):
+        ctx.text = scope.text = tree.text
+        cond = scope.condition(tree.condition)
+        flag = exp.Case(ifs=[exp.If(this=cond, true=exp.Literal.number(1))], default=exp.Literal.number(0))
+        cols.append(exp.alias_(flag, f"f_{i}"))
+    select = exp.select(*cols).from_(D.table(customer.name, "c"))
+    for join in scope.from_joins():
+        select = select.join(join)
+    return select
+
+
+def refresh_all(ws: Workspace, conn: duckdb.DuckDBPyConnection, customers: int, rounds: int) -> Refresh:
+    """Figure 3: materialize every suite segment's members, one query each vs one shared query.
+
+    Both sides write each segment's member keys to a table (TEMP tables: the demo file is opened
+    read-only), which is the database work of a refresh; the catalog's bookkeeping is not timed.
+    """
+    key = "customer_id"
+    trees = [parse(seg.dsl) for seg in SUITE]
+    singles = [ws.query(t, shape="keys", as_of=ANCHOR).sql(dialect="duckdb") for t in trees]
+    combined, how = _combined_select(ws, trees)
+    combined_sql = combined.sql(dialect="duckdb")
+
+    def one_by_one() -> None:
+        for i, sql in enumerate(singles):
+            conn.execute(f"CREATE OR REPLACE TEMP TABLE m_{i} AS {sql}")
+
+    def shared() -> None:
+        conn.execute(f"CREATE OR REPLACE TEMP TABLE flags AS {combined_sql}")
+        for i in range(len(trees)):
+            conn.execute(f"CREATE OR REPLACE TEMP TABLE s_{i} AS SELECT {key} FROM flags WHERE f_{i} = 1")
+
+    one_by_one(), shared()  # warm-up, and check both give the same members
+    for i in range(len(trees)):
+        diff = conn.execute(
+            f"SELECT (SELECT count(*) FROM (SELECT * FROM m_{i} EXCEPT SELECT * FROM s_{i})) + "
+            f"(SELECT count(*) FROM (SELECT * FROM s_{i} EXCEPT SELECT * FROM m_{i}))"
+        ).fetchone()[0]
+        if diff:
+            raise AssertionError(f"shared refresh differs for {SUITE[i].name}")
+    t = time_interleaved({"one": one_by_one, "shared": shared}, rounds)
+    for i in range(len(trees)):
+        conn.execute(f"DROP TABLE IF EXISTS m_{i}; DROP TABLE IF EXISTS s_{i}")
+    conn.execute("DROP TABLE IF EXISTS flags")
+    return Refresh(
+        customers, len(trees), t["one"].best, t["shared"].best, t["one"].best / t["shared"].best, how
+    )
+
+
+# --- figure 4: interactive -------------------------------------------------------------------------------
+@dataclass
+class Interactive:
+    customers: int
+    segment: str
+    count_s: float  # ws.count after an edit: parse + compile + run
+    count_star_s: float  # SELECT COUNT(*) FROM customers
+    ratio: float
+
+
+def interactive_counts(ws: Workspace, customers: int, rounds: int) -> list[Interactive]:
+    """Figure 4a: the builder's count after an edit (``ws.count``) vs one COUNT(*) of the customer table."""
+    count_star = "SELECT COUNT(*) FROM customers"
+    rows = []
+    for seg in SUITE:
+        t = time_interleaved(
+            {
+                "count": lambda s=seg: ws.count(s.dsl, as_of=ANCHOR),
+                "star": lambda: ws.backend.scalar(count_star),
+            },
+            rounds,
+        )
+        rows.append(
+            Interactive(
+                customers, seg.name, t["count"].best, t["star"].best, t["count"].best / t["star"].best
+            )
+        )
+    return rows
+
+
+@dataclass
+class CompileTime:
+    segment: str
+    compile_ms: float  # parse + compile + generate SQL text, mean of many
+    eval_ms: float  # compiled SQL's run time at this scale (figure 1)
+    share: float  # compile / evaluation
+
+
+def compile_times(ws: Workspace, fig1: list[VsHand], repeat: int = 200) -> list[CompileTime]:
+    """Figure 4b: parse + compile + generate per definition (the model is already loaded, as in a session)."""
+    evals = {r.segment: r.compiled_s for r in fig1}
+    options = Options(dialect=ws.dialect, as_of=_as_datetime(ANCHOR), segment_source=ws._segment_source)
+    rows = []
+    for seg in SUITE:
+        shape = "members" if seg.projections else "keys"
+        build_query(ws.model, parse(seg.dsl), options, shape).sql(dialect=ws.dialect)  # warm caches
+        t = time.perf_counter()
+        for _ in range(repeat):
+            build_query(ws.model, parse(seg.dsl), options, shape).sql(dialect=ws.dialect)
+        ms = (time.perf_counter() - t) / repeat * 1000
+        rows.append(CompileTime(seg.name, ms, evals[seg.name] * 1000, ms / (evals[seg.name] * 1000)))
+    return rows
+
+
+def as_records(rows: Any) -> list[dict[str, Any]]:
+    return [asdict(r) for r in (rows if isinstance(rows, list) else [rows])]

@@ -1,0 +1,379 @@
+"""results.json -> results.md (every figure next to its target) and PNG plots."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from .harness import geomean, loglog_slope
+from .suite import SUITE
+
+TARGETS = {
+    "fig1_geomean": 1.05,
+    "fig1_max": 1.3,
+    "fig2_incl": 10.0,
+    "fig2_excl": 3.0,
+    "fig3": 4.0,
+    "fig4_compile_ms": 2.0,
+    "fig4_share": 0.05,
+    "fig5_preview_mb": 50.0,
+    "fig5_download_mb": 200.0,
+    "fig6_exponent": 1.0,
+}
+
+
+def _ok(good: bool) -> str:
+    return "yes" if good else "**no**"
+
+
+def _fmt_n(n: int) -> str:
+    return f"{n // 1_000_000}M" if n >= 1_000_000 and n % 1_000_000 == 0 else f"{n // 1000}k"
+
+
+def _rows(results: dict[str, Any], key: str) -> Any:
+    return results.get(key, {}).get("rows")
+
+
+def summary(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    """(figure, measured, target, met) rows for the headline table."""
+    out: list[tuple[str, str, str, str]] = []
+    fig1 = (_rows(results, "fig1_duckdb") or []) + (_rows(results, "fig1_postgres") or [])
+    by_run: dict[tuple[str, int], list[dict]] = defaultdict(list)
+    for r in fig1:
+        by_run[(r["database"], r["customers"])].append(r)
+    for (db, n), rows in sorted(by_run.items()):
+        ratios = [r["ratio"] for r in rows]
+        g, worst = geomean(ratios), max(rows, key=lambda r: r["ratio"])
+        out.append(
+            (
+                f"1. compiled / fastest hand-written SQL, {db} {_fmt_n(n)} ({len(rows)} segments)",
+                f"geomean {g:.3f}; max {worst['ratio']:.2f} ({worst['segment']})",
+                f"geomean <= {TARGETS['fig1_geomean']}; max <= {TARGETS['fig1_max']}",
+                _ok(g <= TARGETS["fig1_geomean"] and worst["ratio"] <= TARGETS["fig1_max"]),
+            )
+        )
+    fig2 = _rows(results, "fig2_pandas")
+    if fig2:
+        segs = fig2["segments"]
+        pandas_total = sum(r["pandas_s"] for r in segs)
+        compiled_total = sum(r["compiled_s"] for r in segs)
+        incl = (fig2["load_s"] + pandas_total) / compiled_total
+        excl = pandas_total / compiled_total
+        slowest = min(segs, key=lambda r: r["ratio_excl"])
+        out.append(
+            (
+                f"2. pandas / compiled, whole suite, {_fmt_n(fig2['customers'])}",
+                f"incl. loading {incl:.1f}x; excl. {excl:.1f}x (per segment: geomean "
+                f"{geomean([r['ratio_excl'] for r in segs]):.1f}x, min {slowest['ratio_excl']:.1f}x {slowest['segment']})",
+                f">= {TARGETS['fig2_incl']:.0f}x incl.; >= {TARGETS['fig2_excl']:.0f}x excl.",
+                _ok(incl >= TARGETS["fig2_incl"] and excl >= TARGETS["fig2_excl"]),
+            )
+        )
+    fig3 = _rows(results, "fig3_refresh")
+    if fig3:
+        r = fig3[0]
+        out.append(
+            (
+                f"3. refresh-all, one by one / shared, {r['segments']} segments, {_fmt_n(r['customers'])}",
+                f"{r['ratio']:.2f}x ({r['one_by_one_s']:.2f} s vs {r['shared_s']:.2f} s)",
+                f">= {TARGETS['fig3']:.0f}x",
+                _ok(r["ratio"] >= TARGETS["fig3"]),
+            )
+        )
+    fig4 = _rows(results, "fig4_interactive")
+    if fig4:
+        counts = fig4["counts"]
+        ratios = sorted(r["ratio"] for r in counts)
+        out.append(
+            (
+                f"4a. count after an edit / COUNT(*) of customers, {_fmt_n(counts[0]['customers'])}",
+                f"median {ratios[len(ratios) // 2]:.0f}x, max {ratios[-1]:.0f}x "
+                f"(COUNT(*) {1000 * counts[0]['count_star_s']:.2f} ms; median count "
+                f"{1000 * sorted(r['count_s'] for r in counts)[len(counts) // 2]:.0f} ms)",
+                "(reported)",
+                "-",
+            )
+        )
+        comp = fig4["compile"]
+        worst_ms = max(comp, key=lambda r: r["compile_ms"])
+        worst_share = max(comp, key=lambda r: r["share"])
+        out.append(
+            (
+                f"4b. compile time per definition (parse + compile + SQL), vs evaluation at "
+                f"{_fmt_n(fig4['compile_customers'])}",
+                f"max {worst_ms['compile_ms']:.2f} ms ({worst_ms['segment']}); max share "
+                f"{100 * worst_share['share']:.1f}% ({worst_share['segment']})",
+                f"< {TARGETS['fig4_compile_ms']:.0f} ms; <= {100 * TARGETS['fig4_share']:.0f}%",
+                _ok(
+                    worst_ms["compile_ms"] < TARGETS["fig4_compile_ms"]
+                    and worst_share["share"] <= TARGETS["fig4_share"]
+                ),
+            )
+        )
+    for r in _rows(results, "fig5_memory") or []:
+        limit = TARGETS["fig5_preview_mb" if r["case"] == "preview" else "fig5_download_mb"]
+        what = "members(limit=100)" if r["case"] == "preview" else f"CSV download of {r['rows']:,} members"
+        out.append(
+            (
+                f"5. peak RSS above idle: {what}, `{r['definition']}`, {_fmt_n(r['customers'])}",
+                f"{r['peak_above_idle_mb']:.0f} MB ({r['seconds']:.1f} s)",
+                f"<= {limit:.0f} MB",
+                _ok(r["peak_above_idle_mb"] <= limit),
+            )
+        )
+    scaling = scaling_rows(results)
+    if scaling:
+        total = scaling["suite total"]
+        worst = max((k for k in scaling if k != "suite total"), key=lambda k: scaling[k])
+        out.append(
+            (
+                f"6. scaling exponent of time vs customers ({', '.join(_fmt_n(n) for n in scaling_scales(results))})",
+                f"suite total {total:.2f}; max per segment {scaling[worst]:.2f} ({worst})",
+                f"<= {TARGETS['fig6_exponent']:.1f}",
+                _ok(total <= TARGETS["fig6_exponent"]),
+            )
+        )
+    return out
+
+
+def scaling_scales(results: dict[str, Any]) -> list[int]:
+    return sorted({r["customers"] for r in _rows(results, "fig1_duckdb") or []})
+
+
+def scaling_rows(results: dict[str, Any]) -> dict[str, float]:
+    """Log-log slope of compiled time vs customers: suite total and per segment (DuckDB)."""
+    rows = _rows(results, "fig1_duckdb") or []
+    scales = scaling_scales(results)
+    if len(scales) < 2:
+        return {}
+    t = {(r["segment"], r["customers"]): r["compiled_s"] for r in rows}
+    out = {"suite total": loglog_slope(scales, [sum(v for (s, n), v in t.items() if n == c) for c in scales])}
+    for seg in SUITE:
+        if all((seg.name, n) in t for n in scales):
+            out[seg.name] = loglog_slope(scales, [t[(seg.name, n)] for n in scales])
+    return out
+
+
+def _table(header: list[str], rows: list[list[Any]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def markdown(results: dict[str, Any]) -> str:
+    parts = [
+        "# Benchmark results",
+        "",
+        "Generated by `python -m bench` (see bench/README.md). Every figure is a ratio of times measured in",
+        "the same run, candidates interleaved, best of N rounds. Machine: "
+        + ", ".join(f"{k} {v}" for k, v in results.get("machine", {}).items())
+        + ".",
+        "",
+        "## Summary",
+        "",
+        _table(["figure", "measured", "target", "met"], [list(r) for r in summary(results)]),
+    ]
+    fig1 = (_rows(results, "fig1_duckdb") or []) + (_rows(results, "fig1_postgres") or [])
+    if fig1:
+        runs = sorted({(r["database"], r["customers"]) for r in fig1})
+        by = {(r["database"], r["customers"], r["segment"]): r for r in fig1}
+        forms = {s.name: s.forms for s in SUITE}
+        rows = []
+        for seg in SUITE:
+            row: list[Any] = [seg.name, forms[seg.name]]
+            for db, n in runs:
+                r = by.get((db, n, seg.name))
+                row.append(
+                    f"{r['ratio']:.2f} ({1000 * r['compiled_s']:.0f} / {1000 * r['hand_s']:.0f} ms)"
+                    if r
+                    else "-"
+                )
+            rows.append(row)
+        members = {r["segment"]: r["members"] for r in fig1 if r["customers"] == max(n for _, n in runs)}
+        parts += [
+            "",
+            "## 1. Compiled vs fastest hand-written SQL",
+            "",
+            "ratio (compiled ms / hand-written ms); the hand-written SQL is in bench/suite.py and returns the "
+            "same members (checked every run).",
+            "",
+            _table(["segment", "forms"] + [f"{db} {_fmt_n(n)}" for db, n in runs], rows),
+            "",
+            "Members at the largest DuckDB scale: "
+            + ", ".join(f"{k} {v:,}" for k, v in members.items())
+            + ".",
+            "",
+            "![figure 1](fig1_vs_hand.png)",
+        ]
+    fig2 = _rows(results, "fig2_pandas")
+    if fig2:
+        parts += [
+            "",
+            f"## 2. pandas vs compiled at {_fmt_n(fig2['customers'])}",
+            "",
+            f"Loading every table into DataFrames (DuckDB -> pandas, the fastest path): {fig2['load_s']:.1f} s.",
+            "",
+            _table(
+                ["segment", "pandas ms", "compiled ms", "pandas / compiled"],
+                [
+                    [
+                        r["segment"],
+                        f"{1000 * r['pandas_s']:.0f}",
+                        f"{1000 * r['compiled_s']:.0f}",
+                        f"{r['ratio_excl']:.1f}",
+                    ]
+                    for r in fig2["segments"]
+                ],
+            ),
+            "",
+            "![figure 2](fig2_pandas.png)",
+        ]
+    fig3 = _rows(results, "fig3_refresh")
+    if fig3:
+        r = fig3[0]
+        parts += [
+            "",
+            "## 3. Refresh-all",
+            "",
+            f"{r['segments']} segments at {_fmt_n(r['customers'])}: members of each written to a table, one query "
+            f"per segment: {r['one_by_one_s']:.2f} s; one shared query ({r['how']}) + one cut per segment: "
+            f"{r['shared_s']:.2f} s; ratio {r['ratio']:.2f}.",
+        ]
+    fig4 = _rows(results, "fig4_interactive")
+    if fig4:
+        parts += [
+            "",
+            "## 4. Interactive",
+            "",
+            _table(
+                [
+                    "segment",
+                    "count after edit ms",
+                    "COUNT(*) ms",
+                    "ratio",
+                    "compile ms",
+                    f"eval ms ({_fmt_n(fig4['compile_customers'])})",
+                    "compile share",
+                ],
+                [
+                    [
+                        c["segment"],
+                        f"{1000 * c['count_s']:.1f}",
+                        f"{1000 * c['count_star_s']:.2f}",
+                        f"{c['ratio']:.0f}",
+                        f"{k['compile_ms']:.2f}",
+                        f"{k['eval_ms']:.1f}",
+                        f"{100 * k['share']:.1f}%",
+                    ]  # fmt: skip
+                    for c, k in zip(fig4["counts"], fig4["compile"], strict=True)
+                ],
+            ),
+        ]
+    fig5 = _rows(results, "fig5_memory")
+    if fig5:
+        parts += [
+            "",
+            "## 5. Memory (fresh process per case; peak = VmHWM after the case - VmRSS before it)",
+            "",
+            _table(
+                ["case", "definition", "customers", "rows", "CSV MB", "s", "idle MB", "peak above idle MB"],
+                [
+                    [
+                        r["case"],
+                        f"`{r['definition']}`",
+                        f"{r['customers']:,}",
+                        f"{r['rows']:,}",
+                        r["csv_mb"],
+                        r["seconds"],
+                        r["idle_mb"],
+                        r["peak_above_idle_mb"],
+                    ]
+                    for r in fig5
+                ],  # fmt: skip
+            ),
+        ]
+    scaling = scaling_rows(results)
+    if scaling:
+        parts += [
+            "",
+            "## 6. Scaling (DuckDB, compiled SQL)",
+            "",
+            _table(["segment", "exponent"], [[k, f"{v:.2f}"] for k, v in scaling.items()]),
+            "",
+            "![figure 6](fig6_scaling.png)",
+        ]
+    return "\n".join(parts) + "\n"
+
+
+def plots(results: dict[str, Any], out: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig1 = (_rows(results, "fig1_duckdb") or []) + (_rows(results, "fig1_postgres") or [])
+    if fig1:
+        runs = sorted({(r["database"], r["customers"]) for r in fig1})
+        by = {(r["database"], r["customers"], r["segment"]): r["ratio"] for r in fig1}
+        names = [s.name for s in SUITE]
+        fig, ax = plt.subplots(figsize=(12, 5))
+        width = 0.8 / len(runs)
+        for i, (db, n) in enumerate(runs):
+            xs = [j + i * width for j in range(len(names))]
+            ax.bar(xs, [by.get((db, n, s), 0) for s in names], width, label=f"{db} {_fmt_n(n)}")
+        ax.axhline(1.0, color="black", lw=0.8)
+        ax.axhline(TARGETS["fig1_max"], color="red", ls="--", lw=0.8, label="max target 1.3")
+        ax.set_xticks([j + 0.4 - width / 2 for j in range(len(names))], names, rotation=60, ha="right")
+        ax.set_ylabel("compiled / fastest hand-written")
+        ax.set_title("Figure 1: compiled SQL vs hand-written SQL (lower is better)")
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        fig.savefig(out / "fig1_vs_hand.png", dpi=110)
+        plt.close(fig)
+    fig2 = _rows(results, "fig2_pandas")
+    if fig2:
+        segs = fig2["segments"]
+        fig, ax = plt.subplots(figsize=(12, 4.5))
+        ax.bar([r["segment"] for r in segs], [r["ratio_excl"] for r in segs])
+        ax.axhline(TARGETS["fig2_excl"], color="red", ls="--", lw=0.8, label="target 3x (excl. loading)")
+        ax.set_yscale("log")
+        ax.set_ylabel("pandas time / compiled time")
+        ax.set_title(
+            f"Figure 2: pandas (tables already loaded) vs compiled SQL, {_fmt_n(fig2['customers'])} customers"
+        )
+        ax.tick_params(axis="x", rotation=60)
+        for label in ax.get_xticklabels():
+            label.set_ha("right")
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        fig.savefig(out / "fig2_pandas.png", dpi=110)
+        plt.close(fig)
+    rows = _rows(results, "fig1_duckdb") or []
+    scales = scaling_scales(results)
+    if len(scales) >= 2:
+        fig, ax = plt.subplots(figsize=(7, 5))
+        t = {(r["segment"], r["customers"]): r["compiled_s"] for r in rows}
+        for seg in SUITE:
+            ax.plot(
+                scales, [t.get((seg.name, n), float("nan")) for n in scales], color="grey", alpha=0.4, lw=0.8
+            )
+        total = [sum(v for (s, n), v in t.items() if n == c) for c in scales]
+        ax.plot(scales, total, color="C0", lw=2, marker="o", label="suite total")
+        ax.plot(
+            scales, [total[0] * n / scales[0] for n in scales], color="red", ls="--", lw=0.8, label="linear"
+        )
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("customers")
+        ax.set_ylabel("seconds (compiled SQL, DuckDB)")
+        ax.set_title("Figure 6: time vs customers (grey: each segment)")
+        ax.legend()
+        fig.tight_layout()
+        fig.savefig(out / "fig6_scaling.png", dpi=110)
+        plt.close(fig)
+
+
+def write_report(results: dict[str, Any], out: Path) -> None:
+    (out / "results.md").write_text(markdown(results))
+    plots(results, out)
