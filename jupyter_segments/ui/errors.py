@@ -47,11 +47,11 @@ class Messages:
         self.widget.value = f'<div class="jseg-error">{head}<pre>{html.escape(text)}</pre></div>'
 
     def warn(self, text: str) -> None:
-        self.last_message, self.kind = text, "warn"
+        self.last_message, self.last_error, self.kind = text, None, "warn"
         self.widget.value = f'<div class="jseg-warn">{html.escape(text)}</div>'
 
     def info(self, text: str) -> None:
-        self.last_message, self.kind = text, "info"
+        self.last_message, self.last_error, self.kind = text, None, "info"
         self.widget.value = f'<div class="jseg-info">{html.escape(text)}</div>'
 
     def clear(self) -> None:
