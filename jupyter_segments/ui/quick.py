@@ -50,6 +50,7 @@ class Stats:
     percentiles: list[float] | None = None  # p1..p99
     non_null: int = 0
     sampled: bool = False
+    in_database: bool = True  # percentiles computed by the database (else from values read into Python)
 
 
 def _col(name: str, table: str | None = None) -> exp.Column:
@@ -238,11 +239,9 @@ class QuickSegment:
             sample = pd.to_numeric(self.db.frame(sample_sql).iloc[:, 0], errors="coerce").dropna().to_numpy()
             values = list(np.percentile(sample, PERCENTILES)) if len(sample) else []
             sampled = n > len(sample)
-        return (
-            src,
-            field,
-            Stats("numeric", percentiles=[float(v) for v in values], non_null=n, sampled=sampled),
-        )
+        stats = Stats("numeric", percentiles=[float(v) for v in values], non_null=n, sampled=sampled)
+        stats.in_database = dialect in ("duckdb", "postgres")
+        return src, field, stats
 
     def _stats_done(self, result: tuple[Source, tuple[str, str], Stats]) -> None:
         src, field, stats = result
@@ -290,12 +289,15 @@ class QuickSegment:
             return
         head = "".join(f'<th class="num">p{p}</th>' for p in SHOWN)
         cells = "".join(f'<td class="num">{_fmt(pct[p - 1])}</td>' for p in SHOWN)
-        note = (
-            f"from a sample of {SAMPLE_LIMIT:,} of {stats.non_null:,} values (this database has no percentile "
-            "function the widget uses)"
-            if stats.sampled
-            else f"computed in the database over {stats.non_null:,} values"
-        )
+        if stats.in_database:
+            note = f"computed in the database over {stats.non_null:,} values"
+        elif stats.sampled:
+            note = (
+                f"estimated from a sample of the first {SAMPLE_LIMIT:,} of {stats.non_null:,} values "
+                "(this database has no percentile function the widget uses)"
+            )
+        else:
+            note = f"computed from all {stats.non_null:,} values read from the database (it has no percentile function)"
         self.stats_html.value = (
             f'<div class="jseg-label">Percentiles</div><table class="jseg-table"><tr>{head}</tr><tr>{cells}</tr></table>'
             f'<div class="jseg-muted">{html.escape(note)}</div>'

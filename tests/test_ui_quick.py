@@ -1,0 +1,189 @@
+"""QuickSegment driven headlessly; distributions and counts checked against pandas."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pytest
+
+import jupyter_segments as js
+from jupyter_segments.backends import open_backend
+from jupyter_segments.ui.quick import SHOWN, QuickSegment
+
+ANCHOR = dt.date(2025, 6, 30)
+
+
+@pytest.fixture(scope="module")
+def ws(tmp_path_factory):
+    w = js.connect_demo(1500, seed=7, anchor=ANCHOR, catalog=str(tmp_path_factory.mktemp("q") / "cat.sqlite"))
+    # An "intelligence table": one model score per customer (every third customer scored).
+    w.backend.execute(
+        "CREATE TABLE churn_model AS SELECT customer_id, (customer_id * 37 % 100) / 100.0 AS score, "
+        "CASE WHEN customer_id % 3 = 0 THEN 'high' ELSE 'low' END AS band FROM customers WHERE customer_id % 3 <> 1"
+    )
+    w.refresh_model()
+    w.relate("support_calls", "customers", on=("cust_id", "customer_id"))
+    w.measure("total_spend", "sum(orders.amount)")
+    yield w
+    w.close()
+
+
+@pytest.fixture(scope="module")
+def frames(ws):
+    con = ws.backend.connection
+    return {
+        t: con.execute(f"SELECT * FROM {t}").df()
+        for t in ("customers", "orders", "support_calls", "churn_model")
+    }
+
+
+def pick_source(q: QuickSegment, kind: str, label: str | None = None) -> None:
+    q.source.value = next(
+        s for _, s in q.source.options if s.kind == kind and (label is None or s.label == label)
+    )
+
+
+def test_numeric_customer_field(ws, frames):
+    c = frames["customers"]
+    q = QuickSegment(ws, delay=0.02)
+    pick_source(q, "customer")
+    q.field.value = ("age", "numeric")
+    q.wait()
+    expected = np.percentile(c.age.dropna(), SHOWN)  # linear interpolation = quantile_cont
+    got = [q.stats.percentiles[p - 1] for p in SHOWN]
+    assert np.allclose(got, expected)
+    assert not q.stats.sampled and "computed in the database" in q.stats_html.value
+    for p in SHOWN:
+        assert f">p{p}<" in q.stats_html.value
+    q.operator.value = ">"
+    q.value.value = "50"
+    assert q.wait() == int((c.age > 50).sum())
+    assert q.text == "age > 50"
+    share = (c.age.dropna() <= 50).mean() * 100
+    shown = int(q.percentile_label.value.split("<b>p")[1].split("<")[0])
+    assert abs(shown - share) <= 1.5  # the percentile the value falls at
+    q.operator.value = "between"
+    q.value2.value = "60"
+    assert q.text == "age between 50 and 60"
+    assert q.wait() == int(c.age.between(50, 60).sum())
+
+
+def test_categorical_top_values(ws, frames):
+    c = frames["customers"]
+    q = QuickSegment(ws, delay=0.02)
+    pick_source(q, "customer")
+    q.field.value = ("country", "categorical")
+    q.wait()
+    expected = c.groupby("country").customer_id.nunique().sort_values(ascending=False).head(10)
+    top = q.stats.top.set_index("value")["customers"]
+    assert dict(top.astype(int)) == dict(expected.astype(int))
+    assert len(q.choice.options) == 10
+    q.choice.value = "FR"
+    assert q.text == "country = 'FR'"
+    assert q.wait() == int((c.country == "FR").sum())
+
+
+def test_measure_source(ws, frames):
+    c, o = frames["customers"], frames["orders"]
+    q = QuickSegment(ws, delay=0.02)
+    pick_source(q, "measure")
+    assert q.field.value == ("total_spend", "numeric")
+    q.wait()
+    spend = o.groupby("customer_id").amount.sum().reindex(c.customer_id).fillna(0)  # no orders -> 0
+    assert np.allclose([q.stats.percentiles[p - 1] for p in SHOWN], np.percentile(spend, SHOWN))
+    q.operator.value = ">"
+    q.value.value = "400"
+    assert q.text == "total_spend > 400"
+    assert q.wait() == int((spend > 400).sum())
+
+
+def test_intelligence_table_source(ws, frames):
+    m = frames["churn_model"]
+    q = QuickSegment(ws, delay=0.02)
+    pick_source(q, "table", "churn_model")
+    q.field.value = ("score", "numeric")
+    q.value.value = "0.8"
+    q.wait()
+    assert np.allclose([q.stats.percentiles[p - 1] for p in SHOWN], np.percentile(m.score, SHOWN))
+    assert q.text == "any(churn_model where score > 0.8)"
+    assert q.wait() == m[m.score > 0.8].customer_id.nunique()
+    q.field.value = ("band", "categorical")
+    q.wait()
+    q.choice.value = "high"
+    assert q.text == "any(churn_model where band = 'high')"
+    assert q.wait() == int((m.band == "high").sum())
+
+
+def test_boolean_field_on_related_table(ws, frames):
+    s = frames["support_calls"]
+    q = QuickSegment(ws, delay=0.02)
+    pick_source(q, "table", "support_calls")
+    q.field.value = ("escalated", "categorical")
+    q.wait()
+    q.choice.value = True
+    assert q.text == "any(support_calls where escalated = true)"
+    assert q.wait() == s[s.escalated.fillna(False).astype(bool)].cust_id.nunique()
+
+
+def test_save_creates_a_normal_segment(ws, frames):
+    c = frames["customers"]
+    q = QuickSegment(ws, delay=0.02)
+    pick_source(q, "customer")
+    q.field.value = ("age", "numeric")
+    q.wait()
+    q.operator.value = "<"
+    q.value.value = "25"
+    q.save_button.click()
+    assert q.messages.last_error == "enter a name for the segment"
+    q.name.value = "quick_young"
+    q.description.value = "under 25"
+    q.save_button.click()
+    assert q.messages.last_error is None
+    seg = ws.get("quick_young")
+    assert seg.definition == "age < 25" and seg.description == "under 25" and not seg.draft
+    assert seg.refresh().members == int((c.age < 25).sum())
+
+
+def test_bad_value_is_reported_inline(ws):
+    q = QuickSegment(ws, delay=0.02)
+    pick_source(q, "customer")
+    q.field.value = ("age", "numeric")
+    q.wait()
+    q.value.value = "abc"
+    assert q.definition is None and "not a number" in q.count_label.value
+    q.name.value = "bad"
+    q.save_button.click()
+    assert "not a number" in q.messages.last_error
+
+
+def test_sampled_percentiles_on_sqlite(ws, frames, tmp_path):
+    """SQLite has no percentile function: a bounded sample is read and the UI says how it was computed."""
+    from jupyter_segments import demo
+
+    path = tmp_path / "demo.sqlite"
+    backend = open_backend(f"sqlite:///{path}")
+    demo.copy_to(ws.backend.connection, backend, tables=["customers"])
+    sws = js.Workspace(backend)
+    sws.customers("customers", key="customer_id")
+    q = QuickSegment(sws, delay=0.02)
+    q.field.value = ("churn_score", "numeric")
+    q.wait()
+    c = frames["customers"]
+    assert np.allclose(
+        [q.stats.percentiles[p - 1] for p in SHOWN], np.percentile(c.churn_score.dropna(), SHOWN)
+    )
+    assert not q.stats.in_database and not q.stats.sampled
+    assert "read from the database (it has no percentile function)" in q.stats_html.value
+    q.value.value = "0.5"
+    assert q.wait() == int((c.churn_score > 0.5).sum())
+    backend.close()
+
+
+def test_percentile_of_bounds(ws):
+    q = QuickSegment(ws, delay=0.02)
+    pick_source(q, "customer")
+    q.field.value = ("age", "numeric")
+    q.wait()
+    assert q.percentile_of(-5) == "below p1"
+    assert q.percentile_of(10_000) == "above p99"
