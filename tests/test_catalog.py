@@ -49,7 +49,7 @@ STRANGE_NAMES = [
 def test_texts_are_stored_exactly(tmp_path, conn):
     path = tmp_path / "cat.sqlite"
     ws = H.workspace(conn, catalog=str(path))
-    description = "Zoë's \"best\" 東京\n-- not a comment; DELETE FROM runs; /* */ \t tab"
+    description = 'Zoë\'s "best" 東京\n-- not a comment; DELETE FROM runs; /* */ \t tab'
     draft_text = "city = '東京' and last_name = 'O''Brien' ; DROP TABLE customers; --"
     for i, name in enumerate(STRANGE_NAMES):
         ws.segment(name, f"age >= {20 + i}", description=description, display_name=name[::-1])
@@ -130,13 +130,26 @@ def test_segments_listing_search_and_sort(ws, oracle):
     ws.refresh(["vip", "de", "everyone"])
     listing = ws.segments(sort="members")
     expected = sorted(
-        [("vip", len(H.vip_keys(oracle))), ("de", len(H.de_keys(oracle))), ("everyone", len(oracle["customers"]))],
+        [
+            ("vip", len(H.vip_keys(oracle))),
+            ("de", len(H.de_keys(oracle))),
+            ("everyone", len(oracle["customers"])),
+        ],
         key=lambda p: -p[1],
     )
     assert [tuple(r) for r in listing[["name", "members"]].head(3).itertuples(index=False)] == expected
     assert listing.iloc[3]["name"] == "later" and pd.isna(listing.iloc[3]["members"])
     assert listing.iloc[3]["last_status"] == "Not started"
-    assert set(listing.columns) >= {"name", "display_name", "type", "state", "draft", "members", "last_refresh", "last_status"}
+    assert set(listing.columns) >= {
+        "name",
+        "display_name",
+        "type",
+        "state",
+        "draft",
+        "members",
+        "last_refresh",
+        "last_status",
+    }
     assert list(ws.segments(search="SPEND")["name"]) == ["vip"]  # description, case-insensitive
     assert list(ws.segments(search="germ")["name"]) == ["de"]  # display name
     assert list(ws.segments(sort="-name")["name"]) == ["vip", "later", "everyone", "de"]
@@ -265,7 +278,10 @@ def test_catalog_on_postgresql(conn, oracle):
         ws.segment("de", H.DE)
         runs = ws.refresh()
         assert [r.status for r in runs] == ["Successful", "Successful"]
-        assert {r.segment: r.members for r in runs} == {name: len(H.vip_keys(oracle)), "de": len(H.de_keys(oracle))}
+        assert {r.segment: r.members for r in runs} == {
+            name: len(H.vip_keys(oracle)),
+            "de": len(H.de_keys(oracle)),
+        }
         ws.measure("spend", "sum(orders.amount)")
         assert ws.count("spend >= 1000") == len(H.vip_keys(oracle))
         # Read back from a second connection to the same schema.

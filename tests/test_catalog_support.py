@@ -8,12 +8,11 @@ import uuid
 import duckdb
 import pandas as pd
 import pytest
+from conftest import DEMO_ANCHOR, DEMO_SEED, DEMO_SIZE
 
 import jupyter_segments as js
 from jupyter_segments import demo
 from jupyter_segments.backends import open_backend
-
-from conftest import DEMO_ANCHOR, DEMO_SEED, DEMO_SIZE
 
 VIP = "sum(orders.amount) >= 1000"
 DE = "country = 'DE'"
@@ -63,7 +62,7 @@ def postgres_url() -> str:
         admin = sa.create_engine(u.set(database="postgres"), isolation_level="AUTOCOMMIT")
         with admin.connect() as c:
             if not c.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = :d"), {"d": name}).first():
-                c.exec_driver_sql(f'CREATE DATABASE "{name}" ENCODING \'UTF8\' TEMPLATE template0')
+                c.exec_driver_sql(f"CREATE DATABASE \"{name}\" ENCODING 'UTF8' TEMPLATE template0")
         admin.dispose()
     except Exception as e:  # noqa: BLE001
         if os.environ.get("JS_REQUIRE_ALL_BACKENDS") == "1":

@@ -14,12 +14,11 @@ import time
 import duckdb
 import pandas as pd
 import pytest
-from sqlglot import exp
 import test_catalog_support as H
 from conftest import DEMO_ANCHOR
+from sqlglot import exp
 
 from jupyter_segments import SegmentError, Workspace
-from jupyter_segments.backends import open_backend
 from jupyter_segments.refresh import apply_schedule, dependency_order
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -41,7 +40,10 @@ def oracle_sets(f: dict[str, pd.DataFrame], calls: pd.DataFrame) -> dict[str, se
     n_calls = calls.groupby("cust_id").size()
     callers = set(int(k) for k in n_calls[n_calls >= 3].index)
     start = pd.Timestamp(DEMO_ANCHOR) - pd.Timedelta(days=30)
-    recent_o = o[(pd.to_datetime(o["order_date"]) >= start) & (pd.to_datetime(o["order_date"]) <= pd.Timestamp(DEMO_ANCHOR))]
+    recent_o = o[
+        (pd.to_datetime(o["order_date"]) >= start)
+        & (pd.to_datetime(o["order_date"]) <= pd.Timestamp(DEMO_ANCHOR))
+    ]
     returned = o[o["status"] == "returned"].groupby("customer_id").size()
     return {
         "vip": vip,
@@ -302,7 +304,17 @@ def test_cli_refresh_all(tmp_path):
     ws.segment("off", "age > 50", draft=True)
     ws.close()
     env = {**os.environ, "PYTHONPATH": REPO}
-    cmd = [sys.executable, "-m", "jupyter_segments.cli", "refresh", "--all", "--db", f"duckdb:///{path}", "--catalog", cat]
+    cmd = [
+        sys.executable,
+        "-m",
+        "jupyter_segments.cli",
+        "refresh",
+        "--all",
+        "--db",
+        f"duckdb:///{path}",
+        "--catalog",
+        cat,
+    ]
     out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120, cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     assert "vip: Successful" in out.stdout and "off: Skipped" in out.stdout
@@ -312,5 +324,7 @@ def test_cli_refresh_all(tmp_path):
         assert set(seg.keys()) == expected[name]
         assert seg.history()["trigger"].tolist() == ["cli"]
     check.close()
-    bad = subprocess.run([*cmd[:4], "nope", *cmd[5:]], capture_output=True, text=True, env=env, timeout=120, cwd=tmp_path)
+    bad = subprocess.run(
+        [*cmd[:4], "nope", *cmd[5:]], capture_output=True, text=True, env=env, timeout=120, cwd=tmp_path
+    )
     assert bad.returncode == 2 and "no saved segment 'nope'" in bad.stderr
