@@ -79,7 +79,7 @@ class SegmentManager:
         self.reload_button = theme.button(
             "", icon="repeat", tooltip="Reload the list from the catalog", width="36px"
         )
-        self.table = W.GridBox(layout=W.Layout(grid_gap="0px", overflow_x="auto"))
+        self.table = W.GridBox(layout=W.Layout(grid_gap="0px", overflow="auto"))
         self.count_label = W.HTML()
 
         def action(label: str, icon: str, tip: str, kind: str = "") -> W.Button:
