@@ -348,6 +348,44 @@ class Workspace:
             self._catalog.close()
         self.backend.close()
 
+    # --- intelligence: see jupyter_segments/intelligence ------------------------------------------
+    def rfm(self, table: str, *, date: str, amount: str, window: str | int = "1 year", as_of: AsOf = None, **options: Any):
+        """RFM scores per customer (key, recency_days, frequency, monetary, r, f, m, label), computed in SQL.
+
+        >>> scores = ws.rfm("orders", date="order_date", amount="amount", window="1 year")
+        """
+        from .intelligence.rfm import compute
+
+        return compute(self, table, date=date, amount=amount, window=window, as_of=as_of, **options)
+
+    def rfm_segments(self, scores: Any, labels: list[str] | None = None, *, prefix: str = "rfm_", **rfm_args: Any):
+        """Save one segment per RFM label (``scores`` from ``ws.rfm`` or the activity table name plus
+        ``ws.rfm`` arguments); returns label -> segment name."""
+        from .intelligence.rfm import save_segments
+
+        return save_segments(self, scores if not isinstance(scores, str) else self.rfm(scores, **rfm_args), labels, prefix=prefix)
+
+    def suggest(self, measure: str, using: list[str] | None = None, **options: Any):
+        """Suggested segments whose ``measure`` differs significantly from the rest.
+
+        >>> sugg = ws.suggest(measure="sum(orders.amount)", using=["country", "age", "count(support_calls)"])
+        """
+        from .intelligence.suggest import suggest
+
+        return suggest(self, measure, using, **options)
+
+    def compare(self, a: Any, b: Any = None, **options: Any):
+        """Overlap and differentiators of two segments (names or DSL), or of one against everyone else."""
+        from .intelligence.compare import compare
+
+        return compare(self, a, b, **options)
+
+    def similar(self, segment: Any, target: Any = None, *, size: float | int = 0.2, include_members: bool = False, **options: Any):
+        """Customers most similar to a segment's members (lookalikes), with ``.auc`` and ``.save(name)``."""
+        from .intelligence.similar import similar
+
+        return similar(self, segment, target, size=size, include_members=include_members, **options)
+
 
 def _as_datetime(value: AsOf) -> dt.datetime:
     if value is None:

@@ -567,35 +567,23 @@ def save_segments(
     *,
     prefix: str = "rfm_",
 ) -> dict[str, str]:
-    """Save one segment per label (``rfm_champions``, ...); returns label -> segment name."""
+    """Save one segment per label (``rfm_champions``, ...) with ``ws.segment``; returns label -> name.
+
+    Labels no customer has (possible when ties leave a score unused) are skipped unless asked for.
+    """
+    if not isinstance(scores, RfmScores):
+        raise SegmentError("pass the result of ws.rfm(...) (or the activity table name and ws.rfm arguments)")
+    present = set(scores["label"])
+    if labels is None:
+        labels = [r.label for r in scores.spec.rules if r.label in present]
     defs = definitions(scores.spec, labels)
-    saver = getattr(ws, "segment", None)
-    if saver is None or ws.catalog_or_none is None and not _segment_attaches_catalog(ws):
-        raise SegmentError(
-            "saving segments needs a catalog: connect(..., catalog='segments.sqlite')",
-            hint="the definitions are available without one: scores.definitions()",
-        )
     names: dict[str, str] = {}
     for label, text in defs.items():
         name = segment_name(label, prefix)
-        saver(
-            name,
-            text,
-            description=f"RFM '{label}' of {scores.spec.table} (cut points as of {scores.spec.as_of})",
-        ) if _accepts_description(saver) else saver(name, text)
+        description = (
+            f"RFM '{label}' of {scores.spec.table} over {scores.spec.window_text} "
+            f"(quintile cut points as of {scores.spec.as_of})"
+        )
+        ws.segment(name, text, description=description)
         names[label] = name
     return names
-
-
-def _segment_attaches_catalog(ws: Workspace) -> bool:
-    # A workspace created with a catalog target opens it on first use.
-    return getattr(ws, "_catalog_target", None) is not None
-
-
-def _accepts_description(fn) -> bool:
-    import inspect
-
-    try:
-        return "description" in inspect.signature(fn).parameters
-    except (TypeError, ValueError):
-        return False
