@@ -349,7 +349,16 @@ class Workspace:
         self.backend.close()
 
     # --- intelligence: see jupyter_segments/intelligence ------------------------------------------
-    def rfm(self, table: str, *, date: str, amount: str, window: str | int = "1 year", as_of: AsOf = None, **options: Any):
+    def rfm(
+        self,
+        table: str,
+        *,
+        date: str,
+        amount: str,
+        window: str | int = "1 year",
+        as_of: AsOf = None,
+        **options: Any,
+    ):
         """RFM scores per customer (key, recency_days, frequency, monetary, r, f, m, label), computed in SQL.
 
         >>> scores = ws.rfm("orders", date="order_date", amount="amount", window="1 year")
@@ -358,12 +367,15 @@ class Workspace:
 
         return compute(self, table, date=date, amount=amount, window=window, as_of=as_of, **options)
 
-    def rfm_segments(self, scores: Any, labels: list[str] | None = None, *, prefix: str = "rfm_", **rfm_args: Any):
+    def rfm_segments(
+        self, scores: Any, labels: list[str] | None = None, *, prefix: str = "rfm_", **rfm_args: Any
+    ):
         """Save one segment per RFM label (``scores`` from ``ws.rfm`` or the activity table name plus
         ``ws.rfm`` arguments); returns label -> segment name."""
         from .intelligence.rfm import save_segments
 
-        return save_segments(self, scores if not isinstance(scores, str) else self.rfm(scores, **rfm_args), labels, prefix=prefix)
+        scores = self.rfm(scores, **rfm_args) if isinstance(scores, str) else scores
+        return save_segments(self, scores, labels, prefix=prefix)
 
     def suggest(self, measure: str, using: list[str] | None = None, **options: Any):
         """Suggested segments whose ``measure`` differs significantly from the rest.
@@ -380,12 +392,13 @@ class Workspace:
 
         return compare(self, a, b, **options)
 
-    def similar(self, segment: Any, target: Any = None, *, size: float | int = 0.2, include_members: bool = False, **options: Any):
+    def similar(
+        self, segment: Any, target: Any = None, *, size: float | int = 0.2, include_members: bool = False, **options: Any
+    ):
         """Customers most similar to a segment's members (lookalikes), with ``.auc`` and ``.save(name)``."""
         from .intelligence.similar import similar
 
         return similar(self, segment, target, size=size, include_members=include_members, **options)
-
 
 def _as_datetime(value: AsOf) -> dt.datetime:
     if value is None:
