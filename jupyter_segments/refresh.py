@@ -254,6 +254,7 @@ def refresh(
     """
     cat = ws.catalog
     cat.recover()
+    clean_leftovers(ws)
     apply_schedule(ws)
     rows = _select(cat, names, skip_inactive)
     if not rows:
@@ -303,9 +304,10 @@ class _Batch:
     ) -> None:
         t = _precise_now()
         duration = time.perf_counter() - item.started if item.started is not None else None
+        # scratch=None: whatever this run staged is gone by now (dropped, renamed into place, or aborted).
         self.cat.update_run(
             item.run_id, conn, status=status, finished_at=t, duration=duration, errors=list(errors),
-            warnings=item.warnings, **values,
+            warnings=item.warnings, scratch=None, **values,
         )  # fmt: skip
         item.status = status
         self.status[item.row["name"]] = status
@@ -446,6 +448,7 @@ class _Batch:
             select = combined_select(self.ws, trees, self.as_of)  # type: ignore[arg-type]
             if location == "table":
                 name = "_js_flags_" + uuid.uuid4().hex[:12]
+                self.cat.add_scratch([i.run_id for i in ready], "table", name)
                 M.ctas(self.ws.backend, name, select)
                 return "table", name
             return self._shared_parquet(ready, select), None
@@ -458,6 +461,8 @@ class _Batch:
     def _shared_parquet(self, ready: list[_Item], select: exp.Select) -> dict[int, M.ParquetSink]:
         key = self.ws.model.customer_entity().key
         sinks = {i.run_id: M.ParquetSink(self._parquet_path(i)) for i in ready}
+        for rid, sink in sinks.items():
+            self.cat.add_scratch([rid], "file", str(sink.tmp))
         try:
             sql = select.sql(dialect=self.ws.dialect)
             for chunk in self.ws.backend.iter_chunks(sql, 100_000):
@@ -499,6 +504,7 @@ class _Batch:
         prefix = getattr(self.ws, "members_prefix", "seg_")
         target = row["members_table"] or M.table_name(prefix, row["name"], row["id"])
         stage = M.stage_name()
+        self.cat.add_scratch([item.run_id], "table", stage)
         try:
             select = (
                 item.select
@@ -534,6 +540,7 @@ class _Batch:
     def _to_parquet(self, item: _Item, row, key: str, sink: M.ParquetSink | None) -> dict:
         if sink is None:
             sink = M.ParquetSink(self._parquet_path(item))
+            self.cat.add_scratch([item.run_id], "file", str(sink.tmp))
             try:
                 sql = item.select.sql(dialect=self.ws.dialect)  # type: ignore[union-attr]
                 for chunk in self.ws.backend.iter_chunks(sql, 100_000):
@@ -573,6 +580,20 @@ class _Batch:
             for f in drop_files
             if f and f != seg_values.get("members_file") and f != seg_values.get("prev_members_file")
         )
+
+
+def clean_leftovers(ws: Workspace) -> None:
+    """Drop staging tables and temporary files that killed runs left behind."""
+    cat = ws.catalog
+    for run_id, items in cat.leftover_scratch():
+        tables = [i["name"] for i in items if i["kind"] == "table"]
+        try:
+            if tables:
+                M.drop_tables(ws.backend, tables)
+            M.remove_files(i["name"] for i in items if i["kind"] == "file")
+        except Exception:  # noqa: BLE001 - e.g. a read-only database; try again next time
+            continue
+        cat.clear_scratch(run_id)
 
 
 # --- scheduled lifecycle changes --------------------------------------------------------------------

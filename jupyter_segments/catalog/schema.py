@@ -103,6 +103,8 @@ def make_tables(schema: str | None = None) -> Tables:
         sa.Column("pid", sa.Integer),
         sa.Column("host", sa.String(255)),
         sa.Column("heartbeat_at", sa.DateTime),
+        # Staging tables/files the run writes (JSON); left behind by a killed run, dropped later.
+        sa.Column("scratch", text),
         sa.Index("ix_runs_segment", "segment_id", "id"),
         sa.Index("ix_runs_status", "status"),
     )

@@ -538,6 +538,27 @@ class Catalog:
                     )
         return [row["id"] for row in dead]
 
+    def leftover_scratch(self) -> list[tuple[int, list[dict[str, str]]]]:
+        """Scratch tables/files of finished runs that did not clean up (they were killed)."""
+        r = self.t.runs
+        q = sa.select(r.c.id, r.c.scratch).where(r.c.scratch.is_not(None), r.c.status.not_in(UNFINISHED))
+        with self.engine.connect() as c:
+            return [(row.id, json.loads(row.scratch)) for row in c.execute(q)]
+
+    def add_scratch(self, run_ids: Sequence[int], kind: str, name: str) -> None:
+        """Note a staging table ('table') or file ('file') before it is created."""
+        r = self.t.runs
+        with self.transaction() as c:
+            for rid in run_ids:
+                old = c.execute(sa.select(r.c.scratch).where(r.c.id == rid)).scalar()
+                items = json.loads(old) if old else []
+                items.append({"kind": kind, "name": name})
+                c.execute(r.update().where(r.c.id == rid).values(scratch=_json(items)))
+
+    def clear_scratch(self, run_id: int) -> None:
+        with self.transaction() as c:
+            c.execute(self.t.runs.update().where(self.t.runs.c.id == run_id).values(scratch=None))
+
     # --- leases: one refresh per segment at a time, across processes ---------------------------------
     def acquire_lease(self, segment_id: int, run_id: int, ttl: dt.timedelta) -> bool:
         """Take the segment's refresh lease for ``run_id`` if it is free or expired (atomic UPDATE)."""
