@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 from pathlib import Path
 
 import duckdb
@@ -15,8 +16,13 @@ SEED = 7
 ANCHOR = dt.date(2025, 6, 30)
 
 
+def data_dir() -> Path:
+    """Where the cached databases live: ``$BENCH_DATA_DIR`` (the smoke test's temp dir) or bench/results."""
+    return Path(os.environ.get("BENCH_DATA_DIR") or RESULTS)
+
+
 def db_path(customers: int) -> Path:
-    return RESULTS / f"demo_{customers}.duckdb"
+    return data_dir() / f"demo_{customers}.duckdb"
 
 
 def ensure_db(customers: int) -> Path:
@@ -25,7 +31,7 @@ def ensure_db(customers: int) -> Path:
     done = path.with_suffix(".ok")  # written last, so a killed generation is not mistaken for a cache
     if path.exists() and done.exists():
         return path
-    RESULTS.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.unlink(missing_ok=True)
     conn = demo.generate(customers, seed=SEED, anchor=ANCHOR, path=str(path))
     conn.close()

@@ -229,7 +229,7 @@ def compile_times(ws: Workspace, fig1: list[VsHand], repeat: int = 200) -> list[
     evals = {r.segment: r.compiled_s for r in fig1}
     options = Options(dialect=ws.dialect, as_of=_as_datetime(ANCHOR), segment_source=ws._segment_source)
     rows = []
-    for seg in SUITE:
+    for seg in (s for s in SUITE if s.name in evals):
         shape = "members" if seg.projections else "keys"
         build_query(ws.model, parse(seg.dsl), options, shape).sql(dialect=ws.dialect)  # warm caches
         t = time.perf_counter()

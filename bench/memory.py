@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .data import ANCHOR, RESULTS, open_db
+from .data import ANCHOR, data_dir, open_db
 
 
 def _status_kb(field: str) -> int:
@@ -44,7 +44,7 @@ def measure(case: str, customers: int, definition: str) -> dict[str, Any]:
         rows = len(ws.members(definition, limit=100, as_of=ANCHOR))
         out_bytes = 0
     elif case == "download":
-        path = RESULTS / "tmp" / f"download_{customers}.csv"
+        path = data_dir() / "tmp" / f"download_{customers}.csv"
         path.parent.mkdir(parents=True, exist_ok=True)
         rows = 0
         with path.open("w", newline="") as f:

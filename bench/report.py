@@ -242,6 +242,23 @@ def markdown(results: dict[str, Any]) -> str:
         ]
     fig4 = _rows(results, "fig4_interactive")
     if fig4:
+        compiled = {k["segment"]: k for k in fig4["compile"]}
+        rows = []
+        for c in fig4["counts"]:
+            k = compiled.get(c["segment"])
+            rows.append(
+                [
+                    c["segment"],
+                    f"{1000 * c['count_s']:.1f}",
+                    f"{1000 * c['count_star_s']:.2f}",
+                    f"{c['ratio']:.0f}",
+                ]
+                + (
+                    [f"{k['compile_ms']:.2f}", f"{k['eval_ms']:.1f}", f"{100 * k['share']:.1f}%"]
+                    if k
+                    else ["-"] * 3
+                )
+            )
         parts += [
             "",
             "## 4. Interactive",
@@ -255,19 +272,8 @@ def markdown(results: dict[str, Any]) -> str:
                     "compile ms",
                     f"eval ms ({_fmt_n(fig4['compile_customers'])})",
                     "compile share",
-                ],
-                [
-                    [
-                        c["segment"],
-                        f"{1000 * c['count_s']:.1f}",
-                        f"{1000 * c['count_star_s']:.2f}",
-                        f"{c['ratio']:.0f}",
-                        f"{k['compile_ms']:.2f}",
-                        f"{k['eval_ms']:.1f}",
-                        f"{100 * k['share']:.1f}%",
-                    ]  # fmt: skip
-                    for c, k in zip(fig4["counts"], fig4["compile"], strict=True)
-                ],
+                ],  # fmt: skip
+                rows,
             ),
         ]
     fig5 = _rows(results, "fig5_memory")
