@@ -379,13 +379,103 @@ class HelpTable(_Pretty):
         )
 
 
+RUN_COLUMNS = ["segment", "status", "members", "added", "removed", "duration", "errors", "warnings"]
+
+
+def runs_view(runs: Sequence[Any], title: str = "refresh") -> FrameView:
+    """Refresh runs as a table: status, members, joined/left, seconds, errors."""
+    rows = [{c: getattr(r, c, None) for c in RUN_COLUMNS} for r in runs]
+    frame = pd.DataFrame(rows, columns=RUN_COLUMNS)
+    for col in ("errors", "warnings"):
+        frame[col] = frame[col].map(
+            lambda v: "; ".join(map(str, v)) if isinstance(v, (list, tuple)) else (v or "")
+        )
+    frame["duration"] = frame["duration"].map(lambda v: None if v is None else round(float(v), 3))
+    ok = sum(1 for r in runs if getattr(r, "status", "") == "Successful")
+    return FrameView(frame, title=f"{title}: {ok} of {len(runs)} successful")
+
+
+class SegmentCard(_Pretty):
+    """A saved segment: its state, definition, last refresh and (when refreshed) the first members."""
+
+    FIELDS = ("name", "display_name", "description", "type", "state", "draft", "version", "count", "status")
+
+    def __init__(self, segment: Any, preview_rows: int = 10) -> None:
+        self.info = {f: getattr(segment, f, None) for f in self.FIELDS}
+        self.definition = str(getattr(segment, "definition", ""))
+        run = getattr(segment, "last_run", None)
+        self.last_refresh = getattr(run, "finished_at", None) if run is not None else None
+        self.errors = list(getattr(run, "errors", []) or []) if run is not None else []
+        self.preview: pd.DataFrame | None = None
+        if self.info["count"] is not None and preview_rows > 0:
+            try:
+                self.preview = segment.preview(preview_rows)
+            except Exception:  # noqa: BLE001 - members may have been dropped; the card still shows the rest
+                self.preview = None
+
+    def __repr__(self) -> str:
+        return f"<SegmentCard {self.info['name']!r} ({self.info['state']})>"
+
+    def _facts(self) -> list[tuple[str, str]]:
+        i = self.info
+        members = "not refreshed yet" if i["count"] is None else f"{i['count']:,}"
+        facts = [
+            ("state", f"{i['state']}{' (draft)' if i['draft'] else ''}, {i['type']}"),
+            ("members", members),
+            ("last status", str(i["status"])),
+            ("last refresh", str(self.last_refresh or "never")),
+            ("version", str(i["version"])),
+        ]
+        if i["description"]:
+            facts.insert(0, ("description", str(i["description"])))
+        if self.errors:
+            facts.append(("errors", "; ".join(map(str, self.errors))))
+        return facts
+
+    def to_text(self) -> str:
+        i = self.info
+        title = str(i["name"]) + (
+            f" ({i['display_name']})" if i["display_name"] not in (None, i["name"]) else ""
+        )
+        lines = [f"segment {title}"]
+        lines += [f"  {k}: {v}" for k, v in self._facts()]
+        lines += ["definition:", *("  " + line for line in self.definition.splitlines())]
+        if self.preview is not None and len(self.preview):
+            lines += [f"first {len(self.preview)} members:", _frame_text(self.preview)]
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        i = self.info
+        display_name = (
+            f" <span style='{_MUTED}'>{_e(i['display_name'])}</span>"
+            if i["display_name"] not in (None, i["name"])
+            else ""
+        )
+        facts = "".join(
+            f"<tr><td style='text-align:left;{_MUTED}'>{_e(k)}</td><td style='text-align:left'>{_e(v)}</td></tr>"
+            for k, v in self._facts()
+        )
+        preview = ""
+        if self.preview is not None and len(self.preview):
+            preview = (
+                f"<div style='{_MUTED}'>first {len(self.preview)} members</div>"
+                f"<div style='overflow-x:auto'>{_frame_html(self.preview)}</div>"
+            )
+        return (
+            f"<div style='{_BOX}'><div><b>segment {_e(i['name'])}</b>{display_name}</div>"
+            f"<table border='0'>{facts}</table><pre style='{_PRE}'>{_e(self.definition)}</pre>{preview}</div>"
+        )
+
+
 def describe(obj: Any) -> Any:
     """Something displayable for an object returned by the catalog or intelligence APIs.
 
     Objects with their own rich display are shown as they are; lists of plain objects (refresh runs,
     suggestions) become a table of their public attributes.
     """
-    if obj is None or isinstance(obj, (pd.DataFrame, pd.Series)) or hasattr(obj, "_repr_html_"):
+    if obj is None or isinstance(obj, (pd.DataFrame, pd.Series)):
+        return obj
+    if hasattr(obj, "_repr_html_") or hasattr(obj, "_repr_mimebundle_") or hasattr(obj, "_ipython_display_"):
         return obj
     if isinstance(obj, (list, tuple)) and obj and not isinstance(obj[0], (str, int, float)):
         return FrameView(pd.DataFrame([_public(o) for o in obj]))

@@ -22,7 +22,18 @@ from IPython.display import display
 from traitlets import Bool, Integer, Unicode
 
 from .backends.base import mask_url
-from .display import FrameView, HelpRow, HelpTable, Message, ModelView, SegmentResult, SqlView, describe
+from .display import (
+    FrameView,
+    HelpRow,
+    HelpTable,
+    Message,
+    ModelView,
+    SegmentCard,
+    SegmentResult,
+    SqlView,
+    describe,
+    runs_view,
+)
 from .errors import SegmentError
 
 DEFAULT_DEMO_CUSTOMERS = 10_000
@@ -102,6 +113,9 @@ class SegmentMagic(Magics):
         ".segments/catalog.sqlite",
         help="Where saved segments live: a SQLite path (relative to the notebook) or a SQLAlchemy URL. "
         "Used at the next %segment connect.",
+    ).tag(config=True)
+    refresh_on_save = Bool(
+        True, help="After %%segment NAME saves an active segment, refresh it so its members are stored."
     ).tag(config=True)
     short_errors = Bool(
         True, help="Show segment and database errors as a short message without a Python traceback."
@@ -201,7 +215,9 @@ class SegmentMagic(Magics):
         # Catalog lifecycle (jupyter_segments.catalog).
         p = _parser("list", "List saved segments.")
         p.add_argument("--search", help="filter by name")
-        p.add_argument("--sort", help="sort by this column (e.g. members)")
+        p.add_argument("--sort", help="sort by this column (e.g. members; -members reverses)")
+        p.add_argument("--all-columns", action="store_true", help="show every column")
+        p.add_argument("-o", "--out", help="put the DataFrame in this variable")
         c["list"] = (self._list, p)
 
         for name, description in (
@@ -211,6 +227,8 @@ class SegmentMagic(Magics):
         ):
             p = _parser(name, description)
             p.add_argument("name")
+            if name == "history":
+                p.add_argument("-o", "--out", help="put the DataFrame in this variable")
             c[name] = (getattr(self, f"_{name}"), p)
 
         p = _parser("refresh", "Re-evaluate saved segments and store their members.")
@@ -247,8 +265,11 @@ class SegmentMagic(Magics):
         c["sql"] = (self._sql, p)
 
         # Widgets (jupyter_segments.ui).
-        for name in ("builder", "quick", "manager"):
+        for name in ("quick", "manager"):
             c[name] = (getattr(self, f"_{name}"), _parser(name, f"Open the {name} widget."))
+        p = _parser("builder", "Build a segment by clicking; with NAME, edit that saved segment.")
+        p.add_argument("name", nargs="?")
+        c["builder"] = (self._builder, p)
         p = _parser("view", "Open the view of a saved segment (trend, members, runs).")
         p.add_argument("name")
         c["view"] = (self._view, p)
@@ -479,7 +500,13 @@ class SegmentMagic(Magics):
                 Message(f"note: '{name}' was evaluated but not saved (no segment catalog in this version)")
             )
             return False
-        ws.segment(name, text)
+        seg = ws.segment(name, text)
+        if self.refresh_on_save and getattr(seg, "active", False):
+            # Store the members now, so the catalog (list, history, export) matches what the cell shows.
+            run = seg.refresh()
+            if not getattr(run, "ok", True):
+                errors = "; ".join(map(str, getattr(run, "errors", []))) or getattr(run, "status", "failed")
+                display(Message(f"note: '{name}' was saved, but storing its members failed: {errors}"))
         return True
 
     def _save_draft(self, ws: Any, name: str, text: str) -> None:
@@ -513,13 +540,19 @@ class SegmentMagic(Magics):
         ws = self._catalog_ws("segments")
         kwargs = {k: v for k, v in (("search", a.search), ("sort", a.sort)) if v}
         frame = ws.segments(**kwargs)
-        display(FrameView(frame, title=f"{len(frame)} segments"))
+        if a.out:
+            self._store(a.out, frame)
+        shown = frame if a.all_columns else frame[[c for c in LIST_COLUMNS if c in frame.columns]]
+        display(FrameView(shown, title=f"{len(frame)} segments"))
 
     def _show(self, a: argparse.Namespace) -> None:
-        display(describe(self._segment(a.name)))
+        display(SegmentCard(self._segment(a.name), preview_rows=self.preview_rows))
 
     def _history(self, a: argparse.Namespace) -> None:
-        display(FrameView(self._segment(a.name).history(), title=f"history of {a.name}"))
+        frame = self._segment(a.name).history()
+        if a.out:
+            self._store(a.out, frame)
+        display(FrameView(frame, title=f"history of {a.name}"))
 
     def _delete(self, a: argparse.Namespace) -> None:
         self._segment(a.name).delete()
@@ -535,12 +568,17 @@ class SegmentMagic(Magics):
             if a.all:
                 raise UsageError("%segment refresh --all needs the segment catalog, which is not available")
             runs = [self._segment(n).refresh() for n in a.names]
-        display(describe(runs if isinstance(runs, (list, tuple)) else [runs]))
+        display(runs_view(runs if isinstance(runs, (list, tuple)) else [runs]))
 
     def _activate(self, a: argparse.Namespace) -> None:
         seg = self._segment(a.name)
-        seg.activate(**({"at": _parse_when(a.at)} if a.at else {}))
-        display(Message(f"'{a.name}' " + (f"will be activated at {a.at}" if a.at else "is active")))
+        run = seg.activate(**({"at": _parse_when(a.at)} if a.at else {}))
+        if a.at:
+            display(Message(f"'{a.name}' will be activated at {a.at}"))
+        elif run is not None:
+            display(runs_view([run], title=f"'{a.name}' is active"))
+        else:
+            display(Message(f"'{a.name}' is active"))
 
     def _deactivate(self, a: argparse.Namespace) -> None:
         seg = self._segment(a.name)
@@ -559,8 +597,16 @@ class SegmentMagic(Magics):
         fmt = (a.fmt or (a.path.rsplit(".", 1)[-1] if a.path and "." in a.path else "csv")).lower()
         if fmt not in ("csv", "parquet"):
             raise UsageError(f"%segment export: unknown format '{fmt}' (csv or parquet)")
-        out = self._segment(a.name).export(fmt, path=a.path)
-        display(Message(f"exported '{a.name}' as {fmt}" + (f" to {out}" if isinstance(out, str) else "")))
+        record = self._segment(a.name).export(fmt, path=a.path)
+        target = getattr(record, "target", None) or a.path
+        rows = getattr(record, "rows", None)
+        display(
+            Message(
+                f"exported '{a.name}' as {fmt}"
+                + (f" to {target}" if target else "")
+                + (f" ({rows:,} members)" if isinstance(rows, int) else "")
+            )
+        )
 
     def _sql(self, a: argparse.Namespace) -> None:
         ws = self._require_ws()
@@ -587,7 +633,7 @@ class SegmentMagic(Magics):
         display(cls(ws, *args))
 
     def _builder(self, a: argparse.Namespace) -> None:
-        self._widget("SegmentBuilder")
+        self._widget("SegmentBuilder", *([a.name] if a.name else []))
 
     def _quick(self, a: argparse.Namespace) -> None:
         self._widget("QuickSegment")
@@ -652,6 +698,8 @@ def _parse_when(text: str, option: str = "--at") -> dt.datetime:
         ) from None
 
 
+LIST_COLUMNS = ["name", "display_name", "type", "state", "draft", "members", "last_refresh", "last_status"]
+
 HELP: list[HelpRow] = [
     HelpRow("connect URL|VAR|--demo", "connect to a database (URL, connection variable, or the demo)",
             "%segment connect --demo --customers 2000"),
@@ -676,7 +724,7 @@ HELP: list[HelpRow] = [
     HelpRow("history NAME", "member counts per refresh", "%segment history vip"),
     HelpRow("export NAME [PATH]", "download all members as CSV or Parquet", "%segment export vip vip.csv"),
     HelpRow("sql NAME [--dialect D]", "a saved segment's SQL in any dialect", "%segment sql vip --dialect snowflake"),
-    HelpRow("builder", "build a segment by clicking (widget)", "%segment builder"),
+    HelpRow("builder [NAME]", "build (or edit) a segment by clicking (widget)", "%segment builder"),
     HelpRow("quick", "a one-condition segment from a field's distribution (widget)", "%segment quick"),
     HelpRow("manager", "the segments page: search, refresh, export ... (widget)", "%segment manager"),
     HelpRow("view NAME", "trend, members and runs of a segment (widget)", "%segment view vip"),

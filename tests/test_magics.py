@@ -25,10 +25,12 @@ AS_OF = DEMO_ANCHOR.isoformat()
 
 
 @pytest.fixture(scope="module")
-def ip(demo_conn):
+def ip(demo_conn, tmp_path_factory):
     """One shell for the module, connected to the session demo DuckDB through a notebook variable."""
     shell = InteractiveShell.instance()
     shell.run_line_magic("load_ext", "jupyter_segments")
+    catalog = tmp_path_factory.mktemp("magics") / "catalog.sqlite"
+    shell.run_line_magic("config", f"SegmentMagic.catalog = {str(catalog)!r}")
     shell.user_ns["demo_db"] = demo_conn
     with capture_output():
         shell.run_line_magic("segment", "connect demo_db")
@@ -506,3 +508,106 @@ def test_password_never_printed(ip):
         _, out = run(shell, "%%segment\nage > 3")  # no customer entity: an error naming the fix
         shown += out.stdout + out.stderr
         assert "s3cr3t-pw" not in shown
+
+
+# --- saved segments (catalog lifecycle) -------------------------------------------------------------------------
+
+
+def _keys(conn, sql: str) -> list[int]:
+    return sorted(int(r[0]) for r in conn.execute(sql).fetchall())
+
+
+DE_REPEAT_SQL = (
+    "SELECT customer_id FROM customers c WHERE country = 'DE' "
+    "AND (SELECT count(*) FROM orders o WHERE o.customer_id = c.customer_id) >= 2"
+)
+
+
+def test_named_cell_saves_and_lifecycle_commands(ip, demo_conn, tmp_path):
+    want = _keys(demo_conn, DE_REPEAT_SQL)
+    result, out = run(
+        ip, "%%segment de_repeat -o saved\n-- repeat buyers in Germany\ncountry = 'DE' and count(orders) >= 2"
+    )
+    assert result.error_in_exec is None, out.stderr
+    assert ip.user_ns["saved"].count == len(want) and "saved" in plain(out)
+
+    # list: the segment with the members stored by the refresh after saving
+    run(ip, "%segment list -o segs")
+    segs = ip.user_ns["segs"].set_index("name")
+    assert segs.loc["de_repeat", "members"] == len(want)
+    assert segs.loc["de_repeat", "state"] == "active" and segs.loc["de_repeat", "last_status"] == "Successful"
+
+    # show: definition as written (comment kept), member count
+    _, out = run(ip, "%segment show de_repeat")
+    text = plain(out)
+    assert "-- repeat buyers in Germany" in text and f"members: {len(want):,}" in text
+
+    # sql: the saved definition compiled; it selects the same customers
+    _, out = run(ip, "%segment sql de_repeat --dialect duckdb")
+    assert _keys(demo_conn, plain(out)) == want
+
+    # a reference to the saved segment from an ad-hoc cell
+    _, out = run(ip, "%%segment -o ref\nin segment de_repeat and newsletter")
+    assert ip.user_ns["ref"].count == len(
+        _keys(
+            demo_conn,
+            f"SELECT customer_id FROM customers WHERE newsletter AND customer_id IN ({DE_REPEAT_SQL})",
+        )
+    )
+
+    # refresh and history
+    _, out = run(ip, "%segment refresh de_repeat")
+    assert "refresh: 1 of 1 successful" in plain(out)
+    run(ip, "%segment history de_repeat -o hist")
+    hist = ip.user_ns["hist"]
+    assert len(hist) == 2 and list(hist["members"]) == [len(want), len(want)]
+
+    # export: the CSV holds exactly the members
+    target = tmp_path / "de.csv"
+    _, out = run(ip, f"%segment export de_repeat {target}")
+    assert f"({len(want):,} members)" in plain(out), out.stderr
+    assert sorted(pd.read_csv(target)["customer_id"]) == want
+
+    # rename, duplicate, deactivate, activate, delete
+    result, out = run(ip, "%segment rename de_repeat de_loyal")
+    assert result.error_in_exec is None, out.stderr
+    result, out = run(ip, "%segment show de_repeat")
+    assert isinstance(result.error_in_exec, UsageError) and "'de_repeat'" in out.stderr
+    run(ip, "%segment duplicate de_loyal de_copy")
+    run(ip, "%segment deactivate de_copy")
+    run(ip, "%segment list -o segs")
+    assert ip.user_ns["segs"].set_index("name").loc["de_copy", "state"] == "inactive"
+    _, out = run(ip, "%segment activate de_copy")
+    run(ip, "%segment list -o segs")
+    segs = ip.user_ns["segs"].set_index("name")
+    assert segs.loc["de_copy", "state"] == "active" and segs.loc["de_copy", "members"] == len(want)
+    run(ip, "%segment delete de_copy")
+    run(ip, "%segment list -o segs")
+    assert set(ip.user_ns["segs"]["name"]) >= {"de_loyal"} and "de_copy" not in set(
+        ip.user_ns["segs"]["name"]
+    )
+    run(ip, "%segment delete de_loyal")
+
+
+def test_draft_and_bound_values_are_saved(ip):
+    result, out = run(ip, "%%segment wip --draft\nsum(orders.amont) > 1")
+    assert result.error_in_exec is None, out.stderr
+    ws = ip.magics_manager.registry["SegmentMagic"].ws
+    seg = ws.get("wip")
+    assert seg.draft and seg.state == "inactive" and seg.definition == "sum(orders.amont) > 1"
+    # {vars} are saved as the literal values they had: the saved segment does not depend on the kernel.
+    ip.user_ns["cc"] = ["DE", "FR"]
+    run(ip, "%%segment de_fr\ncountry in {cc}")
+    saved = ws.get("de_fr").definition
+    assert "'DE'" in saved and "'FR'" in saved and "{cc}" not in saved
+    run(ip, "%segment delete de_fr")
+    run(ip, "%segment delete wip")
+
+
+def test_completion_of_segment_names(ip):
+    run(ip, "%%segment comp_target\nage > 60")
+    try:
+        assert complete(ip, "%segment show comp_") == {"comp_target"}
+        assert "comp_target" in complete(ip, "%%segment\nage > 3 and in segment comp")
+    finally:
+        run(ip, "%segment delete comp_target")
