@@ -1,8 +1,9 @@
 """Shared fixtures: the demo data in DuckDB, and the same data on every backend we test.
 
 PostgreSQL and MariaDB/MySQL run when JS_TEST_POSTGRES_URL / JS_TEST_MYSQL_URL point at a server
-(their tests skip otherwise, or fail when JS_REQUIRE_ALL_BACKENDS=1, as in CI). A database whose
-name starts with ``js_test`` is dropped and recreated each session; any other database only has
+(their tests skip otherwise, or fail when JS_REQUIRE_ALL_BACKENDS=1, as in CI). For a database
+named ``js_test*`` each session works in its own ``js_test*_<pid>`` database, created fresh and
+dropped at the end, so concurrent sessions do not trample each other; any other database only has
 the demo tables replaced.
 """
 
@@ -54,23 +55,36 @@ def backend_name(request) -> str:
     return request.param
 
 
-def _fresh_server_database(name: str, url: str) -> None:
-    """Create the test database if missing; drop and recreate it first if it is a js_test* one."""
+def _admin_engine(name: str, url):
+    import sqlalchemy as sa
+
+    # Connect to a database that always exists to create or drop the test one.
+    return sa.create_engine(
+        url.set(database="postgres" if name == "postgres" else "mysql"), isolation_level="AUTOCOMMIT"
+    )
+
+
+def _session_database(name: str, url: str) -> str:
+    """The URL of this session's database, created fresh.
+
+    A ``js_test*`` database name gets this process's id appended (js_test_12345): each pytest
+    session -- colleagues on one box, xdist workers -- then has its own database to drop and
+    reload, and drops it at the end. Any other name is used as given and only has the demo tables
+    replaced.
+    """
     import sqlalchemy as sa
 
     from jupyter_segments.backends.sqlalchemy_backend import normalize_url
 
     u = normalize_url(url)
-    db = u.database
-    if not db:
+    if not u.database:
         raise ValueError(f"{_SERVER_ENV[name]} must name a database")
-    admin = sa.create_engine(
-        u.set(database="postgres" if name == "postgres" else "mysql"), isolation_level="AUTOCOMMIT"
-    )
+    db = f"{u.database}_{os.getpid()}" if u.database.startswith("js_test") else u.database
+    admin = _admin_engine(name, u)
     try:
         with admin.connect() as c:
             q = c.dialect.identifier_preparer.quote
-            if db.startswith("js_test"):
+            if db != u.database:
                 force = " WITH (FORCE)" if name == "postgres" else ""
                 c.exec_driver_sql(f"DROP DATABASE IF EXISTS {q(db)}{force}")
             if name == "postgres":
@@ -79,6 +93,24 @@ def _fresh_server_database(name: str, url: str) -> None:
                     c.exec_driver_sql(f"CREATE DATABASE {q(db)} ENCODING 'UTF8' TEMPLATE template0")
             else:
                 c.exec_driver_sql(f"CREATE DATABASE IF NOT EXISTS {q(db)} CHARACTER SET utf8mb4")
+    finally:
+        admin.dispose()
+    return u.set(database=db).render_as_string(hide_password=False)
+
+
+def _drop_session_database(name: str, url: str) -> None:
+    from jupyter_segments.backends.sqlalchemy_backend import normalize_url
+
+    u = normalize_url(url)
+    if not u.database.endswith(f"_{os.getpid()}"):  # only the database this session made
+        return
+    admin = _admin_engine(name, u)
+    try:
+        with admin.connect() as c:
+            force = " WITH (FORCE)" if name == "postgres" else ""
+            c.exec_driver_sql(
+                f"DROP DATABASE IF EXISTS {c.dialect.identifier_preparer.quote(u.database)}{force}"
+            )
     finally:
         admin.dispose()
 
@@ -90,6 +122,7 @@ class _Backends:
         self.tmp_dir = tmp_dir
         self.loaded: dict[str, Backend] = {}
         self.failed: dict[str, str] = {}
+        self.server_urls: dict[str, str] = {}
 
     def get(self, name: str, demo_conn) -> Backend:
         if name in self.failed:
@@ -113,8 +146,9 @@ class _Backends:
             if not url:
                 raise _Unavailable(f"set {env} to a {_SERVER_KIND[name]} database to run these")
             try:
-                _fresh_server_database(name, url)
-                backend = open_backend(url)
+                session_url = _session_database(name, url)
+                backend = open_backend(session_url)
+                self.server_urls[name] = session_url
                 backend.scalar("SELECT 1")
             except Exception as e:  # unreachable server, bad credentials, missing driver
                 raise _Unavailable(
@@ -126,6 +160,8 @@ class _Backends:
     def close(self) -> None:
         for backend in self.loaded.values():
             backend.close()
+        for name, url in self.server_urls.items():
+            _drop_session_database(name, url)
 
 
 class _Unavailable(Exception):

@@ -113,13 +113,18 @@ class SQLAlchemyBackend:
             res = c.execution_options(stream_results=True, max_row_buffer=chunk_size).exec_driver_sql(
                 sql, execution_options=_RAW
             )
-            keys = list(res.keys())
-            yielded = False
-            for part in res.partitions(chunk_size):
-                yielded = True
-                yield _frame(keys, part)
-            if not yielded:
-                yield _frame(keys, [])
+            try:
+                keys = list(res.keys())
+                yielded = False
+                for part in res.partitions(chunk_size):
+                    yielded = True
+                    yield _frame(keys, part)
+                if not yielded:
+                    yield _frame(keys, [])
+            finally:
+                # An abandoned stream must close its server-side cursor before the connection
+                # goes back to the pool (PyMySQL otherwise warns and drains it on the next use).
+                res.close()
 
     def execute(self, sql: str) -> None:
         with self._engine.begin() as c:
@@ -241,13 +246,28 @@ class SQLAlchemyBackend:
                 for row in rows:
                     cp.write_row(row)
             return
-        # Positional bind names: column names may hold characters a bind parameter name cannot.
-        keys = [f"p{i}" for i in range(len(cols))]
-        table = sa.table(name, *[sa.column(col) for col in cols])
-        stmt = table.insert().values({col: sa.bindparam(k) for col, k in zip(cols, keys, strict=True)})
+        sql, named = self._insert_sql(name, cols)
         while batch := list(islice(rows, _INSERT_BATCH)):
-            # executemany: PyMySQL folds it into multi-row INSERTs, psycopg pipelines it.
-            c.execute(stmt, [dict(zip(keys, row, strict=True)) for row in batch])
+            # executemany straight to the driver: PyMySQL folds it into multi-row INSERTs, psycopg
+            # pipelines it; plain tuples skip SQLAlchemy's per-row bind processing.
+            params = [{f"p{i}": v for i, v in enumerate(row)} for row in batch] if named else batch
+            c.exec_driver_sql(sql, params)
+
+    def _insert_sql(self, name: str, cols: list[str]) -> tuple[str, bool]:
+        """INSERT text in the driver's own parameter style; True if it takes named parameters."""
+        style = self._engine.dialect.paramstyle
+        if style == "qmark":
+            marks, named = ["?"] * len(cols), False
+        elif style == "numeric":
+            marks, named = [f":{i + 1}" for i in range(len(cols))], False
+        elif style == "named":
+            marks, named = [f":p{i}" for i in range(len(cols))], True
+        else:  # format, pyformat: the pyformat drivers (psycopg, PyMySQL, mysqlclient) take %s too
+            marks, named = ["%s"] * len(cols), False
+        target = f"{self._q(name)} ({', '.join(self._q(col) for col in cols)})"
+        if style in ("format", "pyformat"):
+            target = target.replace("%", "%%")  # a literal '%' in a name, not a placeholder
+        return f"INSERT INTO {target} VALUES ({', '.join(marks)})", named
 
     def _rename(self, c: sa.Connection, old: str, new: str) -> None:
         if self.dialect == "mysql":
