@@ -29,6 +29,20 @@ def _path_from_url(url: str) -> str:
     return path or ":memory:"
 
 
+def _finish(conn: duckdb.DuckDBPyConnection, how: str) -> None:
+    """Drop (``abort``) or run out (``complete``) a pending result on duckdb 2; no-op on duckdb 1.x."""
+    method = getattr(conn, how, None)
+    if method is None:
+        return
+    if how == "complete":
+        method()  # an error while running the rest of the statement is the caller's error
+        return
+    try:
+        method()
+    except duckdb.Error:  # nothing pending, or already closed: there is nothing to drop
+        pass
+
+
 class DuckDBBackend:
     """A DuckDB database. Closes the connection on ``close()`` only if it opened it itself."""
 
@@ -66,8 +80,9 @@ class DuckDBBackend:
     def scalar(self, sql: str) -> Any:
         with self._lock:
             row = self._conn.execute(sql).fetchone()
-            # duckdb 2 keeps the rest of the result pending and refuses other work until it's dropped.
-            self._conn.abort()
+            # duckdb 2 keeps the rest of the result pending and refuses other work until it's dropped
+            # (duckdb 1.x has no abort() and needs nothing).
+            _finish(self._conn, "abort")
         return None if row is None else row[0]
 
     def iter_chunks(self, sql: str, chunk_size: int = 50_000) -> Iterator[pd.DataFrame]:
@@ -105,16 +120,13 @@ class DuckDBBackend:
                         yield part
                     break
         finally:
-            try:
-                cur.abort()
-            except duckdb.Error:
-                pass
+            _finish(cur, "abort")
             cur.close()
 
     def execute(self, sql: str) -> None:
         with self._lock:
             self._conn.execute(sql)
-            self._conn.complete()
+            _finish(self._conn, "complete")
 
     # -- catalog -------------------------------------------------------------------------------
 
