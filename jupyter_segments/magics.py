@@ -266,12 +266,16 @@ class SegmentMagic(Magics):
 
         # Widgets (jupyter_segments.ui).
         for name in ("quick", "manager"):
-            c[name] = (getattr(self, f"_{name}"), _parser(name, f"Open the {name} widget."))
+            p = _parser(name, f"Open the {name} widget.")
+            p.add_argument("-o", "--out", help="also put the widget object in this variable")
+            c[name] = (getattr(self, f"_{name}"), p)
         p = _parser("builder", "Build a segment by clicking; with NAME, edit that saved segment.")
         p.add_argument("name", nargs="?")
+        p.add_argument("-o", "--out", help="also put the widget object in this variable")
         c["builder"] = (self._builder, p)
         p = _parser("view", "Open the view of a saved segment (trend, members, runs).")
         p.add_argument("name")
+        p.add_argument("-o", "--out", help="also put the widget object in this variable")
         c["view"] = (self._view, p)
 
         # Intelligence (jupyter_segments.intelligence).
@@ -622,7 +626,7 @@ class SegmentMagic(Magics):
         display(SqlView(ws.compile(text, dialect=dialect, as_of=a.as_of), dialect, title=a.name))
 
     # --- widgets --------------------------------------------------------------------------------------
-    def _widget(self, cls_name: str, *args: Any) -> None:
+    def _widget(self, cls_name: str, *args: Any, out: str | None = None) -> None:
         ws = self._require_ws()
         try:  # imported here: ipywidgets and the ui package are optional for the rest of the magics
             from . import ui
@@ -630,19 +634,22 @@ class SegmentMagic(Magics):
             cls = getattr(ui, cls_name)
         except (ImportError, AttributeError):
             raise UsageError(f"the {cls_name} widget is not available in this installation") from None
-        display(cls(ws, *args))
+        widget = cls(ws, *args)
+        if out:
+            self._store(out, widget)
+        display(widget)
 
     def _builder(self, a: argparse.Namespace) -> None:
-        self._widget("SegmentBuilder", *([a.name] if a.name else []))
+        self._widget("SegmentBuilder", *([a.name] if a.name else []), out=a.out)
 
     def _quick(self, a: argparse.Namespace) -> None:
-        self._widget("QuickSegment")
+        self._widget("QuickSegment", out=a.out)
 
     def _manager(self, a: argparse.Namespace) -> None:
-        self._widget("SegmentManager")
+        self._widget("SegmentManager", out=a.out)
 
     def _view(self, a: argparse.Namespace) -> None:
-        self._widget("SegmentView", a.name)
+        self._widget("SegmentView", a.name, out=a.out)
 
     # --- intelligence ---------------------------------------------------------------------------------
     def _intel(self, method: str) -> Callable[..., Any]:

@@ -611,3 +611,32 @@ def test_completion_of_segment_names(ip):
         assert "comp_target" in complete(ip, "%%segment\nage > 3 and in segment comp")
     finally:
         run(ip, "%segment delete comp_target")
+
+
+# --- widgets ------------------------------------------------------------------------------------------------------
+
+WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+
+
+def test_widget_commands_display_widgets(ip):
+    from jupyter_segments.ui import QuickSegment, SegmentBuilder, SegmentManager, SegmentView
+
+    run(ip, "%%segment widget_seg\ncount(orders) >= 4")
+    try:
+        for command, cls in (
+            ("builder -o w", SegmentBuilder),
+            ("builder widget_seg -o w", SegmentBuilder),
+            ("quick -o w", QuickSegment),
+            ("manager -o w", SegmentManager),
+            ("view widget_seg -o w", SegmentView),
+        ):
+            result, out = run(ip, f"%segment {command}")
+            assert result.error_in_exec is None, (command, out.stderr)
+            assert any(WIDGET_MIME in o.data for o in out.outputs), command
+            assert isinstance(ip.user_ns["w"], cls), command
+        run(ip, "%segment builder widget_seg -o w")
+        assert ip.user_ns["w"].name.value == "widget_seg"
+        result, out = run(ip, "%segment view no_such_segment")
+        assert isinstance(result.error_in_exec, UsageError) and "no_such_segment" in out.stderr
+    finally:
+        run(ip, "%segment delete widget_seg")
