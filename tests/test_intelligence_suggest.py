@@ -1,0 +1,130 @@
+"""suggest(): rediscovers planted rules; sizes and averages are the database's, checked against pandas."""
+
+from __future__ import annotations
+
+import math
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+
+from jupyter_segments.errors import SegmentError
+from jupyter_segments.workspace import Workspace, connect
+
+pytest.importorskip("sklearn")
+
+
+@pytest.fixture(scope="module")
+def demo_ws(demo_conn) -> Workspace:
+    ws = connect(demo_conn)
+    ws.customers("customers", key="customer_id")
+    ws.relate("support_calls", "customers", on=("cust_id", "customer_id"))
+    return ws
+
+
+def test_rediscovers_north_newsletter_spend(demo_ws, demo_frames):
+    """The demo plants: customers in region North with the newsletter spend about 3x as much."""
+    sugg = demo_ws.suggest(
+        measure="sum(orders.amount)",
+        using=["country", "age", "count(support_calls)", "regions.name", "newsletter"],
+    )
+    assert sugg, "no suggestion"
+    top = sugg[0]
+    assert "regions.name = 'North'" in top.definition and "newsletter" in top.definition
+    assert top.lift > 2.5
+
+    # Size and inside/outside averages come from the database: check them against pandas.
+    c = demo_frames["customers"]
+    regions = demo_frames["regions"].set_index("region_id")["name"]
+    spend = c["customer_id"].map(demo_frames["orders"].groupby("customer_id")["amount"].sum()).fillna(0.0)
+    inside = (c["region_id"].map(regions) == "North") & c["newsletter"].astype(bool)
+    extra = top.definition.replace("newsletter AND regions.name = 'North'", "").strip()
+    if extra:  # a further rule was added: evaluate the whole definition in the database for membership
+        inside = c["customer_id"].isin(set(demo_ws.member_keys(top.definition)))
+    assert top.size == int(inside.sum())
+    assert math.isclose(top.measure_inside, spend[inside].mean(), rel_tol=1e-9)
+    assert math.isclose(top.measure_outside, spend[~inside].mean(), rel_tol=1e-9)
+    assert math.isclose(top.lift, top.measure_inside / top.measure_outside)
+    assert top.p_value < 1e-6
+    assert "Suggested segments" in sugg._repr_html_()
+
+
+@pytest.fixture(scope="module")
+def planted_ws():
+    """Own data: churn is likely (60%) for young web customers, 8% otherwise; plan is pure noise."""
+    rng = np.random.default_rng(1)
+    n = 6000
+    age = rng.integers(18, 80, n)
+    channel = rng.choice(["web", "store", "phone"], n)
+    plan = rng.choice(["basic", "plus"], n)
+    score = rng.normal(50, 10, n)
+    risky = (age < 30) & (channel == "web")
+    churned = rng.random(n) < np.where(risky, 0.6, 0.08)
+    frame = pd.DataFrame(
+        {
+            "customer_id": np.arange(1, n + 1),
+            "age": age,
+            "channel": channel,
+            "plan": plan,
+            "score": score,
+            "churned": churned,
+        }
+    )
+    conn = duckdb.connect()
+    conn.register("frame", frame)
+    conn.execute("CREATE TABLE customers AS SELECT * FROM frame")
+    conn.unregister("frame")
+    ws = connect(conn)
+    ws.customers("customers", key="customer_id")
+    return ws, risky, churned
+
+
+def test_categorical_measure_finds_the_planted_group(planted_ws):
+    ws, risky, churned = planted_ws
+    sugg = ws.suggest(measure="churned", using=["age", "channel", "plan", "score"])
+    top = [s for s in sugg if str(s.category).lower() == "true"]
+    assert top, sugg.frame()
+    best = top[0]
+    assert "channel = 'web'" in best.definition and "age" in best.definition
+    keys = set(ws.member_keys(best.definition))
+    members = np.isin(np.arange(1, len(risky) + 1), list(keys))
+    # the group found is (almost) the planted one, and its churn share is the database's
+    assert (members & risky).sum() / risky.sum() > 0.9 and (members & ~risky).sum() / members.sum() < 0.1
+    assert best.size == members.sum()
+    assert math.isclose(best.measure_inside, churned[members].mean(), rel_tol=1e-9)
+    assert math.isclose(best.measure_outside, churned[~members].mean(), rel_tol=1e-9)
+
+
+def test_no_signal_no_suggestion(planted_ws):
+    ws, _, _ = planted_ws
+    sugg = ws.suggest(measure="score", using=["plan", "channel"])
+    assert list(sugg) == []
+    assert "No group differs significantly" in sugg._repr_html_()
+
+
+def test_within_restricts_and_is_part_of_the_definition(planted_ws):
+    ws, risky, churned = planted_ws
+    sugg = ws.suggest(measure="churned", using=["age", "plan"], within="channel = 'web'")
+    assert sugg and all(s.definition.startswith("channel = 'web'") for s in sugg)
+
+
+def test_bad_measures(planted_ws, demo_ws):
+    ws, _, _ = planted_ws
+    with pytest.raises(SegmentError, match="is a condition"):
+        ws.suggest(measure="age > 30")  # a condition is not a measure
+    with pytest.raises(SegmentError):
+        ws.suggest(measure="no_such_column")
+    with pytest.raises(SegmentError, match="at most 10"):
+        demo_ws.suggest(measure="first_name", using=["age"])
+
+
+def test_save_to_a_catalog(tmp_path, planted_ws):
+    ws, _, _ = planted_ws
+    sugg = ws.suggest(measure="churned", using=["age", "channel"])
+    ws2 = connect(ws.backend, catalog=str(tmp_path / "c.sqlite"))
+    ws2.customers("customers", key="customer_id")
+    sugg[0]._ws = ws2
+    seg = sugg[0].save("risky")
+    assert ws2.count("in segment risky") == sugg[0].size
+    assert seg is not None
