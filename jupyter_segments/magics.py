@@ -16,6 +16,7 @@ import tempfile
 from collections.abc import Callable
 from typing import Any
 
+import pandas as pd
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.display import display
@@ -286,6 +287,7 @@ class SegmentMagic(Magics):
         p.add_argument("--window", default="1 year", help="frequency/monetary window, e.g. '1 year'")
         p.add_argument("--as-of", dest="as_of")
         p.add_argument("--save", action="store_true", help="save one segment per RFM label")
+        p.add_argument("--labels", nargs="*", help="with --save: only these labels (quote names with spaces)")
         p.add_argument("-o", "--out", help="put the scores DataFrame in this variable")
         c["rfm"] = (self._rfm, p)
 
@@ -663,10 +665,11 @@ class SegmentMagic(Magics):
         scores = self._intel("rfm")(a.entity, date=a.date, amount=a.amount, window=a.window, as_of=a.as_of)
         if a.out:
             self._store(a.out, scores)
+        display(describe(scores))
         if a.save:
-            display(describe(self._intel("rfm_segments")(scores)))
-        else:
-            display(describe(scores))
+            saved = self._intel("rfm_segments")(scores, list(a.labels) if a.labels else None)
+            frame = pd.DataFrame(list(dict(saved).items()), columns=["label", "segment"])
+            display(FrameView(frame, title=f"saved {len(frame)} RFM segments"))
 
     def _suggest(self, a: argparse.Namespace) -> None:
         kwargs: dict[str, Any] = {"measure": a.measure}

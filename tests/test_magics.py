@@ -640,3 +640,46 @@ def test_widget_commands_display_widgets(ip):
         assert isinstance(result.error_in_exec, UsageError) and "no_such_segment" in out.stderr
     finally:
         run(ip, "%segment delete widget_seg")
+
+
+# --- intelligence -------------------------------------------------------------------------------------------------
+
+
+def test_intelligence_commands(ip, demo_conn, demo_frames):
+    run(ip, "%%segment intel_a\ncount(orders) >= 8")
+    run(ip, "%%segment intel_b\ncountry in ('DE', 'FR')")
+    try:
+        a = set(
+            _keys(
+                demo_conn,
+                "SELECT customer_id FROM customers c WHERE (SELECT count(*) FROM orders o WHERE o.customer_id = c.customer_id) >= 8",
+            )
+        )
+        b = set(_keys(demo_conn, "SELECT customer_id FROM customers WHERE country IN ('DE', 'FR')"))
+        result, out = run(ip, "%segment compare intel_a intel_b -o cmp")
+        assert result.error_in_exec is None, out.stderr
+        assert ip.user_ns["cmp"].overlap == {"both": len(a & b), "only_a": len(a - b), "only_b": len(b - a)}
+        assert "text/html" in out.outputs[0].data
+
+        result, out = run(ip, f"%segment rfm orders --date order_date --amount amount --as-of {AS_OF} -o rfm")
+        assert result.error_in_exec is None, out.stderr
+        scores = ip.user_ns["rfm"].set_index("customer_id")
+        orders = demo_frames["orders"]
+        last = pd.to_datetime(orders.groupby("customer_id").order_date.max())
+        recency = (pd.Timestamp(DEMO_ANCHOR) - last).dt.days
+        common = recency.index.intersection(scores.index)
+        assert len(common) == len(recency)
+        assert (scores.loc[common, "recency_days"].astype(int) == recency.loc[common]).all()
+
+        result, out = run(
+            ip, "%segment suggest --measure 'sum(orders.amount)' --using country newsletter -o sugg"
+        )
+        assert result.error_in_exec is None, out.stderr
+        assert all(hasattr(s, "definition") and hasattr(s, "lift") for s in ip.user_ns["sugg"])
+
+        result, out = run(ip, "%segment similar intel_a --size 0.1 -o sim")
+        assert result.error_in_exec is None, out.stderr
+        assert 0.0 <= ip.user_ns["sim"].auc <= 1.0
+    finally:
+        run(ip, "%segment delete intel_a")
+        run(ip, "%segment delete intel_b")
