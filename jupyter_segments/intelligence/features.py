@@ -63,8 +63,8 @@ class Feature:
 def resolve_definition(ws: Workspace, ref: str | A.Definition | A.Expr) -> tuple[A.Expr, str]:
     """A segment name (from the catalog) or DSL text -> (condition tree, display label).
 
-    A bare name that the catalog knows becomes ``in segment <name>``; anything else must parse as DSL
-    (so DSL text works without a catalog). PROJECT clauses are dropped: only membership matters here.
+    A bare name that the catalog knows becomes ``in segment <name>`` (a static segment: its frozen member
+    keys); anything else must parse as DSL (so DSL text works without a catalog). PROJECT clauses are dropped: only membership matters here.
     """
     if isinstance(ref, A.Definition):
         return ref.condition, ref.text.strip() or to_text(ref.condition)
@@ -73,13 +73,19 @@ def resolve_definition(ws: Workspace, ref: str | A.Definition | A.Expr) -> tuple
     text = ref.strip()
     if not text:
         raise SegmentError("an empty segment definition")
-    if re.fullmatch(r"[^\W\d][\w.-]*", text) and ws.catalog_or_none is not None:
+    catalog = ws.catalog_or_none if re.fullmatch(r"[^\W\d][\w.-]*", text) else None
+    if catalog is not None and catalog.has_segment(text):
         try:
             ws._segment_source(text)
         except KeyError:
-            pass
-        else:
-            return A.SegmentRef(text), text
+            # A static segment has no definition to refer to: its frozen member keys stand in.
+            keys = ws.get(text).keys()
+            key = ws.model.customer_entity().key
+            if not len(keys):
+                return A.Literal(False), text
+            items = tuple(A.Literal(v.item() if hasattr(v, "item") else v) for v in keys)
+            return A.InList(A.Name((key,)), items), text  # type: ignore[arg-type]
+        return A.SegmentRef(text), text
     tree = ws.parse(text)
     return tree.condition, _short(text)
 
