@@ -102,6 +102,7 @@ def test_top_n_target_and_include_members(planted):
     ws, seed_text, seed, _ = planted
     sim = ws.similar(seed_text, size=25, min_score=0.0)
     assert len(sim) == 25
+    assert len(ws.similar(seed_text, size=25.0, min_score=0.0)) == 25  # as %segment similar --size passes it
     older = set(ws.member_keys("age >= 50"))
     sim_t = ws.similar(seed_text, target="age >= 50", size=1.0, min_score=0.0)
     assert set(sim_t["customer_id"]) == older - seed
@@ -131,3 +132,5 @@ def test_errors(planted):
         ws.similar("customer_id = 1")
     with pytest.raises(SegmentError, match="size"):
         ws.similar("age > 50", size=0)
+    with pytest.raises(SegmentError, match="size"):
+        ws.similar("age > 50", size=2.5)

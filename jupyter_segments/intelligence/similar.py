@@ -192,6 +192,8 @@ def similar(
         raise SegmentError("similar needs scikit-learn: pip install 'jupyter-segments[ml]'") from None
     from ..workspace import _as_datetime
 
+    if isinstance(size, float) and size > 1 and size.is_integer():
+        size = int(size)  # "--size 50" from the command line arrives as 50.0: a number of customers
     if isinstance(size, bool) or not (
         isinstance(size, int) and size >= 1 or isinstance(size, float) and 0 < size <= 1
     ):
