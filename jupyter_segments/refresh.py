@@ -585,15 +585,20 @@ class _Batch:
 def clean_leftovers(ws: Workspace) -> None:
     """Drop staging tables and temporary files that killed runs left behind."""
     cat = ws.catalog
+    dropped = False
     for run_id, items in cat.leftover_scratch():
         tables = [i["name"] for i in items if i["kind"] == "table"]
         try:
             if tables:
                 M.drop_tables(ws.backend, tables)
+                dropped = True
             M.remove_files(i["name"] for i in items if i["kind"] == "file")
         except Exception:  # noqa: BLE001 - e.g. a read-only database; try again next time
             continue
         cat.clear_scratch(run_id)
+    if dropped:
+        # The model may have listed those tables (and would now fail to describe them).
+        ws.refresh_model()
 
 
 # --- scheduled lifecycle changes --------------------------------------------------------------------

@@ -76,7 +76,7 @@ def count_missing(backend: Backend, table: str, other: str, key: str) -> int:
 
 def probe_writable(backend: Backend) -> bool:
     """Whether tables can be created in the user's database (a read-only file cannot)."""
-    name = stage_name()
+    name = f"_js_probe_{uuid.uuid4().hex[:12]}"
     try:
         ctas(backend, name, exp.select(exp.alias_(exp.Literal.number(1), "x")))
     except Exception:  # noqa: BLE001 - any failure means: do not put members there

@@ -142,9 +142,12 @@ def _sqlite_events(engine: sa.Engine, wal: bool = False) -> None:
 
     @sa.event.listens_for(engine, "begin")
     def _begin(conn):  # noqa: ANN001
-        # IMMEDIATE: take the write lock up front, so a read-then-write transaction never has to
-        # upgrade its lock (which fails at once with SQLITE_BUSY instead of waiting).
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # Writes (Catalog.transaction) take the write lock up front with IMMEDIATE, so a
+        # read-then-write transaction never has to upgrade its lock (which fails at once with
+        # SQLITE_BUSY instead of waiting). Reads use a deferred BEGIN: in WAL mode they never block
+        # a writer, even if someone keeps a read connection open.
+        immediate = conn.get_execution_options().get("js_write", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 def _json(value: Any) -> str:
@@ -187,8 +190,10 @@ class Catalog:
     @contextmanager
     def transaction(self) -> Iterator[sa.Connection]:
         """One transaction: committed on success, rolled back on any error."""
-        with self.engine.begin() as conn:
-            yield conn
+        with self.engine.connect() as conn:
+            conn.execution_options(js_write=True)
+            with conn.begin():
+                yield conn
 
     def migrate(self) -> int:
         """Bring the schema to ``SCHEMA_VERSION`` (idempotent, safe with several processes)."""
