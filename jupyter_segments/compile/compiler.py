@@ -528,18 +528,18 @@ class Scope:
             where = _not_true(where)
         source = exp.select().from_(D.table(first.target, aliases[0]))
         for j in records.from_joins():
-            source = source.join(j)
+            source = source.join(j, copy=False)  # copy=False: fresh nodes; copying made compiling O(n^2)
         if node.kind == "any":
             conds = [c for c in (where, _not(exp.Is(this=fk, expression=exp.Null()))) if c is not None]
-            sub = source.select(fk.copy()).where(exp.and_(*conds))
+            sub = source.select(fk.copy(), copy=False).where(exp.and_(*conds), copy=False)
             return exp.In(this=parent_key, query=exp.Subquery(this=sub))
         # none / all: no (offending) record
         if self.dialect in D.ANTI_JOIN_NOT_IN:
             conds = [c for c in (where, _not(exp.Is(this=fk, expression=exp.Null()))) if c is not None]
-            sub = source.select(fk.copy()).where(exp.and_(*conds))
+            sub = source.select(fk.copy(), copy=False).where(exp.and_(*conds), copy=False)
             return _not(exp.In(this=parent_key, query=exp.Subquery(this=sub)))
         conds = [exp.EQ(this=fk.copy(), expression=parent_key)] + ([where] if where is not None else [])
-        sub = source.select(exp.Literal.number(1)).where(exp.and_(*conds))
+        sub = source.select(exp.Literal.number(1), copy=False).where(exp.and_(*conds), copy=False)
         return _not(exp.Exists(this=sub))
 
     def segment_ref(self, node: A.SegmentRef) -> exp.Expression:
@@ -584,15 +584,15 @@ def _group_join(group: _AggGroup) -> exp.Join:
     shared_where = wheres[0] if all(w is not None and w == wheres[0] for w in wheres) else None
     select = exp.select(exp.alias_(fk.copy(), "k")).from_(D.table(first.target, aliases[0]))
     for j in group.records.from_joins():
-        select = select.join(j)
+        select = select.join(j, copy=False)  # the builder's default copy made compiling O(n^2)
     for m in group.measures:
         # With one shared filter it goes to WHERE (fewer rows to aggregate); otherwise each aggregate
         # filters its own rows with CASE WHEN, so one scan serves them all.
         where = None if shared_where is not None else m.where
-        select = select.select(exp.alias_(_agg_sql(m, where), m.column))
+        select = select.select(exp.alias_(_agg_sql(m, where), m.column), copy=False)
     if shared_where is not None:
-        select = select.where(shared_where)
-    select = select.group_by(fk.copy())
+        select = select.where(shared_where, copy=False)
+    select = select.group_by(fk.copy(), copy=False)
     return exp.Join(
         this=exp.Subquery(this=select, alias=exp.TableAlias(this=exp.to_identifier(group.alias))),
         on=exp.EQ(
