@@ -68,6 +68,16 @@ def compiled_vs_hand(
     return rows
 
 
+def compiled_only(ws: Workspace, run: Runner, customers: int, rounds: int) -> list[dict[str, Any]]:
+    """Figure 6 at scales too big for figure 1's interleaved comparison: the compiled SQL alone."""
+    rows = []
+    for seg in SUITE:
+        sql = compiled_sql(ws, seg)
+        t = time_interleaved({"compiled": lambda s=sql: run(s)}, rounds)["compiled"]
+        rows.append({"customers": customers, "segment": seg.name, "compiled_s": t.best})
+    return rows
+
+
 # --- figure 2: pandas ----------------------------------------------------------------------------------
 @dataclass
 class VsPandas:

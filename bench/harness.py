@@ -58,15 +58,16 @@ def postgres_runner(conn: Any) -> Runner:
     def run(sql: str) -> Any:
         with conn.cursor() as cur:
             cur.execute(sql)
-            return cur.fetchall()
+            rows = cur.fetchall()
+            return pd.DataFrame(rows, columns=[d.name for d in cur.description])
 
     return run
 
 
 def result_frame(result: Any, seg: Segment) -> pd.DataFrame:
     """A runner's result as a frame indexed by customer key (first column), sorted."""
-    if isinstance(result, list):
-        frame = pd.DataFrame(result)
+    if isinstance(result, pd.DataFrame):
+        frame = result
     else:
         frame = result.to_pandas()
     key = frame.columns[0]

@@ -137,13 +137,18 @@ def summary(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     return out
 
 
+def _scaling_data(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """Compiled SQL times per (segment, scale): figure 1's runs plus the compiled-only large scales."""
+    return (_rows(results, "fig1_duckdb") or []) + (_rows(results, "fig6_large") or [])
+
+
 def scaling_scales(results: dict[str, Any]) -> list[int]:
-    return sorted({r["customers"] for r in _rows(results, "fig1_duckdb") or []})
+    return sorted({r["customers"] for r in _scaling_data(results)})
 
 
 def scaling_rows(results: dict[str, Any]) -> dict[str, float]:
     """Log-log slope of compiled time vs customers: suite total and per segment (DuckDB)."""
-    rows = _rows(results, "fig1_duckdb") or []
+    rows = _scaling_data(results)
     scales = scaling_scales(results)
     if len(scales) < 2:
         return {}
@@ -355,7 +360,7 @@ def plots(results: dict[str, Any], out: Path) -> None:
         fig.tight_layout()
         fig.savefig(out / "fig2_pandas.png", dpi=110)
         plt.close(fig)
-    rows = _rows(results, "fig1_duckdb") or []
+    rows = _scaling_data(results)
     scales = scaling_scales(results)
     if len(scales) >= 2:
         fig, ax = plt.subplots(figsize=(7, 5))
