@@ -54,7 +54,7 @@ def _text(value: Any, width: str = theme.W_VALUE, placeholder: str = "value") ->
 
 
 def _icon_button(icon: str, tooltip: str) -> W.Button:
-    return W.Button(icon=icon, tooltip=tooltip, layout=W.Layout(width="32px"))
+    return W.Button(icon=icon, tooltip=tooltip, layout=W.Layout(width="40px", padding="0"))
 
 
 class RowView:
@@ -204,7 +204,7 @@ class NodeView:
         self.builder, self.node, self.parent, self.depth = builder, node, parent, depth
         g = builder.messages.guard
         self.toggle = W.ToggleButtons(
-            options=[("AND", "and"), ("OR", "or")], value=node.op, style={"button_width": "48px"}
+            options=[("AND", "and"), ("OR", "or")], value=node.op, style={"button_width": "64px"}
         )
         self.toggle.observe(g(lambda c: self._set_op(c["new"])), names="value")
         self.add_condition = theme.button("Condition", icon="plus", tooltip="Add a condition row")
@@ -460,7 +460,16 @@ class SegmentBuilder:
 
     # -- display ---------------------------------------------------------------------------------
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        return self.widget._repr_mimebundle_(**kwargs)
+        bundle = self.widget._repr_mimebundle_(**kwargs)
+        bundle["text/html"] = self.static_html()  # what exported notebooks (no widget state) show
+        return bundle
+
+    def static_html(self) -> str:
+        count = f"{self.count:,}" if self.count is not None else "—"
+        return (
+            f"{theme.CSS}<div class='jseg-root'><div class='jseg-title'>Segment builder</div>"
+            f"{theme.code_html(self.text)}<div class='jseg-count'>Estimated members: <b>{count}</b></div></div>"
+        )
 
     def render(self) -> None:
         """Rebuild the group views from the state (after a structural change), then refresh outputs."""

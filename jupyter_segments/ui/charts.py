@@ -69,10 +69,24 @@ def trend_chart(points: pd.DataFrame, title: str = "Members over time") -> alt.C
     )  # fmt: skip
     return (
         (line + dots)
-        .properties(width="container", height=220, title=alt.TitleParams(title, color=_AXIS, anchor="start"))
+        .properties(width=640, height=220, title=alt.TitleParams(title, color=_AXIS, anchor="start"))
         .configure(background="transparent")
         .configure_view(stroke=None)
     )
+
+
+VEGA_MIME = "application/vnd.vega.v5+json"
+# JupyterLab 4's built-in renderer knows Vega 5 / Vega-Lite 5; Altair 6 writes Vega-Lite 6 and would fall
+# back to HTML that loads Vega from a CDN. So the spec is compiled to Vega 5 here (vl-convert, offline).
+_VL_VERSION = "5.21"
+
+
+def vega_bundle(chart: alt.TopLevelMixin) -> dict[str, object]:
+    """A mime bundle JupyterLab renders natively (hover tooltips included) with no extension or network."""
+    import vl_convert as vlc
+
+    spec = vlc.vegalite_to_vega(chart.to_dict(), vl_version=_VL_VERSION)
+    return {VEGA_MIME: spec, "text/plain": "<member-count trend chart>"}
 
 
 def static_png(chart: alt.Chart, width: int = 640) -> bytes:

@@ -133,7 +133,14 @@ class QuickSegment:
         self._source_changed()
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        return self.widget._repr_mimebundle_(**kwargs)
+        bundle = self.widget._repr_mimebundle_(**kwargs)
+        # Exported notebooks have no widget state: show the distribution and the condition as HTML.
+        text = theme.code_html(to_text(self.definition)) if self.definition is not None else ""
+        bundle["text/html"] = (
+            f"{theme.CSS}<div class='jseg-root'><div class='jseg-title'>Quick segment</div>"
+            f"{self.stats_html.value}{text}</div>"
+        )
+        return bundle
 
     # -- sources and fields -----------------------------------------------------------------------
     def _sources(self) -> list[tuple[str, Source]]:

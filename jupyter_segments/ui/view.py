@@ -189,8 +189,9 @@ class SegmentView:
             self.chart_note.value = '<span class="jseg-muted">No successful runs in this range yet.</span>'
             return
         self.chart = charts.trend_chart(pts, f"{self.seg.display_name or self.seg.name}: members")
+        self.chart_bundle = charts.vega_bundle(self.chart)
         with self.chart_output:
-            display(self.chart)
+            display(self.chart_bundle, raw=True)
         self.chart_note.value = (
             f'<span class="jseg-muted">{len(pts)} run(s); hover a point for its date and count.</span>'
         )

@@ -1,0 +1,216 @@
+"""A real browser: JupyterLab on 127.0.0.1 with a token, driven by Playwright in headless Debian Chromium.
+
+It opens a notebook that displays the builder, the quick segment, the segments page and a segment view on
+the demo data, runs it, adds a condition in the builder, waits for the count to change, and saves a
+screenshot of each widget under tests/artifacts/ (ignored by git) for a human to look at.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "tests" / "artifacts"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--no-first-run",
+]  # fmt: skip
+
+CELLS = [
+    "import tempfile\n"
+    "import jupyter_segments as js\n"
+    "from jupyter_segments.ui import QuickSegment, SegmentBuilder, SegmentManager, SegmentView\n"
+    "ws = js.connect_demo(2000, seed=7, catalog=tempfile.mkdtemp() + '/catalog.sqlite')\n"
+    "ws.segment('vip', 'sum(orders.amount) >= 500', display_name='VIP customers', description='spent 500+')\n"
+    "ws.segment('young', 'age < 30')\n"
+    "ws.segment('wip', 'sum(orders.amont) > 1', draft=True)\n"
+    "ws.refresh(); ws.refresh(['vip']); ws.refresh(['vip'])",
+    "builder = SegmentBuilder(ws, text='age >= 30')\nbuilder",
+    "QuickSegment(ws)",
+    "SegmentManager(ws)",
+    "SegmentView(ws, 'vip')",
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _notebook(path: Path) -> None:
+    cells = [
+        {"cell_type": "code", "metadata": {}, "source": src, "outputs": [], "execution_count": None}
+        for src in CELLS
+    ]
+    nb = {
+        "cells": cells,
+        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+    path.write_text(json.dumps(nb))
+
+
+def _settings(config: Path) -> None:
+    """Lab settings for a quiet, deterministic page: every cell rendered, no news pop-up."""
+    user = config / "lab" / "user-settings" / "@jupyterlab"
+    (user / "notebook-extension").mkdir(parents=True)
+    (user / "notebook-extension" / "tracker.jupyterlab-settings").write_text(
+        json.dumps({"windowingMode": "none"})
+    )
+    (user / "apputils-extension").mkdir(parents=True)
+    (user / "apputils-extension" / "notification.jupyterlab-settings").write_text(
+        json.dumps({"fetchNews": "false", "checkForUpdates": False})
+    )
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    if not os.path.exists(CHROMIUM):
+        if os.environ.get("JS_REQUIRE_ALL_BACKENDS"):
+            pytest.fail(f"{CHROMIUM} is missing (JS_REQUIRE_ALL_BACKENDS is set)")
+        pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium package to run the browser test")
+    pytest.importorskip("playwright.sync_api")
+    work = tmp_path_factory.mktemp("lab")
+    _notebook(work / "widgets_test.ipynb")
+    _settings(work / "config")
+    port, token = _free_port(), secrets.token_hex(16)
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    env["JUPYTER_CONFIG_DIR"] = str(work / "config")  # no user settings, no saved workspace
+    env["JUPYTER_RUNTIME_DIR"] = str(work / "runtime")
+    cmd = [
+        sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
+        f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={work}",
+        f"--LabApp.workspaces_dir={work / 'workspaces'}", "--LabApp.news_url=", "--ServerApp.port_retries=0",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate", "--LabApp.extension_manager=readonly",
+    ]  # fmt: skip
+    if hasattr(os, "geteuid") and os.geteuid() == 0:  # CI containers run as root
+        cmd.append("--allow-root")
+    log = open(work / "lab.log", "wb")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen(cmd, cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2).read()
+                break
+            except Exception:  # noqa: BLE001 - not up yet
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(
+                        "JupyterLab did not start:\n" + (work / "lab.log").read_text()[-3000:]
+                    ) from None
+                time.sleep(0.5)
+        yield base, token, work
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+def test_widgets_in_jupyterlab(lab):
+    from playwright.sync_api import sync_playwright
+
+    base, token, _work = lab
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        try:
+            page.goto(f"{base}/lab/tree/widgets_test.ipynb?token={token}")
+            page.wait_for_selector(".jp-Notebook", timeout=60_000)
+            # Wait for the kernel, then Run > Run All Cells.
+            page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=30_000)
+            time.sleep(2)
+            page.get_by_role("menuitem", name="Run", exact=True).click()
+            page.get_by_text("Run All Cells", exact=True).click()
+            roots = page.locator(".jseg-root")
+            roots.nth(3).wait_for(timeout=120_000)  # builder, quick, manager, view
+            assert roots.count() == 4
+
+            builder = roots.nth(0)
+            count = builder.locator(".jseg-count b")
+            count.wait_for(timeout=30_000)
+            page.wait_for_function(
+                "() => !document.querySelector('.jseg-root').innerText.includes('counting')", timeout=30_000
+            )
+            page.wait_for_function(
+                "() => /^[0-9,]+$/.test(document.querySelector('.jseg-root .jseg-count b').innerText)",
+                timeout=30_000,
+            )
+            before = count.inner_text()
+            assert re.fullmatch(r"[\d,]+", before), before
+            # Add a condition: country is DE.
+            builder.get_by_role("button", name="Condition").first.click()
+            rows = builder.locator(".jseg-row")
+            rows.nth(1).wait_for()
+            rows.nth(1).locator("select").nth(1).select_option(label="country")
+            rows.nth(1).locator("input[type=text]").first.wait_for()
+            rows.nth(1).locator("input[type=text]").first.fill("DE")
+            page.wait_for_function(
+                """before => {
+                    const root = document.querySelector('.jseg-root');
+                    const b = root.querySelector('.jseg-count b');
+                    return b && /^[0-9,]+$/.test(b.innerText) && b.innerText !== before
+                        && root.innerText.includes("country = 'DE'") && !root.innerText.includes('counting');
+                }""",
+                arg=before,
+                timeout=30_000,
+            )
+            after = count.inner_text()
+            assert re.fullmatch(r"[\d,]+", after), after
+            assert int(after.replace(",", "")) < int(before.replace(",", ""))
+            assert "age >= 30 AND country = 'DE'" in builder.inner_text()
+
+            # The segment view's chart is rendered by JupyterLab's Vega renderer (a canvas or svg).
+            view = roots.nth(3)
+            view.scroll_into_view_if_needed()
+            view.locator("canvas, svg.marks").first.wait_for(timeout=30_000)
+            assert "A preview" in view.inner_text()
+            assert "Traceback" not in page.locator(".jp-Notebook").inner_text()
+
+            for i, name in enumerate(["builder", "quick", "manager", "view"]):
+                roots.nth(i).scroll_into_view_if_needed()
+                roots.nth(i).screenshot(path=str(ARTIFACTS / f"{name}.png"))
+            # Dark theme: the same widgets with JupyterLab's dark theme variables.
+            page.get_by_role("menuitem", name="Settings", exact=True).click()
+            page.get_by_text("Theme", exact=True).hover()
+            page.get_by_text("JupyterLab Dark", exact=True).click()
+            page.wait_for_function("() => document.body.dataset.jpThemeLight === 'false'", timeout=20_000)
+            time.sleep(1)
+            roots.nth(0).scroll_into_view_if_needed()
+            roots.nth(0).screenshot(path=str(ARTIFACTS / "builder_dark.png"))
+            roots.nth(2).scroll_into_view_if_needed()
+            roots.nth(2).screenshot(path=str(ARTIFACTS / "manager_dark.png"))
+        except Exception:
+            try:  # evidence for whoever reads the failure; never hides the original error
+                page.screenshot(path=str(ARTIFACTS / "failure.png"), timeout=10_000)
+            except Exception:  # noqa: BLE001
+                pass
+            raise
+        finally:
+            browser.close()
+    assert all(
+        (ARTIFACTS / f"{n}.png").stat().st_size > 5_000 for n in ("builder", "quick", "manager", "view")
+    )
+    shutil.rmtree(ARTIFACTS / "tmp", ignore_errors=True)
