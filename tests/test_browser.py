@@ -135,7 +135,7 @@ def test_widgets_in_jupyterlab(lab):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page = browser.new_page(viewport={"width": 1400, "height": 2200})
         try:
             page.goto(f"{base}/lab/tree/widgets_test.ipynb?token={token}")
             page.wait_for_selector(".jp-Notebook", timeout=60_000)

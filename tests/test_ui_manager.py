@@ -251,4 +251,5 @@ def test_trend_window_and_sparkline():
         9
     ]
     assert sparkline([5, 9, 7]) == "▁█▅ ↓"
+    assert sparkline([4, 4]) == "▄▄ →"
     assert sparkline([]) == ""

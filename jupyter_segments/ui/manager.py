@@ -40,7 +40,8 @@ def sparkline(values: list[int]) -> str:
     if not values:
         return ""
     lo, hi = min(values), max(values)
-    bars = "".join(SPARK[0 if hi == lo else round((v - lo) / (hi - lo) * (len(SPARK) - 1))] for v in values)
+    # A flat series sits mid-height so it does not read as "almost nothing".
+    bars = "".join(SPARK[3 if hi == lo else round((v - lo) / (hi - lo) * (len(SPARK) - 1))] for v in values)
     arrow = ""
     if len(values) > 1:
         arrow = "↑" if values[-1] > values[-2] else "↓" if values[-1] < values[-2] else "→"
@@ -109,7 +110,9 @@ class SegmentManager:
             min=0, max=1, value=0, layout=W.Layout(width="240px", visibility="hidden")
         )
         self.progress_label = W.HTML()
-        self.runs_html = W.HTML()
+        self.runs_html = W.HTML(
+            '<span class="jseg-muted">No refresh running. Tick segments and press Refresh, or Refresh all.</span>'
+        )
         self.detail_box = W.VBox()
 
         for b, fn, title in [
@@ -198,7 +201,8 @@ class SegmentManager:
                 b.on_click(g(lambda _b, k=key: self.sort_by(k)))
                 cells.append(b)
             else:
-                cells.append(W.HTML(f"<b>{label}</b>"))
+                head = W.HTML(f'<div class="jseg-th">{label}</div>')
+                cells.append(head)
         self.checkboxes: dict[str, W.Checkbox] = {}
         for _, r in frame.iterrows():
             cb = W.Checkbox(value=r["name"] in self.selected, indent=False, layout=W.Layout(width="28px"))

@@ -52,6 +52,8 @@ CSS = """
 .jseg-ok { color: var(--jp-success-color1); border-color: var(--jp-success-color1); }
 .jseg-bad { color: var(--jp-error-color1); border-color: var(--jp-error-color1); }
 .jseg-mid { color: var(--jp-warn-color1); border-color: var(--jp-warn-color1); }
+.jseg-th { background: var(--jp-layout-color2); color: var(--jp-ui-font-color1); padding: 0 8px;
+  height: 28px; line-height: 28px; text-align: center; }
 .jseg-spark { color: var(--jp-brand-color1); font-family: var(--jp-code-font-family); letter-spacing: -1px; }
 .jseg-root .widget-hbox { gap: 6px; }
 .jseg-root .widget-vbox { gap: 6px; }
