@@ -90,7 +90,8 @@ class Model:
     # --- entities ---------------------------------------------------------------------------------
     def tables(self) -> list[str]:
         if self._tables is None:
-            self._tables = sorted(self.backend.tables())
+            # _js_* are scratch tables of refreshes (possibly another process's): never part of the model.
+            self._tables = sorted(t for t in self.backend.tables() if not t.startswith("_js_"))
         return self._tables
 
     def find_table(self, name: str) -> str | None:

@@ -404,7 +404,15 @@ class _Batch:
                 continue
             try:
                 item.tree = self.ws.parse(row["definition"])
-                item.select = member_select(self.ws, item.tree, self.as_of)
+                try:
+                    item.select = member_select(self.ws, item.tree, self.as_of)
+                except SegmentError as e:
+                    if "no table '" not in str(e):
+                        raise
+                    # The model listed a table that is gone since (e.g. members of a segment another
+                    # process deleted): read the database again once.
+                    self.ws.refresh_model()
+                    item.select = member_select(self.ws, item.tree, self.as_of)
             except SegmentError as e:
                 self.finish(item, FAILED, errors=[str(e)])
                 continue

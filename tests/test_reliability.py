@@ -183,6 +183,9 @@ CONCURRENT = textwrap.dedent(
     for i in range(rounds):
         runs = ws.refresh(shared=bool(i % 2))
         print(" ".join(r.status for r in runs), flush=True)
+        for r in runs:
+            for e in r.errors:
+                print(r.segment, e, file=sys.stderr)
     """
 )
 
