@@ -214,7 +214,8 @@ class SegmentView:
             f"{theme.fmt_int(total)} members. To get all of them use Download CSV on the segments page, or "
             f"<code>ws.get({name!r}).export('csv', path='{name}.csv')</code>.</span>"
         )
-        self.preview_html.value = frame_html(frame)
+        # A fixed-height scroller keeps the history below in sight.
+        self.preview_html.value = f'<div style="max-height: 380px; overflow: auto">{frame_html(frame)}</div>'
 
     def refresh_now(self) -> None:
         run = self.seg.refresh()
