@@ -103,6 +103,9 @@ class Scope:
         self.to_one: dict[tuple[str, str], tuple[str, Entity]] = {}  # (alias, step target) -> joined alias
         self.groups: dict[tuple[str, tuple[str, ...]], _AggGroup] = {}
         self.text = ctx.text  # the text that positions refer to (a measure's own text while compiling it)
+        # > 0 while compiling under a three-valued NOT: there a group's membership (set operators,
+        # segment references) must be TRUE or FALSE, never NULL, or NOT(x AND group) drops customers.
+        self.under_not = 0
 
     @property
     def model(self) -> Model:
@@ -346,16 +349,22 @@ class Scope:
         if isinstance(node, A.Not):
             if isinstance(node.operand, (A.SetOp, A.SegmentRef)):
                 return _not_true(self.condition(node.operand))
-            return _not(self.condition(node.operand))
+            self.under_not += 1
+            try:
+                return _not(self.condition(node.operand))
+            finally:
+                self.under_not -= 1
         if isinstance(node, A.SetOp):
             if not self.is_customer:
                 raise self.err(f"{node.op.upper()} combines segments; inside WHERE use AND, OR and NOT", node)
             left, right = self.condition(node.left), self.condition(node.right)
             if node.op == "union":
-                return exp.or_(left, right)
-            if node.op == "intersect":
-                return exp.and_(left, right)
-            return exp.and_(left, _not_true(right))
+                combined = exp.or_(left, right)
+            elif node.op == "intersect":
+                combined = exp.and_(left, right)
+            else:
+                combined = exp.and_(left, _not_true(right))
+            return _is_true(combined) if self.under_not else combined
         if isinstance(node, A.SegmentRef):
             return self.segment_ref(node)
         if isinstance(node, A.Exists):
@@ -577,7 +586,9 @@ class Scope:
         finally:
             self.text = saved_text
             self.ctx.segment_stack.pop()
-        return _not_true(inner) if node.negated else exp.Paren(this=inner)
+        if node.negated:
+            return _not_true(inner)
+        return _is_true(inner) if self.under_not else exp.Paren(this=inner)
 
 
 def _group_join(group: _AggGroup) -> exp.Join:
@@ -621,6 +632,12 @@ def _agg_sql(m: _Measure, where: exp.Expression | None) -> exp.Expression:
 
 def _not(cond: exp.Expression) -> exp.Expression:
     return exp.Not(this=exp.Paren(this=cond))
+
+
+def _is_true(cond: exp.Expression) -> exp.Expression:
+    """``cond`` in two-valued logic: true when TRUE, false when FALSE or NULL."""
+    case = exp.Case(ifs=[exp.If(this=cond, true=exp.Literal.number(1))], default=exp.Literal.number(0))
+    return exp.EQ(this=case, expression=exp.Literal.number(1))
 
 
 def _not_true(cond: exp.Expression) -> exp.Expression:
