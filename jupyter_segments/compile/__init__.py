@@ -28,6 +28,10 @@ def build_query(
     ctx = _Context(model, options, definition.text)
     scope = Scope(ctx, customer, "c", is_customer=True)
     ctx.used_aliases.add("c")
+    if shape == "members":
+        # Projections first: their aggregate tables then exist when the condition is compiled, so an
+        # any/none/all over the same path becomes a count in that table (one scan, not two).
+        projected = [scope.value(proj.expr).sql for proj in definition.projections]
     where = scope.condition(definition.condition)
     if shape == "count":
         select = exp.select(exp.alias_(exp.Count(this=exp.Star()), "members"))
@@ -36,11 +40,11 @@ def build_query(
     else:
         columns: list[exp.Expression] = [D.column("c", name) for name in customer.columns]
         taken = {n.lower() for n in customer.columns}
-        for proj in definition.projections:
+        for proj, value in zip(definition.projections, projected, strict=True):
             if proj.alias.lower() in taken:
                 raise ctx.error(f"projected column '{proj.alias}' clashes with an existing column", proj)
             taken.add(proj.alias.lower())
-            columns.append(exp.alias_(scope.value(proj.expr).sql, D.identifier(proj.alias)))
+            columns.append(exp.alias_(value, D.identifier(proj.alias)))
         select = exp.select(*columns)
     # copy=False: every node is fresh; the builder's default copy made compiling O(n^2) in joins.
     select = select.from_(D.table(customer.name, "c"), copy=False)

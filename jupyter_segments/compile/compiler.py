@@ -531,6 +531,9 @@ class Scope:
                 f"{node.kind}({'.'.join(node.path[: len(node.path) - len(rest)])} where {rest[0]} ...)",
                 node,
             )
+        group = self.groups.get((anchor_alias, tuple(s.target for s in steps)))
+        if group is not None:
+            return self.exists_in_group(node, group)
         records, aliases, chain = self.records_scope(anchor_alias, steps)
         where = records.condition(node.where) if node.where is not None else None
         first = steps[0]
@@ -555,6 +558,22 @@ class Scope:
         conds = [exp.EQ(this=fk.copy(), expression=parent_key)] + ([where] if where is not None else [])
         sub = source.select(exp.Literal.number(1), copy=False).where(exp.and_(*conds), copy=False)
         return _not(exp.Exists(this=sub))
+
+    def exists_in_group(self, node: A.Exists, group: _AggGroup) -> exp.Expression:
+        """any/none/all over a path that already has an aggregate table: a conditional count in it.
+
+        One scan of the records serves both, instead of the aggregate's scan plus a semi/anti-join
+        (DuckDB, 1M customers: 1.5-2.3x faster; bench/results/findings.md). Never NULL.
+        """
+        where = group.records.condition(node.where) if node.where is not None else None
+        if node.kind == "all":
+            if where is None:
+                return exp.Boolean(this=True)  # vacuously true, as in exists()
+            where = _not_true(where)
+        measure = _Measure(f"count_{len(group.measures) + 1}", "count", None, where)
+        group.measures.append(measure)
+        n = exp.Coalesce(this=D.column(group.alias, measure.column), expressions=[exp.Literal.number(0)])
+        return (exp.GT if node.kind == "any" else exp.EQ)(this=n, expression=exp.Literal.number(0))
 
     def segment_ref(self, node: A.SegmentRef) -> exp.Expression:
         if not self.is_customer:
