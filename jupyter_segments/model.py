@@ -90,8 +90,7 @@ class Model:
     # --- entities ---------------------------------------------------------------------------------
     def tables(self) -> list[str]:
         if self._tables is None:
-            # _js_* are scratch tables of refreshes (possibly another process's): never part of the model.
-            self._tables = sorted(t for t in self.backend.tables() if not t.startswith("_js_"))
+            self._tables = sorted(t for t in self.backend.tables() if not _is_internal(t))
         return self._tables
 
     def find_table(self, name: str) -> str | None:
@@ -238,6 +237,15 @@ class Model:
             return steps[name]
         folded = [s for n, s in steps.items() if n.lower() == name.lower()]
         return folded[0] if len(folded) == 1 else None
+
+
+# _js_* are scratch tables of refreshes (possibly another process's); <prefix>members__<segment> hold
+# refreshed members. Neither is customer data: listing them would infer bogus relationships.
+_INTERNAL = re.compile(r"^(_js_|\w*?members__)")
+
+
+def _is_internal(table: str) -> bool:
+    return bool(_INTERNAL.match(table))
 
 
 def _singular(name: str) -> str:
