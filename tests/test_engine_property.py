@@ -1,0 +1,242 @@
+"""Property test: random definitions from the grammar, on small random data with NULLs and customers
+without orders, compiled and run on DuckDB and SQLite, must select what the pandas oracle selects.
+
+Each example draws a data set and a definition; the strategy builds the DSL text and the oracle
+(a function of the frames, tests/oracle.py) side by side, so the oracle never looks at the compiler.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import duckdb
+import oracle as O
+import pandas as pd
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from jupyter_segments import Workspace, connect
+
+
+@dataclass
+class Env:
+    c: pd.DataFrame  # customers, indexed by customer_id
+    o: pd.DataFrame  # orders, indexed by order_id
+
+
+Cond = tuple[str, Callable[[Env], O.Bool]]  # DSL text, oracle on customers
+OCond = tuple[str, Callable[[pd.DataFrame], O.Bool]]  # DSL text, oracle on order rows
+
+COUNTRIES = ["DE", "FR", "US", ""]
+STATUSES = ["new", "paid", "returned"]
+
+# --- data -------------------------------------------------------------------------------------------
+
+
+@st.composite
+def datasets(draw) -> tuple[pd.DataFrame, pd.DataFrame]:
+    n = draw(st.integers(1, 8))
+    customers = pd.DataFrame(
+        {
+            "customer_id": list(range(1, n + 1)),
+            "age": draw(st.lists(st.one_of(st.none(), st.integers(0, 9)), min_size=n, max_size=n)),
+            "country": draw(
+                st.lists(st.one_of(st.none(), st.sampled_from(COUNTRIES)), min_size=n, max_size=n)
+            ),
+            "active": draw(st.lists(st.one_of(st.none(), st.booleans()), min_size=n, max_size=n)),
+        }
+    )
+    m = draw(st.integers(0, 14))
+    orders = pd.DataFrame(
+        {
+            "order_id": list(range(1, m + 1)),
+            # Some customers get no orders; an order may point at no customer (NULL foreign key).
+            "customer_id": draw(st.lists(st.one_of(st.none(), st.integers(1, n)), min_size=m, max_size=m)),
+            "amount": draw(st.lists(st.one_of(st.none(), st.integers(-2, 9)), min_size=m, max_size=m)),
+            "status": draw(st.lists(st.one_of(st.none(), st.sampled_from(STATUSES)), min_size=m, max_size=m)),
+        }
+    )
+    return customers, orders
+
+
+def _load(customers: pd.DataFrame, orders: pd.DataFrame) -> list[Workspace]:
+    """The data in a fresh DuckDB and a fresh SQLite database, with typed columns."""
+    ddl = [
+        "CREATE TABLE customers (customer_id INTEGER PRIMARY KEY, age INTEGER, country VARCHAR, active BOOLEAN)",
+        "CREATE TABLE orders (order_id INTEGER PRIMARY KEY, customer_id INTEGER, amount DOUBLE, status VARCHAR)",
+    ]
+    rows_c = [
+        tuple(None if pd.isna(v) else v for v in r) for r in customers.astype(object).itertuples(index=False)
+    ]
+    rows_o = [
+        tuple(None if pd.isna(v) else v for v in r) for r in orders.astype(object).itertuples(index=False)
+    ]
+    out = []
+    d = duckdb.connect()
+    s = sqlite3.connect(":memory:")
+    for conn in (d, s):
+        for stmt in ddl:
+            conn.execute(stmt)
+        conn.executemany("INSERT INTO customers VALUES (?, ?, ?, ?)", rows_c)
+        if rows_o:
+            conn.executemany("INSERT INTO orders VALUES (?, ?, ?, ?)", rows_o)
+        ws = connect(conn)
+        ws.customers("customers", key="customer_id")
+        out.append(ws)
+    return out
+
+
+# --- definitions ------------------------------------------------------------------------------------
+
+_OPS = ["=", "!=", "<", "<=", ">", ">="]
+
+
+def _order_atoms() -> st.SearchStrategy[OCond]:
+    amount_cmp = st.tuples(st.sampled_from(_OPS), st.integers(-1, 8)).map(
+        lambda t: (f"amount {t[0]} {t[1]}", lambda o, t=t: O.cmp(o.amount, t[0], t[1]))
+    )
+    status_eq = st.sampled_from(STATUSES).map(
+        lambda v: (f"status = '{v}'", lambda o, v=v: O.cmp(o.status, "=", v))
+    )
+    status_in = st.lists(st.sampled_from(STATUSES), min_size=1, max_size=2).map(
+        lambda vs: (
+            f"status not in ({', '.join(repr(v) for v in vs)})",
+            lambda o, vs=vs: ~O.in_list(o.status, vs),
+        )
+    )
+    null_test = st.sampled_from(["amount", "status"]).map(
+        lambda col: (f"{col} is null", lambda o, col=col: O.is_null(o[col]))
+    )
+    return st.one_of(amount_cmp, status_eq, status_in, null_test)
+
+
+def _order_conditions() -> st.SearchStrategy[OCond]:
+    return st.recursive(
+        _order_atoms(),
+        lambda inner: st.one_of(
+            st.tuples(inner, inner).map(
+                lambda t: (f"({t[0][0]} and {t[1][0]})", lambda o, t=t: t[0][1](o) & t[1][1](o))
+            ),
+            st.tuples(inner, inner).map(
+                lambda t: (f"({t[0][0]} or {t[1][0]})", lambda o, t=t: t[0][1](o) | t[1][1](o))
+            ),
+            inner.map(lambda a: (f"not ({a[0]})", lambda o, a=a: ~a[1](o))),
+        ),
+        max_leaves=3,
+    )
+
+
+def _aggregate() -> st.SearchStrategy[Cond]:
+    func_col = st.sampled_from(
+        [
+            ("count", None),
+            ("count", "amount"),
+            ("sum", "amount"),
+            ("avg", "amount"),
+            ("min", "amount"),
+            ("max", "amount"),
+            ("count_distinct", "status"),
+            ("count_distinct", "amount"),
+        ]
+    )
+
+    def build(t) -> Cond:
+        (func, col), where, op, value = t
+        path = "orders" if col is None else f"orders.{col}"
+        text = f"{func}({path}{' where ' + where[0] if where else ''}) {op} {value}"
+
+        def fn(e: Env) -> O.Bool:
+            agg = O.aggregate(e.o, "customer_id", e.c.index, func, col, where[1](e.o) if where else None)
+            return O.cmp(agg, op, value)
+
+        return text, fn
+
+    return st.tuples(
+        func_col, st.one_of(st.none(), _order_conditions()), st.sampled_from(_OPS), st.integers(-1, 12)
+    ).map(build)
+
+
+def _exists() -> st.SearchStrategy[Cond]:
+    def build(t) -> Cond:
+        kind, where = t
+        text = f"{kind}(orders{' where ' + where[0] if where else ''})"
+        return text, lambda e: O.exists(kind, e.o, "customer_id", e.c.index, where[1](e.o) if where else None)
+
+    return st.tuples(st.sampled_from(["any", "none", "all"]), st.one_of(st.none(), _order_conditions())).map(
+        build
+    )
+
+
+def _customer_atoms() -> st.SearchStrategy[Cond]:
+    age_cmp = st.tuples(st.sampled_from(_OPS), st.integers(0, 9)).map(
+        lambda t: (f"age {t[0]} {t[1]}", lambda e, t=t: O.cmp(e.c.age, t[0], t[1]))
+    )
+    age_between = st.tuples(st.integers(0, 9), st.integers(0, 9)).map(
+        lambda t: (f"age between {t[0]} and {t[1]}", lambda e, t=t: O.between(e.c.age, t[0], t[1]))
+    )
+    country = st.tuples(st.sampled_from(["=", "!="]), st.sampled_from(COUNTRIES)).map(
+        lambda t: (f"country {t[0]} '{t[1]}'", lambda e, t=t: O.cmp(e.c.country, t[0], t[1]))
+    )
+    country_in = st.lists(st.sampled_from(COUNTRIES), min_size=1, max_size=3).map(
+        lambda vs: (
+            f"country in ({', '.join(repr(v) for v in vs)})",
+            lambda e, vs=vs: O.in_list(e.c.country, vs),
+        )
+    )
+    nulls = st.sampled_from(
+        [
+            ("age is null", lambda e: O.is_null(e.c.age)),
+            ("age is not null", lambda e: ~O.is_null(e.c.age)),
+            ("country is empty", lambda e: O.is_empty(e.c.country)),
+            ("country is not empty", lambda e: ~O.is_empty(e.c.country)),
+            ("active", lambda e: O.tv(e.c.active)),
+            ("active = false", lambda e: O.cmp(e.c.active, "=", False)),
+        ]
+    )
+    return st.one_of(age_cmp, age_between, country, country_in, nulls, _aggregate(), _exists())
+
+
+def _conditions() -> st.SearchStrategy[Cond]:
+    return st.recursive(
+        _customer_atoms(),
+        lambda inner: st.one_of(
+            st.tuples(inner, inner).map(
+                lambda t: (f"({t[0][0]} and {t[1][0]})", lambda e, t=t: t[0][1](e) & t[1][1](e))
+            ),
+            st.tuples(inner, inner).map(
+                lambda t: (f"({t[0][0]} or {t[1][0]})", lambda e, t=t: t[0][1](e) | t[1][1](e))
+            ),
+            inner.map(lambda a: (f"not ({a[0]})", lambda e, a=a: ~a[1](e))),
+            st.tuples(inner, st.sampled_from(["union", "intersect", "except"]), inner).map(
+                lambda t: (
+                    f"(({t[0][0]}) {t[1]} ({t[2][0]}))",
+                    lambda e, t=t: {"union": O.union, "intersect": O.intersect, "except": O.except_}[t[1]](
+                        t[0][1](e), t[2][1](e)
+                    ),
+                )
+            ),
+        ),
+        max_leaves=5,
+    )
+
+
+@settings(
+    max_examples=int(os.environ.get("JS_PROPERTY_EXAMPLES", "100")),  # more for a bug hunt
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(data=datasets(), definition=_conditions())
+def test_random_definitions_match_oracle(data, definition: Cond) -> None:
+    customers, orders = data
+    text, fn = definition
+    c = customers.astype({"customer_id": "Int64", "age": "Int64", "country": "string", "active": "boolean"})
+    o = orders.astype({"order_id": "Int64", "customer_id": "Int64", "amount": "Float64", "status": "string"})
+    env = Env(c=c.set_index("customer_id", drop=False), o=o.set_index("order_id", drop=False))
+    want = O.members(fn(env))
+    for ws in _load(customers, orders):
+        got = sorted(int(k) for k in ws.member_keys(text))
+        assert got == want, f"{ws.dialect}: {text}\n{ws.compile(text)}"
+        ws.close()
