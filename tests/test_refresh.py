@@ -331,14 +331,14 @@ def test_cli_refresh_all(tmp_path):
 
 
 def test_tables_that_vanish_do_not_break_refresh(db):
-    # Scratch tables of another process's refresh are never part of the model; member tables that
+    # Scratch tables of another process's refresh are never part of the model; tables that
     # another process drops after this one listed them are re-read once.
     db.execute("CREATE TABLE _js_stage_other AS SELECT 1 AS customer_id")
-    db.execute("CREATE TABLE seg_members__gone AS SELECT customer_id FROM customers LIMIT 3")
+    db.execute("CREATE TABLE old_scores AS SELECT customer_id FROM customers LIMIT 3")
     ws = H.workspace(db)
-    assert "_js_stage_other" not in ws.tables() and "seg_members__gone" in ws.tables()
+    assert "_js_stage_other" not in ws.tables() and "old_scores" in ws.tables()
     db.execute("DROP TABLE _js_stage_other")
-    db.execute("DROP TABLE seg_members__gone")
+    db.execute("DROP TABLE old_scores")
     ws.segment("vip", H.VIP, draft=True)  # saved without compiling, so the model is still stale
     ws.get("vip").edit(H.VIP, draft=True)
     ws.catalog.update_segment(ws.get("vip").id, state="active", draft=False)
