@@ -489,7 +489,8 @@ class Scope:
         self.need(v, "string", node.operand, node.kind.replace("_", " "))
         if not (isinstance(node.value, A.Literal) and isinstance(node.value.value, str)):
             raise self.err(f"{node.kind.replace('_', ' ')} needs a text value in quotes", node.value)
-        needle = D.escape_like(node.value.value)
+        escape_char = D.like_escape(self.dialect)  # BigQuery's LIKE knows only backslash
+        needle = D.escape_like(node.value.value, escape_char)
         pattern = {"contains": f"%{needle}%", "starts_with": f"{needle}%", "ends_with": f"%{needle}"}[
             node.kind
         ]
@@ -497,7 +498,7 @@ class Scope:
         # a plain ILIKE (bench/results/findings.md). A backslash still needs it: it is the default
         # escape character of PostgreSQL's and MySQL's LIKE.
         raw = node.value.value
-        escape = "!" if needle != raw or "\\" in raw else None
+        escape = escape_char if needle != raw or "\\" in raw else None
         out = D.like_ci(v.sql, exp.Literal.string(pattern), self.dialect, escape)
         return _not(out) if node.negated else out
 

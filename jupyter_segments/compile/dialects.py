@@ -87,8 +87,32 @@ def minus_span(kind: str, amount: int, unit: str, dialect: str) -> exp.Expressio
             this="DATEADD",
             expressions=[exp.var(unit.upper()), exp.Literal.number(-amount), now(kind, dialect)],
         )
-    node = exp.TimestampSub if kind == "timestamp" and dialect == "bigquery" else exp.DateSub
-    return node(this=now(kind, dialect), expression=exp.Literal.number(amount), unit=exp.var(unit.upper()))
+    if kind == "timestamp" and dialect in ("spark", "databricks"):
+        # DATE_ADD / ADD_MONTHS return a DATE in Spark: the window would start at midnight.
+        interval = exp.Interval(this=exp.Literal.string(str(amount)), unit=exp.var(unit.upper()))
+        return exp.Sub(this=now(kind, dialect), expression=interval)
+    if kind == "timestamp" and dialect == "bigquery":
+        if unit == "day":
+            return exp.TimestampSub(
+                this=now(kind, dialect), expression=exp.Literal.number(amount), unit=exp.var("DAY")
+            )
+        # TIMESTAMP_SUB stops at DAY: months and years go through DATETIME arithmetic.
+        shifted = exp.DatetimeSub(
+            this=exp.CurrentDatetime(), expression=exp.Literal.number(amount), unit=exp.var(unit.upper())
+        )
+        return exp.Anonymous(this="TIMESTAMP", expressions=[shifted])
+    return exp.DateSub(
+        this=now(kind, dialect), expression=exp.Literal.number(amount), unit=exp.var(unit.upper())
+    )
+
+
+# Dialects whose LIKE has no ESCAPE clause: backslash is their fixed escape character.
+BACKSLASH_LIKE_ESCAPE = {"bigquery"}
+
+
+def like_escape(dialect: str) -> str:
+    """The escape character ``escape_like`` should use for ``dialect``."""
+    return "\\" if dialect in BACKSLASH_LIKE_ESCAPE else "!"
 
 
 def like_ci(
@@ -99,11 +123,14 @@ def like_ci(
         node: exp.Expression = exp.ILike(this=operand, expression=pattern)
     else:
         node = exp.Like(this=exp.Lower(this=operand), expression=exp.Lower(this=pattern))
-    if escape:
+    if escape and dialect not in BACKSLASH_LIKE_ESCAPE:
         node = exp.Escape(this=node, expression=exp.Literal.string(escape))
     return node
 
 
 def escape_like(value: str, escape: str = "!") -> str:
     """Make a user value match literally inside a LIKE pattern (``%``, ``_`` and T-SQL's ``[``)."""
-    return re.sub(r"([%_\[" + re.escape(escape) + r"])", escape + r"\1", value)
+    # "[" is special only in T-SQL; BigQuery (backslash escapes) knows only \\, \\% and \\_.
+    specials = "%_" + ("" if escape == "\\" else "\\[") + re.escape(escape)
+    # A function, not escape + r"\1": a backslash escape would turn the template into "\\1".
+    return re.sub(f"([{specials}])", lambda m: escape + m.group(1), value)

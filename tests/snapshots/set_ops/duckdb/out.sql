@@ -1,0 +1,29 @@
+-- as_of=None
+SELECT
+  c.customer_id
+FROM customers AS c
+WHERE
+  (
+    (
+      c.country = 'DE' OR c.age > 60
+    )
+    AND CASE WHEN c.newsletter = FALSE THEN 1 ELSE 0 END = 0
+  )
+  AND NOT (
+    c.age > 30 AND CASE WHEN c.gender = 'F' OR c.country = 'FR' THEN 1 ELSE 0 END = 1
+  );
+
+-- as_of=2025-06-30T12:30:00
+SELECT
+  c.customer_id
+FROM customers AS c
+WHERE
+  (
+    (
+      c.country = 'DE' OR c.age > 60
+    )
+    AND CASE WHEN c.newsletter = FALSE THEN 1 ELSE 0 END = 0
+  )
+  AND NOT (
+    c.age > 30 AND CASE WHEN c.gender = 'F' OR c.country = 'FR' THEN 1 ELSE 0 END = 1
+  );

@@ -1,0 +1,65 @@
+-- as_of=None
+SELECT
+  c.customer_id
+FROM customers AS c
+WHERE
+  c.customer_id IN (
+    SELECT
+      support_calls_1.cust_id
+    FROM support_calls AS support_calls_1
+    WHERE
+      (
+        (
+          support_calls_1.called_at >= DATETIME('now', '-30 days')
+          AND support_calls_1.called_at <= DATETIME('now')
+        )
+        OR (
+          support_calls_1.called_at >= DATETIME('now', '-21 days')
+          AND support_calls_1.called_at <= DATETIME('now')
+        )
+        OR (
+          support_calls_1.called_at >= DATETIME('now', '-2 months')
+          AND support_calls_1.called_at <= DATETIME('now')
+        )
+        OR (
+          support_calls_1.called_at >= DATETIME('now', '-1 years')
+          AND support_calls_1.called_at <= DATETIME('now')
+        )
+      )
+      AND NOT (
+        support_calls_1.cust_id IS NULL
+      )
+  );
+
+-- as_of=2025-06-30T12:30:00
+SELECT
+  c.customer_id
+FROM customers AS c
+WHERE
+  c.customer_id IN (
+    SELECT
+      support_calls_1.cust_id
+    FROM support_calls AS support_calls_1
+    WHERE
+      (
+        (
+          support_calls_1.called_at >= '2025-05-31 12:30:00'
+          AND support_calls_1.called_at <= '2025-06-30 12:30:00'
+        )
+        OR (
+          support_calls_1.called_at >= '2025-06-09 12:30:00'
+          AND support_calls_1.called_at <= '2025-06-30 12:30:00'
+        )
+        OR (
+          support_calls_1.called_at >= '2025-04-30 12:30:00'
+          AND support_calls_1.called_at <= '2025-06-30 12:30:00'
+        )
+        OR (
+          support_calls_1.called_at >= '2024-06-30 12:30:00'
+          AND support_calls_1.called_at <= '2025-06-30 12:30:00'
+        )
+      )
+      AND NOT (
+        support_calls_1.cust_id IS NULL
+      )
+  );

@@ -1,0 +1,166 @@
+"""Golden SQL per case and dialect (tests/snapshots/<case>/<dialect>/out.sql), plus rules read off the SQL.
+
+Each file holds the SQL compiled with ``as_of=None`` (relative to the database's clock) and with a
+fixed ``as_of``. ``JS_UPDATE_SNAPSHOTS=1`` rewrites the files; review the diff before committing.
+DuckDB, SQLite, PostgreSQL and MariaDB SQL is also executed by test_engine_oracle.py; for Spark,
+Snowflake, BigQuery, Trino and T-SQL the checks here are the golden files, the per-dialect rules
+below and a parse back with sqlglot.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+from pathlib import Path
+
+import pytest
+import sqlglot
+
+from jupyter_segments import Workspace
+from jupyter_segments.backends import open_backend
+
+SNAPSHOTS = Path(__file__).parent / "snapshots"
+UPDATE = os.environ.get("JS_UPDATE_SNAPSHOTS") == "1"
+DIALECTS = ("duckdb", "postgres", "mysql", "sqlite", "spark", "snowflake", "bigquery", "trino", "tsql")
+AS_OF = dt.datetime(2025, 6, 30, 12, 30)
+
+# (case, definition, shape)
+CASES = [
+    ("attributes", "age >= 30 and country in ('DE', 'FR') and newsletter and gender is not null", "keys"),
+    (
+        "text_match",
+        "city contains 'o''b%_[x]!' or last_name starts with 'Mü' or email ends with '.com' "
+        "or email is empty or first_name ilike 'a%' or first_name like 'B%'",
+        "keys",
+    ),
+    (
+        "windows",
+        "signup_date in last 90 days or signup_date in last 2 weeks or signup_date in last 6 months "
+        "or signup_date in last 1 year or birth_date before '1960-01-01' or signup_date after DATE '2025-01-01'",
+        "keys",
+    ),
+    (
+        "timestamp_windows",
+        "any(support_calls where called_at in last 30 days or called_at in last 3 weeks "
+        "or called_at in last 2 months or called_at in last 1 year)",
+        "keys",
+    ),
+    ("aggregates", "sum(orders.amount where status != 'returned' and order_date in last 90 days) >= 1000 "
+     "and count(orders) > 3 and avg(orders.amount) > 20 and max(orders.order_date) after '2025-01-01'", "keys"),
+    ("multi_hop", "count_distinct(orders.order_lines.product_id) >= 5 and sum(orders.order_lines.quantity) > 10", "keys"),
+    ("exists", "any(orders where amount > 100) and none(support_calls where escalated) "
+     "and all(orders where status = 'delivered') and all(orders)", "keys"),
+    ("nested_scope", "any(orders where sum(order_lines.quantity) > 30)", "keys"),
+    ("to_one", "regions.name = 'North' and any(orders.order_lines where products.category = 'toys')", "keys"),
+    ("set_ops", "(country = 'DE') UNION (age > 60) EXCEPT (newsletter = false) "
+     "INTERSECT (not (age > 30 and ((gender = 'F') union (country = 'FR'))))", "keys"),
+    ("booleans", "newsletter = true and not (newsletter is false) and none(support_calls where escalated = true)", "keys"),
+    ("project", "count(orders) > 0 PROJECT sum(orders.amount where order_date in last 90 days) AS spend_90d, "
+     "count(support_calls) AS calls, regions.name AS region", "members"),
+    ("count", "sum(orders.amount) >= 1000", "count"),
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def ws(demo_conn) -> Workspace:
+    """The demo model (compiling needs only the model; the SQL runs elsewhere)."""
+    w = Workspace(open_backend(demo_conn))
+    w.customers("customers", key="customer_id")
+    w.relate("support_calls", "customers", on=("cust_id", "customer_id"))
+    return w
+
+
+def render(ws: Workspace, text: str, shape: str, dialect: str) -> str:
+    relative = ws.compile(text, dialect=dialect, shape=shape)
+    fixed = ws.compile(text, dialect=dialect, shape=shape, as_of=AS_OF)
+    return f"-- as_of=None\n{relative};\n\n-- as_of={AS_OF.isoformat()}\n{fixed};\n"
+
+
+def statements(sql: str) -> list[str]:
+    return [s.strip() for s in re.split(r";\n\n|;\n$", sql) if s.strip()]
+
+
+def code_only(sql: str) -> str:
+    """The SQL without string literals and comments (so a rule never matches user data)."""
+    sql = re.sub(r"--[^\n]*", "", sql)
+    return re.sub(r"'(?:[^'\\]|''|\\.)*'", "''", sql)
+
+
+PAIRS = [(case, text, shape, d) for case, text, shape in CASES for d in DIALECTS]
+
+
+@pytest.mark.parametrize(("case", "text", "shape", "dialect"), PAIRS, ids=[f"{p[0]}-{p[3]}" for p in PAIRS])
+def test_golden_sql(ws: Workspace, case: str, text: str, shape: str, dialect: str) -> None:
+    path = SNAPSHOTS / case / dialect / "out.sql"
+    sql = render(ws, text, shape, dialect)
+    if UPDATE or not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(sql, encoding="utf-8")
+        if not UPDATE:
+            pytest.fail(f"wrote a new snapshot {path.relative_to(SNAPSHOTS.parent)}: review and commit it")
+    assert sql == path.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(("case", "text", "shape", "dialect"), PAIRS, ids=[f"{p[0]}-{p[3]}" for p in PAIRS])
+def test_sql_parses_back_in_its_dialect(
+    ws: Workspace, case: str, text: str, shape: str, dialect: str
+) -> None:
+    for stmt in statements(render(ws, text, shape, dialect)):
+        tree = sqlglot.parse_one(stmt.split("\n", 1)[1], read=dialect)  # drop the "-- as_of" line
+        assert tree.find(sqlglot.exp.Select) is not None
+
+
+def _all_sql(ws: Workspace, dialect: str) -> str:
+    return "\n".join(render(ws, text, shape, dialect) for _, text, shape in CASES)
+
+
+def test_tsql_rules(ws: Workspace) -> None:
+    code = code_only(_all_sql(ws, "tsql"))
+    assert not re.search(r"DATE_SUB|DATE_ADD\(|INTERVAL", code, re.I)
+    assert "DATEADD(DAY, -90, CAST(GETDATE() AS DATE))" in code
+    assert "DATEADD(MONTH, -2, GETDATE())" in code
+    assert not re.search(r"\b(TRUE|FALSE)\b", code, re.I), "T-SQL has no boolean literals"
+    assert not re.search(r"\bILIKE\b|\bLIMIT\b|\bCURRENT_DATE\b", code, re.I)
+    assert " TOP " not in code or "ORDER BY" in code
+
+
+def test_sqlite_rules(ws: Workspace) -> None:
+    code = code_only(_all_sql(ws, "sqlite"))
+    assert not re.search(r"DATE_SUB|DATE_ADD|DATEADD|INTERVAL|CURRENT_DATE|CAST\([^)]* AS DATE\)", code, re.I)
+    sql = _all_sql(ws, "sqlite")
+    assert "DATE('now', '-90 days')" in sql and "DATETIME('now', '-2 months')" in sql
+    assert "DATE('now', '-14 days')" in sql  # weeks are days
+    assert not re.search(r"\bILIKE\b", code, re.I)
+
+
+def test_mysql_has_no_set_operators(ws: Workspace) -> None:
+    # MariaDB lacks INTERSECT/EXCEPT ALL and older MySQL lacks both: groups are boolean logic.
+    for dialect in ("mysql", "postgres", "duckdb", "sqlite"):
+        code = code_only(_all_sql(ws, dialect))
+        assert not re.search(r"\b(UNION|INTERSECT|EXCEPT)\b", code, re.I), dialect
+
+
+def test_bigquery_rules(ws: Workspace) -> None:
+    code = code_only(_all_sql(ws, "bigquery"))
+    # TIMESTAMP_SUB accepts units up to DAY only; BigQuery's LIKE has no ESCAPE clause.
+    assert not re.search(r"TIMESTAMP_SUB\(.{0,30}INTERVAL \d+ (MONTH|YEAR)", code)
+    assert not re.search(r"\bESCAPE\b", code)
+
+
+def test_spark_timestamp_windows_keep_the_time(ws: Workspace) -> None:
+    # DATE_ADD/ADD_MONTHS return a DATE in Spark: on a timestamp the window would start at midnight.
+    code = code_only(_all_sql(ws, "spark"))
+    assert not re.search(r"(DATE_ADD|ADD_MONTHS)\(CURRENT_TIMESTAMP", code)
+
+
+def test_user_text_stays_in_literals(ws: Workspace) -> None:
+    """The text_match case's odd characters appear only inside string literals, escaped per dialect."""
+    for dialect in DIALECTS:
+        sql = render(ws, CASES[1][1], "keys", dialect)
+        tree = sqlglot.parse_one(statements(sql)[0].split("\n", 1)[1], read=dialect)
+        literals = [lit.this for lit in tree.find_all(sqlglot.exp.Literal) if lit.is_string]
+        escaped = [s for s in literals if "o'b" in s]
+        assert escaped, (dialect, literals)
+        # %, _ and [ of the user's text are escaped; the pattern's own % wildcards are not.
+        assert any(re.search(r"^%o'b\W%\W_\W?\[x\]\W*!%$", s) for s in escaped), (dialect, escaped)
