@@ -501,11 +501,6 @@ class SegmentMagic(Magics):
         return to_text(tree) if has_params(parse(text)) else text
 
     def _save(self, ws: Any, name: str, text: str) -> bool:
-        if not hasattr(ws, "segment"):
-            display(
-                Message(f"note: '{name}' was evaluated but not saved (no segment catalog in this version)")
-            )
-            return False
         seg = ws.segment(name, text)
         if self.refresh_on_save and getattr(seg, "active", False):
             # Store the members now, so the catalog (list, history, export) matches what the cell shows.
@@ -516,8 +511,6 @@ class SegmentMagic(Magics):
         return True
 
     def _save_draft(self, ws: Any, name: str, text: str) -> None:
-        if not hasattr(ws, "segment"):
-            raise UsageError("%%segment --draft: saving needs the segment catalog, which is not available")
         try:  # bind {vars} if they resolve; a draft may be unfinished, so keep the text otherwise
             text = self._saved_text(text, ws.parse(text, params=self.shell.user_ns))
         except SegmentError:
@@ -531,19 +524,11 @@ class SegmentMagic(Magics):
         self.shell.user_ns[var] = value
 
     # --- catalog lifecycle ----------------------------------------------------------------------------
-    def _catalog_ws(self, method: str) -> Any:
-        ws = self._require_ws()
-        if not hasattr(ws, method):
-            raise UsageError(
-                f"this command needs the segment catalog (Workspace.{method}), which is not available"
-            )
-        return ws
-
     def _segment(self, name: str) -> Any:
-        return self._catalog_ws("get").get(name)
+        return self._require_ws().get(name)
 
     def _list(self, a: argparse.Namespace) -> None:
-        ws = self._catalog_ws("segments")
+        ws = self._require_ws()
         kwargs = {k: v for k, v in (("search", a.search), ("sort", a.sort)) if v}
         frame = ws.segments(**kwargs)
         if a.out:
@@ -568,12 +553,7 @@ class SegmentMagic(Magics):
         if a.all == bool(a.names):
             raise UsageError("%segment refresh: give segment names, or --all")
         ws = self._require_ws()
-        if hasattr(ws, "refresh"):
-            runs = ws.refresh() if a.all else ws.refresh(list(a.names))
-        else:
-            if a.all:
-                raise UsageError("%segment refresh --all needs the segment catalog, which is not available")
-            runs = [self._segment(n).refresh() for n in a.names]
+        runs = ws.refresh() if a.all else ws.refresh(list(a.names))
         display(runs_view(runs if isinstance(runs, (list, tuple)) else [runs]))
 
     def _activate(self, a: argparse.Namespace) -> None:
@@ -596,7 +576,7 @@ class SegmentMagic(Magics):
         display(Message(f"renamed '{a.name}' to '{a.new_name}'"))
 
     def _duplicate(self, a: argparse.Namespace) -> None:
-        self._catalog_ws("duplicate").duplicate(a.name, a.new_name)
+        self._require_ws().duplicate(a.name, a.new_name)
         display(Message(f"copied '{a.name}' to '{a.new_name}'"))
 
     def _export(self, a: argparse.Namespace) -> None:
@@ -629,13 +609,10 @@ class SegmentMagic(Magics):
 
     # --- widgets --------------------------------------------------------------------------------------
     def _widget(self, cls_name: str, *args: Any, out: str | None = None) -> None:
-        ws = self._require_ws()
-        try:  # imported here: ipywidgets and the ui package are optional for the rest of the magics
-            from . import ui
+        from . import ui  # imported here: the other commands do not need ipywidgets
 
-            cls = getattr(ui, cls_name)
-        except (ImportError, AttributeError):
-            raise UsageError(f"the {cls_name} widget is not available in this installation") from None
+        ws = self._require_ws()
+        cls = getattr(ui, cls_name)
         widget = cls(ws, *args)
         if out:
             self._store(out, widget)
@@ -655,11 +632,7 @@ class SegmentMagic(Magics):
 
     # --- intelligence ---------------------------------------------------------------------------------
     def _intel(self, method: str) -> Callable[..., Any]:
-        ws = self._require_ws()
-        fn = getattr(ws, method, None)
-        if fn is None:
-            raise UsageError(f"%segment {method}: segment intelligence (Workspace.{method}) is not available")
-        return fn
+        return getattr(self._require_ws(), method)
 
     def _rfm(self, a: argparse.Namespace) -> None:
         scores = self._intel("rfm")(a.entity, date=a.date, amount=a.amount, window=a.window, as_of=a.as_of)
