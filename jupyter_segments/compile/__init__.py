@@ -32,6 +32,16 @@ def build_query(
         # Projections first: their aggregate tables then exist when the condition is compiled, so an
         # any/none/all over the same path becomes a count in that table (one scan, not two).
         projected = [scope.value(proj.expr).sql for proj in definition.projections]
+    elif definition.projections:
+        # count and keys do not select the projections, but a definition with a bad one is still bad:
+        # type-check them in a scratch scope (its joins are thrown away) so every shape agrees.
+        scratch = Scope(_Context(model, options, definition.text), customer, "c", is_customer=True)
+        taken = {n.lower() for n in customer.columns}
+        for proj in definition.projections:
+            scratch.value(proj.expr)
+            if proj.alias.lower() in taken:
+                raise ctx.error(f"projected column '{proj.alias}' clashes with an existing column", proj)
+            taken.add(proj.alias.lower())
     where = scope.condition(definition.condition)
     if shape == "count":
         select = exp.select(exp.alias_(exp.Count(this=exp.Star()), "members"))

@@ -173,7 +173,7 @@ class Scope:
                 f"or {last}.<attribute>",
                 node,
             )
-        candidates = list(entity.columns)
+        candidates = list(entity.columns) + list(self.model.steps_from(entity.name))
         if self.is_customer and len(parts) == 1:
             candidates += list(self.model.all_measures())
         raise self.err(f"unknown attribute '{last}' on {entity.name}{did_you_mean(last, candidates)}", node)
@@ -191,8 +191,13 @@ class Scope:
             # parse_condition wraps a bare value ("sum(orders.amount)") in BoolTest: a measure is a value.
             return self.value(tree.operand if isinstance(tree, A.BoolTest) else tree)
         except SegmentError as e:
+            # The fault is shown in the user's text; where it sits in the measure follows as a hint.
             raise SegmentError(
-                f"in measure '{name}' ({text}): {e}", text=saved_text, pos=node.pos, end=node.end
+                f"in measure '{name}': {e.reason}",
+                text=saved_text,
+                pos=node.pos,
+                end=node.end,
+                hint=f"measure '{name}', {e}",
             ) from None
         finally:
             self.text = saved_text
@@ -527,6 +532,13 @@ class Scope:
     def exists(self, node: A.Exists) -> exp.Expression:
         anchor_alias, steps, rest = self.split_path(node, node.path)
         if rest:
+            last = self.model.entity(steps[-1].target)
+            if last.column(rest[0]) is None:  # any(orders.payments ...): a path that does not exist
+                raise self.err(
+                    f"unknown relationship '{rest[0]}' from {last.name}"
+                    f"{did_you_mean(rest[0], self.model.steps_from(last.name))}",
+                    node,
+                )
             raise self.err(
                 f"{node.kind}() takes a relationship path, not an attribute: "
                 f"{node.kind}({'.'.join(node.path[: len(node.path) - len(rest)])} where {rest[0]} ...)",
@@ -590,7 +602,10 @@ class Scope:
         try:
             text = source(node.name)
         except KeyError as e:
-            raise self.err(f"unknown segment '{node.name}'{e.args[0] if e.args else ''}", node) from None
+            # The source's KeyError carries a suffix such as "; did you mean 'vip'?" (a plain
+            # dict's KeyError('name') carries the name itself, which is not shown twice).
+            hint = e.args[0] if e.args and isinstance(e.args[0], str) and e.args[0] != node.name else ""
+            raise self.err(f"unknown segment '{node.name}'{hint}", node) from None
         try:
             tree = parse(text)
         except SegmentError as e:
@@ -600,8 +615,13 @@ class Scope:
         try:
             inner = self.condition(tree.condition)
         except SegmentError as e:
+            # The fault is shown in the user's text; where it sits in the segment follows as a hint.
             raise SegmentError(
-                f"in segment '{node.name}': {e}", text=saved_text, pos=node.pos, end=node.end
+                f"in segment '{node.name}': {e.reason}",
+                text=saved_text,
+                pos=node.pos,
+                end=node.end,
+                hint=f"segment '{node.name}', {e}",
             ) from None
         finally:
             self.text = saved_text
