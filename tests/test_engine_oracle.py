@@ -550,14 +550,29 @@ RELATIVE = [
 ]
 
 
+# The database's own clock, as a naive local timestamp (hand-written per database).
+DB_NOW = {
+    "duckdb": "SELECT CAST(CURRENT_TIMESTAMP AS TIMESTAMP)",
+    "postgres": "SELECT LOCALTIMESTAMP",
+    "mysql": "SELECT NOW()",
+    "sqlite": "SELECT DATETIME('now')",  # UTC: SQLite's 'now' and CURRENT_DATE are UTC
+}
+
+
+def db_now(ws: Workspace) -> dt.datetime:
+    value = ws.backend.scalar(DB_NOW[ws.dialect])
+    value = pd.Timestamp(value).to_pydatetime()
+    return value.replace(tzinfo=None, microsecond=0)
+
+
 @pytest.mark.parametrize("text", RELATIVE)
 def test_relative_sql_runs_and_matches_literal_as_of(ws: Workspace, text: str) -> None:
     """SQL compiled with as_of=None (CURRENT_DATE etc. in the dialect's spelling) runs on the database
-    and selects what the same definition selects with a literal as_of of now."""
+    and selects what the same definition selects with a literal as_of of the database's "now"."""
     sql = ws.compile(text, dialect=ws.dialect)  # as_of=None: relative to the database's clock
-    before = dt.datetime.now().replace(microsecond=0)
+    before = db_now(ws)
     got = sorted(int(k) for k in ws.backend.query(sql).iloc[:, 0])
-    after = dt.datetime.now().replace(microsecond=0) + dt.timedelta(seconds=1)
+    after = db_now(ws) + dt.timedelta(seconds=1)
     lo, hi = keys(ws, text, as_of=before - dt.timedelta(seconds=1)), keys(ws, text, as_of=after)
     if lo != hi:  # a timestamp right at the window's edge moved during the test: try again later
         pytest.skip("a record sits on the window boundary this second")
