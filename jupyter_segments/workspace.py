@@ -100,7 +100,9 @@ class Workspace:
     def parse(self, definition: Definition, params: Mapping[str, Any] | None = None) -> A.Definition:
         """Parse DSL text (or pass a tree through), binding ``{name}`` placeholders from ``params``."""
         tree = parse(definition) if isinstance(definition, str) else definition
-        if params is not None or has_params(tree):
+        # A placeholder needs a "{": skip walking the tree for the common text without one.
+        maybe_params = "{" in definition if isinstance(definition, str) else True
+        if params is not None or (maybe_params and has_params(tree)):
             tree = bind_params(tree, params or {})
         return tree
 
@@ -145,11 +147,11 @@ class Workspace:
         q = self.query(
             definition, shape=shape, dialect=target, as_of=as_of, relative=as_of is None, params=params
         )
-        return q.sql(dialect=target, pretty=pretty)
+        return q.sql(dialect=target, pretty=pretty, copy=False)  # a fresh tree: no need to copy it
 
     def _sql(self, definition: Definition, shape: Shape, as_of: AsOf, limit: int | None, params) -> str:
         q = self.query(definition, shape=shape, as_of=as_of, limit=limit, params=params)
-        return q.sql(dialect=self.dialect)
+        return q.sql(dialect=self.dialect, copy=False)
 
     def count(
         self, definition: Definition, *, as_of: AsOf = None, params: Mapping[str, Any] | None = None
@@ -259,9 +261,13 @@ class Workspace:
         """
         from .catalog.api import save
 
-        return save(self, name, definition, description=description, display_name=display_name, type=type, draft=draft)
+        return save(
+            self, name, definition, description=description, display_name=display_name, type=type, draft=draft
+        )
 
-    def segments(self, search: str | None = None, sort: str = "name", state: str | None = None) -> pd.DataFrame:
+    def segments(
+        self, search: str | None = None, sort: str = "name", state: str | None = None
+    ) -> pd.DataFrame:
         """Saved segments: name, display_name, type, state, draft, members, last_refresh, last_status, ...
 
         ``search`` matches name, display name and description; ``sort`` is a column ('-' reverses).
@@ -279,7 +285,9 @@ class Workspace:
     def __getitem__(self, name: str):
         return self.get(name)
 
-    def refresh(self, names: str | list[str] | None = None, *, shared: bool = True, as_of: AsOf = None, **options):
+    def refresh(
+        self, names: str | list[str] | None = None, *, shared: bool = True, as_of: AsOf = None, **options
+    ):
         """Refresh segments (default: every active one) in dependency order; returns a list of Runs.
 
         ``shared=True`` evaluates them with one query (aggregates computed once); ``False`` one by one.
@@ -393,12 +401,19 @@ class Workspace:
         return compare(self, a, b, **options)
 
     def similar(
-        self, segment: Any, target: Any = None, *, size: float | int = 0.2, include_members: bool = False, **options: Any
+        self,
+        segment: Any,
+        target: Any = None,
+        *,
+        size: float | int = 0.2,
+        include_members: bool = False,
+        **options: Any,
     ):
         """Customers most similar to a segment's members (lookalikes), with ``.auc`` and ``.save(name)``."""
         from .intelligence.similar import similar
 
         return similar(self, segment, target, size=size, include_members=include_members, **options)
+
 
 def _as_datetime(value: AsOf) -> dt.datetime:
     if value is None:

@@ -62,5 +62,5 @@ def build_query(
         select = select.join(join, copy=False)
     select = select.where(where, copy=False)
     if shape == "members" and limit is not None:
-        select = select.order_by(D.column("c", key)).limit(limit)
+        select = select.order_by(D.column("c", key), copy=False).limit(limit, copy=False)
     return select

@@ -348,9 +348,9 @@ class Scope:
     # --- conditions -------------------------------------------------------------------------------
     def condition(self, node: A.Expr) -> exp.Expression:  # noqa: C901 - one branch per node type
         if isinstance(node, A.And):
-            return exp.and_(*(self.condition(i) for i in node.items))
+            return exp.and_(*(self.condition(i) for i in node.items), copy=False)
         if isinstance(node, A.Or):
-            return exp.or_(*(self.condition(i) for i in node.items))
+            return exp.or_(*(self.condition(i) for i in node.items), copy=False)
         if isinstance(node, A.Not):
             if isinstance(node.operand, (A.SetOp, A.SegmentRef)):
                 return _not_true(self.condition(node.operand))
@@ -364,11 +364,11 @@ class Scope:
                 raise self.err(f"{node.op.upper()} combines segments; inside WHERE use AND, OR and NOT", node)
             left, right = self.condition(node.left), self.condition(node.right)
             if node.op == "union":
-                combined = exp.or_(left, right)
+                combined = exp.or_(left, right, copy=False)
             elif node.op == "intersect":
-                combined = exp.and_(left, right)
+                combined = exp.and_(left, right, copy=False)
             else:
-                combined = exp.and_(left, _not_true(right))
+                combined = exp.and_(left, _not_true(right), copy=False)
             return _is_true(combined) if self.under_not else combined
         if isinstance(node, A.SegmentRef):
             return self.segment_ref(node)
@@ -416,7 +416,11 @@ class Scope:
             v = self.value(node.operand)
             is_null = exp.Is(this=v.sql, expression=exp.Null())
             out = (
-                exp.Paren(this=exp.or_(is_null, exp.EQ(this=v.sql, expression=exp.Literal.string(""))))
+                exp.Paren(
+                    this=exp.or_(
+                        is_null, exp.EQ(this=v.sql.copy(), expression=exp.Literal.string("")), copy=False
+                    )
+                )
                 if v.type == "string"
                 else is_null
             )
@@ -527,7 +531,9 @@ class Scope:
                     D.timestamp_literal(begin, self.dialect),
                     D.timestamp_literal(as_of, self.dialect),
                 )
-        return exp.and_(exp.GTE(this=v.sql, expression=start), exp.LTE(this=v.sql, expression=end))
+        return exp.and_(
+            exp.GTE(this=v.sql, expression=start), exp.LTE(this=v.sql.copy(), expression=end), copy=False
+        )
 
     def exists(self, node: A.Exists) -> exp.Expression:
         anchor_alias, steps, rest = self.split_path(node, node.path)
@@ -556,20 +562,20 @@ class Scope:
             if where is None:
                 return exp.Boolean(this=True)  # every record matches "no condition": vacuously true
             where = _not_true(where)
-        source = exp.select().from_(D.table(first.target, aliases[0]))
+        source = exp.select().from_(D.table(first.target, aliases[0]), copy=False)
         for j in records.from_joins():
             source = source.join(j, copy=False)  # copy=False: fresh nodes; copying made compiling O(n^2)
         if node.kind == "any":
             conds = [c for c in (where, _not(exp.Is(this=fk, expression=exp.Null()))) if c is not None]
-            sub = source.select(fk.copy(), copy=False).where(exp.and_(*conds), copy=False)
+            sub = source.select(fk.copy(), copy=False).where(exp.and_(*conds, copy=False), copy=False)
             return exp.In(this=parent_key, query=exp.Subquery(this=sub))
         # none / all: no (offending) record
         if self.dialect in D.ANTI_JOIN_NOT_IN:
             conds = [c for c in (where, _not(exp.Is(this=fk, expression=exp.Null()))) if c is not None]
-            sub = source.select(fk.copy(), copy=False).where(exp.and_(*conds), copy=False)
+            sub = source.select(fk.copy(), copy=False).where(exp.and_(*conds, copy=False), copy=False)
             return _not(exp.In(this=parent_key, query=exp.Subquery(this=sub)))
         conds = [exp.EQ(this=fk.copy(), expression=parent_key)] + ([where] if where is not None else [])
-        sub = source.select(exp.Literal.number(1), copy=False).where(exp.and_(*conds), copy=False)
+        sub = source.select(exp.Literal.number(1), copy=False).where(exp.and_(*conds, copy=False), copy=False)
         return _not(exp.Exists(this=sub))
 
     def exists_in_group(self, node: A.Exists, group: _AggGroup) -> exp.Expression:
@@ -638,7 +644,9 @@ def _group_join(group: _AggGroup) -> exp.Join:
     fk = D.column(aliases[0], first.target_column)
     wheres = [m.where for m in group.measures]
     shared_where = wheres[0] if all(w is not None and w == wheres[0] for w in wheres) else None
-    select = exp.select(exp.alias_(fk.copy(), "k")).from_(D.table(first.target, aliases[0]))
+    select = exp.select(exp.alias_(fk.copy(), "k", copy=False)).from_(
+        D.table(first.target, aliases[0]), copy=False
+    )
     for j in group.records.from_joins():
         select = select.join(j, copy=False)  # the builder's default copy made compiling O(n^2)
     for m in group.measures:

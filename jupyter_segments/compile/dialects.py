@@ -46,7 +46,7 @@ def date_literal(value: dt.date, dialect: str) -> exp.Expression:
     # turn them into the number 2024.
     if dialect == "sqlite":
         return exp.Literal.string(value.isoformat())
-    return exp.Cast(this=exp.Literal.string(value.isoformat()), to=exp.DataType.build("DATE"))
+    return exp.Cast(this=exp.Literal.string(value.isoformat()), to=exp.DataType(this=exp.DataType.Type.DATE))
 
 
 def timestamp_literal(value: dt.datetime, dialect: str) -> exp.Expression:
@@ -55,7 +55,7 @@ def timestamp_literal(value: dt.datetime, dialect: str) -> exp.Expression:
     )
     if dialect == "sqlite":
         return exp.Literal.string(text)
-    return exp.Cast(this=exp.Literal.string(text), to=exp.DataType.build("TIMESTAMP"))
+    return exp.Cast(this=exp.Literal.string(text), to=exp.DataType(this=exp.DataType.Type.TIMESTAMP))
 
 
 def now(kind: str, dialect: str) -> exp.Expression:
@@ -66,7 +66,7 @@ def now(kind: str, dialect: str) -> exp.Expression:
         )
     if dialect == "tsql":
         stamp = exp.Anonymous(this="GETDATE", expressions=[])
-        return exp.Cast(this=stamp, to=exp.DataType.build("DATE")) if kind == "date" else stamp
+        return exp.Cast(this=stamp, to=exp.DataType(this=exp.DataType.Type.DATE)) if kind == "date" else stamp
     return exp.CurrentDate() if kind == "date" else exp.CurrentTimestamp()
 
 
