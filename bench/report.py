@@ -98,12 +98,13 @@ def summary(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
         comp = fig4["compile"]
         worst_ms = max(comp, key=lambda r: r["compile_ms"])
         worst_share = max(comp, key=lambda r: r["share"])
+        total_share = sum(r["compile_ms"] for r in comp) / sum(r["eval_ms"] for r in comp)
         out.append(
             (
                 f"4b. compile time per definition (parse + compile + SQL), vs evaluation at "
                 f"{_fmt_n(fig4['compile_customers'])}",
                 f"max {worst_ms['compile_ms']:.2f} ms ({worst_ms['segment']}); max share "
-                f"{100 * worst_share['share']:.1f}% ({worst_share['segment']})",
+                f"{100 * worst_share['share']:.1f}% ({worst_share['segment']}); whole suite {100 * total_share:.1f}%",
                 f"< {TARGETS['fig4_compile_ms']:.0f} ms; <= {100 * TARGETS['fig4_share']:.0f}%",
                 _ok(
                     worst_ms["compile_ms"] < TARGETS["fig4_compile_ms"]
@@ -157,6 +158,27 @@ def scaling_rows(results: dict[str, Any]) -> dict[str, float]:
     for seg in SUITE:
         if all((seg.name, n) in t for n in scales):
             out[seg.name] = loglog_slope(scales, [t[(seg.name, n)] for n in scales])
+    return out
+
+
+def hand_scaling(results: dict[str, Any]) -> dict[str, tuple[float, float]]:
+    """(compiled, hand-written) exponents between the two smallest figure-1 scales."""
+    rows = _rows(results, "fig1_duckdb") or []
+    scales = sorted({r["customers"] for r in rows})[:2]
+    if len(scales) < 2:
+        return {}
+    by = {(r["segment"], r["customers"]): r for r in rows}
+    out: dict[str, tuple[float, float]] = {}
+    for name in ["suite total"] + [s.name for s in SUITE]:
+        if name == "suite total":
+            c = [sum(r["compiled_s"] for r in rows if r["customers"] == n) for n in scales]
+            h = [sum(r["hand_s"] for r in rows if r["customers"] == n) for n in scales]
+        elif all((name, n) in by for n in scales):
+            c = [by[(name, n)]["compiled_s"] for n in scales]
+            h = [by[(name, n)]["hand_s"] for n in scales]
+        else:
+            continue
+        out[name] = (loglog_slope(scales, c), loglog_slope(scales, h))
     return out
 
 
@@ -310,7 +332,21 @@ def markdown(results: dict[str, Any]) -> str:
             "",
             "## 6. Scaling (DuckDB, compiled SQL)",
             "",
-            _table(["segment", "exponent"], [[k, f"{v:.2f}"] for k, v in scaling.items()]),
+            "Exponent over all scales for the compiled SQL, and between the two smallest scales for the",
+            "compiled and the fastest hand-written SQL (the same database work grows the same way).",
+            "",
+            _table(
+                [
+                    "segment",
+                    "exponent (compiled)",
+                    "compiled, 2 smallest scales",
+                    "hand-written, 2 smallest scales",
+                ],
+                [
+                    [k, f"{v:.2f}", *(f"{x:.2f}" for x in hand_scaling(results).get(k, (float("nan"),) * 2))]
+                    for k, v in scaling.items()
+                ],  # fmt: skip
+            ),
             "",
             "![figure 6](fig6_scaling.png)",
         ]

@@ -103,10 +103,8 @@ def test_figures_and_report_run(ws, conn, frames, tmp_path):
 
 
 def test_memory_probe_in_subprocess(data_dir):
-    row = run_case("preview", TINY, "age >= 40")
-    assert row["rows"] == 100 and row["peak_above_idle_mb"] >= 0
-    row = run_case("download", TINY, "age >= 40")
-    assert 0 < row["rows"] < TINY and row["csv_mb"] > 0
+    row = run_case("download", TINY, "age >= 40")  # one case: each probe is a fresh interpreter
+    assert 0 < row["rows"] < TINY and row["csv_mb"] > 0 and row["peak_above_idle_mb"] >= 0
 
 
 def test_loglog_slope():
