@@ -168,13 +168,18 @@ def combined_select(ws: Workspace, trees: Sequence[A.Definition], as_of: Any) ->
     """
     from .compile import dialects as D
     from .compile.compiler import Options, Scope, _Context
-    from .workspace import _as_datetime
+    from .workspace import _as_datetime, _is_whole_day
 
     model = ws.model
     customer = model.customer_entity()
     key = customer.key
     assert key is not None
-    options = Options(dialect=ws.dialect, as_of=_as_datetime(as_of), segment_source=ws._segment_source)
+    options = Options(
+        dialect=ws.dialect,
+        as_of=_as_datetime(as_of),
+        segment_source=ws._segment_source,
+        whole_day=_is_whole_day(as_of),
+    )
     ctx = _Context(model, options, "")
     scope = Scope(ctx, customer, "c", is_customer=True)
     ctx.used_aliases.add("c")

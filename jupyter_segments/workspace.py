@@ -123,6 +123,7 @@ class Workspace:
             dialect=dialect or self.dialect,
             as_of=None if relative else _as_datetime(as_of),
             segment_source=self._segment_source,
+            whole_day=_is_whole_day(as_of),
         )
         return build_query(self.model, tree, options, shape, limit)
 
@@ -425,8 +426,15 @@ def _as_datetime(value: AsOf) -> dt.datetime:
             raise SegmentError(f"as_of '{value}' is not a date: write it as YYYY-MM-DD") from None
     if isinstance(value, dt.datetime):
         return value
-    # A date means the end of that day is not yet reached: windows end on that date.
+    # A date: windows end on that date (for timestamps, at the end of that day: see _is_whole_day).
     return dt.datetime(value.year, value.month, value.day)
+
+
+def _is_whole_day(value: AsOf) -> bool:
+    """True when as_of names a day rather than a moment: a date, or 'YYYY-MM-DD' text."""
+    if isinstance(value, str):
+        return len(value.strip()) == 10
+    return isinstance(value, dt.date) and not isinstance(value, dt.datetime)
 
 
 def _database_error(e: Exception, sql: str) -> SegmentError:

@@ -90,7 +90,10 @@ class Demo:
 
 
 def window(column: pd.Series, offset: pd.DateOffset, *, timestamp: bool = False) -> O.Bool:
-    """``column in last ...`` with as_of = the demo anchor (midnight): [as_of - span, as_of]."""
+    """``column in last ...`` with as_of = the demo anchor date: [as_of - span, as_of] for dates;
+    for timestamps from midnight of as_of - span up to the end of the as_of day."""
+    if timestamp:
+        return O.cmp(column, ">=", AS_OF - offset) & O.cmp(column, "<", AS_OF + pd.Timedelta(days=1))
     return O.between(column, AS_OF - offset, AS_OF)
 
 
@@ -164,12 +167,12 @@ CASES: list[tuple[str, str, object]] = [
     ("last_month", "signup_date in last 1 month", lambda d: window(d.c.signup_date, D(months=1))),
     ("last_years", "signup_date in last 2 years", lambda d: window(d.c.signup_date, D(years=2))),
     ("last_ts", "any(support_calls where called_at in last 30 days)",
-     lambda d: d.ex("any", "support_calls", lambda r: window(r.called_at, D(days=30)))),
+     lambda d: d.ex("any", "support_calls", lambda r: window(r.called_at, D(days=30), timestamp=True))),
     ("last_ts_week", "count(web_events where event_time in last 2 weeks) >= 2",
-     lambda d: O.cmp(d.agg("count", "web_events", None, lambda r: window(r.event_time, D(weeks=2))), ">=", 2)),
+     lambda d: O.cmp(d.agg("count", "web_events", None, lambda r: window(r.event_time, D(weeks=2), timestamp=True)), ">=", 2)),
     ("last_ts_month", "any(web_events where event_time in last 1 month and event_type = 'checkout')",
      lambda d: d.ex("any", "web_events",
-                    lambda r: window(r.event_time, D(months=1)) & O.cmp(r.event_type, "=", "checkout"))),
+                    lambda r: window(r.event_time, D(months=1), timestamp=True) & O.cmp(r.event_type, "=", "checkout"))),
     ("before", "signup_date before '2022-01-01'", lambda d: O.cmp(d.c.signup_date, "<", TS("2022-01-01"))),
     ("after", "signup_date after DATE '2025-01-01'", lambda d: O.cmp(d.c.signup_date, ">", TS("2025-01-01"))),
     ("before_null", "birth_date before '1960-01-01'", lambda d: O.cmp(d.c.birth_date, "<", TS("1960-01-01"))),

@@ -42,6 +42,9 @@ class Options:
     dialect: str
     as_of: dt.datetime | None  # None: relative windows are computed by the database at run time
     segment_source: Callable[[str], str] | None = None  # name -> DSL text of a saved segment
+    # as_of was a date, not a moment: timestamp windows then cover that whole day (events at 15:00 on
+    # the as_of date are "in the last 7 days" as of that date).
+    whole_day: bool = False
 
 
 @dataclass
@@ -525,6 +528,14 @@ class Scope:
                 start, end = (
                     D.date_literal(begin.date(), self.dialect),
                     D.date_literal(as_of.date(), self.dialect),
+                )
+            elif self.ctx.options.whole_day:
+                start = D.timestamp_literal(begin, self.dialect)
+                next_day = D.timestamp_literal(as_of + dt.timedelta(days=1), self.dialect)
+                return exp.and_(
+                    exp.GTE(this=v.sql, expression=start),
+                    exp.LT(this=v.sql.copy(), expression=next_day),
+                    copy=False,
                 )
             else:
                 start, end = (
