@@ -32,6 +32,7 @@ def _days_ago(n: int) -> dt.date:
 # Constants spliced into the hand-written SQL (bench-owned values, never user input).
 DATES = {
     "anchor": ANCHOR.isoformat(),
+    "next": (ANCHOR + dt.timedelta(days=1)).isoformat(),  # a timestamp window runs to the anchor day's end
     "d30": _days_ago(30).isoformat(),
     "d90": _days_ago(90).isoformat(),
     "d180": _days_ago(180).isoformat(),
@@ -197,9 +198,9 @@ def pd_nested_count(f: Frames) -> pd.Index:
 
 def pd_timestamps(f: Frames) -> pd.Index:
     w, o = f["web_events"], f["orders"]
-    start, end = _ts(DATES["d30"]), _ts(DATES["anchor"])
+    start, end = _ts(DATES["d30"]), _ts(DATES["next"])
     checkout = w.loc[
-        (w["event_type"] == "checkout") & (w["event_time"] >= start) & (w["event_time"] <= end), "customer_id"
+        (w["event_type"] == "checkout") & (w["event_time"] >= start) & (w["event_time"] < end), "customer_id"
     ].unique()
     recent = o.loc[_in_last(o["order_date"], 30), "customer_id"].unique()
     keys = pd.Index(checkout)
@@ -430,7 +431,7 @@ SUITE: tuple[Segment, ...] = (
         "and none(orders where order_date in last 30 days)",
         (
             "SELECT DISTINCT customer_id FROM web_events WHERE event_type = 'checkout' "
-            "AND event_time BETWEEN TIMESTAMP '{d30} 00:00:00' AND TIMESTAMP '{anchor} 00:00:00' "
+            "AND event_time >= TIMESTAMP '{d30} 00:00:00' AND event_time < TIMESTAMP '{next} 00:00:00' "
             "EXCEPT SELECT customer_id FROM orders WHERE order_date BETWEEN DATE '{d30}' AND DATE '{anchor}'",
         ),
         pd_timestamps,
