@@ -12,7 +12,6 @@ import pandas as pd
 from sqlglot import exp
 
 from ..errors import SegmentError, did_you_mean
-from .base import AttrType, classify_type
 
 # Portable type names used between a frame and a CREATE TABLE; rendered per dialect by ``sql_type``.
 INTEGER, BIGINT, DOUBLE, BOOLEAN, DATE, TIMESTAMP, TIMESTAMPTZ, TEXT = (
@@ -153,26 +152,6 @@ def _py(v: object, sqlite: bool) -> object:
         if isinstance(v, dt.date):
             return v.isoformat()
     return v
-
-
-def classify(db_type: str) -> AttrType:
-    """``classify_type`` plus the types its substring rules get wrong.
-
-    Containers and intervals would otherwise match "INT"/"CHAR" (``INTERVAL``, ``VARCHAR[]``,
-    ``STRUCT(a INTEGER)``, PostgreSQL ``_int4`` arrays, ``POINT``); SQLite's ``NUM`` affinity
-    (from CREATE TABLE AS) is numeric.
-    """
-    t = db_type.strip().upper()
-    if (
-        t.endswith("]")
-        or t.startswith(("STRUCT", "MAP", "UNION", "LIST", "ARRAY", "INTERVAL", "ROW(", "_"))
-        or t in ("POINT", "TIME", "TIMETZ")
-        or t.startswith(("TIME ", "TIME("))
-    ):
-        return "other"
-    if t == "NUM":
-        return "number"
-    return classify_type(t)
 
 
 def no_such_table(table: str, existing: list[str]) -> SegmentError:

@@ -61,7 +61,18 @@ def mask_url(url: str) -> str:
 
 def classify_type(db_type: str) -> AttrType:
     """Map a database type name to an attribute type."""
-    t = db_type.upper()
+    t = db_type.strip().upper()
+    # Containers and intervals would otherwise match "INT"/"CHAR" below (INTERVAL, VARCHAR[],
+    # STRUCT(a INTEGER), PostgreSQL _int4 arrays, POINT); TIME of day is no date.
+    if (
+        t.endswith("]")
+        or t.startswith(("STRUCT", "MAP", "UNION", "LIST", "ARRAY", "INTERVAL", "ROW(", "_"))
+        or t in ("POINT", "TIME", "TIMETZ")
+        or t.startswith(("TIME ", "TIME("))
+    ):
+        return "other"
+    if t == "NUM":  # SQLite's affinity for CREATE TABLE AS columns
+        return "number"
     if t.startswith(("BOOL", "BIT")) or t == "TINYINT(1)":
         return "boolean"
     if "TIMESTAMP" in t or "DATETIME" in t:
@@ -73,5 +84,3 @@ def classify_type(db_type: str) -> AttrType:
     if any(k in t for k in ("CHAR", "TEXT", "STRING", "CLOB", "UUID", "ENUM")):
         return "string"
     return "other"
-
-

@@ -10,8 +10,8 @@ import duckdb
 import pandas as pd
 
 from ..errors import SegmentError
-from ._sql import classify, no_such_table, quote, staging_name
-from .base import Column, ForeignKey, mask_url
+from ._sql import no_such_table, quote, staging_name
+from .base import Column, ForeignKey, classify_type, mask_url
 
 DIALECT = "duckdb"
 
@@ -155,7 +155,7 @@ class DuckDBBackend:
             rows = self._conn.execute(sql, [table]).fetchall()
         if not rows:
             raise no_such_table(table, self.tables())
-        return [Column(name, classify(db_type), db_type) for name, db_type in rows]
+        return [Column(name, classify_type(db_type), db_type) for name, db_type in rows]
 
     def foreign_keys(self) -> list[ForeignKey]:
         """Single-column FOREIGN KEY constraints declared in the current schema.

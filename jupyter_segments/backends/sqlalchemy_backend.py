@@ -12,8 +12,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from ..errors import SegmentError
-from ._sql import classify, create_table_sql, frame_types, no_such_table, python_rows, quote, staging_name
-from .base import Column, ForeignKey, mask_url
+from ._sql import create_table_sql, frame_types, no_such_table, python_rows, quote, staging_name
+from .base import Column, ForeignKey, classify_type, mask_url
 
 # SQLAlchemy dialect name -> sqlglot dialect name.
 DIALECTS: dict[str, str] = {
@@ -149,7 +149,7 @@ class SQLAlchemyBackend:
                 db_type = col["type"].compile(dialect=self._engine.dialect)
             except Exception:  # reflected types the dialect cannot render (e.g. NullType)
                 db_type = str(col["type"].__class__.__name__).upper()
-            out.append(Column(col["name"], classify(db_type), db_type))
+            out.append(Column(col["name"], classify_type(db_type), db_type))
         return out
 
     def foreign_keys(self) -> list[ForeignKey]:

@@ -14,7 +14,6 @@ from ._sql import (
     DATE,
     TEXT,
     TIMESTAMP,
-    classify,
     create_table_sql,
     frame_types,
     no_such_table,
@@ -22,7 +21,7 @@ from ._sql import (
     quote,
     staging_name,
 )
-from .base import Column, ForeignKey, mask_url
+from .base import Column, ForeignKey, classify_type, mask_url
 
 DIALECT = "sqlite"
 
@@ -154,7 +153,7 @@ class SQLiteBackend:
         if not rows:
             raise no_such_table(table, self.tables())
         # Columns without a declared type (views over expressions) have type '' -> "other".
-        return [Column(name, classify(db_type or ""), db_type or "") for name, db_type in rows]
+        return [Column(name, classify_type(db_type or ""), db_type or "") for name, db_type in rows]
 
     def foreign_keys(self) -> list[ForeignKey]:
         """Single-column foreign keys from ``PRAGMA foreign_key_list`` of every table."""
