@@ -327,3 +327,21 @@ def test_sqlite_backend_on_users_connection_commits(tmp_path):
     assert other.execute("SELECT COUNT(*) FROM t").fetchone()[0] == 2
     other.close()
     conn.close()
+
+
+@pytest.mark.parametrize(
+    ("db_type", "expected"),
+    [
+        ("INTEGER", "number"), ("DECIMAL(10,2)", "number"), ("NUM", "number"), ("double precision", "number"),
+        ("VARCHAR", "string"), ("character varying(20)", "string"), ("TEXT", "string"),
+        ("DATE", "date"), ("TIMESTAMP WITH TIME ZONE", "timestamp"), ("DATETIME", "timestamp"),
+        ("BOOLEAN", "boolean"), ("tinyint(1)", "boolean"),
+        ("INTERVAL", "other"), ("VARCHAR[]", "other"), ("INTEGER[]", "other"), ("STRUCT(a INTEGER)", "other"),
+        ("MAP(VARCHAR, INTEGER)", "other"), ("_int4", "other"), ("POINT", "other"), ("TIME", "other"),
+        ("BLOB", "other"),
+    ],
+)  # fmt: skip
+def test_classify_type(db_type, expected):
+    from jupyter_segments.backends.base import classify_type
+
+    assert classify_type(db_type) == expected
