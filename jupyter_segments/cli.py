@@ -71,7 +71,7 @@ def _cmd_compile(args: argparse.Namespace) -> int:
         ws.customers(args.customers, key=args.key)
         for rel in args.relate or []:
             child, parent, on = rel.split(":", 2)
-            ws.relate(child, parent, on=tuple(on.split("=")) if "=" in on else on)  # type: ignore[arg-type]
+            ws.relate(child, parent, on=tuple(on.split("=")) if "=" in on else on)
     else:
         ws = connect_demo(1_000)
     print(ws.compile(text, dialect=args.dialect))

@@ -127,8 +127,8 @@ def candidates(ws: Any, text: str, segment_names: Callable[[], list[str]] | None
     token = current_token(text)
     head = text[: len(text) - len(token)]
     if _IN_SEGMENT.search(text):
-        names = segment_names() if segment_names else []
-        return sorted(n for n in names if n.lower().startswith(token.lower()))
+        segments = segment_names() if segment_names else []
+        return sorted(n for n in segments if n.lower().startswith(token.lower()))
     if head.endswith("{"):  # a Python variable: IPython's own completers know those
         return []
     model = ws.model

@@ -272,7 +272,7 @@ class ModelView(_Pretty):
         ordered = sorted(tables, key=lambda t: (t != model.customer, t))
         for table in ordered:
             entity = model.entity(table)
-            cols = [(c.name, c.type, c.db_type) for c in entity.columns.values()]
+            cols: list[tuple[str, str, str]] = [(c.name, c.type, c.db_type) for c in entity.columns.values()]
             self.entities.append((table, entity.key, cols))
         self.relationships = model.relationships_frame()
         try:

@@ -14,7 +14,7 @@ import re
 import shlex
 import tempfile
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import pandas as pd
 from IPython.core.error import UsageError
@@ -37,6 +37,9 @@ from .display import (
 )
 from .errors import SegmentError
 
+if TYPE_CHECKING:
+    from IPython.core.interactiveshell import InteractiveShell
+
 DEFAULT_DEMO_CUSTOMERS = 10_000
 
 
@@ -47,10 +50,10 @@ class _HelpShown(Exception):
 class _ArgParser(argparse.ArgumentParser):
     """argparse that reports errors as ``UsageError`` instead of exiting the kernel."""
 
-    def error(self, message: str):  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         raise UsageError(f"{self.prog}: {message}\n{self.format_usage().strip()}")
 
-    def exit(self, status: int = 0, message: str | None = None):  # type: ignore[override]
+    def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
         if message:
             print(message)
         raise _HelpShown()
@@ -105,6 +108,9 @@ def _known_dialect(name: str) -> str | None:
 @magics_class
 class SegmentMagic(Magics):
     """``%segment COMMAND ...`` and ``%%segment [NAME] [options]`` cells; ``%segment help`` lists commands."""
+
+    # IPython's Magics declares ``shell = None`` (untyped); the shell is always set once a magic runs.
+    shell: InteractiveShell  # type: ignore[assignment]
 
     preview_rows = Integer(10, help="Rows of members previewed under a %%segment cell.").tag(config=True)
     default_dialect = Unicode(

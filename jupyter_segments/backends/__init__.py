@@ -34,11 +34,12 @@ def open_backend(target: Any) -> Backend:
     try:
         import duckdb
     except ImportError:  # pragma: no cover - duckdb is a dependency
-        duckdb = None
-    if duckdb is not None and isinstance(target, duckdb.DuckDBPyConnection):
-        from .duckdb_backend import DuckDBBackend
+        pass
+    else:
+        if isinstance(target, duckdb.DuckDBPyConnection):
+            from .duckdb_backend import DuckDBBackend
 
-        return DuckDBBackend(target)
+            return DuckDBBackend(target)
     import sqlalchemy as sa
 
     if isinstance(target, sa.Engine):

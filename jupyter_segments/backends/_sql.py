@@ -6,7 +6,7 @@ import datetime as dt
 import decimal
 import math
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import pandas as pd
 from sqlglot import exp
@@ -108,7 +108,7 @@ def create_table_sql(
     dialect: str,
     *,
     primary_key: str | None = None,
-    foreign_keys: list[tuple[str, str, str]] = (),  # (column, parent table, parent column)
+    foreign_keys: Sequence[tuple[str, str, str]] = (),  # (column, parent table, parent column)
 ) -> str:
     """CREATE TABLE with quoted names and dialect types; constraints inline so SQLite can have them."""
     parts = [f"{quote(c, dialect)} {sql_type(t, dialect)}" for c, t in columns]

@@ -242,7 +242,11 @@ class SQLAlchemyBackend:
         if self._copy:
             # COPY is several times faster than INSERTs on PostgreSQL; values still travel as data.
             target = f"{self._q(name)} ({', '.join(self._q(col) for col in cols)})"
-            with c.connection.dbapi_connection.cursor() as cur, cur.copy(f"COPY {target} FROM STDIN") as cp:
+            # The psycopg connection itself (the same object as dbapi_connection for this sync driver):
+            # SQLAlchemy's DBAPI protocol types know neither cursor.copy() nor cursors as context managers.
+            raw = c.connection.driver_connection
+            assert raw is not None, "a checked-out connection always has its driver connection"
+            with raw.cursor() as cur, cur.copy(f"COPY {target} FROM STDIN") as cp:
                 for row in rows:
                     cp.write_row(row)
             return

@@ -13,6 +13,7 @@ from .segment import Segment
 from .store import NOT_STARTED, Catalog, UnknownSegment
 
 if TYPE_CHECKING:
+    from ..dsl.ast import Definition
     from ..workspace import Workspace
 
 SEGMENT_COLUMNS = [
@@ -53,7 +54,7 @@ def referrers(cat: Catalog, name: str) -> list[str]:
 def save(
     ws: Workspace,
     name: str,
-    definition: str,
+    definition: str | Definition,
     *,
     description: str | None = None,
     display_name: str | None = None,

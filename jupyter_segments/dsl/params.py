@@ -15,7 +15,7 @@ _SCALARS = (bool, int, float, str, dt.date, dt.datetime, type(None))
 
 def bind_params(tree: A.Definition, values: Mapping[str, Any]) -> A.Definition:
     """Replace every ``Param`` by a ``Literal`` (a list inside ``IN`` by several literals)."""
-    return _walk(tree, values, tree.text)  # type: ignore[return-value]
+    return _walk(tree, values, tree.text)
 
 
 def has_params(tree: A.Definition) -> bool:

@@ -211,7 +211,7 @@ def overlap_counts(ws: Workspace, a: A.Expr, b: A.Expr, *, as_of: dt.datetime) -
     out_a = exp.Is(this=ka.copy(), expression=exp.Null())
     out_b = exp.Is(this=kb.copy(), expression=exp.Null())
 
-    def count_when(cond: exp.Expression, alias: str) -> exp.Expression:
+    def count_when(cond: exp.Expr, alias: str) -> exp.Expr:
         return exp.alias_(
             exp.Count(this=exp.Case(ifs=[exp.If(this=cond, true=exp.Literal.number(1))])), alias
         )
@@ -274,7 +274,7 @@ def group_stats(
         return v
 
     if numeric and size:
-        cols: list[exp.Expression] = []
+        cols: list[exp.Expr] = []
         for i, f in enumerate(numeric):
             v = value_of(f)
             cols += [
@@ -343,10 +343,10 @@ def group_stats(
                 continue
             counts: dict[Any, int] = {}
             for value, n in zip(part["value"], part["n"], strict=True):
-                v = None if value is None or (isinstance(value, float) and math.isnan(value)) else value
-                if f.kind == "boolean" and v is not None:
-                    v = F._to_bool(v)
-                counts[v] = counts.get(v, 0) + int(n)
+                cat = None if value is None or (isinstance(value, float) and math.isnan(value)) else value
+                if f.kind == "boolean" and cat is not None:
+                    cat = F._to_bool(cat)
+                counts[cat] = counts.get(cat, 0) + int(n)
             out["categorical"][f.alias] = counts
     return out
 

@@ -247,7 +247,7 @@ def tables_of(expr: str) -> set[str]:
         if isinstance(node, (A.Aggregate, A.Exists)):
             found.add(node.path[0].lower())
         if hasattr(node, "__dataclass_fields__"):
-            for f in node.__dataclass_fields__:  # type: ignore[attr-defined]
+            for f in node.__dataclass_fields__:
                 walk(getattr(node, f))
         elif isinstance(node, tuple):
             for item in node:
@@ -357,7 +357,7 @@ def normalize(frame: pd.DataFrame, features: Sequence[Feature]) -> pd.DataFrame:
     return frame
 
 
-def _to_bool(v: object) -> object:
+def _to_bool(v: object) -> bool | None:
     if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA:
         return None
     if isinstance(v, str):
@@ -374,7 +374,7 @@ class Column:
 
     feature: Feature
     name: str  # readable name shown in importances
-    value: object = None  # the category for indicator columns
+    value: str | None = None  # the category for indicator columns (text: counted after astype(str))
 
 
 def design_matrix(

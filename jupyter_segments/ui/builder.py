@@ -14,6 +14,7 @@ from typing import Any
 import ipywidgets as W
 
 from ..dsl import parse, parse_condition, to_text
+from ..dsl.ast import Definition
 from ..errors import SegmentError
 from . import theme
 from .debounce import Debouncer, WorkerDB
@@ -64,8 +65,17 @@ class RowView:
         self.builder, self.row, self.parent = builder, row, parent
         self.box = W.HBox(layout=W.Layout(flex_flow="row wrap"))
         self.box.add_class("jseg-row")
-        self.entity = self.quantifier = self.agg_attribute = self.agg_op = None  # type: ignore[assignment]
-        self.agg_value = self.agg_value2 = self.attribute = self.op = self.value = self.value2 = None  # type: ignore[assignment]
+        # Set by build(); None until then and for the widgets the current row shape does not show.
+        self.entity: W.Dropdown | None = None
+        self.quantifier: W.Dropdown | None = None
+        self.agg_attribute: W.Dropdown | None = None
+        self.agg_op: W.Dropdown | None = None
+        self.agg_value: W.Text | None = None
+        self.agg_value2: W.Text | None = None
+        self.attribute: W.Dropdown | None = None
+        self.op: W.Dropdown | None = None
+        self.value: W.Text | None = None
+        self.value2: W.Text | W.Dropdown | None = None  # a unit dropdown for "in last"
         self.text: W.Text | None = None
         self.remove = _icon_button("times", "Remove this condition")
         self.as_text = _icon_button("code", "Edit this condition as DSL text")
@@ -199,6 +209,8 @@ class RowView:
 
 class NodeView:
     """AND/OR over rows and nested nodes, drawn with a coloured left border per nesting level."""
+
+    box: W.VBox  # declared here: child views' boxes are read while this one is still being built
 
     def __init__(self, builder: SegmentBuilder, node: Node, parent: Node | None, depth: int) -> None:
         self.builder, self.node, self.parent, self.depth = builder, node, parent, depth
@@ -366,7 +378,7 @@ class SegmentBuilder:
         self.count: int | None = None  # the last count shown (None while counting or invalid)
         self.count_error: str | None = None
         self.counted_text: str | None = None  # the DSL the shown count belongs to
-        self.definition = None  # the current valid tree, or None
+        self.definition: Definition | None = None  # the current valid tree, or None
         self.error: str | None = None  # why the current state is invalid
         self._t0 = 0.0
         self.debouncer = Debouncer(

@@ -171,7 +171,7 @@ class WorkerDB:
 
     def _duckdb_cursor(self) -> Any | None:
         conn = getattr(self.ws.backend, "connection", None)
-        if type(conn).__module__.split(".")[0] not in ("duckdb", "_duckdb"):
+        if conn is None or type(conn).__module__.split(".")[0] not in ("duckdb", "_duckdb"):
             return None
         cur = getattr(self._local, "cursor", None)
         if cur is None:

@@ -71,7 +71,7 @@ class QuickSegment:
         self.db = WorkerDB(ws)
         self.stats: Stats | None = None
         self.count: int | None = None
-        self.definition = None
+        self.definition: Definition | None = None
         self.error: str | None = None
         self.saved: Any = None
         self.stats_loader = Debouncer(self._load_stats, self._stats_done, self._stats_failed, delay=0.0)

@@ -8,6 +8,7 @@ other way to ship CSS without a lab extension); class names are prefixed ``jseg-
 from __future__ import annotations
 
 import html
+from typing import SupportsIndex, SupportsInt
 
 import ipywidgets as W
 
@@ -135,6 +136,8 @@ def fmt_int(n: object) -> str:
     try:
         if n is None or n != n:  # NaN
             return "—"
+        if not isinstance(n, (str, bytes, bytearray, SupportsInt, SupportsIndex)):
+            return str(n)  # what int()'s TypeError below would give too
         return f"{int(n):,}"
     except (TypeError, ValueError):
         return str(n)
