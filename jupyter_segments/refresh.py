@@ -287,6 +287,10 @@ def _select(cat: Catalog, names: Iterable[str] | None, skip_inactive: bool) -> l
     return [r for r in rows if r["state"] == "active" and not r["draft"]]
 
 
+class _Stop(Exception):
+    """Internal: leave the batched path before anything is swapped."""
+
+
 class _Batch:
     def __init__(
         self, ws, cat: Catalog, items: list[_Item], *, shared, as_of, cancel, lease_wait, cycle
@@ -301,6 +305,10 @@ class _Batch:
         )
         self.status: dict[str, str] = {}
         self._stop = threading.Event()
+        # Tables of the user's database, listed once per run (a listing costs a round trip); kept up
+        # to date with what this run creates, renames and drops. Member tables of the segments we
+        # hold leases on change only through us, so the snapshot stays right for them.
+        self._tables: set[str] | None = None
         self.allow_static = False  # a static segment is evaluated once, when it is created
 
     # -- bookkeeping --
@@ -350,6 +358,10 @@ class _Batch:
             flags: Any = None
             if self.shared and len(ready) > 1:
                 flags, flags_table = self.evaluate_shared(ready, location)
+            if flags_table is not None and self.ws.backend.dialect != "mysql":
+                # MySQL is left to the per-segment path: its DDL commits statement by statement, so
+                # one swap transaction for all segments would not be atomic there.
+                self.materialize_tables_together(ready, flags_table)
             for item in ready:
                 if item.status not in (QUEUED, RUNNING):
                     continue
@@ -454,8 +466,11 @@ class _Batch:
         for item in sorted(ready, key=lambda i: i.row["id"]):  # fixed order: no lease deadlock
             self.lease(item)
         t0, at = time.perf_counter(), _precise_now()
+        with self.cat.transaction() as c:  # all Running at once: one catalog transaction
+            for item in ready:
+                self.cat.update_run(item.run_id, c, status=RUNNING, started_at=at)
         for item in ready:
-            self.start(item, t0, at)
+            item.started, item.started_at, item.status = t0, at, RUNNING
         trees = [i.tree for i in ready]
         try:
             select = combined_select(self.ws, trees, self.as_of)  # type: ignore[arg-type]
@@ -525,18 +540,10 @@ class _Batch:
                 else _from_flags(flags_table, key, ready.index(item), item.tree)
             )
             M.ctas(backend, stage, select)
-            members = M.count_rows(backend, stage)
-            had = row["members_location"] == "table" and M.table_exists(backend, target)
-            if had:
-                added = M.count_missing(backend, stage, target, key)
-                removed = M.count_missing(backend, target, stage, key)
-            else:
-                added, removed = members, 0
-                if row["members_location"] == "parquet" and row["members_file"]:
-                    item.warnings.append(
-                        "members moved from a Parquet file to a table: added/removed count from zero"
-                    )
-            M.swap_in(backend, stage, target, keep_prev=had)
+            has_current, had = self._target_state(row, target, item)
+            ((members, added, removed),) = M.member_counts(backend, [(stage, target if had else None)], key)
+            M.swap_in(backend, stage, target, keep_prev=had, has_current=has_current)
+            self._swapped(stage, target, has_current, keep_prev=had)
         except BaseException:
             try:
                 M.drop_tables(backend, [stage])
@@ -549,6 +556,130 @@ class _Batch:
                     "members_file": None, "prev_members_file": None},
             "drop_files": [row["members_file"], row["prev_members_file"]],
         }  # fmt: skip
+
+    # -- tables of the user's database: one listing per run --
+    def _target_state(self, row: dict[str, Any], target: str, item: _Item) -> tuple[bool, bool]:
+        """(target table exists, it holds this segment's previous members) for a leased segment.
+
+        Uses the run's listing; lists again when the listing and the catalog disagree (another
+        process refreshed this segment between our listing and our lease, or a run was killed
+        between its swap and its catalog commit), so a stale listing never decides a swap.
+        """
+        if self._tables is None:
+            self._tables = set(self.ws.backend.tables())
+        catalog_says = row["members_location"] == "table" and row["members_table"] == target
+        if (target in self._tables) != catalog_says:
+            self._tables = set(self.ws.backend.tables())
+        has_current = target in self._tables
+        had = row["members_location"] == "table" and has_current
+        if not had and row["members_location"] == "parquet" and row["members_file"]:
+            item.warnings.append(
+                "members moved from a Parquet file to a table: added/removed count from zero"
+            )
+        return has_current, had
+
+    def _swapped(self, stage: str, target: str, has_current: bool, keep_prev: bool) -> None:
+        """Keep the run's listing in step with a swap that committed."""
+        if self._tables is None:
+            return
+        prev = M.prev_name(target)
+        self._tables.discard(stage)
+        self._tables.add(target)
+        if has_current and keep_prev:
+            self._tables.add(prev)
+        else:
+            self._tables.discard(prev)
+
+    def materialize_tables_together(self, ready: list[_Item], flags_table: str) -> None:
+        """Shared refresh into tables, bookkeeping batched: every segment's stage is cut from the flags
+        table, members/added/removed of all segments come from ONE query, all swaps are ONE DDL
+        transaction and all runs are recorded in ONE catalog transaction (after the swap commits,
+        so no run is Successful before its members are in place).
+
+        Any error before the swap commits: the stages are dropped and nothing else changed, so the
+        segments go on to the per-segment path, which isolates the culprit.
+        """
+        items = [i for i in ready if i.status == RUNNING]
+        if len(items) < 2 or (self.cancel is not None and self.cancel.is_set()):
+            return
+        ws, cat, backend = self.ws, self.cat, self.ws.backend
+        key = ws.model.customer_entity().key
+        prefix = getattr(ws, "members_prefix", "seg_")
+        # Re-read (one query): a rename or an earlier run may have changed where members live.
+        rows = {r["id"]: r for r in cat.segment_rows()}
+        if any(i.row["id"] not in rows for i in items):
+            return  # deleted meanwhile: the per-segment path reports it on that segment
+        plan = []
+        for item in items:
+            row = rows[item.row["id"]]
+            target = row["members_table"] or M.table_name(prefix, row["name"], row["id"])
+            plan.append((item, row, target, M.stage_name()))
+        created: list[str] = []
+        warnings_before = [len(item.warnings) for item, *_ in plan]
+        try:
+            with cat.transaction() as c:
+                for item, _row, _target, stage in plan:
+                    cat.add_scratch([item.run_id], "table", stage, c)
+            for item, _row, _target, stage in plan:
+                M.ctas(backend, stage, _from_flags(flags_table, key, ready.index(item), item.tree))
+                created.append(stage)
+            states = [self._target_state(row, target, item) for item, row, target, _ in plan]
+            counts = M.member_counts(
+                backend,
+                [
+                    (stage, target if had else None)
+                    for (_i, _r, target, stage), (_h, had) in zip(plan, states, strict=True)
+                ],
+                key,
+            )
+            if self.cancel is not None and self.cancel.is_set():
+                raise _Stop("canceled")
+            statements: list[str] = []
+            for (_item, _row, target, stage), (has_current, had) in zip(plan, states, strict=True):
+                statements += M.swap_statements(stage, target, backend.dialect, has_current, keep_prev=had)
+            M.run_in_transaction(backend, statements)
+        except Exception as e:  # noqa: BLE001 - nothing swapped: drop the stages, go on segment by segment
+            for (item, *_), n in zip(plan, warnings_before, strict=True):
+                del item.warnings[n:]  # the per-segment path adds its own
+                if not isinstance(e, _Stop):
+                    msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+                    item.warnings.append(f"batched members step failed ({msg}); written on its own")
+            try:
+                if created:
+                    M.drop_tables(backend, created)
+            except Exception:  # noqa: BLE001 - recorded as scratch: the next refresh drops them
+                pass
+            return
+        for (_item, _row, target, stage), (has_current, had) in zip(plan, states, strict=True):
+            self._swapped(stage, target, has_current, keep_prev=had)
+        drop: list[Any] = []
+        try:
+            with cat.transaction() as c:
+                for (item, row, target, _stage), (_has, had), (members, added, removed) in zip(
+                    plan, states, counts, strict=True
+                ):
+                    self.finish(
+                        item,
+                        SUCCESSFUL,
+                        conn=c,
+                        members=members,
+                        added=added,
+                        removed=removed,
+                        location="table",
+                    )
+                    cat.update_segment(
+                        row["id"], c, touch=False, members_run_id=item.run_id, members_location="table",
+                        members_table=target, has_prev=had, members_file=None, prev_members_file=None,
+                    )  # fmt: skip
+                    cat.release_lease(row["id"], item.run_id, c)
+                    drop += [row["members_file"], row["prev_members_file"]]
+        except BaseException:
+            for item, *_ in plan:  # not recorded: the caller marks them Failed
+                item.status = RUNNING
+                self.status.pop(item.row["name"], None)
+            raise
+        # Only after the catalog names the new members may the older files go.
+        M.remove_files(drop)
 
     def _to_parquet(self, item: _Item, row, key: str, sink: M.ParquetSink | None) -> dict:
         if sink is None:

@@ -14,7 +14,7 @@ import re
 import sqlite3
 import threading
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
@@ -88,14 +88,68 @@ def probe_writable(backend: Backend) -> bool:
     return True
 
 
-def swap_in(backend: Backend, stage: str, current: str, keep_prev: bool = True) -> None:
-    """Make ``stage`` the ``current`` table (old current becomes ``current__prev``) in one transaction."""
-    prev = prev_name(current)
-    has_current = table_exists(backend, current)
+def _full_join_ok(dialect: str) -> bool:
+    """Whether the database has FULL OUTER JOIN (MySQL/MariaDB never; SQLite from 3.39)."""
+    if dialect == "sqlite":
+        return sqlite3.sqlite_version_info >= (3, 39, 0)
+    return dialect in ("duckdb", "postgres", "snowflake", "bigquery", "tsql", "oracle", "trino", "spark")
+
+
+def _int(value: Any) -> int:
+    return 0 if value is None or pd.isna(value) else int(value)
+
+
+def member_counts(
+    backend: Backend, pairs: Sequence[tuple[str, str | None]], key: str
+) -> list[tuple[int, int, int]]:
+    """(members, added, removed) for each (new table, previous table or None), in ONE query.
+
+    ``added``: rows of the new table whose key is not in the previous one; ``removed``: the other
+    way round. Both are exact row counts of the anti-joins (a FULL OUTER JOIN counts its unmatched
+    rows on each side), and come from one hash join per segment instead of two; all segments go in
+    one UNION ALL, so one round trip. Without a previous table: added = members, removed = 0.
+    """
+    if not pairs:
+        return []
     d = backend.dialect
-    q = lambda n: quote(n, d)  # noqa: E731
+    k = quote(key, d)
+    full = _full_join_ok(d)
+    parts: list[str] = []
+    for i, (new, old) in enumerate(pairs):
+        n = quote(new, d)
+        members = f"(SELECT COUNT(*) FROM {n})"
+        if old is None:
+            parts.append(f"SELECT {i} AS i, {members} AS m, 0 AS a, 0 AS r")
+        elif full:
+            o = quote(old, d)
+            parts.append(
+                f"SELECT {i} AS i, {members} AS m,"
+                f" COALESCE(SUM(CASE WHEN b.{k} IS NULL THEN 1 ELSE 0 END), 0) AS a,"
+                f" COALESCE(SUM(CASE WHEN a.{k} IS NULL THEN 1 ELSE 0 END), 0) AS r"
+                f" FROM {n} a FULL OUTER JOIN {o} b ON a.{k} = b.{k}"
+            )
+        else:
+            o = quote(old, d)
+            parts.append(
+                f"SELECT {i} AS i, {members} AS m,"
+                f" (SELECT COUNT(*) FROM {n} a WHERE NOT EXISTS (SELECT 1 FROM {o} b WHERE b.{k} = a.{k})) AS a,"
+                f" (SELECT COUNT(*) FROM {o} a WHERE NOT EXISTS (SELECT 1 FROM {n} b WHERE b.{k} = a.{k})) AS r"
+            )
+    frame = backend.query(" UNION ALL ".join(parts))
+    got = {int(r[0]): (_int(r[1]), _int(r[2]), _int(r[3])) for r in frame.itertuples(index=False)}
+    out = []
+    for i, (_new, old) in enumerate(pairs):
+        members, added, removed = got[i]
+        out.append((members, members, 0) if old is None else (members, added, removed))
+    return out
+
+
+def swap_statements(stage: str, current: str, dialect: str, has_current: bool, keep_prev: bool) -> list[str]:
+    """DDL that makes ``stage`` the ``current`` table (old current becomes ``current__prev``)."""
+    prev = prev_name(current)
+    q = lambda n: quote(n, dialect)  # noqa: E731
     statements = [f"DROP TABLE IF EXISTS {q(prev)}"]
-    if d == "mysql":
+    if dialect == "mysql":
         # MySQL DDL commits implicitly; one multi-table RENAME is atomic there.
         renames = ([f"{q(current)} TO {q(prev)}"] if has_current else []) + [f"{q(stage)} TO {q(current)}"]
         statements.append("RENAME TABLE " + ", ".join(renames))
@@ -105,7 +159,19 @@ def swap_in(backend: Backend, stage: str, current: str, keep_prev: bool = True) 
         statements.append(f"ALTER TABLE {q(stage)} RENAME TO {q(current)}")
     if not keep_prev:
         statements.append(f"DROP TABLE IF EXISTS {q(prev)}")
-    run_in_transaction(backend, statements)
+    return statements
+
+
+def swap_in(
+    backend: Backend, stage: str, current: str, keep_prev: bool = True, has_current: bool | None = None
+) -> None:
+    """Make ``stage`` the ``current`` table (old current becomes ``current__prev``) in one transaction.
+
+    ``has_current``: whether ``current`` exists, if the caller already knows (saves a listing).
+    """
+    if has_current is None:
+        has_current = table_exists(backend, current)
+    run_in_transaction(backend, swap_statements(stage, current, backend.dialect, has_current, keep_prev))
 
 
 def drop_tables(backend: Backend, names: Iterable[str]) -> None:

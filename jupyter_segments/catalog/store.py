@@ -550,15 +550,20 @@ class Catalog:
         with self.engine.connect() as c:
             return [(row.id, json.loads(row.scratch)) for row in c.execute(q)]
 
-    def add_scratch(self, run_ids: Sequence[int], kind: str, name: str) -> None:
+    def add_scratch(
+        self, run_ids: Sequence[int], kind: str, name: str, conn: sa.Connection | None = None
+    ) -> None:
         """Note a staging table ('table') or file ('file') before it is created."""
+        if conn is None:
+            with self.transaction() as c:
+                return self.add_scratch(run_ids, kind, name, c)
         r = self.t.runs
-        with self.transaction() as c:
-            for rid in run_ids:
-                old = c.execute(sa.select(r.c.scratch).where(r.c.id == rid)).scalar()
-                items = json.loads(old) if old else []
-                items.append({"kind": kind, "name": name})
-                c.execute(r.update().where(r.c.id == rid).values(scratch=_json(items)))
+        for rid in run_ids:
+            old = conn.execute(sa.select(r.c.scratch).where(r.c.id == rid)).scalar()
+            items = json.loads(old) if old else []
+            items.append({"kind": kind, "name": name})
+            conn.execute(r.update().where(r.c.id == rid).values(scratch=_json(items)))
+        return None
 
     def clear_scratch(self, run_id: int) -> None:
         with self.transaction() as c:
