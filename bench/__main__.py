@@ -13,6 +13,7 @@ import argparse
 import datetime as dt
 import json
 import platform
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -30,6 +31,20 @@ from .report import write_report
 # (5.5M at 10M) for the download.
 PREVIEWS = ("age >= 40", "sum(orders.amount) >= 1000")
 DOWNLOAD = "age >= 40"
+
+
+def _commit() -> str:
+    """The measured code's git commit (``COMMIT`` file in an exported snapshot), or '?'."""
+    root = Path(__file__).resolve().parent.parent
+    if (root / "COMMIT").exists():
+        return (root / "COMMIT").read_text().strip()
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True
+        )
+    except OSError:
+        return "?"
+    return out.stdout.strip() or "?"
 
 
 def _rounds(customers: int, quick: bool) -> int:
@@ -67,6 +82,7 @@ def main(argv: list[str] | None = None) -> int:
             "duckdb": duckdb.__version__,
             "cpus": __import__("os").cpu_count(),
             "platform": platform.platform(),
+            "commit": _commit(),
         }
         store.write_text(json.dumps(results, indent=1, default=str))
         write_report(results, args.out)
