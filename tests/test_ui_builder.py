@@ -269,13 +269,12 @@ def test_state_round_trip_on_structured_rows(ws):
 def test_debounced_count_supersedes_and_never_blocks(ws, frames):
     """Rapid edits: one count for the last edit; earlier ones are dropped; the edit calls return at once."""
     c = frames["customers"]
-    b = SegmentBuilder(ws, delay=0.3)
+    # A long pause: nothing can have been counted when the edits return, on any machine load.
+    b = SegmentBuilder(ws, delay=2.0)
     set_row(b, 0, attribute=("age",), op=">")
-    t0 = time.perf_counter()
     for v in ("2", "25", "35", "45"):
         row(b, 0).value.value = v
-    edit_time = time.perf_counter() - t0
-    assert edit_time < 0.3  # no edit waited for the database
+    assert b.counted_text != "age > 45"  # the edits returned without waiting for the database
     assert b.wait() == len(ids(c, c.age > 45))
     assert b.counted_text == "age > 45"
     assert b.debouncer.superseded >= 3
@@ -293,16 +292,14 @@ def test_superseded_query_is_interrupted_on_a_worker_thread(ws):
         return db.scalar(sql)
 
     d = Debouncer(run, results.append, errors.append, delay=0.0, cancel=db.interrupt)
-    slow = "SELECT sum(a.range * b.range) FROM range(40000) a, range(40000) b"
-    t0 = time.perf_counter()
-    d.submit(slow)
-    time.sleep(0.3)  # the slow query is running now
+    # 10^14 rows: this never finishes on its own, so the newer request can only win by interrupting it.
+    endless = "SELECT sum(a.range * b.range) FROM range(10000000) a, range(10000000) b"
+    d.submit(endless)
+    time.sleep(0.3)  # the endless query is running now
     d.submit("SELECT 42")
-    assert d.wait(20)
-    elapsed = time.perf_counter() - t0
+    assert d.wait(60)
     assert results == [42] and errors == []
     assert all(t is not threading.main_thread() for t in threads)
-    assert elapsed < 5  # 1.6e9 rows would take far longer: it was interrupted
     d.close()
 
 
