@@ -151,6 +151,7 @@ def dependency_order(
 def member_select(ws: Workspace, tree: A.Definition, as_of: Any) -> exp.Select:
     """SELECT key, projections... for one segment: what its members table holds."""
     key = ws.model.customer_entity().key
+    assert key is not None  # set_customer() always gives the customer entity its key
     if not tree.projections:
         return ws.query(tree, shape="keys", as_of=as_of)
     q = ws.query(tree, shape="members", as_of=as_of)
@@ -183,7 +184,7 @@ def combined_select(ws: Workspace, trees: Sequence[A.Definition], as_of: Any) ->
     ctx = _Context(model, options, "")
     scope = Scope(ctx, customer, "c", is_customer=True)
     ctx.used_aliases.add("c")
-    columns: list[exp.Expression] = [exp.alias_(D.column("c", key), key, quoted=True)]
+    columns: list[exp.Expr] = [exp.alias_(D.column("c", key), key, quoted=True)]
     for i, tree in enumerate(trees):
         ctx.text = scope.text = tree.text
         cond = scope.condition(tree.condition)
@@ -205,7 +206,7 @@ def combined_select(ws: Workspace, trees: Sequence[A.Definition], as_of: Any) ->
 
 
 def _from_flags(flags_table: str, key: str, i: int, tree: A.Definition) -> exp.Select:
-    cols: list[exp.Expression] = [exp.column(key, quoted=True)]
+    cols: list[exp.Expr] = [exp.column(key, quoted=True)]
     cols += [
         exp.alias_(exp.column(f"p_{i}_{j}"), p.alias, quoted=True) for j, p in enumerate(tree.projections)
     ]
@@ -534,6 +535,7 @@ class _Batch:
         stage = M.stage_name()
         self.cat.add_scratch([item.run_id], "table", stage)
         try:
+            assert item.tree is not None and item.select is not None  # prepare() set both on ready items
             select = (
                 item.select
                 if flags_table is None
@@ -621,6 +623,7 @@ class _Batch:
                 for item, _row, _target, stage in plan:
                     cat.add_scratch([item.run_id], "table", stage, c)
             for item, _row, _target, stage in plan:
+                assert item.tree is not None  # prepare() parsed every ready item
                 M.ctas(backend, stage, _from_flags(flags_table, key, ready.index(item), item.tree))
                 created.append(stage)
             states = [self._target_state(row, target, item) for item, row, target, _ in plan]

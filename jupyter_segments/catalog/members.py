@@ -50,7 +50,7 @@ def prev_name(table: str) -> str:
 # --- tables in the user's database -------------------------------------------------------------------
 
 
-def ctas(backend: Backend, name: str, select: exp.Expression) -> None:
+def ctas(backend: Backend, name: str, select: exp.Expr) -> None:
     """CREATE TABLE name AS select, in the backend's dialect (SELECT INTO where that is the idiom)."""
     create = exp.Create(
         this=exp.Table(this=exp.to_identifier(name, quoted=True)), kind="TABLE", expression=select
@@ -139,8 +139,8 @@ def member_counts(
     got = {int(r[0]): (_int(r[1]), _int(r[2]), _int(r[3])) for r in frame.itertuples(index=False)}
     out = []
     for i, (_new, old) in enumerate(pairs):
-        members, added, removed = got[i]
-        out.append((members, members, 0) if old is None else (members, added, removed))
+        total, added, removed = got[i]
+        out.append((total, total, 0) if old is None else (total, added, removed))
     return out
 
 
@@ -191,15 +191,15 @@ def run_in_transaction(backend: Backend, statements: list[str]) -> None:
 
     lock = getattr(backend, "_lock", None) or nullcontext()
     if isinstance(backend, DuckDBBackend):
-        conn = backend.connection
+        duck = backend.connection
         with lock:
-            conn.execute("BEGIN TRANSACTION")
+            duck.execute("BEGIN TRANSACTION")
             try:
                 for s in statements:
-                    conn.execute(s)
-                conn.execute("COMMIT")
+                    duck.execute(s)
+                duck.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                duck.execute("ROLLBACK")
                 raise
         return
     if isinstance(backend, SQLiteBackend):

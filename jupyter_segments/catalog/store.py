@@ -154,6 +154,14 @@ def _json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, default=str)
 
 
+def _inserted_key(result: sa.CursorResult[Any]) -> Any:
+    """The primary key of a single-row INSERT (SQLAlchemy types it Optional for other statements)."""
+    key = result.inserted_primary_key
+    if key is None:  # never for a single-row INSERT ... VALUES
+        raise RuntimeError("the INSERT reported no primary key")
+    return key[0]
+
+
 class Catalog:
     """Saved segments, versions, runs, measures and exports.
 
@@ -305,7 +313,7 @@ class Catalog:
                 )  # fmt: skip
         t = now()
         try:
-            seg_id = conn.execute(
+            result = conn.execute(
                 self.t.segments.insert().values(
                     name=name,
                     display_name=display_name,
@@ -319,7 +327,8 @@ class Catalog:
                     updated_at=t,
                     has_prev=False,
                 )  # fmt: skip
-            ).inserted_primary_key[0]
+            )
+            seg_id = _inserted_key(result)
         except sa.exc.IntegrityError:
             raise SegmentError(f"a segment named '{name}' already exists") from None
         conn.execute(
@@ -428,7 +437,7 @@ class Catalog:
         ids = []
         with self.transaction() as c:
             for seg in segments:
-                rid = c.execute(
+                result = c.execute(
                     self.t.runs.insert().values(
                         segment_id=seg["id"],
                         segment_name=seg["name"],
@@ -444,7 +453,8 @@ class Catalog:
                         host=HOST,
                         heartbeat_at=t,
                     )  # fmt: skip
-                ).inserted_primary_key[0]
+                )
+                rid = _inserted_key(result)
                 ids.append(int(rid))
                 c.execute(
                     self.t.segments.update().where(self.t.segments.c.id == seg["id"]).values(last_run_id=rid)
@@ -603,20 +613,19 @@ class Catalog:
         self, segment: Mapping[str, Any], destination: str, target: str | None, options: Mapping
     ) -> int:
         with self.transaction() as c:
-            return int(
-                c.execute(
-                    self.t.exports.insert().values(
-                        segment_id=segment["id"],
-                        segment_name=segment["name"],
-                        run_id=segment.get("members_run_id"),
-                        destination=destination,
-                        target=target,
-                        options=_json(dict(options)),
-                        status="Running",
-                        started_at=_precise_now(),
-                    )  # fmt: skip
-                ).inserted_primary_key[0]
+            result = c.execute(
+                self.t.exports.insert().values(
+                    segment_id=segment["id"],
+                    segment_name=segment["name"],
+                    run_id=segment.get("members_run_id"),
+                    destination=destination,
+                    target=target,
+                    options=_json(dict(options)),
+                    status="Running",
+                    started_at=_precise_now(),
+                )  # fmt: skip
             )
+            return int(_inserted_key(result))
 
     def finish_export(
         self,

@@ -48,7 +48,7 @@ def build_query(
     elif shape == "keys":
         select = exp.select(D.column("c", key))
     else:
-        columns: list[exp.Expression] = [D.column("c", name) for name in customer.columns]
+        columns: list[exp.Expr] = [D.column("c", name) for name in customer.columns]
         taken = {n.lower() for n in customer.columns}
         for proj, value in zip(definition.projections, projected, strict=True):
             if proj.alias.lower() in taken:

@@ -33,7 +33,7 @@ _ZERO_WHEN_EMPTY = {"count", "count_distinct", "sum"}
 
 @dataclass
 class Typed:
-    sql: exp.Expression
+    sql: exp.Expr
     type: ValueType
 
 
@@ -51,8 +51,8 @@ class Options:
 class _Measure:
     column: str  # output column of the derived table
     func: str
-    value: exp.Expression | None  # None for count(...)
-    where: exp.Expression | None
+    value: exp.Expr | None  # None for count(...)
+    where: exp.Expr | None
 
 
 @dataclass
@@ -340,16 +340,18 @@ class Scope:
             f"{node.func}_{len(group.measures) + 1}", node.func, value.sql if value else None, where
         )
         group.measures.append(measure)
-        ref: exp.Expression = D.column(group.alias, measure.column)
+        ref: exp.Expr = D.column(group.alias, measure.column)
         if node.func in _ZERO_WHEN_EMPTY:
             ref = exp.Coalesce(this=ref, expressions=[exp.Literal.number(0)])
         out_type: ValueType = (
-            "number" if node.func in ("count", "count_distinct", "sum", "avg") else value.type
-        )  # type: ignore[union-attr]
+            "number"
+            if value is None or node.func in ("count", "count_distinct", "sum", "avg")
+            else value.type
+        )
         return Typed(ref, out_type)
 
     # --- conditions -------------------------------------------------------------------------------
-    def condition(self, node: A.Expr) -> exp.Expression:  # noqa: C901 - one branch per node type
+    def condition(self, node: A.Expr) -> exp.Expr:  # noqa: C901 - one branch per node type
         if isinstance(node, A.And):
             return exp.and_(*(self.condition(i) for i in node.items), copy=False)
         if isinstance(node, A.Or):
@@ -365,13 +367,13 @@ class Scope:
         if isinstance(node, A.SetOp):
             if not self.is_customer:
                 raise self.err(f"{node.op.upper()} combines segments; inside WHERE use AND, OR and NOT", node)
-            left, right = self.condition(node.left), self.condition(node.right)
+            lhs, rhs = self.condition(node.left), self.condition(node.right)
             if node.op == "union":
-                combined = exp.or_(left, right, copy=False)
+                combined = exp.or_(lhs, rhs, copy=False)
             elif node.op == "intersect":
-                combined = exp.and_(left, right, copy=False)
+                combined = exp.and_(lhs, rhs, copy=False)
             else:
-                combined = exp.and_(left, _not_true(right), copy=False)
+                combined = exp.and_(lhs, _not_true(rhs), copy=False)
             return _is_true(combined) if self.under_not else combined
         if isinstance(node, A.SegmentRef):
             return self.segment_ref(node)
@@ -402,7 +404,7 @@ class Scope:
             v = self.value(node.operand)
             low = self.unify(v, self.value(node.low), node.operand, node.low)[1]
             high = self.unify(v, self.value(node.high), node.operand, node.high)[1]
-            out: exp.Expression = exp.Between(this=v.sql, low=low.sql, high=high.sql)
+            out: exp.Expr = exp.Between(this=v.sql, low=low.sql, high=high.sql)
             return _not(out) if node.negated else out
         if isinstance(node, A.InList):
             v = self.value(node.operand)
@@ -496,7 +498,7 @@ class Scope:
             return Typed(D.date_literal(value.date(), self.dialect), "date")
         return Typed(D.timestamp_literal(value, self.dialect), "timestamp")
 
-    def text_match(self, node: A.TextMatch) -> exp.Expression:
+    def text_match(self, node: A.TextMatch) -> exp.Expr:
         v = self.value(node.operand)
         self.need(v, "string", node.operand, node.kind.replace("_", " "))
         if not (isinstance(node.value, A.Literal) and isinstance(node.value.value, str)):
@@ -514,7 +516,7 @@ class Scope:
         out = D.like_ci(v.sql, exp.Literal.string(pattern), self.dialect, escape)
         return _not(out) if node.negated else out
 
-    def in_last(self, node: A.InLast) -> exp.Expression:
+    def in_last(self, node: A.InLast) -> exp.Expr:
         v = self.value(node.operand)
         self.need_time(v, node.operand, "in last")
         kind = v.type
@@ -546,7 +548,7 @@ class Scope:
             exp.GTE(this=v.sql, expression=start), exp.LTE(this=v.sql.copy(), expression=end), copy=False
         )
 
-    def exists(self, node: A.Exists) -> exp.Expression:
+    def exists(self, node: A.Exists) -> exp.Expr:
         anchor_alias, steps, rest = self.split_path(node, node.path)
         if rest:
             last = self.model.entity(steps[-1].target)
@@ -589,7 +591,7 @@ class Scope:
         sub = source.select(exp.Literal.number(1), copy=False).where(exp.and_(*conds, copy=False), copy=False)
         return _not(exp.Exists(this=sub))
 
-    def exists_in_group(self, node: A.Exists, group: _AggGroup) -> exp.Expression:
+    def exists_in_group(self, node: A.Exists, group: _AggGroup) -> exp.Expr:
         """any/none/all over a path that already has an aggregate table: a conditional count in it.
 
         One scan of the records serves both, instead of the aggregate's scan plus a semi/anti-join
@@ -605,7 +607,7 @@ class Scope:
         n = exp.Coalesce(this=D.column(group.alias, measure.column), expressions=[exp.Literal.number(0)])
         return (exp.GT if node.kind == "any" else exp.EQ)(this=n, expression=exp.Literal.number(0))
 
-    def segment_ref(self, node: A.SegmentRef) -> exp.Expression:
+    def segment_ref(self, node: A.SegmentRef) -> exp.Expr:
         if not self.is_customer:
             raise self.err(
                 "'in segment' tests customers; it cannot be used inside WHERE of a related table", node
@@ -677,7 +679,7 @@ def _group_join(group: _AggGroup) -> exp.Join:
     )
 
 
-def _agg_sql(m: _Measure, where: exp.Expression | None) -> exp.Expression:
+def _agg_sql(m: _Measure, where: exp.Expr | None) -> exp.Expr:
     value = m.value if m.value is not None else exp.Literal.number(1)
     if where is not None:
         value = exp.Case(ifs=[exp.If(this=where, true=value)])
@@ -689,17 +691,17 @@ def _agg_sql(m: _Measure, where: exp.Expression | None) -> exp.Expression:
     return cls(this=value)
 
 
-def _not(cond: exp.Expression) -> exp.Expression:
+def _not(cond: exp.Expr) -> exp.Expr:
     return exp.Not(this=exp.Paren(this=cond))
 
 
-def _is_true(cond: exp.Expression) -> exp.Expression:
+def _is_true(cond: exp.Expr) -> exp.Expr:
     """``cond`` in two-valued logic: true when TRUE, false when FALSE or NULL."""
     case = exp.Case(ifs=[exp.If(this=cond, true=exp.Literal.number(1))], default=exp.Literal.number(0))
     return exp.EQ(this=case, expression=exp.Literal.number(1))
 
 
-def _not_true(cond: exp.Expression) -> exp.Expression:
+def _not_true(cond: exp.Expr) -> exp.Expr:
     """NOT in two-valued logic: true when ``cond`` is FALSE or NULL (membership is never unknown)."""
     case = exp.Case(ifs=[exp.If(this=cond, true=exp.Literal.number(1))], default=exp.Literal.number(0))
     return exp.EQ(this=case, expression=exp.Literal.number(0))

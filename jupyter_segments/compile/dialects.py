@@ -115,12 +115,10 @@ def like_escape(dialect: str) -> str:
     return "\\" if dialect in BACKSLASH_LIKE_ESCAPE else "!"
 
 
-def like_ci(
-    operand: exp.Expression, pattern: exp.Expression, dialect: str, escape: str | None
-) -> exp.Expression:
+def like_ci(operand: exp.Expr, pattern: exp.Expr, dialect: str, escape: str | None) -> exp.Expr:
     """Case-insensitive LIKE, with an ESCAPE character when the pattern was escaped."""
     if dialect in NATIVE_ILIKE:
-        node: exp.Expression = exp.ILike(this=operand, expression=pattern)
+        node: exp.Expr = exp.ILike(this=operand, expression=pattern)
     else:
         node = exp.Like(this=exp.Lower(this=operand), expression=exp.Lower(this=pattern))
     if escape and dialect not in BACKSLASH_LIKE_ESCAPE:
