@@ -104,10 +104,10 @@ BAD = [
     ("count(suport_calls) > 1", r"unknown relationship 'suport_calls' from customers; did you mean 'support_calls'\?", 1, 1),
     ("any(orders where amout > 1)", r"unknown attribute 'amout' on orders; did you mean 'amount'\?", 1, 18),
     ("none(support_calls where escalatd)", r"unknown attribute 'escalatd' on support_calls; did you mean 'escalated'\?", 1, 26),
-    ("sum(orders.order_lines.quantit) > 1", r"unknown attribute 'quantit' on order_lines; did you mean 'quantity'\?", 1, 1),
+    ("sum(orders.order_lines.quantit) > 1", r"unknown attribute 'quantit' on order_lines; did you mean 'quantity'\?", 1, 24),
     # A where on a path that does not exist:
     ("any(orders.payments where amount > 1)", r"unknown relationship 'payments' from orders", 1, 1),
-    ("count(orders.order_line where quantity > 1) > 0", r"unknown attribute 'order_line' on orders; did you mean 'order_lines'\?", 1, 1),
+    ("count(orders.order_line where quantity > 1) > 0", r"unknown attribute 'order_line' on orders; did you mean 'order_lines'\?", 1, 14),
     ("sum(orders.amount where foo.bar = 1) > 0", r"unknown relationship 'foo' from orders", 1, 25),
     # An aggregate (or any value) used as a boolean:
     ("count(orders)", r"an aggregate is not a condition: compare it", 1, 1),

@@ -324,7 +324,11 @@ class Scope:
         records = group.records
         value: Typed | None = None
         if rest:
-            value = records.resolve_name(A.Name(tuple(rest), pos=node.pos, end=node.end))
+            # Point an error at the attribute itself, not the whole aggregate, when it can be found.
+            written = ".".join(rest)
+            at = self.text.find(written, node.pos, node.end)
+            pos, end = (at, at + len(written)) if at >= 0 else (node.pos, node.end)
+            value = records.resolve_name(A.Name(tuple(rest), pos=pos, end=end))
         elif node.func != "count":
             raise self.err(
                 f"{node.func}() needs an attribute: {node.func}({'.'.join(node.path)}.<attribute>)", node
