@@ -47,8 +47,11 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         if args.sql:
             print(ws.compile(text, dialect=args.dialect))
         print()
+    big_spenders = DEMO_SEGMENTS[1][1]
     preview = ws.members(
-        "sum(orders.amount) >= 1000 PROJECT sum(orders.amount) AS spend, count(orders) AS orders", limit=5
+        big_spenders
+        + "\nPROJECT sum(orders.amount where status != 'returned') AS spend, count(orders) AS orders",
+        limit=5,
     )
     print("First members of big spenders, with projected columns:")
     print(
@@ -59,6 +62,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     if not args.sql:
         print("\nSQL for big_spenders (" + args.dialect + "):")
         print(ws.compile(DEMO_SEGMENTS[1][1], dialect=args.dialect))
+    ws.close()
     return 0
 
 

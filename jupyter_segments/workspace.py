@@ -468,10 +468,12 @@ def connect_demo(
     >>> ws.count("country = 'DE'")
     """
     from . import demo
+    from .backends.duckdb_backend import DuckDBBackend
 
-    ws = Workspace(
-        open_backend(demo.generate(customers, seed=seed, anchor=anchor, path=path)), catalog=catalog
-    )
+    conn = demo.generate(customers, seed=seed, anchor=anchor, path=path)
+    backend = DuckDBBackend(conn, display_url=f"duckdb:///{path or ':memory:'} (demo)")
+    backend._owns = True  # the demo connection is ours: ws.close() closes it
+    ws = Workspace(backend, catalog=catalog)
     ws.customers("customers", key="customer_id")
     # support_calls.cust_id cannot be inferred from its name; every other link is.
     ws.relate("support_calls", "customers", on=("cust_id", "customer_id"))
