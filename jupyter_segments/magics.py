@@ -109,8 +109,8 @@ def _known_dialect(name: str) -> str | None:
 class SegmentMagic(Magics):
     """``%segment COMMAND ...`` and ``%%segment [NAME] [options]`` cells; ``%segment help`` lists commands."""
 
-    # IPython's Magics declares ``shell = None`` (untyped); the shell is always set once a magic runs.
-    shell: InteractiveShell  # type: ignore[assignment]
+    # IPython 8 declares ``shell = None`` on Magics (IPython 9 types it); it is always set once a magic runs.
+    shell: InteractiveShell  # type: ignore[assignment, unused-ignore]  # IPython 8 only
 
     preview_rows = Integer(10, help="Rows of members previewed under a %%segment cell.").tag(config=True)
     default_dialect = Unicode(
