@@ -185,6 +185,9 @@ def combined_select(ws: Workspace, trees: Sequence[A.Definition], as_of: Any) ->
     scope = Scope(ctx, customer, "c", is_customer=True)
     ctx.used_aliases.add("c")
     columns: list[exp.Expr] = [exp.alias_(D.column("c", key), key, quoted=True)]
+    # Every segment's aggregate tables first, so an any/none/all of one segment is counted in the
+    # table another segment's aggregate over the same path needs (one scan of that path).
+    scope.prepare_groups([t.condition for t in trees] + [p.expr for t in trees for p in t.projections])
     for i, tree in enumerate(trees):
         ctx.text = scope.text = tree.text
         cond = scope.condition(tree.condition)

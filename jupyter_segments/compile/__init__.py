@@ -28,6 +28,8 @@ def build_query(
     ctx = _Context(model, options, definition.text)
     scope = Scope(ctx, customer, "c", is_customer=True)
     ctx.used_aliases.add("c")
+    selected = [p.expr for p in definition.projections] if shape == "members" else []
+    scope.prepare_groups([definition.condition, *selected])
     if shape == "members":
         # Projections first: their aggregate tables then exist when the condition is compiled, so an
         # any/none/all over the same path becomes a count in that table (one scan, not two).
