@@ -1,0 +1,64 @@
+"""The SQL shapes docs/sql-shape.md promises, checked on the generated SQL and by running it."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+import jupyter_segments as js
+
+
+@pytest.fixture(scope="module")
+def ws():
+    return js.connect_demo(2_000, seed=11)
+
+
+def scans(sql: str, table: str) -> int:
+    return len(re.findall(rf"\bFROM {table} AS", sql))
+
+
+def keys(ws, sql: str) -> set:
+    return set(ws.backend.query(sql).iloc[:, 0])
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "any(orders where channel = 'app') and sum(orders.amount) > 500",
+        "sum(orders.amount) > 500 and any(orders where channel = 'app')",
+    ],
+)
+def test_aggregates_and_existence_on_one_path_share_one_scan(ws, text):
+    sql = ws.compile(text, pretty=False)
+    assert scans(sql, "orders") == 1 and " IN (" not in sql
+    hand = """SELECT customer_id FROM customers WHERE customer_id IN (
+                SELECT customer_id FROM orders GROUP BY customer_id
+                HAVING sum(amount) > 500 AND count(*) FILTER (WHERE channel = 'app') > 0)"""
+    assert keys(ws, sql) == keys(ws, hand)
+
+
+def test_existence_alone_is_a_semi_join(ws):
+    sql = ws.compile("any(orders where amount > 500)", pretty=False)
+    assert re.search(r"c\.customer_id IN \(SELECT", sql) and "GROUP BY" not in sql
+
+
+@pytest.mark.parametrize(("dialect", "anti"), [("duckdb", "NOT (EXISTS("), ("postgres", "NOT (EXISTS("),
+                                               ("sqlite", "NOT (c.customer_id IN"), ("mysql", "NOT (c.customer_id IN")])  # fmt: skip
+def test_absence_uses_each_databases_fastest_anti_join(ws, dialect, anti):
+    sql = ws.compile("none(support_calls where escalated)", dialect=dialect, pretty=False)
+    assert anti in sql
+
+
+def test_set_operators_are_one_scan_of_customers(ws):
+    sql = ws.compile("(country = 'DE') UNION (age > 60) EXCEPT (newsletter)", dialect="mysql", pretty=False)
+    assert scans(sql, "customers") == 1
+    assert not re.search(r"\b(UNION|INTERSECT|EXCEPT)\b", sql)
+
+
+def test_several_aggregates_share_one_derived_table(ws):
+    sql = ws.compile(
+        "sum(orders.amount where status != 'returned') > 100 and count(orders where channel = 'web') >= 2",
+        pretty=False,
+    )
+    assert scans(sql, "orders") == 1 and "CASE WHEN" in sql
