@@ -12,6 +12,7 @@ import pandas as pd
 from sqlglot import exp
 
 from ..errors import SegmentError, did_you_mean
+from .base import mask_url
 
 # Portable type names used between a frame and a CREATE TABLE; rendered per dialect by ``sql_type``.
 INTEGER, BIGINT, DOUBLE, BOOLEAN, DATE, TIMESTAMP, TIMESTAMPTZ, TEXT = (
@@ -152,6 +153,19 @@ def _py(v: object, sqlite: bool) -> object:
         if isinstance(v, dt.date):
             return v.isoformat()
     return v
+
+
+def path_from_url(url: str, scheme: str, example: str) -> str:
+    """``scheme:///rel`` -> rel, ``scheme:////abs`` -> /abs, ``scheme://`` -> :memory: (SQLAlchemy style)."""
+    prefix = f"{scheme}://"
+    if not url.startswith(prefix):
+        raise SegmentError(f"not a {scheme} URL: {mask_url(url)}")
+    rest = url[len(prefix) :]
+    if rest in ("", "/"):
+        return ":memory:"
+    if not rest.startswith("/"):
+        raise SegmentError(f"{example}, got {url}")
+    return rest[1:].split("?", 1)[0] or ":memory:"
 
 
 def no_such_table(table: str, existing: list[str]) -> SegmentError:

@@ -9,24 +9,10 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from ..errors import SegmentError
-from ._sql import no_such_table, quote, staging_name
+from ._sql import no_such_table, path_from_url, quote, staging_name
 from .base import Column, ForeignKey, classify_type, mask_url
 
 DIALECT = "duckdb"
-
-
-def _path_from_url(url: str) -> str:
-    """``duckdb:///rel.duckdb`` -> rel.duckdb, ``duckdb:////abs/x.duckdb`` -> /abs/x.duckdb (SQLAlchemy style)."""
-    if not url.startswith("duckdb://"):
-        raise SegmentError(f"not a duckdb URL: {mask_url(url)}")
-    rest = url[len("duckdb://") :]
-    if rest in ("", "/"):
-        return ":memory:"
-    if not rest.startswith("/"):
-        raise SegmentError(f"DuckDB URLs look like duckdb:///file.duckdb or duckdb:///:memory:, got {url}")
-    path = rest[1:].split("?", 1)[0]
-    return path or ":memory:"
 
 
 def _finish(conn: duckdb.DuckDBPyConnection, how: str) -> None:
@@ -60,7 +46,9 @@ class DuckDBBackend:
 
     @classmethod
     def from_url(cls, url: str) -> DuckDBBackend:
-        path = _path_from_url(url)
+        path = path_from_url(
+            url, "duckdb", "DuckDB URLs look like duckdb:///file.duckdb or duckdb:///:memory:"
+        )
         backend = cls(duckdb.connect(path), display_url=url)
         backend._owns = True
         return backend

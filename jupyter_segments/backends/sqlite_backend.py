@@ -9,7 +9,6 @@ from typing import Any
 
 import pandas as pd
 
-from ..errors import SegmentError
 from ._sql import (
     DATE,
     TEXT,
@@ -17,6 +16,7 @@ from ._sql import (
     create_table_sql,
     frame_types,
     no_such_table,
+    path_from_url,
     python_rows,
     quote,
     staging_name,
@@ -24,18 +24,6 @@ from ._sql import (
 from .base import Column, ForeignKey, classify_type, mask_url
 
 DIALECT = "sqlite"
-
-
-def _path_from_url(url: str) -> str:
-    """``sqlite:///rel.db`` -> rel.db, ``sqlite:////abs.db`` -> /abs.db, ``sqlite://`` -> :memory:."""
-    if not url.startswith("sqlite://"):
-        raise SegmentError(f"not a sqlite URL: {mask_url(url)}")
-    rest = url[len("sqlite://") :]
-    if rest in ("", "/"):
-        return ":memory:"
-    if not rest.startswith("/"):
-        raise SegmentError(f"SQLite URLs look like sqlite:///file.db, got {url}")
-    return rest[1:].split("?", 1)[0] or ":memory:"
 
 
 def _frame(cur: sqlite3.Cursor, rows: list[tuple]) -> pd.DataFrame:
@@ -82,7 +70,11 @@ class SQLiteBackend:
     def from_url(cls, url: str) -> SQLiteBackend:
         # isolation_level=None: autocommit, with explicit BEGIN/COMMIT where writes must be atomic.
         # check_same_thread=False: widget callbacks run on other threads; self._lock serialises use.
-        conn = sqlite3.connect(_path_from_url(url), isolation_level=None, check_same_thread=False)
+        conn = sqlite3.connect(
+            path_from_url(url, "sqlite", "SQLite URLs look like sqlite:///file.db"),
+            isolation_level=None,
+            check_same_thread=False,
+        )
         backend = cls(conn, display_url=url)
         backend._owns = True
         return backend

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from sqlglot import exp
@@ -190,19 +191,28 @@ class Scope:
             tree = parse_condition(text)
         except SegmentError as e:
             raise self.err(f"measure '{name}' does not parse: {e.reason}", node) from None
+        with self.nested_text("measure", name, text, node):
+            # parse_condition wraps a bare value ("sum(orders.amount)") in BoolTest: a measure is a value.
+            return self.value(tree.operand if isinstance(tree, A.BoolTest) else tree)
+
+    @contextmanager
+    def nested_text(self, kind: str, name: str, text: str, node: A.Node) -> Iterator[None]:
+        """Compile another definition's text (a measure, a referenced segment) in this scope.
+
+        Positions then refer to ``text``; an error is shown at ``node`` in the user's own text, with
+        where it sits in the other definition as a hint. ``name`` is on the stack to catch cycles.
+        """
         saved_text, self.text = self.text, text
         self.ctx.segment_stack.append(name)
         try:
-            # parse_condition wraps a bare value ("sum(orders.amount)") in BoolTest: a measure is a value.
-            return self.value(tree.operand if isinstance(tree, A.BoolTest) else tree)
+            yield
         except SegmentError as e:
-            # The fault is shown in the user's text; where it sits in the measure follows as a hint.
             raise SegmentError(
-                f"in measure '{name}': {e.reason}",
+                f"in {kind} '{name}': {e.reason}",
                 text=saved_text,
                 pos=node.pos,
                 end=node.end,
-                hint=f"measure '{name}', {e}",
+                hint=f"{kind} '{name}', {e}",
             ) from None
         finally:
             self.text = saved_text
@@ -657,22 +667,8 @@ class Scope:
             tree = parse(text)
         except SegmentError as e:
             raise self.err(f"segment '{node.name}' does not parse: {e.reason}", node) from None
-        saved_text, self.text = self.text, text
-        self.ctx.segment_stack.append(node.name)
-        try:
+        with self.nested_text("segment", node.name, text, node):
             inner = self.condition(tree.condition)
-        except SegmentError as e:
-            # The fault is shown in the user's text; where it sits in the segment follows as a hint.
-            raise SegmentError(
-                f"in segment '{node.name}': {e.reason}",
-                text=saved_text,
-                pos=node.pos,
-                end=node.end,
-                hint=f"segment '{node.name}', {e}",
-            ) from None
-        finally:
-            self.text = saved_text
-            self.ctx.segment_stack.pop()
         if node.negated:
             return _not_true(inner)
         return _is_true(inner) if self.under_not else exp.Paren(this=inner)
