@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -102,7 +102,7 @@ def versus_pandas(
     """Figure 2 (loading is timed once by ``load_frames``). Pandas results are checked too."""
     compiled = {r.segment: r.compiled_s for r in fig1}
     rows = []
-    for seg in SUITE:
+    for seg in (s for s in SUITE if s.name in compiled):
         reference = result_frame(ws.backend.connection.sql(compiled_sql(ws, seg)).to_arrow_table(), seg)
         times = []
         for _ in range(rounds):
@@ -116,6 +116,41 @@ def versus_pandas(
             VsPandas(customers, seg.name, min(times), compiled[seg.name], min(times) / compiled[seg.name])
         )
     return rows
+
+
+@dataclass
+class Batch:
+    """Figure 2's batch side: the whole suite refreshed at once (the same work figure 3 calls shared)."""
+
+    customers: int
+    segments: int
+    shared_s: float  # one shared query + one cut per segment, members written to tables
+    how: str
+
+
+def batch_refresh(
+    ws: Workspace,
+    conn: duckdb.DuckDBPyConnection,
+    customers: int,
+    rounds: int,
+    suite: Sequence[Segment] = SUITE,
+) -> Batch:
+    """Figure 2, whole suite as a batch: one shared refresh of every segment (figure 3's shared side).
+
+    Timed here rather than taken from figure 3: figure 3 may run at another scale (``--interactive-scale``)
+    or not at all (``--figures 2``), and results.json keeps older runs' figures, so borrowing its number
+    could pair measurements from different runs. Members are checked against each segment's own query.
+    """
+    trees = [parse(seg.dsl) for seg in suite]
+    shared, how = _shared_refresh(ws, conn, trees)
+    shared()  # warm-up, and the members to check
+    for i, tree in enumerate(trees):
+        _check_same(
+            conn, f"s_{i}", ws.query(tree, shape="keys", as_of=ANCHOR).sql(dialect="duckdb"), suite[i]
+        )
+    t = time_interleaved({"shared": shared}, rounds)["shared"]
+    _drop(conn, "s", len(trees))
+    return Batch(customers, len(trees), t.best, how)
 
 
 # --- figure 3: refresh-all ----------------------------------------------------------------------------
@@ -159,39 +194,57 @@ def _local_combined_select(ws: Workspace, trees: list) -> exp.Select:
     return select
 
 
-def refresh_all(ws: Workspace, conn: duckdb.DuckDBPyConnection, customers: int, rounds: int) -> Refresh:
-    """Figure 3: materialize every suite segment's members, one query each vs one shared query.
-
-    Both sides write each segment's member keys to a table (TEMP tables: the demo file is opened
-    read-only), which is the database work of a refresh; the catalog's bookkeeping is not timed.
-    """
-    key = "customer_id"
-    trees = [parse(seg.dsl) for seg in SUITE]
-    singles = [ws.query(t, shape="keys", as_of=ANCHOR).sql(dialect="duckdb") for t in trees]
+def _shared_refresh(
+    ws: Workspace, conn: duckdb.DuckDBPyConnection, trees: list
+) -> tuple[Callable[[], None], str]:
+    """The shared side of a refresh: the engine's combined query into ``flags``, then ``s_i`` per segment."""
     combined, how = _combined_select(ws, trees)
     combined_sql = combined.sql(dialect="duckdb")
-
-    def one_by_one() -> None:
-        for i, sql in enumerate(singles):
-            conn.execute(f"CREATE OR REPLACE TEMP TABLE m_{i} AS {sql}")
+    key = ws.model.customer_entity().key
 
     def shared() -> None:
         conn.execute(f"CREATE OR REPLACE TEMP TABLE flags AS {combined_sql}")
         for i in range(len(trees)):
             conn.execute(f"CREATE OR REPLACE TEMP TABLE s_{i} AS SELECT {key} FROM flags WHERE f_{i} = 1")
 
+    return shared, how
+
+
+def _check_same(conn: duckdb.DuckDBPyConnection, table: str, other: str, seg: Segment) -> None:
+    diff = conn.execute(
+        f"SELECT (SELECT count(*) FROM (SELECT * FROM {table} EXCEPT SELECT * FROM ({other}))) + "
+        f"(SELECT count(*) FROM (SELECT * FROM ({other}) EXCEPT SELECT * FROM {table}))"
+    ).fetchone()[0]
+    if diff:
+        raise AssertionError(f"shared refresh differs for {seg.name}")
+
+
+def _drop(conn: duckdb.DuckDBPyConnection, prefix: str, n: int) -> None:
+    for i in range(n):
+        conn.execute(f"DROP TABLE IF EXISTS {prefix}_{i}")
+    conn.execute("DROP TABLE IF EXISTS flags")
+
+
+def refresh_all(ws: Workspace, conn: duckdb.DuckDBPyConnection, customers: int, rounds: int) -> Refresh:
+    """Figure 3: materialize every suite segment's members, one query each vs one shared query.
+
+    Both sides write each segment's member keys to a table (TEMP tables: the demo file is opened
+    read-only), which is the database work of a refresh; the catalog's bookkeeping is not timed.
+    """
+    trees = [parse(seg.dsl) for seg in SUITE]
+    singles = [ws.query(t, shape="keys", as_of=ANCHOR).sql(dialect="duckdb") for t in trees]
+    shared, how = _shared_refresh(ws, conn, trees)
+
+    def one_by_one() -> None:
+        for i, sql in enumerate(singles):
+            conn.execute(f"CREATE OR REPLACE TEMP TABLE m_{i} AS {sql}")
+
     one_by_one(), shared()  # warm-up, and check both give the same members
     for i in range(len(trees)):
-        diff = conn.execute(
-            f"SELECT (SELECT count(*) FROM (SELECT * FROM m_{i} EXCEPT SELECT * FROM s_{i})) + "
-            f"(SELECT count(*) FROM (SELECT * FROM s_{i} EXCEPT SELECT * FROM m_{i}))"
-        ).fetchone()[0]
-        if diff:
-            raise AssertionError(f"shared refresh differs for {SUITE[i].name}")
+        _check_same(conn, f"s_{i}", f"SELECT * FROM m_{i}", SUITE[i])
     t = time_interleaved({"one": one_by_one, "shared": shared}, rounds)
-    for i in range(len(trees)):
-        conn.execute(f"DROP TABLE IF EXISTS m_{i}; DROP TABLE IF EXISTS s_{i}")
-    conn.execute("DROP TABLE IF EXISTS flags")
+    _drop(conn, "m", len(trees))
+    _drop(conn, "s", len(trees))
     return Refresh(
         customers, len(trees), t["one"].best, t["shared"].best, t["one"].best / t["shared"].best, how
     )
@@ -230,9 +283,23 @@ def interactive_counts(ws: Workspace, customers: int, rounds: int) -> list[Inter
 @dataclass
 class CompileTime:
     segment: str
-    compile_ms: float  # parse + compile + generate SQL text, mean of many
+    compile_ms: float  # parse + compile + generate SQL text, CPU time, mean of many
     eval_ms: float  # compiled SQL's run time at this scale (figure 1)
     share: float  # compile / evaluation
+    # The same CPU time by step, each timed on its own (so they add up to about compile_ms):
+    # parse = jupyter_segments.dsl.parse (text -> definition tree); build = build_query (definition ->
+    # sqlglot tree; referenced segments are parsed here); sql = .sql(dialect=...) (tree -> SQL text).
+    parse_ms: float = float("nan")
+    build_ms: float = float("nan")
+    sql_ms: float = float("nan")
+
+
+def _cpu_ms(fn: Callable[[], Any], repeat: int) -> float:
+    fn()  # warm caches
+    t = time.process_time()  # CPU time: other processes on the machine do not inflate it
+    for _ in range(repeat):
+        fn()
+    return (time.process_time() - t) / repeat * 1000
 
 
 def compile_times(ws: Workspace, fig1: list[VsHand], repeat: int = 200) -> list[CompileTime]:
@@ -242,12 +309,17 @@ def compile_times(ws: Workspace, fig1: list[VsHand], repeat: int = 200) -> list[
     rows = []
     for seg in (s for s in SUITE if s.name in evals):
         shape = "members" if seg.projections else "keys"
-        build_query(ws.model, parse(seg.dsl), options, shape).sql(dialect=ws.dialect)  # warm caches
-        t = time.process_time()  # CPU time: other processes on the machine do not inflate it
-        for _ in range(repeat):
-            build_query(ws.model, parse(seg.dsl), options, shape).sql(dialect=ws.dialect)
-        ms = (time.process_time() - t) / repeat * 1000
-        rows.append(CompileTime(seg.name, ms, evals[seg.name] * 1000, ms / (evals[seg.name] * 1000)))
+        ms = _cpu_ms(
+            lambda s=seg, sh=shape: build_query(ws.model, parse(s.dsl), options, sh).sql(dialect=ws.dialect),
+            repeat,
+        )
+        tree = parse(seg.dsl)
+        query = build_query(ws.model, tree, options, shape)
+        parse_ms = _cpu_ms(lambda s=seg: parse(s.dsl), repeat)
+        build_ms = _cpu_ms(lambda t=tree, sh=shape: build_query(ws.model, t, options, sh), repeat)
+        sql_ms = _cpu_ms(lambda q=query: q.sql(dialect=ws.dialect), repeat)
+        ev = evals[seg.name] * 1000
+        rows.append(CompileTime(seg.name, ms, ev, ms / ev, parse_ms, build_ms, sql_ms))
     return rows
 
 

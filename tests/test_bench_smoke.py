@@ -84,9 +84,21 @@ def test_figures_and_report_run(ws, conn, frames, tmp_path):
     refresh = F.refresh_all(ws, conn, TINY, rounds=1)  # checks shared == one-by-one members itself
     assert refresh.segments == len(SUITE) and refresh.shared_s > 0
     compile_rows = F.compile_times(ws, fig1, repeat=2)
-    assert all(r.compile_ms > 0 for r in compile_rows)
+    assert all(r.compile_ms > 0 and min(r.parse_ms, r.build_ms, r.sql_ms) > 0 for r in compile_rows)
+    pandas_rows = F.versus_pandas(frames, ws, fig1, TINY, rounds=1)  # checks pandas == compiled itself
+    assert [r.segment for r in pandas_rows] == [s.name for s in few]
+    batch = F.batch_refresh(ws, conn, TINY, rounds=1, suite=few)  # checks shared == each query itself
+    assert batch.segments == len(few) and batch.shared_s > 0
     results = {
         "fig1_duckdb": {"rows": F.as_records(fig1)},
+        "fig2_pandas": {
+            "rows": {
+                "customers": TINY,
+                "load_s": 0.5,
+                "segments": F.as_records(pandas_rows),
+                "batch": F.as_records(batch)[0],
+            }
+        },  # fmt: skip
         "fig3_refresh": {"rows": F.as_records(refresh)},
         "fig4_interactive": {
             "rows": {
@@ -99,6 +111,9 @@ def test_figures_and_report_run(ws, conn, frames, tmp_path):
     write_report(json.loads(json.dumps(results, default=str)), tmp_path)
     md = (tmp_path / "results.md").read_text()
     assert "| 1. compiled / fastest hand-written SQL, duckdb 3k (3 segments)" in md
+    assert "whole suite as a batch (load once + every segment vs one shared refresh of all 3)" in md
+    assert "| per segment: 3 separate queries" in md and "| whole suite as a batch: one shared refresh" in md
+    assert "(suite CPU time: parse " in md and "| parse / compile / SQL text ms |" in md
     assert (tmp_path / "fig1_vs_hand.png").stat().st_size > 1000
 
 
