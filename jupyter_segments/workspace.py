@@ -7,14 +7,17 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator, Mapping
+from contextlib import nullcontext
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from sqlglot import exp
+from sqlglot.dialects.dialect import Dialect
 
 from .backends import open_backend
 from .backends.base import Backend
 from .compile import Shape, build_query
+from .compile import dialects as D
 from .compile.compiler import Options
 from .dsl import ast as A
 from .dsl import bind_params, parse
@@ -178,12 +181,79 @@ class Workspace:
         fetched in chunks (use ``iter_members`` to process them without holding all in memory).
         """
         if limit is not None:
-            sql = self._sql(definition, "members", as_of, limit, params)
-            return self._run(lambda: self.backend.query(sql), sql)
+            query = self.query(definition, shape="members", as_of=as_of, limit=limit, params=params)
+            return self._first_members(query, limit)
         chunks = list(self.iter_members(definition, as_of=as_of, params=params))
         return (
             pd.concat(chunks, ignore_index=True) if chunks else self.members(definition, limit=0, as_of=as_of)
         )
+
+    # Previews (members with a limit) go by ranges of customer keys: None = on DuckDB when the query
+    # joins other tables. DuckDB carries a range on the customer key through the join into the scans of
+    # related tables; PostgreSQL, MySQL and SQLite would compute each aggregate in full for every range.
+    preview_by_key_range: bool | None = None
+    first_key_range: int = 10_000  # customers in a preview's first range; each next range ends 10x further
+
+    def _first_members(self, query: exp.Select, limit: int) -> pd.DataFrame:
+        """The rows of ``query`` (members shape: ORDER BY key LIMIT ``limit``), by ranges of keys.
+
+        A segment over aggregates computes them for every customer before its first row comes back (at
+        10M customers a hash table of 10M groups: 950 MB for ``sum(orders.amount) >= 1000``). Instead
+        the query runs for the first 10k customers by key, then the next 90k, 900k, ... until ``limit``
+        members are found, with the range on the outer query's key: DuckDB derives it for the joined
+        aggregates' scans, so they stay small (24 MB, 5 s -> 0.08 s). The ranges follow the result's
+        order, so the rows are exactly those of ``query`` alone.
+        """
+        by_range = self.preview_by_key_range
+        if by_range is None:
+            by_range = self.dialect == "duckdb" and query.find(exp.Join) is not None
+        if not by_range or limit <= 0:
+            return self._query(query)
+        found, lower, end = 0, None, self.first_key_range
+        while True:
+            upper = self._nth_key(end)  # None past the last customer
+            if lower is None and not isinstance(upper, int | str):
+                return self._query(query)  # fewer customers than one range, or keys neither integer nor text
+            part = self._query(self._in_key_range(query, lower, upper))
+            if lower is None and len(part) == limit:
+                return part  # the first range had them all (the common case)
+            found += len(part)
+            if found >= limit or upper is None:
+                # One query over every range read: a frame typed as one result (DuckDB types a column of
+                # only NULLs as object, so the frames of the ranges would not concatenate to the same).
+                return self._query(self._in_key_range(query, None, upper))
+            lower, end = upper, end * 10
+
+    def _nth_key(self, n: int) -> Any:
+        """The ``n``-th customer key in key order, NULLs left out (None if there are fewer keys)."""
+        customer = self.model.customer_entity()
+        key = D.column("c", customer.key)  # type: ignore[arg-type]
+        q = (
+            exp.select(key)
+            .from_(D.table(customer.name, "c"))
+            .where(exp.Not(this=exp.Is(this=key.copy(), expression=exp.Null())))
+        )
+        sql = q.order_by(key.copy()).limit(1).offset(n - 1).sql(dialect=self.dialect)
+        return self._run(lambda: self.backend.scalar(sql), sql)
+
+    def _in_key_range(self, query: exp.Select, lower: Any, upper: Any) -> exp.Select:
+        """``query`` for the customers with ``lower < key <= upper`` (None: no bound), NULL keys where the
+        dialect sorts them: in the first range if NULLs sort first, else in the last. Bounds become SQL
+        literals."""
+        if lower is None and upper is None:
+            return query
+        key = D.column("c", self.model.customer_entity().key)  # type: ignore[arg-type]
+        bounds: list[exp.Expr] = [key.copy() > exp.convert(lower)] if lower is not None else []
+        bounds += [key.copy() <= exp.convert(upper)] if upper is not None else []
+        cond = exp.and_(*bounds)
+        nulls_first = Dialect.get_or_raise(self.dialect).NULL_ORDERING == "nulls_are_small"
+        if (lower is None) if nulls_first else (upper is None):
+            cond = exp.or_(cond, exp.Is(this=key, expression=exp.Null()))
+        return query.copy().where(cond, copy=False)
+
+    def _query(self, query: exp.Select) -> pd.DataFrame:
+        sql = query.sql(dialect=self.dialect)
+        return self._run(lambda: self.backend.query(sql), sql)
 
     def iter_members(
         self,
@@ -194,10 +264,15 @@ class Workspace:
         params: Mapping[str, Any] | None = None,
         keys_only: bool = False,
     ) -> Iterator[pd.DataFrame]:
-        """All members, streamed from the database in DataFrame chunks."""
+        """All members, streamed from the database in DataFrame chunks.
+
+        On a DuckDB file the database's memory_limit is lowered while the stream is open (see
+        ``DuckDBBackend.low_memory``; ``ws.backend.stream_memory_limit = None`` turns that off).
+        """
         sql = self._sql(definition, "keys" if keys_only else "members", as_of, None, params)
         try:
-            yield from self.backend.iter_chunks(sql, chunk_size)
+            with getattr(self.backend, "low_memory", nullcontext)():
+                yield from self.backend.iter_chunks(sql, chunk_size)
         except SegmentError:
             raise
         except Exception as e:  # noqa: BLE001 - database errors are reported with the SQL sent

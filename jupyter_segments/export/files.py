@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +21,16 @@ def _path(path: Any) -> Path:
     return p
 
 
+def _low_memory(segment) -> AbstractContextManager[None]:
+    """The backend's ``low_memory()`` (DuckDB: a lower memory_limit while streaming), if it has one."""
+    return getattr(segment._ws.backend, "low_memory", nullcontext)()
+
+
 class CsvDestination:
     """All members as CSV (customer columns plus projections; ``columns='keys'`` for keys only).
 
-    Streamed chunk by chunk, never holding all members in memory.
+    Streamed chunk by chunk, never holding all members in memory (on a DuckDB file with its
+    memory_limit lowered meanwhile: ``DuckDBBackend.low_memory``).
     """
 
     name = "csv"
@@ -38,7 +45,7 @@ class CsvDestination:
         tmp = final.with_name(f".{final.name}.{uuid.uuid4().hex[:8]}.tmp")
         rows = 0
         try:
-            with open(tmp, "w", encoding="utf-8", newline="") as f:
+            with _low_memory(segment), open(tmp, "w", encoding="utf-8", newline="") as f:
                 header = True
                 for chunk in segment.iter_members(chunk_size, keys_only=columns == "keys"):
                     chunk.to_csv(f, index=False, header=header, **csv_options)
@@ -63,11 +70,12 @@ class ParquetDestination:
         sink = ParquetSink(_path(path))
         first = None
         try:
-            for chunk in segment.iter_members(chunk_size, keys_only=columns == "keys"):
-                if first is None:
-                    first = chunk.iloc[:0]
-                if len(chunk):
-                    sink.write(chunk)
+            with _low_memory(segment):
+                for chunk in segment.iter_members(chunk_size, keys_only=columns == "keys"):
+                    if first is None:
+                        first = chunk.iloc[:0]
+                    if len(chunk):
+                        sink.write(chunk)
             rows = sink.commit(empty_like=first)
         except BaseException:
             sink.abort()
