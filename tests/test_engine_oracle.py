@@ -259,6 +259,43 @@ CASES: list[tuple[str, str, object]] = [
      lambda d: O.cmp(d.agg("sum", "orders", "amount",
                            lambda r: O.cmp(d.per_order("sum", "quantity", lambda x: O.cmp(x.category, "=", "toys")),
                                            ">=", 3)), ">", 100)),
+    # --- two-step aggregates read from the per-order table a nested scope builds (compile/via_parent.py) ---
+    ("via_parent_sum", "count(orders) >= 0 and any(orders where count(order_lines) >= 1) and "
+     "sum(orders.order_lines.quantity where orders.channel != 'store' and quantity > 2) >= 20",
+     lambda d: d.ex("any", "orders", lambda r: O.cmp(d.per_order("count"), ">=", 1))
+     & O.cmp(d.agg("sum", "order_lines", "quantity",
+                   lambda r: O.cmp(r.o_channel, "!=", "store") & O.cmp(r.quantity, ">", 2)), ">=", 20)),
+    ("via_parent_count", "count(orders where sum(order_lines.quantity) > 10) >= 1 and "
+     "count(orders.order_lines where orders.channel = 'web') >= 3",
+     lambda d: O.cmp(d.agg("count", "orders", None, lambda r: O.cmp(d.per_order("sum", "quantity"), ">", 10)), ">=", 1)
+     & O.cmp(d.agg("count", "order_lines", None, lambda r: O.cmp(r.o_channel, "=", "web")), ">=", 3)),
+    ("via_parent_count_zero", "count(orders.order_lines where orders.channel = 'web') = 0 and "
+     "count(orders where count(order_lines) >= 1) >= 0",
+     lambda d: O.cmp(d.agg("count", "order_lines", None, lambda r: O.cmp(r.o_channel, "=", "web")), "=", 0)),
+    ("via_parent_min_max", "count(orders) >= 0 and any(orders where count(order_lines) > 3) and "
+     "max(orders.order_lines.unit_price where products.category = 'toys') > 50 and "
+     "min(orders.order_lines.quantity where orders.channel = 'app') < 3",
+     lambda d: d.ex("any", "orders", lambda r: O.cmp(d.per_order("count"), ">", 3))
+     & O.cmp(d.agg("max", "order_lines", "unit_price", lambda r: O.cmp(r.category, "=", "toys")), ">", 50)
+     & O.cmp(d.agg("min", "order_lines", "quantity", lambda r: O.cmp(r.o_channel, "=", "app")), "<", 3)),
+    ("via_parent_none", "none(orders.order_lines where orders.channel = 'store' and quantity >= 8) and "
+     "any(orders where sum(order_lines.quantity) > 30) and count(orders) >= 0",
+     lambda d: d.ex("none", "order_lines", lambda r: O.cmp(r.o_channel, "=", "store") & O.cmp(r.quantity, ">=", 8))
+     & d.ex("any", "orders", lambda r: O.cmp(d.per_order("sum", "quantity"), ">", 30))),
+    ("via_parent_any_lines_only", "any(orders.order_lines where products.category = 'books' and quantity > 5) "
+     "and count(orders where count(order_lines) >= 2) >= 2",
+     lambda d: d.ex("any", "order_lines", lambda r: O.cmp(r.category, "=", "books") & O.cmp(r.quantity, ">", 5))
+     & O.cmp(d.agg("count", "orders", None, lambda r: O.cmp(d.per_order("count"), ">=", 2)), ">=", 2)),
+    # conditions that mix parent and records, and all(): compiled as a join of the two steps instead
+    ("via_parent_mixed", "count(orders) >= 0 and any(orders where count(order_lines) > 2) and "
+     "sum(orders.order_lines.quantity where orders.channel = 'web' or quantity > 5) > 30",
+     lambda d: d.ex("any", "orders", lambda r: O.cmp(d.per_order("count"), ">", 2))
+     & O.cmp(d.agg("sum", "order_lines", "quantity",
+                   lambda r: O.cmp(r.o_channel, "=", "web") | O.cmp(r.quantity, ">", 5)), ">", 30)),
+    ("via_parent_all", "all(orders.order_lines where quantity > 1) and any(orders where sum(order_lines.quantity) > 0) "
+     "and count(orders) >= 0",
+     lambda d: d.ex("all", "order_lines", lambda r: O.cmp(r.quantity, ">", 1))
+     & d.ex("any", "orders", lambda r: O.cmp(d.per_order("sum", "quantity"), ">", 0))),
     # --- to-one steps ---
     ("to_one", "regions.name = 'North'", lambda d: O.cmp(d.region_name, "=", "North")),
     ("to_one_and", "regions.name = 'North' and newsletter", lambda d: O.cmp(d.region_name, "=", "North")

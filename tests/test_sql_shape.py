@@ -62,3 +62,39 @@ def test_several_aggregates_share_one_derived_table(ws):
         pretty=False,
     )
     assert scans(sql, "orders") == 1 and "CASE WHEN" in sql
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "count(orders where count(order_lines) >= 5) >= 2 and "
+        "sum(orders.order_lines.quantity where orders.status != 'cancelled') >= 60",
+        # the order of the parts does not matter
+        "sum(orders.order_lines.quantity where orders.status != 'cancelled') >= 60 and "
+        "count(orders where count(order_lines) >= 5) >= 2",
+        "count(orders where count(order_lines) >= 5) >= 2 and "
+        "none(orders.order_lines where orders.status = 'cancelled' and quantity > 3)",
+    ],
+)
+def test_two_step_aggregate_reads_the_nested_scopes_per_order_table(ws, text):
+    sql = ws.compile(text, pretty=False)
+    assert scans(sql, "order_lines") == 1 and scans(sql, "orders") == 1
+    nested = "o.order_id IN (SELECT order_id FROM order_lines GROUP BY order_id HAVING count(*) >= 5)"
+    if "none(" in text:
+        second = """NOT EXISTS (SELECT 1 FROM order_lines l JOIN orders o ON o.order_id = l.order_id
+                    WHERE o.customer_id = c.customer_id AND o.status = 'cancelled' AND l.quantity > 3)"""
+    else:
+        second = """coalesce((SELECT sum(l.quantity) FROM order_lines l JOIN orders o ON o.order_id = l.order_id
+                     WHERE o.customer_id = c.customer_id AND o.status != 'cancelled'), 0) >= 60"""
+    hand = f"""SELECT customer_id FROM customers c
+               WHERE (SELECT count(*) FROM orders o WHERE o.customer_id = c.customer_id AND {nested}) >= 2
+                 AND {second}"""
+    assert keys(ws, sql) == keys(ws, hand)
+
+
+def test_two_step_aggregate_alone_joins_the_two_steps(ws):
+    # Without a per-order table to reuse, one join of lines to orders is cheaper than building one.
+    sql = ws.compile(
+        "sum(orders.order_lines.quantity where orders.status != 'cancelled') >= 60", pretty=False
+    )
+    assert scans(sql, "orders") == 1 and re.search(r"JOIN order_lines AS", sql)

@@ -111,7 +111,7 @@ class SQLAlchemyBackend:
             raise ValueError("chunk_size must be positive")
         with self._engine.connect() as c:
             res = c.execution_options(stream_results=True, max_row_buffer=chunk_size).exec_driver_sql(
-                sql, execution_options=_RAW
+                _for_server(c, sql), execution_options=_RAW
             )
             try:
                 keys = list(res.keys())
@@ -312,7 +312,24 @@ _RAW = {"no_parameters": True}
 
 
 def _run(c: sa.Connection, sql: str) -> sa.CursorResult:
-    return c.exec_driver_sql(sql, execution_options=_RAW)
+    return c.exec_driver_sql(_for_server(c, sql), execution_options=_RAW)
+
+
+def _for_server(c: sa.Connection, sql: str) -> str:
+    """MariaDB: run queries without "split materialized" (LATERAL DERIVED) derived tables.
+
+    MariaDB re-evaluates a grouped derived table once per outer row when it thinks that is cheaper;
+    for a nested aggregate (per-order line sums joined to orders) it then scans every order line per
+    order: over 120 s instead of 0.1 s at 2,000 customers. SET STATEMENT scopes the switch to this
+    one statement, so the session keeps the user's settings.
+    """
+    if not getattr(c.dialect, "is_mariadb", False):
+        return sql
+    words = sql.split(None, 1)
+    first = words[0].upper() if words else ""
+    if first in ("SELECT", "WITH") or (first in ("CREATE", "INSERT") and "SELECT" in sql.upper()):
+        return f"SET STATEMENT optimizer_switch='split_materialized=off' FOR {sql}"
+    return sql
 
 
 def _frame(keys: Any, rows: Any) -> pd.DataFrame:

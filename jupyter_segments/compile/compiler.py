@@ -26,6 +26,7 @@ from ..dsl.parser import parse, parse_condition
 from ..errors import SegmentError, did_you_mean
 from ..model import Entity, Model, Step
 from . import dialects as D
+from . import via_parent as VP
 
 ValueType = str  # an AttrType, or "null" for a bare NULL literal
 _ORDERABLE = {"number", "string", "date", "timestamp"}
@@ -340,17 +341,83 @@ class Scope:
 
         An any/none/all over a path that has an aggregate table becomes a count in it (one scan); doing
         this first makes that independent of the order the parts are written in, and lets the segments
-        of a shared refresh find each other's tables.
+        of a shared refresh find each other's tables. Nested scopes are prepared too, so a two-step
+        aggregate can find the per-parent table a nested scope builds (see ``via_parent``).
         """
-        for agg in _aggregates_in_scope(nodes):
+        aggregates, tests = _in_scope(nodes)
+        two_step: list[A.Aggregate] = []
+        for agg in aggregates:
             try:
                 anchor_alias, steps, _ = self.split_path(agg, agg.path)
             except SegmentError:
                 continue  # reported, with its position, when the aggregate itself is compiled
-            self.group_for(anchor_alias, steps)
+            if len(steps) > 1:
+                two_step.append(agg)
+            else:
+                self.group_for(anchor_alias, steps)
+        folded: list[A.Aggregate | A.Exists] = [*aggregates, *tests]
+        for node in folded:  # the aggregates of the nested scopes that fold into a group
+            group = self._existing_group(node)
+            if group is not None and node.where is not None:
+                group.records.prepare_groups([node.where])
+        for agg in two_step:
+            anchor_alias, steps, _ = self.split_path(agg, agg.path)
+            if self._via_parent_plan(agg.func, agg.where, anchor_alias, steps) is None:
+                self.group_for(anchor_alias, steps)
+
+    def _existing_group(self, node: A.Aggregate | A.Exists) -> _AggGroup | None:
+        try:
+            anchor_alias, steps, _ = self.split_path(node, node.path)
+        except SegmentError:
+            return None
+        return self.groups.get((anchor_alias, tuple(s.target for s in steps)))
+
+    def _via_parent_plan(
+        self, func: str, where: A.Expr | None, anchor_alias: str, steps: list[Step]
+    ) -> tuple[_AggGroup, A.Expr | None, A.Expr | None] | None:
+        """How a two-step aggregate or any/none reads the per-parent table a nested scope builds.
+
+        (the parent's group, conditions on the parent, conditions on the records), or None when
+        there is no such table (then a join of the two steps is cheaper) or the conditions mix.
+        """
+        if len(steps) != 2 or func not in VP.COMBINE:
+            return None
+        outer = self.groups.get((anchor_alias, (steps[0].target,)))
+        if outer is None or (outer.records.alias, (steps[1].target,)) not in outer.records.groups:
+            return None
+        parents = VP.parent_steps(self.model, steps)
+        split = VP.split_where(where, parents)
+        if split is None:
+            return None
+        on_parent, on_records = split
+        return outer, VP.strip_parent(on_parent, parents) if on_parent is not None else None, on_records
+
+    def _aggregate_via_parent(
+        self, node: A.Aggregate, anchor_alias: str, steps: list[Step], rest: tuple[str, ...]
+    ) -> Typed | None:
+        plan = self._via_parent_plan(node.func, node.where, anchor_alias, steps)
+        if plan is None:
+            return None
+        outer, on_parent, on_records = plan
+        first = len(node.path) - len(steps) - len(rest)  # after the leading to-one steps
+        per_parent = outer.records.aggregate(
+            A.Aggregate(node.func, node.path[first + 1 :], on_records, pos=node.pos, end=node.end)
+        )
+        outer.records.prepare_groups([on_parent])
+        where = outer.records.condition(on_parent) if on_parent is not None else None
+        combine = VP.COMBINE[node.func]
+        measure = _Measure(f"{combine}_{len(outer.measures) + 1}", combine, per_parent.sql, where)
+        outer.measures.append(measure)
+        ref: exp.Expr = D.column(outer.alias, measure.column)
+        if node.func in _ZERO_WHEN_EMPTY:
+            ref = exp.Coalesce(this=ref, expressions=[exp.Literal.number(0)])
+        return Typed(ref, per_parent.type)
 
     def aggregate(self, node: A.Aggregate) -> Typed:
         anchor_alias, steps, rest = self.split_path(node, node.path)
+        via_parent = self._aggregate_via_parent(node, anchor_alias, steps, rest)
+        if via_parent is not None:
+            return via_parent
         group = self.group_for(anchor_alias, steps)
         records = group.records
         value: Typed | None = None
@@ -602,6 +669,16 @@ class Scope:
         group = self.groups.get((anchor_alias, tuple(s.target for s in steps)))
         if group is not None:
             return self.exists_in_group(node, group)
+        plan = self._via_parent_plan("count", node.where, anchor_alias, steps) if node.kind != "all" else None
+        if plan is not None:
+            # any(orders.order_lines where C) = any(orders where C_orders and any(order_lines where C_lines))
+            outer, on_parent, on_records = plan
+            first = len(node.path) - len(steps)
+            inner = A.Exists("any", node.path[first + 1 :], on_records, pos=node.pos, end=node.end)
+            both = A.And((on_parent, inner), pos=node.pos, end=node.end) if on_parent is not None else inner
+            return self.exists_in_group(
+                A.Exists(node.kind, node.path[: first + 1], both, pos=node.pos, end=node.end), outer
+            )
         records, aliases, chain = self.records_scope(anchor_alias, steps)
         records.prepare_groups([node.where])
         where = records.condition(node.where) if node.where is not None else None
@@ -674,15 +751,18 @@ class Scope:
         return _is_true(inner) if self.under_not else exp.Paren(this=inner)
 
 
-def _aggregates_in_scope(nodes: Sequence[A.Expr | None]) -> list[A.Aggregate]:
-    """Aggregates evaluated in the scope of ``nodes``: not those inside another aggregate's or an
-    any/none/all's WHERE (that is the related records' scope), nor inside referenced segments."""
+def _in_scope(nodes: Sequence[A.Expr | None]) -> tuple[list[A.Aggregate], list[A.Exists]]:
+    """Aggregates and any/none/all evaluated in the scope of ``nodes``: not those inside another one's
+    WHERE (that is the related records' scope), nor inside referenced segments."""
     found: list[A.Aggregate] = []
+    tests: list[A.Exists] = []
 
     def walk(node: object) -> None:
         if isinstance(node, A.Aggregate):
             found.append(node)
-        elif isinstance(node, (A.Exists, A.SegmentRef, A.Literal, A.Param, A.Name)):
+        elif isinstance(node, A.Exists):
+            tests.append(node)
+        elif isinstance(node, (A.SegmentRef, A.Literal, A.Param, A.Name)):
             return
         elif isinstance(node, A.Node):
             for f in dataclasses.fields(node):
@@ -693,7 +773,7 @@ def _aggregates_in_scope(nodes: Sequence[A.Expr | None]) -> list[A.Aggregate]:
 
     for n in nodes:
         walk(n)
-    return found
+    return found, tests
 
 
 def _group_join(group: _AggGroup) -> exp.Join:
