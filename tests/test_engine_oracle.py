@@ -350,6 +350,15 @@ CASES: list[tuple[str, str, object]] = [
      lambda d: O.except_(O.cmp(d.c.country, "=", "DE"), O.union(O.cmp(d.c.age, "<", 30), O.cmp(d.c.gender, "=", "F")))),
     ("not_setop", "not ((age > 40) union (gender = 'F'))",
      lambda d: ~O.union(O.cmp(d.c.age, ">", 40), O.cmp(d.c.gender, "=", "F"))),
+    # a top-level UNION of aggregating groups is a UNION of queries on DuckDB (compile.build_query)
+    ("union_of_queries", "(country = 'US' and sum(orders.amount) > 1500) union "
+     "(any(support_calls where escalated) and churn_score > 0.6) union (age > 85 and count(orders) = 0)",
+     lambda d: O.union(O.union(O.cmp(d.c.country, "=", "US") & O.cmp(d.agg("sum", "orders", "amount"), ">", 1500),
+                               d.ex("any", "support_calls", lambda r: O.tv(r.escalated)) & O.cmp(d.c.churn_score, ">", 0.6)),
+                       O.cmp(d.c.age, ">", 85) & O.cmp(d.agg("count", "orders"), "=", 0))),
+    ("union_of_intersect", "((count(orders) > 12) intersect (newsletter)) union (none(orders) or age < 20)",
+     lambda d: O.union(O.intersect(O.cmp(d.agg("count", "orders"), ">", 12), O.tv(d.c.newsletter)),
+                       d.ex("none", "orders") | O.cmp(d.c.age, "<", 20))),
     # A group's membership is TRUE or FALSE: NOT over an AND that holds one must not turn unknown.
     ("not_and_setop", "not (age > 30 and ((gender = 'F') union (country = 'DE')))",
      lambda d: ~(O.cmp(d.c.age, ">", 30) & O.union(O.cmp(d.c.gender, "=", "F"), O.cmp(d.c.country, "=", "DE")))),
@@ -462,8 +471,11 @@ def test_cases_are_not_trivial(demo: Demo) -> None:
     }, trivial  # fmt: skip
 
 
-def test_count_and_members_agree(ws: Workspace, demo: Demo) -> None:
+@pytest.mark.parametrize("union", [False, True])
+def test_count_and_members_agree(ws: Workspace, demo: Demo, union: bool) -> None:
     text = "sum(orders.amount where status != 'returned') > 500 and country in ('DE', 'US')"
+    if union:  # the same members through a top-level UNION (split into queries on DuckDB)
+        text = f"({text}) union ({text})"
     want = O.members(
         O.cmp(
             d_agg := demo.agg("sum", "orders", "amount", lambda r: O.cmp(r.status, "!=", "returned")),

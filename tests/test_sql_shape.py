@@ -98,3 +98,20 @@ def test_two_step_aggregate_alone_joins_the_two_steps(ws):
         "sum(orders.order_lines.quantity where orders.status != 'cancelled') >= 60", pretty=False
     )
     assert scans(sql, "orders") == 1 and re.search(r"JOIN order_lines AS", sql)
+
+
+UNION_OF_GROUPS = "(country = 'US' and sum(orders.amount) > 1500) union (any(support_calls where escalated))"
+
+
+def test_top_level_union_of_aggregating_groups_is_a_union_of_queries_on_duckdb(ws):
+    sql = ws.compile(UNION_OF_GROUPS, pretty=False)
+    assert re.search(r"\bUNION\b", sql) and scans(sql, "customers") == 2
+    hand = """SELECT c.customer_id FROM customers c JOIN orders o ON o.customer_id = c.customer_id
+              WHERE c.country = 'US' GROUP BY c.customer_id HAVING sum(o.amount) > 1500
+              UNION SELECT customer_id FROM customers WHERE customer_id IN
+                (SELECT cust_id FROM support_calls WHERE escalated)"""
+    assert keys(ws, sql) == keys(ws, hand)
+    assert ws.count(UNION_OF_GROUPS) == len(keys(ws, hand))
+    # PostgreSQL plans the OR over one scan faster; attribute-only groups stay one scan everywhere.
+    assert not re.search(r"\bUNION\b", ws.compile(UNION_OF_GROUPS, dialect="postgres", pretty=False))
+    assert not re.search(r"\bUNION\b", ws.compile("(age > 60) union (country = 'DE')", pretty=False))

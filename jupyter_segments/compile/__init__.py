@@ -7,9 +7,9 @@ from typing import Literal
 from sqlglot import exp
 
 from ..dsl import ast as A
-from ..model import Model
+from ..model import Entity, Model
 from . import dialects as D
-from .compiler import Options, Scope, _Context
+from .compiler import Options, Scope, _Context, _in_scope
 
 Shape = Literal["keys", "members", "count"]
 
@@ -44,6 +44,9 @@ def build_query(
             if proj.alias.lower() in taken:
                 raise ctx.error(f"projected column '{proj.alias}' clashes with an existing column", proj)
             taken.add(proj.alias.lower())
+    branches = _union_branches(definition.condition, options.dialect) if shape != "members" else None
+    if branches is not None:
+        return _union_query(ctx, customer, key, branches, shape)
     where = scope.condition(definition.condition)
     if shape == "count":
         select = exp.select(exp.alias_(exp.Count(this=exp.Star()), "members"))
@@ -66,3 +69,48 @@ def build_query(
     if shape == "members" and limit is not None:
         select = select.order_by(D.column("c", key), copy=False).limit(limit, copy=False)
     return select
+
+
+def _union_branches(condition: A.Expr, dialect: str) -> list[A.Expr] | None:
+    """The operands of a top-level UNION that should each be their own query, or None.
+
+    On DuckDB, ``(country = 'US' and sum(orders.amount) > 2000) union (...)`` as one scan with OR
+    over all aggregate tables cannot push each branch's customer filter into its own aggregate; a
+    UNION of two queries can (1M customers: 296 ms as OR, 196 ms as UNION, 191 ms hand-written;
+    PostgreSQL is faster with OR). Only worth it when a branch aggregates or tests related records.
+    """
+    if dialect not in D.SPLIT_TOP_UNION or not (isinstance(condition, A.SetOp) and condition.op == "union"):
+        return None
+    branches: list[A.Expr] = []
+
+    def flatten(node: A.Expr) -> None:
+        if isinstance(node, A.SetOp) and node.op == "union":
+            flatten(node.left)
+            flatten(node.right)
+        else:
+            branches.append(node)
+
+    flatten(condition)
+    aggregates, tests = _in_scope(branches)
+    return branches if aggregates or tests else None
+
+
+def _union_query(
+    ctx: _Context, customer: Entity, key: str, branches: list[A.Expr], shape: Shape
+) -> exp.Select:
+    """Each branch as its own ``SELECT key``; their UNION (distinct, so a member counts once)."""
+    union: exp.Query | None = None
+    for branch in branches:
+        scope = Scope(ctx, customer, ctx.alias("c"), is_customer=True)
+        scope.prepare_groups([branch])
+        where = scope.condition(branch)
+        select = exp.select(D.column(scope.alias, key)).from_(D.table(customer.name, scope.alias), copy=False)
+        for join in scope.from_joins():
+            select = select.join(join, copy=False)
+        select = select.where(where, copy=False)
+        union = select if union is None else exp.union(union, select, distinct=True, copy=False)
+    assert union is not None
+    members = exp.Subquery(this=union, alias=exp.TableAlias(this=exp.to_identifier("u")))
+    if shape == "count":
+        return exp.select(exp.alias_(exp.Count(this=exp.Star()), "members")).from_(members, copy=False)
+    return exp.select(D.column("u", key)).from_(members, copy=False)

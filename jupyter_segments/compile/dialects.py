@@ -20,6 +20,10 @@ NATIVE_ILIKE = {"duckdb", "postgres", "snowflake", "spark", "databricks", "redsh
 # build a temporary index/materialization for NOT IN (subquery), which we make NULL-safe.
 ANTI_JOIN_NOT_IN = {"sqlite", "mysql"}
 
+# Where a top-level UNION of groups that aggregate runs faster as a UNION of queries than as OR over
+# one scan (bench figure 1; see compile.build_query).
+SPLIT_TOP_UNION = {"duckdb"}
+
 # Words that must be quoted as identifiers in some dialect even though sqlglot does not always do it.
 _RESERVED = {k.upper() for k in Tokenizer.KEYWORDS if re.fullmatch(r"[A-Za-z_]+", k)} | {
     "USER", "ORDER", "GROUP", "TABLE", "SELECT", "WHERE", "FROM", "LIMIT", "KEY", "VALUE", "DATE",
