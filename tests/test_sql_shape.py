@@ -115,3 +115,30 @@ def test_top_level_union_of_aggregating_groups_is_a_union_of_queries_on_duckdb(w
     # PostgreSQL plans the OR over one scan faster; attribute-only groups stay one scan everywhere.
     assert not re.search(r"\bUNION\b", ws.compile(UNION_OF_GROUPS, dialect="postgres", pretty=False))
     assert not re.search(r"\bUNION\b", ws.compile("(age > 60) union (country = 'DE')", pretty=False))
+
+
+@pytest.fixture(scope="module")
+def fk_ws(tmp_path_factory):
+    """The demo with its PRIMARY and FOREIGN KEYs declared (DuckDB enforces them)."""
+    from jupyter_segments import demo
+
+    source = demo.generate(2_000, seed=11)
+    target = js.connect(f"duckdb:///{tmp_path_factory.mktemp('fk') / 'fk.duckdb'}")
+    demo.copy_to(source, target.backend, constraints=True)
+    target.customers("customers", key="customer_id")
+    return target
+
+
+def test_any_alone_over_an_enforced_foreign_key_reads_only_the_child(fk_ws, ws):
+    text = "any(support_calls where escalated and topic = 'billing')"
+    sql = fk_ws.compile(text, pretty=False)
+    assert scans(sql, "customers") == 0 and "DISTINCT" in sql
+    hand = """SELECT customer_id FROM customers c WHERE EXISTS (SELECT 1 FROM support_calls s
+              WHERE s.cust_id = c.customer_id AND s.escalated AND s.topic = 'billing')"""
+    assert set(fk_ws.member_keys(text)) == keys(fk_ws, hand)
+    assert fk_ws.count(text) == len(keys(fk_ws, hand))
+    # Not without the key (the demo in DuckDB declares none), nor on SQLite (declared keys unenforced).
+    assert scans(ws.compile(text, pretty=False), "customers") == 1
+    assert scans(fk_ws.compile(text, dialect="sqlite", pretty=False), "customers") == 1
+    # Anything more than one any() keeps the customer table.
+    assert scans(fk_ws.compile(text + " and age > 30", pretty=False), "customers") == 1

@@ -24,6 +24,10 @@ ANTI_JOIN_NOT_IN = {"sqlite", "mysql"}
 # one scan (bench figure 1; see compile.build_query).
 SPLIT_TOP_UNION = {"duckdb"}
 
+# Databases that enforce a declared FOREIGN KEY (SQLite only with PRAGMA foreign_keys, and warehouses
+# treat them as documentation), so a child's key values are known to exist in the parent table.
+ENFORCES_FOREIGN_KEYS = {"postgres", "duckdb"}
+
 # Words that must be quoted as identifiers in some dialect even though sqlglot does not always do it.
 _RESERVED = {k.upper() for k in Tokenizer.KEYWORDS if re.fullmatch(r"[A-Za-z_]+", k)} | {
     "USER", "ORDER", "GROUP", "TABLE", "SELECT", "WHERE", "FROM", "LIMIT", "KEY", "VALUE", "DATE",
