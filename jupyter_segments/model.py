@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import pandas as pd
 
@@ -86,6 +86,7 @@ class Model:
     _entities: dict[str, Entity] = field(default_factory=dict)
     _tables: list[str] | None = None
     _inferred: list[Relationship] | None = None
+    _steps: dict[tuple[Any, ...], dict[str, Step]] = field(default_factory=dict)  # see steps_from
 
     # --- entities ---------------------------------------------------------------------------------
     def tables(self) -> list[str]:
@@ -137,6 +138,7 @@ class Model:
         self._entities.clear()
         self._tables = None
         self._inferred = None
+        self._steps.clear()
 
     # --- relationships ----------------------------------------------------------------------------
     def add_relationship(
@@ -223,12 +225,22 @@ class Model:
 
     def steps_from(self, entity: str) -> dict[str, Step]:
         """The named steps available from ``entity``: children (to-many) and parents (to-one)."""
+        # Compiling one definition asks this dozens of times: remember the answer for the current
+        # relationships (declared, removed and inferred, whoever changed them).
+        state = (entity, tuple(self.declared), frozenset(self.removed), id(self._inferred))
+        cached = self._steps.get(state)
+        if cached is not None:
+            return cached
         steps: dict[str, Step] = {}
         for r in self.relationships():
             if r.parent == entity and r.child != entity:
                 steps.setdefault(r.child, Step(r, to_many=True))
             if r.child == entity and r.parent != entity:
                 steps.setdefault(r.parent, Step(r, to_many=False))
+        if self._inferred is not None:  # inferring on this call changed the state: key it as it is now
+            if len(self._steps) > 256:
+                self._steps.clear()
+            self._steps[(entity, tuple(self.declared), frozenset(self.removed), id(self._inferred))] = steps
         return steps
 
     def step(self, entity: str, name: str) -> Step | None:

@@ -252,7 +252,7 @@ class Workspace:
         return query.copy().where(cond, copy=False)
 
     def _query(self, query: exp.Select) -> pd.DataFrame:
-        sql = query.sql(dialect=self.dialect)
+        sql = query.sql(dialect=self.dialect, copy=False)  # every caller hands over a tree it is done with
         return self._run(lambda: self.backend.query(sql), sql)
 
     def iter_members(

@@ -28,9 +28,8 @@ def build_query(
     ctx = _Context(model, options, definition.text)
     scope = Scope(ctx, customer, "c", is_customer=True)
     ctx.used_aliases.add("c")
-    selected = [p.expr for p in definition.projections] if shape == "members" else []
-    scope.prepare_groups([definition.condition, *selected])
     if shape == "members":
+        scope.prepare_groups([definition.condition, *(p.expr for p in definition.projections)])
         # Projections first: their aggregate tables then exist when the condition is compiled, so an
         # any/none/all over the same path becomes a count in that table (one scan, not two).
         projected = [scope.value(proj.expr).sql for proj in definition.projections]
@@ -51,11 +50,12 @@ def build_query(
         alone = _any_by_foreign_key(scope, definition.condition, key, shape)
         if alone is not None:
             return alone
+        scope.prepare_groups([definition.condition])
     where = scope.condition(definition.condition)
     if shape == "count":
-        select = exp.select(exp.alias_(exp.Count(this=exp.Star()), "members"))
+        select = exp.select(exp.alias_(exp.Count(this=exp.Star()), "members", copy=False), copy=False)
     elif shape == "keys":
-        select = exp.select(D.column("c", key))
+        select = exp.select(D.column("c", key), copy=False)
     else:
         columns: list[exp.Expr] = [D.column("c", name) for name in customer.columns]
         taken = {n.lower() for n in customer.columns}
@@ -63,8 +63,8 @@ def build_query(
             if proj.alias.lower() in taken:
                 raise ctx.error(f"projected column '{proj.alias}' clashes with an existing column", proj)
             taken.add(proj.alias.lower())
-            columns.append(exp.alias_(value, D.identifier(proj.alias)))
-        select = exp.select(*columns)
+            columns.append(exp.alias_(value, D.identifier(proj.alias), copy=False))
+        select = exp.select(*columns, copy=False)
     # copy=False: every node is fresh; the builder's default copy made compiling O(n^2) in joins.
     select = select.from_(D.table(customer.name, "c"), copy=False)
     for join in scope.from_joins():
@@ -108,7 +108,9 @@ def _union_query(
         scope = Scope(ctx, customer, ctx.alias("c"), is_customer=True)
         scope.prepare_groups([branch])
         where = scope.condition(branch)
-        select = exp.select(D.column(scope.alias, key)).from_(D.table(customer.name, scope.alias), copy=False)
+        select = exp.select(D.column(scope.alias, key), copy=False).from_(
+            D.table(customer.name, scope.alias), copy=False
+        )
         for join in scope.from_joins():
             select = select.join(join, copy=False)
         select = select.where(where, copy=False)
@@ -116,8 +118,10 @@ def _union_query(
     assert union is not None
     members = exp.Subquery(this=union, alias=exp.TableAlias(this=exp.to_identifier("u")))
     if shape == "count":
-        return exp.select(exp.alias_(exp.Count(this=exp.Star()), "members")).from_(members, copy=False)
-    return exp.select(D.column("u", key)).from_(members, copy=False)
+        return exp.select(exp.alias_(exp.Count(this=exp.Star()), "members", copy=False), copy=False).from_(
+            members, copy=False
+        )
+    return exp.select(D.column("u", key), copy=False).from_(members, copy=False)
 
 
 def _any_by_foreign_key(scope: Scope, condition: A.Expr, key: str, shape: Shape) -> exp.Select | None:
@@ -141,13 +145,17 @@ def _any_by_foreign_key(scope: Scope, condition: A.Expr, key: str, shape: Shape)
     records, aliases, _ = scope.records_scope(anchor_alias, steps)
     records.prepare_groups([condition.where])
     fk = D.column(aliases[0], step.target_column)
-    conds: list[exp.Expr] = [exp.not_(exp.Is(this=fk, expression=exp.Null()))]
+    conds: list[exp.Expr] = [exp.not_(exp.Is(this=fk, expression=exp.Null()), copy=False)]
     if condition.where is not None:
         conds.insert(0, records.condition(condition.where))
     if shape == "count":
-        select = exp.select(exp.alias_(exp.Count(this=exp.Distinct(expressions=[fk])), "members"))
+        select = exp.select(
+            exp.alias_(exp.Count(this=exp.Distinct(expressions=[fk])), "members", copy=False), copy=False
+        )
     else:
-        select = exp.select(exp.alias_(fk.copy(), D.identifier(key))).distinct()
+        select = exp.select(exp.alias_(fk.copy(), D.identifier(key), copy=False), copy=False).distinct(
+            copy=False
+        )
     select = select.from_(D.table(step.target, aliases[0]), copy=False)
     for join in records.from_joins():
         select = select.join(join, copy=False)

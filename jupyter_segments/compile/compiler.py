@@ -783,7 +783,7 @@ def _group_join(group: _AggGroup) -> exp.Join:
     fk = D.column(aliases[0], first.target_column)
     wheres = [m.where for m in group.measures]
     shared_where = wheres[0] if all(w is not None and w == wheres[0] for w in wheres) else None
-    select = exp.select(exp.alias_(fk.copy(), "k", copy=False)).from_(
+    select = exp.select(exp.alias_(fk.copy(), "k", copy=False), copy=False).from_(
         D.table(first.target, aliases[0]), copy=False
     )
     for j in group.records.from_joins():
@@ -792,7 +792,7 @@ def _group_join(group: _AggGroup) -> exp.Join:
         # With one shared filter it goes to WHERE (fewer rows to aggregate); otherwise each aggregate
         # filters its own rows with CASE WHEN, so one scan serves them all.
         where = None if shared_where is not None else m.where
-        select = select.select(exp.alias_(_agg_sql(m, where), m.column), copy=False)
+        select = select.select(exp.alias_(_agg_sql(m, where), m.column, copy=False), copy=False)
     if shared_where is not None:
         select = select.where(shared_where, copy=False)
     select = select.group_by(fk.copy(), copy=False)

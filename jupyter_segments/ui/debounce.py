@@ -202,7 +202,7 @@ class WorkerDB:
 
     def count(self, definition: Any) -> int:
         """The member count of a definition (text or tree), counted by the database on this thread."""
-        sql = self.ws.query(definition, shape="count").sql(dialect=self.ws.dialect)
+        sql = self.ws.query(definition, shape="count").sql(dialect=self.ws.dialect, copy=False)
         value = self.scalar(sql)
         return 0 if value is None or value != value else int(value)
 
