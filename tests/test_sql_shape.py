@@ -142,3 +142,31 @@ def test_any_alone_over_an_enforced_foreign_key_reads_only_the_child(fk_ws, ws):
     assert scans(fk_ws.compile(text, dialect="sqlite", pretty=False), "customers") == 1
     # Anything more than one any() keeps the customer table.
     assert scans(fk_ws.compile(text + " and age > 30", pretty=False), "customers") == 1
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # the nested per-order table would be joined to every order: a semi-join on its matches is cheaper
+        "sum(orders.amount) > 100 and any(orders where sum(order_lines.quantity) > 30)",
+        # products would be joined to every order line of the shared table
+        "count(orders where count(order_lines) >= 5) >= 1 and "
+        "any(orders.order_lines where products.category = 'toys' and quantity >= 5)",
+    ],
+)
+def test_existence_that_needs_a_new_join_stays_a_semi_join(ws, text):
+    sql = ws.compile(text, pretty=False)
+    assert " IN (SELECT" in sql
+    if "products" in text:
+        nested = "o.order_id IN (SELECT order_id FROM order_lines GROUP BY order_id HAVING count(*) >= 5)"
+        hand = f"""SELECT customer_id FROM customers c
+                   WHERE (SELECT count(*) FROM orders o WHERE o.customer_id = c.customer_id AND {nested}) >= 1
+                     AND EXISTS (SELECT 1 FROM orders o JOIN order_lines l ON l.order_id = o.order_id
+                                 JOIN products p ON p.product_id = l.product_id
+                                 WHERE o.customer_id = c.customer_id AND p.category = 'toys' AND l.quantity >= 5)"""
+    else:
+        hand = """SELECT customer_id FROM customers c
+                  WHERE (SELECT sum(amount) FROM orders o WHERE o.customer_id = c.customer_id) > 100
+                    AND EXISTS (SELECT 1 FROM orders o WHERE o.customer_id = c.customer_id AND
+                                (SELECT sum(quantity) FROM order_lines l WHERE l.order_id = o.order_id) > 30)"""
+    assert keys(ws, sql) == keys(ws, hand)

@@ -18,6 +18,7 @@ import datetime as dt
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import cast
 
 from sqlglot import exp
 
@@ -355,11 +356,10 @@ class Scope:
                 two_step.append(agg)
             else:
                 self.group_for(anchor_alias, steps)
-        folded: list[A.Aggregate | A.Exists] = [*aggregates, *tests]
-        for node in folded:  # the aggregates of the nested scopes that fold into a group
-            group = self._existing_group(node)
-            if group is not None and node.where is not None:
-                group.records.prepare_groups([node.where])
+        for agg in aggregates:  # their WHERE is compiled in their group's records: prepare it too
+            group = self._existing_group(agg)
+            if group is not None and agg.where is not None:
+                group.records.prepare_groups([agg.where])
         for agg in two_step:
             anchor_alias, steps, _ = self.split_path(agg, agg.path)
             if self._via_parent_plan(agg.func, agg.where, anchor_alias, steps) is None:
@@ -371,6 +371,35 @@ class Scope:
         except SegmentError:
             return None
         return self.groups.get((anchor_alias, tuple(s.target for s in steps)))
+
+    def folds_cheaply(self, where: A.Expr | None) -> bool:
+        """Whether ``where`` compiles here without a new join: no to-one step not yet joined in this
+        scope, no nested scope whose table this scope does not already build.
+
+        Folding an any/none into an aggregate table makes every record pay for its condition. A plain
+        condition is a CASE per row, cheaper than a second scan; a new join is not (1M customers: a
+        products join on all 31M order lines cost 0.85 s, the filtered semi-join alone 0.37 s; a nested
+        per-order table joined to all orders 1.7 s, the semi-join on its matches 1.66 s in all).
+        """
+        if where is None:
+            return True
+        if isinstance(where, A.Name):
+            if len(where.parts) == 1:
+                return True
+            step = self.model.step(self.entity.name, where.parts[0])
+            return len(where.parts) == 2 and step is not None and (self.alias, step.target) in self.to_one
+        if isinstance(where, (A.Aggregate, A.Exists)):
+            step = self.model.step(self.entity.name, where.path[0])
+            if step is None or not step.to_many:
+                return False
+            second = self.model.step(step.target, where.path[1]) if len(where.path) > 1 else None
+            if second is not None and second.to_many:
+                return False  # a two-step nested path: its own table
+            nested = self.groups.get((self.alias, (step.target,)))
+            return nested is not None and nested.records.folds_cheaply(where.where)
+        if isinstance(where, A.SegmentRef):
+            return False
+        return all(self.folds_cheaply(child) for child in _children(where))
 
     def _via_parent_plan(
         self, func: str, where: A.Expr | None, anchor_alias: str, steps: list[Step]
@@ -390,6 +419,9 @@ class Scope:
         if split is None:
             return None
         on_parent, on_records = split
+        per_parent = outer.records.groups[(outer.records.alias, (steps[1].target,))]
+        if not per_parent.records.folds_cheaply(on_records):
+            return None  # e.g. a to-one join every record of the shared table would pay for
         return outer, VP.strip_parent(on_parent, parents) if on_parent is not None else None, on_records
 
     def _aggregate_via_parent(
@@ -667,18 +699,19 @@ class Scope:
                 node,
             )
         group = self.groups.get((anchor_alias, tuple(s.target for s in steps)))
-        if group is not None:
+        if group is not None and group.records.folds_cheaply(node.where):
             return self.exists_in_group(node, group)
         plan = self._via_parent_plan("count", node.where, anchor_alias, steps) if node.kind != "all" else None
-        if plan is not None:
+        if plan is not None and group is None:
             # any(orders.order_lines where C) = any(orders where C_orders and any(order_lines where C_lines))
             outer, on_parent, on_records = plan
             first = len(node.path) - len(steps)
             inner = A.Exists("any", node.path[first + 1 :], on_records, pos=node.pos, end=node.end)
             both = A.And((on_parent, inner), pos=node.pos, end=node.end) if on_parent is not None else inner
-            return self.exists_in_group(
-                A.Exists(node.kind, node.path[: first + 1], both, pos=node.pos, end=node.end), outer
-            )
+            if outer.records.folds_cheaply(both):
+                return self.exists_in_group(
+                    A.Exists(node.kind, node.path[: first + 1], both, pos=node.pos, end=node.end), outer
+                )
         records, aliases, chain = self.records_scope(anchor_alias, steps)
         records.prepare_groups([node.where])
         where = records.condition(node.where) if node.where is not None else None
@@ -774,6 +807,15 @@ def _in_scope(nodes: Sequence[A.Expr | None]) -> tuple[list[A.Aggregate], list[A
     for n in nodes:
         walk(n)
     return found, tests
+
+
+def _children(node: A.Node) -> Iterator[A.Expr]:
+    for f in dataclasses.fields(node):
+        value = getattr(node, f.name)
+        if isinstance(value, A.Node):
+            yield cast(A.Expr, value)
+        elif isinstance(value, tuple):
+            yield from (cast(A.Expr, v) for v in value if isinstance(v, A.Node))
 
 
 def _group_join(group: _AggGroup) -> exp.Join:
