@@ -186,6 +186,14 @@ class Model:
             self._inferred = list(found.values())
         return self._inferred
 
+    def has_foreign_key(self, rel: Relationship) -> bool:
+        """Whether the database declares ``rel`` as a FOREIGN KEY (also when the user declared it too)."""
+        same = (rel.child, rel.parent, rel.child_column, rel.parent_column)
+        return rel.origin == "foreign key" or any(
+            r.origin == "foreign key" and (r.child, r.parent, r.child_column, r.parent_column) == same
+            for r in self.inferred()
+        )
+
     def _infer_by_name(self, child: str, parent: str) -> Relationship | None:
         # orders.customer_id -> customers.customer_id (or customers.id): singular or plural table name.
         stems = {parent, _singular(parent)}

@@ -140,6 +140,9 @@ def test_any_alone_over_an_enforced_foreign_key_reads_only_the_child(fk_ws, ws):
     # Not without the key (the demo in DuckDB declares none), nor on SQLite (declared keys unenforced).
     assert scans(ws.compile(text, pretty=False), "customers") == 1
     assert scans(fk_ws.compile(text, dialect="sqlite", pretty=False), "customers") == 1
+    # A relationship the user declares as well is still the database's foreign key.
+    fk_ws.relate("support_calls", "customers", on=("cust_id", "customer_id"))
+    assert scans(fk_ws.compile(text, pretty=False), "customers") == 0
     # Anything more than one any() keeps the customer table.
     assert scans(fk_ws.compile(text + " and age > 30", pretty=False), "customers") == 1
 

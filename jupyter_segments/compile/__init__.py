@@ -140,7 +140,7 @@ def _any_by_foreign_key(scope: Scope, condition: A.Expr, key: str, shape: Shape)
     if anchor_alias != scope.alias or len(steps) != 1 or rest:
         return None  # errors in ``rest`` are reported by the general path
     step = steps[0]
-    if step.relationship.origin != "foreign key" or step.source_column != key:
+    if step.source_column != key or not scope.model.has_foreign_key(step.relationship):
         return None
     records, aliases, _ = scope.records_scope(anchor_alias, steps)
     records.prepare_groups([condition.where])
