@@ -115,7 +115,8 @@ def main(argv: list[str] | None = None) -> int:
 
         log(f"figure 1: PostgreSQL, {args.pg_scale:,} customers")
         url = ensure_pg(args.pg_scale)
-        ws = workspace(open_db(args.pg_scale))  # the model is the same; SQL is generated for postgres
+        # Connected to PostgreSQL itself, as a user would be: the model then knows its FOREIGN KEYs.
+        ws = workspace(url.replace("postgresql://", "postgresql+psycopg://"))
         with psycopg.connect(url, autocommit=True) as pg:
             rows = F.compiled_vs_hand(
                 ws, postgres_runner(pg), "postgres", args.pg_scale, 1 if args.quick else 3
