@@ -534,6 +534,8 @@ class Scope:
             cls = {"=": exp.EQ, "!=": exp.NEQ, "<": exp.LT, "<=": exp.LTE, ">": exp.GT, ">=": exp.GTE}[
                 node.op
             ]
+            if not self.under_not:
+                left, right = _without_empty_default(node, left, right)
             return cls(this=left.sql, expression=right.sql)
         if isinstance(node, A.Between):
             v = self.value(node.operand)
@@ -807,6 +809,41 @@ def _in_scope(nodes: Sequence[A.Expr | None]) -> tuple[list[A.Aggregate], list[A
     for n in nodes:
         walk(n)
     return found, tests
+
+
+_HOLDS = {
+    "=": lambda a, b: a == b,
+    "!=": lambda a, b: a != b,
+    "<": lambda a, b: a < b,
+    "<=": lambda a, b: a <= b,
+    ">": lambda a, b: a > b,
+    ">=": lambda a, b: a >= b,
+}
+
+
+def _without_empty_default(node: A.Compare, left: Typed, right: Typed) -> tuple[Typed, Typed]:
+    """``COALESCE(count, 0) >= 5`` as ``count >= 5`` when 0 would not match anyway.
+
+    A customer (or order) with no related rows then compares NULL instead of 0: not true either way,
+    which is all a filter sees outside NOT (the caller checks that). Without the COALESCE the condition
+    is strict, so PostgreSQL can turn the LEFT JOIN of the aggregate table into an inner join and
+    filter before joining (bench: nested_count on PostgreSQL was 1.3-1.8x the hand-written SQL).
+    """
+    for agg, lit, flipped in ((node.left, node.right, False), (node.right, node.left, True)):
+        typed = right if flipped else left
+        if not (
+            isinstance(agg, A.Aggregate)
+            and isinstance(typed.sql, exp.Coalesce)
+            and isinstance(lit, A.Literal)
+            and isinstance(lit.value, (int, float))
+            and not isinstance(lit.value, bool)
+        ):
+            continue
+        zero_matches = _HOLDS[node.op](lit.value, 0) if flipped else _HOLDS[node.op](0, lit.value)
+        if not zero_matches:
+            bare = Typed(typed.sql.this, typed.type)
+            return (left, bare) if flipped else (bare, right)
+    return left, right
 
 
 def _children(node: A.Node) -> Iterator[A.Expr]:

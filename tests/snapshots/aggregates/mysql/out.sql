@@ -24,8 +24,8 @@ LEFT JOIN (
 ) AS orders_agg_1
   ON orders_agg_1.k = c.customer_id
 WHERE
-  COALESCE(orders_agg_1.sum_1, 0) >= 1000
-  AND COALESCE(orders_agg_1.count_2, 0) > 3
+  orders_agg_1.sum_1 >= 1000
+  AND orders_agg_1.count_2 > 3
   AND orders_agg_1.avg_3 > 20
   AND orders_agg_1.max_4 > CAST('2025-01-01' AS DATE);
 
@@ -55,7 +55,7 @@ LEFT JOIN (
 ) AS orders_agg_1
   ON orders_agg_1.k = c.customer_id
 WHERE
-  COALESCE(orders_agg_1.sum_1, 0) >= 1000
-  AND COALESCE(orders_agg_1.count_2, 0) > 3
+  orders_agg_1.sum_1 >= 1000
+  AND orders_agg_1.count_2 > 3
   AND orders_agg_1.avg_3 > 20
   AND orders_agg_1.max_4 > CAST('2025-01-01' AS DATE);

@@ -12,7 +12,7 @@ LEFT JOIN (
 ) AS orders_agg_1
   ON orders_agg_1.k = c.customer_id
 WHERE
-  COALESCE(orders_agg_1.sum_1, 0) >= 1000;
+  orders_agg_1.sum_1 >= 1000;
 
 -- as_of=2025-06-30T12:30:00
 SELECT
@@ -28,4 +28,4 @@ LEFT JOIN (
 ) AS orders_agg_1
   ON orders_agg_1.k = c.customer_id
 WHERE
-  COALESCE(orders_agg_1.sum_1, 0) >= 1000;
+  orders_agg_1.sum_1 >= 1000;

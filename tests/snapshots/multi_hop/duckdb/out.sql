@@ -15,8 +15,7 @@ LEFT JOIN (
 ) AS order_lines_agg_1
   ON order_lines_agg_1.k = c.customer_id
 WHERE
-  COALESCE(order_lines_agg_1.count_distinct_1, 0) >= 5
-  AND COALESCE(order_lines_agg_1.sum_2, 0) > 10;
+  order_lines_agg_1.count_distinct_1 >= 5 AND order_lines_agg_1.sum_2 > 10;
 
 -- as_of=2025-06-30T12:30:00
 SELECT
@@ -35,5 +34,4 @@ LEFT JOIN (
 ) AS order_lines_agg_1
   ON order_lines_agg_1.k = c.customer_id
 WHERE
-  COALESCE(order_lines_agg_1.count_distinct_1, 0) >= 5
-  AND COALESCE(order_lines_agg_1.sum_2, 0) > 10;
+  order_lines_agg_1.count_distinct_1 >= 5 AND order_lines_agg_1.sum_2 > 10;

@@ -17,8 +17,7 @@ WHERE
     ) AS order_lines_agg_1
       ON order_lines_agg_1.k = orders_1.order_id
     WHERE
-      COALESCE(order_lines_agg_1.sum_1, 0) > 30
-      AND NOT (
+      order_lines_agg_1.sum_1 > 30 AND NOT (
         orders_1.customer_id IS NULL
       )
   );
@@ -42,8 +41,7 @@ WHERE
     ) AS order_lines_agg_1
       ON order_lines_agg_1.k = orders_1.order_id
     WHERE
-      COALESCE(order_lines_agg_1.sum_1, 0) > 30
-      AND NOT (
+      order_lines_agg_1.sum_1 > 30 AND NOT (
         orders_1.customer_id IS NULL
       )
   );

@@ -46,7 +46,7 @@ LEFT JOIN (
 ) AS support_calls_agg_1
   ON support_calls_agg_1.k = c.customer_id
 WHERE
-  COALESCE(orders_agg_1.count_2, 0) > 0;
+  orders_agg_1.count_2 > 0;
 
 -- as_of=2025-06-30T12:30:00
 SELECT
@@ -96,4 +96,4 @@ LEFT JOIN (
 ) AS support_calls_agg_1
   ON support_calls_agg_1.k = c.customer_id
 WHERE
-  COALESCE(orders_agg_1.count_2, 0) > 0;
+  orders_agg_1.count_2 > 0;
