@@ -105,18 +105,12 @@ def references(text: str) -> set[str]:
     return found
 
 
-def _walk_refs(node: Any, found: set[str]) -> None:
+def _walk_refs(node: A.Node, found: set[str]) -> None:
     if isinstance(node, A.SegmentRef):
         found.add(node.name)
         return
-    if isinstance(node, A.Node):
-        for value in vars(node).values():
-            if isinstance(value, A.Node):
-                _walk_refs(value, found)
-            elif isinstance(value, tuple):
-                for v in value:
-                    if isinstance(v, A.Node):
-                        _walk_refs(v, found)
+    for child in A.children(node):
+        _walk_refs(child, found)
 
 
 def dependency_order(

@@ -13,12 +13,11 @@ any SQL exists. The SQL shape (measured in docs/sql-shape.md):
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
+import operator
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import cast
 
 from sqlglot import exp
 
@@ -345,32 +344,23 @@ class Scope:
         of a shared refresh find each other's tables. Nested scopes are prepared too, so a two-step
         aggregate can find the per-parent table a nested scope builds (see ``via_parent``).
         """
-        aggregates, tests = _in_scope(nodes)
-        two_step: list[A.Aggregate] = []
+        aggregates, _ = _in_scope(nodes)
+        paths: list[tuple[A.Aggregate, str, list[Step]]] = []
         for agg in aggregates:
             try:
                 anchor_alias, steps, _ = self.split_path(agg, agg.path)
             except SegmentError:
                 continue  # reported, with its position, when the aggregate itself is compiled
-            if len(steps) > 1:
-                two_step.append(agg)
-            else:
+            paths.append((agg, anchor_alias, steps))
+            if len(steps) == 1:
                 self.group_for(anchor_alias, steps)
-        for agg in aggregates:  # their WHERE is compiled in their group's records: prepare it too
-            group = self._existing_group(agg)
+        for agg, anchor_alias, steps in paths:  # their WHERE is compiled in their group's records
+            group = self.groups.get((anchor_alias, tuple(s.target for s in steps)))
             if group is not None and agg.where is not None:
                 group.records.prepare_groups([agg.where])
-        for agg in two_step:
-            anchor_alias, steps, _ = self.split_path(agg, agg.path)
-            if self._via_parent_plan(agg.func, agg.where, anchor_alias, steps) is None:
+        for agg, anchor_alias, steps in paths:
+            if len(steps) > 1 and self._via_parent_plan(agg.func, agg.where, anchor_alias, steps) is None:
                 self.group_for(anchor_alias, steps)
-
-    def _existing_group(self, node: A.Aggregate | A.Exists) -> _AggGroup | None:
-        try:
-            anchor_alias, steps, _ = self.split_path(node, node.path)
-        except SegmentError:
-            return None
-        return self.groups.get((anchor_alias, tuple(s.target for s in steps)))
 
     def folds_cheaply(self, where: A.Expr | None) -> bool:
         """Whether ``where`` compiles here without a new join: no to-one step not yet joined in this
@@ -399,7 +389,7 @@ class Scope:
             return nested is not None and nested.records.folds_cheaply(where.where)
         if isinstance(where, A.SegmentRef):
             return False
-        return all(self.folds_cheaply(child) for child in _children(where))
+        return all(self.folds_cheaply(child) for child in A.children(where))
 
     def _via_parent_plan(
         self, func: str, where: A.Expr | None, anchor_alias: str, steps: list[Step]
@@ -703,8 +693,12 @@ class Scope:
         group = self.groups.get((anchor_alias, tuple(s.target for s in steps)))
         if group is not None and group.records.folds_cheaply(node.where):
             return self.exists_in_group(node, group)
-        plan = self._via_parent_plan("count", node.where, anchor_alias, steps) if node.kind != "all" else None
-        if plan is not None and group is None:
+        plan = (
+            self._via_parent_plan("count", node.where, anchor_alias, steps)
+            if group is None and node.kind != "all"
+            else None
+        )
+        if plan is not None:
             # any(orders.order_lines where C) = any(orders where C_orders and any(order_lines where C_lines))
             outer, on_parent, on_records = plan
             first = len(node.path) - len(steps)
@@ -792,32 +786,28 @@ def _in_scope(nodes: Sequence[A.Expr | None]) -> tuple[list[A.Aggregate], list[A
     found: list[A.Aggregate] = []
     tests: list[A.Exists] = []
 
-    def walk(node: object) -> None:
+    def walk(node: A.Expr) -> None:
         if isinstance(node, A.Aggregate):
             found.append(node)
         elif isinstance(node, A.Exists):
             tests.append(node)
-        elif isinstance(node, (A.SegmentRef, A.Literal, A.Param, A.Name)):
-            return
-        elif isinstance(node, A.Node):
-            for f in dataclasses.fields(node):
-                walk(getattr(node, f.name))
-        elif isinstance(node, tuple):
-            for item in node:
-                walk(item)
+        else:
+            for child in A.children(node):
+                walk(child)
 
     for n in nodes:
-        walk(n)
+        if n is not None:
+            walk(n)
     return found, tests
 
 
 _HOLDS = {
-    "=": lambda a, b: a == b,
-    "!=": lambda a, b: a != b,
-    "<": lambda a, b: a < b,
-    "<=": lambda a, b: a <= b,
-    ">": lambda a, b: a > b,
-    ">=": lambda a, b: a >= b,
+    "=": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
 }
 
 
@@ -844,15 +834,6 @@ def _without_empty_default(node: A.Compare, left: Typed, right: Typed) -> tuple[
             bare = Typed(typed.sql.this, typed.type)
             return (left, bare) if flipped else (bare, right)
     return left, right
-
-
-def _children(node: A.Node) -> Iterator[A.Expr]:
-    for f in dataclasses.fields(node):
-        value = getattr(node, f.name)
-        if isinstance(value, A.Node):
-            yield cast(A.Expr, value)
-        elif isinstance(value, tuple):
-            yield from (cast(A.Expr, v) for v in value if isinstance(v, A.Node))
 
 
 def _group_join(group: _AggGroup) -> exp.Join:

@@ -64,20 +64,13 @@ def strip_parent(node: A.Expr, parents: set[str]) -> A.Expr:
     return dataclasses.replace(node, **changes)
 
 
-def _heads(node: object) -> set[str]:
+def _heads(node: A.Expr) -> set[str]:
     """First parts of the names and paths a condition reads in its own scope."""
     if isinstance(node, A.Name):
         return {node.parts[0].lower()} if len(node.parts) > 1 else {""}  # "": an attribute of the records
     if isinstance(node, (A.Aggregate, A.Exists)):
         return {node.path[0].lower()}
-    if isinstance(node, A.Node):
-        found: set[str] = set()
-        for f in dataclasses.fields(node):
-            found |= _heads(getattr(node, f.name))
-        return found
-    if isinstance(node, tuple):
-        return set().union(*(_heads(v) for v in node)) if node else set()
-    return set()
+    return set().union(*(_heads(child) for child in A.children(node)))
 
 
 def _and(items: list[A.Expr], like: A.Expr) -> A.Expr | None:

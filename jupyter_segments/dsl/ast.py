@@ -6,10 +6,12 @@ point at the fault. Nodes are frozen dataclasses: transformations build new tree
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Literal as TLiteral
-from typing import Union
+from typing import Union, cast
 
 AggFunc = TLiteral["count", "count_distinct", "sum", "avg", "min", "max"]
 ExistsKind = TLiteral["any", "none", "all"]
@@ -247,3 +249,13 @@ CONDITION_TYPES = (
     BoolTest,
     SetOp,
 )
+
+
+def children(node: Node) -> Iterator[Expr]:
+    """The nodes directly inside ``node``, in field order (the items of tuple fields one by one)."""
+    for f in dataclasses.fields(node):
+        value = getattr(node, f.name)
+        if isinstance(value, Node):
+            yield cast(Expr, value)
+        elif isinstance(value, tuple):
+            yield from (cast(Expr, item) for item in value if isinstance(item, Node))

@@ -24,15 +24,11 @@ def has_params(tree: A.Definition) -> bool:
     return bool(found)
 
 
-def _collect(node: Any, found: list[A.Param]) -> None:
+def _collect(node: A.Node, found: list[A.Param]) -> None:
     if isinstance(node, A.Param):
         found.append(node)
-    elif dataclasses.is_dataclass(node):
-        for f in dataclasses.fields(node):
-            _collect(getattr(node, f.name), found)
-    elif isinstance(node, tuple):
-        for item in node:
-            _collect(item, found)
+    for child in A.children(node):
+        _collect(child, found)
 
 
 def _scalar(value: Any, node: A.Param, text: str) -> Any:
