@@ -235,7 +235,7 @@ class Model:
         """The named steps available from ``entity``: children (to-many) and parents (to-one)."""
         # Compiling one definition asks this dozens of times: remember the answer for the current
         # relationships (declared, removed and inferred, whoever changed them).
-        state = (entity, tuple(self.declared), frozenset(self.removed), id(self._inferred))
+        state = (entity, tuple(self.declared), frozenset(self.removed), id(self.inferred()))
         cached = self._steps.get(state)
         if cached is not None:
             return cached
@@ -245,10 +245,9 @@ class Model:
                 steps.setdefault(r.child, Step(r, to_many=True))
             if r.child == entity and r.parent != entity:
                 steps.setdefault(r.parent, Step(r, to_many=False))
-        if self._inferred is not None:  # inferring on this call changed the state: key it as it is now
-            if len(self._steps) > 256:
-                self._steps.clear()
-            self._steps[(entity, tuple(self.declared), frozenset(self.removed), id(self._inferred))] = steps
+        if len(self._steps) > 256:
+            self._steps.clear()
+        self._steps[state] = steps
         return steps
 
     def step(self, entity: str, name: str) -> Step | None:
