@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator, Mapping
-from contextlib import nullcontext
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -15,7 +14,7 @@ from sqlglot import exp
 from sqlglot.dialects.dialect import Dialect
 
 from .backends import open_backend
-from .backends.base import Backend
+from .backends.base import Backend, low_memory
 from .compile import Shape, build_query
 from .compile import dialects as D
 from .compile.compiler import Options
@@ -271,7 +270,7 @@ class Workspace:
         """
         sql = self._sql(definition, "keys" if keys_only else "members", as_of, None, params)
         try:
-            with getattr(self.backend, "low_memory", nullcontext)():
+            with low_memory(self.backend):
                 yield from self.backend.iter_chunks(sql, chunk_size)
         except SegmentError:
             raise

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
@@ -50,6 +51,11 @@ class Backend(Protocol):
     def drop_table(self, name: str) -> None: ...
     def rename_table(self, old: str, new: str) -> None: ...
     def close(self) -> None: ...
+
+
+def low_memory(backend: Backend) -> AbstractContextManager[None]:
+    """Hold a stream in this: the backend's ``low_memory()`` (DuckDB: a lowered memory_limit), if any."""
+    return getattr(backend, "low_memory", nullcontext)()
 
 
 def mask_url(url: str) -> str:

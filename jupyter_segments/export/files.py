@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import os
 import uuid
-from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
 
+from ..backends.base import low_memory
 from ..catalog.members import ParquetSink
 from ..errors import SegmentError
 from . import ExportResult
@@ -19,11 +19,6 @@ def _path(path: Any) -> Path:
     p = Path(os.fspath(path)).expanduser()
     p.parent.mkdir(parents=True, exist_ok=True)
     return p
-
-
-def _low_memory(segment) -> AbstractContextManager[None]:
-    """The backend's ``low_memory()`` (DuckDB: a lower memory_limit while streaming), if it has one."""
-    return getattr(segment._ws.backend, "low_memory", nullcontext)()
 
 
 class CsvDestination:
@@ -45,7 +40,7 @@ class CsvDestination:
         tmp = final.with_name(f".{final.name}.{uuid.uuid4().hex[:8]}.tmp")
         rows = 0
         try:
-            with _low_memory(segment), open(tmp, "w", encoding="utf-8", newline="") as f:
+            with low_memory(segment._ws.backend), open(tmp, "w", encoding="utf-8", newline="") as f:
                 header = True
                 for chunk in segment.iter_members(chunk_size, keys_only=columns == "keys"):
                     chunk.to_csv(f, index=False, header=header, **csv_options)
@@ -70,7 +65,7 @@ class ParquetDestination:
         sink = ParquetSink(_path(path))
         first = None
         try:
-            with _low_memory(segment):
+            with low_memory(segment._ws.backend):
                 for chunk in segment.iter_members(chunk_size, keys_only=columns == "keys"):
                     if first is None:
                         first = chunk.iloc[:0]
