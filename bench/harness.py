@@ -12,6 +12,7 @@ import duckdb
 import pandas as pd
 
 import jupyter_segments as js
+from jupyter_segments import demo
 from jupyter_segments.workspace import Workspace
 
 from .data import ANCHOR
@@ -19,10 +20,10 @@ from .suite import SAVED, Segment
 
 
 def workspace(target: Any) -> Workspace:
-    """A workspace over the demo tables, with the suite's saved segments reachable by name."""
+    """A workspace over the demo tables, modelled as ``connect_demo`` models them, with the suite's
+    saved segments reachable by name."""
     ws = js.connect(target)
-    ws.customers("customers", key="customer_id")
-    ws.relate("support_calls", "customers", on=("cust_id", "customer_id"))
+    demo.declare_model(ws)
     ws._segment_source = _saved_source  # type: ignore[method-assign] - the catalog's hook, fed by SAVED
     return ws
 

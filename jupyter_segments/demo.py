@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 import duckdb
 import pandas as pd
@@ -23,6 +24,9 @@ from sqlglot import exp
 
 from .backends._sql import BIGINT, BOOLEAN, DATE, DOUBLE, INTEGER, TEXT, TIMESTAMP, create_table_sql
 from .backends.base import Backend
+
+if TYPE_CHECKING:
+    from .workspace import Workspace
 
 # Parents before children: the order tables are created and loaded in.
 TABLES: tuple[str, ...] = (
@@ -60,6 +64,20 @@ RELATIONSHIPS: tuple[tuple[str, str, str, str], ...] = (
 # out on purpose: it can only be found by its column name, so both ways of inferring a
 # relationship (declared key, matching name) have a case in the demo.
 FOREIGN_KEYS: tuple[tuple[str, str, str, str], ...] = tuple(r for r in RELATIONSHIPS if r[0] != "web_events")
+
+
+def declare_model(ws: Workspace) -> None:
+    """The demo's customer entity and its links to customers, for a workspace over demo tables.
+
+    support_calls.cust_id cannot be inferred from its name. The generator makes no orphan rows, so
+    each link to customers is declared with ``assume_integrity`` (tests/test_demo.py checks it):
+    segments that only need orders, calls or events then skip the customer table.
+    """
+    ws.customers("customers", key="customer_id")
+    for child, parent, child_column, parent_column in RELATIONSHIPS:
+        if parent == "customers":
+            ws.relate(child, parent, on=(child_column, parent_column), assume_integrity=True)
+
 
 REGIONS = ("North", "South", "East", "West", "Central", "Islands")
 COUNTRIES = (  # (code, weight, cities)

@@ -212,6 +212,11 @@ class SegmentMagic(Magics):
         p.add_argument("parent")
         p.add_argument("--on", help="shared column, or child_column:parent_column")
         p.add_argument("--remove", action="store_true", help="remove (or reject an inferred) relationship")
+        p.add_argument(
+            "--assume-integrity",
+            action="store_true",
+            help="every non-NULL CHILD value exists in PARENT: segments may read CHILD alone",
+        )
         c["relate"] = (self._relate, p)
 
         p = _parser("model", "Show entities, keys, typed columns, relationships and measures.")
@@ -361,9 +366,7 @@ class SegmentMagic(Magics):
             catalog = f"{demo_dir.name}/catalog.sqlite"
         conn = demo.generate(a.customers, seed=a.seed, anchor=anchor)
         ws = js.connect(conn, catalog=catalog)
-        ws.customers("customers", key="customer_id")
-        # support_calls.cust_id cannot be inferred from its name; every other link is.
-        ws.relate("support_calls", "customers", on=("cust_id", "customer_id"))
+        demo.declare_model(ws)
         return ws, True, conn, demo_dir
 
     def _resolve_target(self, target: str) -> Any:
@@ -418,7 +421,12 @@ class SegmentMagic(Magics):
         child_col, sep, parent_col = a.on.partition(":")
         if sep and not (child_col and parent_col):
             raise UsageError("%segment relate: write --on child_column:parent_column")
-        rel = ws.relate(a.child, a.parent, on=(child_col, parent_col) if sep else a.on)
+        rel = ws.relate(
+            a.child,
+            a.parent,
+            on=(child_col, parent_col) if sep else a.on,
+            assume_integrity=a.assume_integrity,
+        )
         display(Message(f"related: each {rel.child} row points to one {rel.parent} row ({rel.describe()})"))
 
     def _model(self, a: argparse.Namespace) -> None:
@@ -694,7 +702,7 @@ HELP: list[HelpRow] = [
             "%segment connect --demo --customers 2000"),
     HelpRow("customers TABLE --key COL", "declare the customer (profile) table and its key",
             "%segment customers customers --key customer_id"),
-    HelpRow("relate CHILD PARENT --on COL", "declare a relationship (--on child_col:parent_col, --remove)",
+    HelpRow("relate CHILD PARENT --on COL", "declare a relationship (--on child_col:parent_col, --remove, --assume-integrity)",
             "%segment relate support_calls customers --on cust_id:customer_id"),
     HelpRow("model", "entities, keys, typed columns, relationships and measures", "%segment model"),
     HelpRow("%%segment [NAME] [options]", "define (and with NAME save) a segment; shows count, members, SQL",

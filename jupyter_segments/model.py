@@ -27,9 +27,13 @@ class Relationship:
     child_column: str
     parent_column: str
     origin: Origin = "declared"
+    # The user's word that every non-NULL child value exists in the parent (no orphans), as a BI
+    # tool's "assume referential integrity": the compiler may then read the child table alone.
+    assume_integrity: bool = False
 
     def describe(self) -> str:
-        return f"{self.child}.{self.child_column} -> {self.parent}.{self.parent_column} ({self.origin})"
+        integrity = ", integrity assumed" if self.assume_integrity else ""
+        return f"{self.child}.{self.child_column} -> {self.parent}.{self.parent_column} ({self.origin}{integrity})"
 
 
 @dataclass
@@ -142,7 +146,7 @@ class Model:
 
     # --- relationships ----------------------------------------------------------------------------
     def add_relationship(
-        self, child: str, parent: str, child_column: str, parent_column: str
+        self, child: str, parent: str, child_column: str, parent_column: str, assume_integrity: bool = False
     ) -> Relationship:
         c, p = self.entity(child), self.entity(parent)
         cc, pc = c.column(child_column), p.column(parent_column)
@@ -154,7 +158,7 @@ class Model:
             raise SegmentError(
                 f"unknown column '{parent_column}' on {p.name}{did_you_mean(parent_column, p.columns)}"
             )
-        rel = Relationship(c.name, p.name, cc.name, pc.name, "declared")
+        rel = Relationship(c.name, p.name, cc.name, pc.name, "declared", assume_integrity)
         self.declared = [r for r in self.declared if (r.child, r.parent) != (rel.child, rel.parent)]
         self.declared.append(rel)
         self.removed.discard((rel.child, rel.parent))
@@ -226,10 +230,12 @@ class Model:
                 "parent": r.parent,
                 "parent_column": r.parent_column,
                 "origin": r.origin,
+                "assume_integrity": r.assume_integrity,
             }
             for r in self.relationships()
         ]
-        return pd.DataFrame(rows, columns=["child", "child_column", "parent", "parent_column", "origin"])
+        columns = ["child", "child_column", "parent", "parent_column", "origin", "assume_integrity"]
+        return pd.DataFrame(rows, columns=columns)
 
     def steps_from(self, entity: str) -> dict[str, Step]:
         """The named steps available from ``entity``: children (to-many) and parents (to-one)."""

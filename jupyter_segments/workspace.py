@@ -15,7 +15,7 @@ from sqlglot.dialects.dialect import Dialect
 
 from .backends import open_backend
 from .backends.base import Backend, low_memory
-from .compile import Shape, build_query
+from .compile import Shape, build_query, orphan_count_sql
 from .compile import dialects as D
 from .compile.compiler import Options
 from .dsl import ast as A
@@ -61,16 +61,35 @@ class Workspace:
         self.model.set_customer(table, key)
         return self
 
-    def relate(self, child: str, parent: str, on: str | tuple[str, str]) -> Relationship:
+    def relate(
+        self, child: str, parent: str, on: str | tuple[str, str], *, assume_integrity: bool = False
+    ) -> Relationship:
         """Declare that each ``child`` row points to one ``parent`` row.
 
-        ``on`` is the shared column name, or ``(child_column, parent_column)``.
+        ``on`` is the shared column name, or ``(child_column, parent_column)``. ``assume_integrity``
+        is your word that every non-NULL child value exists in the parent (no orphans, as a FOREIGN
+        KEY would enforce): segments that only need the child's rows then skip the customer table.
+        ``ws.check_integrity()`` counts the orphans that would break that promise.
 
         >>> ws.relate("orders", "customers", on="customer_id")
-        >>> ws.relate("support_calls", "customers", on=("cust_id", "customer_id"))
+        >>> ws.relate("support_calls", "customers", on=("cust_id", "customer_id"), assume_integrity=True)
         """
         child_col, parent_col = (on, on) if isinstance(on, str) else on
-        return self.model.add_relationship(child, parent, child_col, parent_col)
+        return self.model.add_relationship(child, parent, child_col, parent_col, assume_integrity)
+
+    def check_integrity(self, *, all_relationships: bool = False) -> pd.DataFrame:
+        """Orphans per relationship: child rows whose non-NULL value has no parent row.
+
+        By default the relationships declared with ``assume_integrity=True`` (where an orphan would
+        make a segment count a key that is not a customer); ``all_relationships=True`` checks every one.
+        """
+        rows = []
+        for rel in self.model.relationships():
+            if rel.assume_integrity or all_relationships:
+                sql = orphan_count_sql(rel, self.dialect)
+                orphans = int(self._run(lambda sql=sql: self.backend.scalar(sql), sql))
+                rows.append({"relationship": rel.describe(), "orphans": orphans, "ok": orphans == 0})
+        return pd.DataFrame(rows, columns=["relationship", "orphans", "ok"])
 
     def unrelate(self, child: str, parent: str) -> None:
         """Remove a declared relationship, or reject an inferred one."""
@@ -548,7 +567,5 @@ def connect_demo(
     backend = DuckDBBackend(conn, display_url=f"duckdb:///{path or ':memory:'} (demo)")
     backend._owns = True  # the demo connection is ours: ws.close() closes it
     ws = Workspace(backend, catalog=catalog)
-    ws.customers("customers", key="customer_id")
-    # support_calls.cust_id cannot be inferred from its name; every other link is.
-    ws.relate("support_calls", "customers", on=("cust_id", "customer_id"))
+    demo.declare_model(ws)
     return ws

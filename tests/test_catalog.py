@@ -263,6 +263,14 @@ def test_model_is_saved_for_a_fresh_process(tmp_path, conn, oracle):
     run = bare.refresh()[0]
     assert run.status == "Successful", run.errors
     assert bare.model.customer == "customers"
+    assert not any(r.assume_integrity for r in bare.model.declared)
+    # a promise of integrity is part of the model too
+    ws.relate("orders", "customers", on="customer_id", assume_integrity=True)
+    ws.segment("calls", "count(support_calls) >= 3")
+    ws.catalog.close()
+    again = js.connect(conn, catalog=path)
+    assert again.refresh()[0].status == "Successful"
+    assert [r.child for r in again.model.declared if r.assume_integrity] == ["orders"]
 
 
 def test_catalog_on_postgresql(conn, oracle):

@@ -383,6 +383,12 @@ def test_relate_forms_and_remove(ip, demo_conn):
         "AND EXISTS (SELECT 1 FROM support_calls s WHERE s.cust_id = c.customer_id)",
     )
     assert ip.user_ns["rel"].count == expected
+    with capture_output() as out:
+        ip.run_line_magic("segment", "relate orders customers --on customer_id --assume-integrity")
+        ip.run_cell_magic("segment", "-o rel", "count(orders) >= 5 and any(support_calls)")
+    assert "(declared, integrity assumed)" in plain(out)
+    assert ip.user_ns["rel"].count == expected
+    assert "FROM customers" not in ip.user_ns["rel"].sql
 
 
 def test_help_lists_every_command_with_example(ip):

@@ -249,7 +249,9 @@ def _remember_model(ws: Workspace, cat: Catalog) -> None:
         {
             "customer": m.customer,
             "key": m.customer_key,
-            "relationships": [[r.child, r.parent, r.child_column, r.parent_column] for r in m.declared],
+            "relationships": [
+                [r.child, r.parent, r.child_column, r.parent_column, r.assume_integrity] for r in m.declared
+            ],
             "removed": sorted([list(p) for p in m.removed]),
         },
     )
@@ -264,9 +266,9 @@ def restore_model(ws: Workspace, cat: Catalog) -> None:
         return
     try:
         ws.customers(saved["customer"], key=saved["key"])
-        for child, parent, cc, pc in saved.get("relationships", []):
+        for child, parent, cc, pc, *assumed in saved.get("relationships", []):  # 4 items before 0.2
             if (child, parent) not in {(r.child, r.parent) for r in ws.model.declared}:
-                ws.model.add_relationship(child, parent, cc, pc)
+                ws.model.add_relationship(child, parent, cc, pc, bool(assumed and assumed[0]))
         for child, parent in saved.get("removed", []):
             ws.model.removed.add((child, parent))
     except SegmentError:
