@@ -233,3 +233,20 @@ def test_aggregate_over_a_link_with_assumed_integrity_reads_the_child_alone(ws, 
 def test_conditions_that_need_the_customer_table_keep_it(ws, plain_ws, text):
     assert scans(ws.compile(text, pretty=False), "customers") == 1
     assert set(ws.member_keys(text)) == set(plain_ws.member_keys(text))
+
+
+def test_an_any_beside_other_conditions_drives_the_query_on_duckdb_only(ws):
+    text = "any(web_events where event_type = 'checkout') and none(orders where channel = 'app')"
+    duck = ws.compile(text, pretty=False)
+    assert scans(duck, "customers") == 0 and "DISTINCT" in duck
+    hand = """SELECT customer_id FROM web_events WHERE event_type = 'checkout'
+              EXCEPT SELECT customer_id FROM orders WHERE channel = 'app'"""
+    assert set(ws.member_keys(text)) == keys(ws, hand)
+    # PostgreSQL plans the semi- and anti-join from customers faster (D.SEMI_JOIN_DRIVES_ALL) ...
+    assert scans(ws.compile(text, dialect="postgres", pretty=False), "customers") == 1
+    # ... and reads the child's distinct keys only for a one-step any() alone.
+    alone = "any(web_events where event_type = 'checkout')"
+    assert scans(ws.compile(alone, dialect="postgres", pretty=False), "customers") == 0
+    two_steps = "any(orders.order_lines where quantity > 8)"
+    assert scans(ws.compile(two_steps, dialect="postgres", pretty=False), "customers") == 1
+    assert scans(ws.compile(two_steps, pretty=False), "customers") == 0

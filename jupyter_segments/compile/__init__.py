@@ -148,7 +148,8 @@ def _driven_by_child(scope: Scope, where: exp.Expr, key: str, shape: Shape) -> e
       ``GROUP BY customer_id HAVING ...`` by hand (DuckDB, 100k customers: the join with customers
       made ``count_where`` 1.5x the hand-written SQL);
     - else an ``any(...)`` semi-join: the members are among the child's distinct keys
-      (``SELECT DISTINCT fk ...``; PostgreSQL 100k customers: 1.8x faster than the semi-join).
+      (``SELECT DISTINCT fk ...``; PostgreSQL 100k customers: 1.8x faster than the semi-join), with
+      in other shapes only where that pays (``D.SEMI_JOIN_DRIVES_ALL``).
     Every other use of the customer must be its key (correlations, other semi-joins), which the
     driving table's key then stands in for.
     """
@@ -166,13 +167,15 @@ def _driven_by_child(scope: Scope, where: exp.Expr, key: str, shape: Shape) -> e
     group = next((g for c in conjuncts if (g := _needed_group(c, by_alias)) is not None), None)
     semi_join = None
     if group is None:
+        alone = len(conjuncts) == 1
         semi_join = next(
             (
                 test
-                for test, step in scope.semi_joins
+                for test, steps in scope.semi_joins
                 if any(test is c for c in conjuncts)
-                and step.source_column == key
-                and _every_child_has_parent(scope, step)
+                and steps[0].source_column == key
+                and _every_child_has_parent(scope, steps[0])
+                and (scope.dialect in D.SEMI_JOIN_DRIVES_ALL or (alone and len(steps) == 1))
             ),
             None,
         )

@@ -113,9 +113,9 @@ class Scope:
         # > 0 while compiling under a three-valued NOT: there a group's membership (set operators,
         # segment references) must be TRUE or FALSE, never NULL, or NOT(x AND group) drops customers.
         self.under_not = 0
-        # The ``key IN (SELECT fk ...)`` tests any() compiled here, with their first step: a query
+        # The ``key IN (SELECT fk ...)`` tests any() compiled here, with their path: a query
         # may read such a child's keys instead of the customer table (compile._driven_by_child).
-        self.semi_joins: list[tuple[exp.In, Step]] = []
+        self.semi_joins: list[tuple[exp.In, list[Step]]] = []
 
     @property
     def model(self) -> Model:
@@ -730,7 +730,7 @@ class Scope:
             sub = source.select(fk.copy(), copy=False).where(exp.and_(*conds, copy=False), copy=False)
             semi_join = exp.In(this=parent_key, query=exp.Subquery(this=sub))
             if anchor_alias == self.alias:
-                self.semi_joins.append((semi_join, first))
+                self.semi_joins.append((semi_join, steps))
             return semi_join
         # none / all: no (offending) record
         if self.dialect in D.ANTI_JOIN_NOT_IN:
