@@ -123,10 +123,11 @@ def summary(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
                 f"{100 * worst_share['share']:.1f}% ({worst_share['segment']}); whole suite {100 * total_share:.1f}%"
                 + (f" (suite CPU time: {steps})" if steps else ""),
                 f"< {TARGETS['fig4_compile_ms']:.0f} ms; <= {100 * TARGETS['fig4_share']:.0f}%",
-                _ok(
-                    worst_ms["compile_ms"] < TARGETS["fig4_compile_ms"]
-                    and worst_share["share"] <= TARGETS["fig4_share"]
-                ),
+                # Three verdicts: the "at most 5% of the evaluation time" reads per segment
+                # or over the suite; both are shown.
+                f"< 2 ms: {_ok(worst_ms['compile_ms'] < TARGETS['fig4_compile_ms'])}; "
+                f"share per segment: {_ok(worst_share['share'] <= TARGETS['fig4_share'])}; "
+                f"over the suite: {_ok(total_share <= TARGETS['fig4_share'])}",
             )
         )
     for r in _rows(results, "fig5_memory") or []:

@@ -300,7 +300,10 @@ class ModelView(_Pretty):
         lines.append("")
         lines.append("relationships (child -> parent):")
         for r in self.relationships.itertuples(index=False):
-            lines.append(f"  {r.child}.{r.child_column} -> {r.parent}.{r.parent_column}  [{r.origin}]")
+            assumed = ", integrity assumed" if r.assume_integrity else ""
+            lines.append(
+                f"  {r.child}.{r.child_column} -> {r.parent}.{r.parent_column}  [{r.origin}{assumed}]"
+            )
         if self.measures:
             lines.append("")
             lines.append("measures:")

@@ -389,6 +389,9 @@ def test_relate_forms_and_remove(ip, demo_conn):
     assert "(declared, integrity assumed)" in plain(out)
     assert ip.user_ns["rel"].count == expected
     assert "FROM customers" not in ip.user_ns["rel"].sql
+    with capture_output() as out:
+        ip.run_line_magic("segment", "model")
+    assert "orders.customer_id -> customers.customer_id  [declared, integrity assumed]" in plain(out)
 
 
 def test_help_lists_every_command_with_example(ip):
