@@ -747,15 +747,18 @@ class Scope:
         One scan of the records serves both, instead of the aggregate's scan plus a semi/anti-join
         (DuckDB, 1M customers: 1.5-2.3x faster; bench/results/findings.md). Never NULL, except an
         ``any`` outside NOT: there a customer without records may test NULL (as false to a filter),
-        so the comparison is strict and the table can drive the query (``_driven_by_group``).
+        so the comparison is strict and the table can drive the query (``_driven_by_child``).
         """
         group.records.prepare_groups([node.where])
         where = group.records.condition(node.where) if node.where is not None else None
         if node.kind == "all" and where is None:
             return exp.Boolean(this=True)  # vacuously true, as in exists()
-        measure = _Measure(
-            f"count_{len(group.measures) + 1}", "count", None, where, unless=node.kind == "all"
-        )
+        # all(): count the offending records, those where ``where`` is not TRUE.
+        unless = node.kind == "all" and self.dialect in D.COUNT_NOT_TRUE_AS_SUM
+        if node.kind == "all" and not unless:
+            assert where is not None  # returned above
+            where = _not_true(where)
+        measure = _Measure(f"count_{len(group.measures) + 1}", "count", None, where, unless=unless)
         group.measures.append(measure)
         n: exp.Expr = D.column(group.alias, measure.column)
         if node.kind != "any" or self.under_not:
@@ -883,10 +886,8 @@ def _group_join(group: _AggGroup, on: exp.Expr | None = None) -> exp.Join:
 
 def _agg_sql(m: _Measure, where: exp.Expr | None) -> exp.Expr:
     if m.unless:
-        # The rows where ``where`` is FALSE or NULL, as SUM(CASE WHEN where THEN 0 ELSE 1 END): one
-        # CASE where NOT-true-ness took two, and SUM, not COUNT, over a value that is never NULL
-        # (DuckDB, 1M customers: all() 90 -> 83 ms, the hand-written HAVING MIN(...) 81 ms). A group
-        # has a row, so the SUM is never NULL either.
+        # The rows where ``where`` is FALSE or NULL, as SUM(CASE WHEN where THEN 0 ELSE 1 END) (see
+        # D.COUNT_NOT_TRUE_AS_SUM). A group has a row, so the SUM is never NULL.
         assert where is not None and m.func == "count"
         return exp.Sum(
             this=exp.Case(ifs=[exp.If(this=where, true=exp.Literal.number(0))], default=exp.Literal.number(1))
