@@ -148,8 +148,8 @@ def _driven_by_child(scope: Scope, where: exp.Expr, key: str, shape: Shape) -> e
       ``GROUP BY customer_id HAVING ...`` by hand (DuckDB, 100k customers: the join with customers
       made ``count_where`` 1.5x the hand-written SQL);
     - else an ``any(...)`` semi-join: the members are among the child's distinct keys
-      (``SELECT DISTINCT fk ...``; PostgreSQL 100k customers: 1.8x faster than the semi-join), with
-      in other shapes only where that pays (``D.SEMI_JOIN_DRIVES_ALL``).
+      (``SELECT DISTINCT fk ...``; PostgreSQL 100k customers: 1.8x faster than the semi-join);
+      beside other conditions or over a longer path only where that pays (``D.SEMI_JOIN_DRIVES_ALL``).
     Every other use of the customer must be its key (correlations, other semi-joins), which the
     driving table's key then stands in for.
     """
@@ -157,46 +157,22 @@ def _driven_by_child(scope: Scope, where: exp.Expr, key: str, shape: Shape) -> e
         return None  # a to-one join from the customer reads its columns
     conjuncts = _conjuncts(where)
     groups = [g for g in scope.groups.values() if g.measures]
-    by_alias = {
-        g.alias: g
-        for g in groups
-        if g.anchor_alias == scope.alias
-        and g.steps[0].source_column == key
-        and _every_child_has_parent(scope, g.steps[0])
-    }
-    group = next((g for c in conjuncts if (g := _needed_group(c, by_alias)) is not None), None)
-    semi_join = None
-    if group is None:
-        alone = len(conjuncts) == 1
-        semi_join = next(
-            (
-                test
-                for test, steps in scope.semi_joins
-                if any(test is c for c in conjuncts)
-                and steps[0].source_column == key
-                and _every_child_has_parent(scope, steps[0])
-                and (scope.dialect in D.SEMI_JOIN_DRIVES_ALL or (alone and len(steps) == 1))
-            ),
-            None,
-        )
-        if semi_join is None:
-            return None
-        conjuncts = [c for c in conjuncts if c is not semi_join]
-    customer_columns = [c for part in conjuncts for c in part.find_all(exp.Column) if c.table == scope.alias]
+    group = _driving_group(scope, conjuncts, groups, key)
+    semi_join = _driving_semi_join(scope, conjuncts, key) if group is None else None
+    if group is None and semi_join is None:
+        return None
+    rest = [c for c in conjuncts if c is not semi_join]  # the semi-join becomes the FROM
+    customer_columns = [c for part in rest for c in part.find_all(exp.Column) if c.table == scope.alias]
     if any(c.name != key for c in customer_columns):
         return None
+    # Decided: from here on the compiled tree is rewritten in place.
     if group is not None:
         driver_key = D.column(group.alias, "k")
-        source: exp.Expr = _group_join(group).this
+        source = _group_join(group).this
+        rest.append(exp.not_(exp.Is(this=driver_key.copy(), expression=exp.Null()), copy=False))
     else:
         assert semi_join is not None
-        keys = semi_join.args["query"].this  # SELECT fk FROM child ... WHERE ... AND fk IS NOT NULL
-        keys.set("expressions", [exp.alias_(keys.expressions[0], "k", copy=False)])
-        alias = scope.ctx.alias("keys")
-        source = exp.Subquery(
-            this=keys.distinct(copy=False), alias=exp.TableAlias(this=exp.to_identifier(alias))
-        )
-        driver_key = D.column(alias, "k")
+        source, driver_key = _distinct_keys(scope, semi_join)  # NULL keys are excluded there
     for column in customer_columns:
         column.replace(driver_key.copy())
     if shape == "count":
@@ -207,9 +183,55 @@ def _driven_by_child(scope: Scope, where: exp.Expr, key: str, shape: Shape) -> e
     for other in groups:
         if other is not group:
             select = select.join(_group_join(other, on=driver_key.copy()), copy=False)
-    if group is not None:  # a semi-join's keys exclude NULL already
-        conjuncts.append(exp.not_(exp.Is(this=driver_key.copy(), expression=exp.Null()), copy=False))
-    return select.where(exp.and_(*conjuncts, copy=False), copy=False) if conjuncts else select
+    return select.where(exp.and_(*rest, copy=False), copy=False) if rest else select
+
+
+def _driving_group(
+    scope: Scope, conjuncts: list[exp.Expr], groups: list[_AggGroup], key: str
+) -> _AggGroup | None:
+    """The aggregate table that a conjunct needs a row of, over a link whose child rows all have their
+    customer: a comparison of one of its bare columns (NULL when the customer has no rows)."""
+    eligible = {
+        g.alias: g
+        for g in groups
+        if g.anchor_alias == scope.alias
+        and g.steps[0].source_column == key
+        and _every_child_has_parent(scope, g.steps[0])
+    }
+    for conjunct in conjuncts:
+        if isinstance(conjunct, _COMPARISONS):
+            operands = [conjunct.this, conjunct.expression]
+        elif isinstance(conjunct, exp.Between):
+            operands = [conjunct.this]
+        else:
+            continue
+        for operand in operands:
+            if isinstance(operand, exp.Column) and operand.table in eligible:
+                return eligible[operand.table]
+    return None
+
+
+def _driving_semi_join(scope: Scope, conjuncts: list[exp.Expr], key: str) -> exp.In | None:
+    """A conjunct ``key IN (SELECT fk ...)`` of an any() whose child rows all have their customer."""
+    alone = len(conjuncts) == 1
+    for test, steps in scope.semi_joins:
+        if (
+            any(test is c for c in conjuncts)
+            and steps[0].source_column == key
+            and _every_child_has_parent(scope, steps[0])
+            and (scope.dialect in D.SEMI_JOIN_DRIVES_ALL or (alone and len(steps) == 1))
+        ):
+            return test
+    return None
+
+
+def _distinct_keys(scope: Scope, semi_join: exp.In) -> tuple[exp.Subquery, exp.Column]:
+    """The semi-join's subquery as ``(SELECT DISTINCT fk AS k ...) AS keys_n``, and its key column."""
+    keys = semi_join.args["query"].this  # SELECT fk FROM child ... WHERE ... AND fk IS NOT NULL
+    keys.set("expressions", [exp.alias_(keys.expressions[0], "k", copy=False)])
+    alias = scope.ctx.alias("keys")
+    source = exp.Subquery(this=keys.distinct(copy=False), alias=exp.TableAlias(this=exp.to_identifier(alias)))
+    return source, D.column(alias, "k")
 
 
 def _conjuncts(where: exp.Expr) -> list[exp.Expr]:
@@ -218,20 +240,6 @@ def _conjuncts(where: exp.Expr) -> list[exp.Expr]:
     if isinstance(where, exp.And):
         return [*_conjuncts(where.this), *_conjuncts(where.expression)]
     return [where]
-
-
-def _needed_group(conjunct: exp.Expr, groups: dict[str, _AggGroup]) -> _AggGroup | None:
-    """The group whose missing row makes ``conjunct`` NULL: a comparison of one of its bare columns."""
-    if isinstance(conjunct, _COMPARISONS):
-        operands = [conjunct.this, conjunct.expression]
-    elif isinstance(conjunct, exp.Between):
-        operands = [conjunct.this]
-    else:
-        return None
-    for operand in operands:
-        if isinstance(operand, exp.Column) and operand.table in groups:
-            return groups[operand.table]
-    return None
 
 
 def orphan_count_sql(rel: Relationship, dialect: str) -> str:
