@@ -250,3 +250,12 @@ def test_an_any_beside_other_conditions_drives_the_query_on_duckdb_only(ws):
     two_steps = "any(orders.order_lines where quantity > 8)"
     assert scans(ws.compile(two_steps, dialect="postgres", pretty=False), "customers") == 1
     assert scans(ws.compile(two_steps, pretty=False), "customers") == 0
+
+
+def test_the_same_aggregate_written_twice_is_computed_once(plain_ws):
+    text = "sum(orders.amount) > 300 and sum(orders.amount) < 900 and count(orders) >= 2 and any(orders)"
+    sql = plain_ws.compile(text, pretty=False)
+    assert sql.count("SUM(orders_1.amount)") == 1 and sql.count("COUNT(*)") == 1
+    hand = """SELECT customer_id FROM orders GROUP BY customer_id
+              HAVING sum(amount) > 300 AND sum(amount) < 900 AND count(*) >= 2"""
+    assert set(plain_ws.member_keys(text)) == keys(plain_ws, hand)

@@ -70,6 +70,18 @@ class _AggGroup:
     records: Scope
     measures: list[_Measure] = field(default_factory=list)
 
+    def measure(
+        self, func: str, value: exp.Expr | None, where: exp.Expr | None, unless: bool = False
+    ) -> _Measure:
+        """The table's column for this aggregate, added on first use: the same aggregate written twice
+        (or by two segments of a shared refresh) is computed once."""
+        for m in self.measures:
+            if (m.func, m.unless) == (func, unless) and m.value == value and m.where == where:
+                return m
+        found = _Measure(f"{func}_{len(self.measures) + 1}", func, value, where, unless)
+        self.measures.append(found)
+        return found
+
 
 class _Context:
     """State shared by one compilation: the options, unique aliases, the segment-reference stack."""
@@ -432,8 +444,7 @@ class Scope:
         outer.records.prepare_groups([on_parent])
         where = outer.records.condition(on_parent) if on_parent is not None else None
         combine = VP.COMBINE[node.func]
-        measure = _Measure(f"{combine}_{len(outer.measures) + 1}", combine, per_parent.sql, where)
-        outer.measures.append(measure)
+        measure = outer.measure(combine, per_parent.sql, where)
         ref: exp.Expr = D.column(outer.alias, measure.column)
         if node.func in _ZERO_WHEN_EMPTY:
             ref = exp.Coalesce(this=ref, expressions=[exp.Literal.number(0)])
@@ -465,10 +476,7 @@ class Scope:
             raise self.err(f"{node.func}() needs a comparable attribute, not {_a(value.type)}", node)
         records.prepare_groups([node.where])
         where = records.condition(node.where) if node.where is not None else None
-        measure = _Measure(
-            f"{node.func}_{len(group.measures) + 1}", node.func, value.sql if value else None, where
-        )
-        group.measures.append(measure)
+        measure = group.measure(node.func, value.sql if value else None, where)
         ref: exp.Expr = D.column(group.alias, measure.column)
         if node.func in _ZERO_WHEN_EMPTY:
             ref = exp.Coalesce(this=ref, expressions=[exp.Literal.number(0)])
@@ -758,8 +766,7 @@ class Scope:
         if node.kind == "all" and not unless:
             assert where is not None  # returned above
             where = _not_true(where)
-        measure = _Measure(f"count_{len(group.measures) + 1}", "count", None, where, unless=unless)
-        group.measures.append(measure)
+        measure = group.measure("count", None, where, unless)
         n: exp.Expr = D.column(group.alias, measure.column)
         if node.kind != "any" or self.under_not:
             n = exp.Coalesce(this=n, expressions=[exp.Literal.number(0)])
