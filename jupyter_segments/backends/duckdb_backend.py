@@ -154,15 +154,18 @@ class DuckDBBackend:
             raise ValueError("chunk_size must be positive")
         vectors = max(1, -(-chunk_size // 2048))  # DuckDB hands out whole 2048-row vectors
         cur = self._conn.cursor()  # own cursor: the main connection stays usable while we stream
+
+        def first_chunk() -> pd.DataFrame:
+            cur.execute(sql)
+            return cur.fetch_df_chunk(vectors, date_as_object=True)
+
         try:
             try:
-                cur.execute(sql)
-                part = cur.fetch_df_chunk(vectors, date_as_object=True)
+                part = first_chunk()
             except duckdb.OutOfMemoryException:
                 if not self._restore_limit():  # run out under low_memory(): again without the cap
                     raise
-                cur.execute(sql)
-                part = cur.fetch_df_chunk(vectors, date_as_object=True)
+                part = first_chunk()
             pending: list[pd.DataFrame] = []
             buffered = 0
             yielded = False

@@ -53,10 +53,8 @@ def build_query(
         driven = _driven_by_child(scope, where, key, shape)
         if driven is not None:
             return driven
-    if shape == "count":
-        select = exp.select(exp.alias_(exp.Count(this=exp.Star()), "members", copy=False), copy=False)
-    elif shape == "keys":
-        select = exp.select(D.column("c", key), copy=False)
+    if shape != "members":
+        select = _count_or_keys(shape, D.column("c", key))
     else:
         columns: list[exp.Expr] = [D.column("c", name) for name in customer.columns]
         taken = {n.lower() for n in customer.columns}
@@ -118,11 +116,14 @@ def _union_query(
         union = select if union is None else exp.union(union, select, distinct=True, copy=False)
     assert union is not None
     members = exp.Subquery(this=union, alias=exp.TableAlias(this=exp.to_identifier("u")))
+    return _count_or_keys(shape, D.column("u", key)).from_(members, copy=False)
+
+
+def _count_or_keys(shape: Shape, keys: exp.Expr) -> exp.Select:
+    """The SELECT list of a ``count`` query (``COUNT(*) AS members``) or of a ``keys`` query."""
     if shape == "count":
-        return exp.select(exp.alias_(exp.Count(this=exp.Star()), "members", copy=False), copy=False).from_(
-            members, copy=False
-        )
-    return exp.select(D.column("u", key), copy=False).from_(members, copy=False)
+        return exp.select(exp.alias_(exp.Count(this=exp.Star()), "members", copy=False), copy=False)
+    return exp.select(keys, copy=False)
 
 
 def _every_child_has_parent(scope: Scope, step: Step) -> bool:
@@ -175,11 +176,8 @@ def _driven_by_child(scope: Scope, where: exp.Expr, key: str, shape: Shape) -> e
         source, driver_key = _distinct_keys(scope, semi_join)  # NULL keys are excluded there
     for column in customer_columns:
         column.replace(driver_key.copy())
-    if shape == "count":
-        select = exp.select(exp.alias_(exp.Count(this=exp.Star()), "members", copy=False), copy=False)
-    else:
-        select = exp.select(exp.alias_(driver_key.copy(), D.identifier(key), copy=False), copy=False)
-    select = select.from_(source, copy=False)
+    keys = exp.alias_(driver_key.copy(), D.identifier(key), copy=False)
+    select = _count_or_keys(shape, keys).from_(source, copy=False)
     for other in groups:
         if other is not group:
             select = select.join(_group_join(other, on=driver_key.copy()), copy=False)

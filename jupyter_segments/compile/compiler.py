@@ -342,7 +342,7 @@ class Scope:
 
     def group_for(self, anchor_alias: str, steps: list[Step]) -> _AggGroup:
         """The aggregate table of a path from this scope, created on first use."""
-        key = (anchor_alias, tuple(s.target for s in steps))
+        key = _group_key(anchor_alias, steps)
         group = self.groups.get(key)
         if group is None:
             records, aliases, _ = self.records_scope(anchor_alias, steps)
@@ -371,7 +371,7 @@ class Scope:
             if len(steps) == 1:
                 self.group_for(anchor_alias, steps)
         for agg, anchor_alias, steps in paths:  # their WHERE is compiled in their group's records
-            group = self.groups.get((anchor_alias, tuple(s.target for s in steps)))
+            group = self.groups.get(_group_key(anchor_alias, steps))
             if group is not None and agg.where is not None:
                 group.records.prepare_groups([agg.where])
         for agg, anchor_alias, steps in paths:
@@ -401,7 +401,7 @@ class Scope:
             second = self.model.step(step.target, where.path[1]) if len(where.path) > 1 else None
             if second is not None and second.to_many:
                 return False  # a two-step nested path: its own table
-            nested = self.groups.get((self.alias, (step.target,)))
+            nested = self.groups.get(_group_key(self.alias, [step]))
             return nested is not None and nested.records.folds_cheaply(where.where)
         if isinstance(where, A.SegmentRef):
             return False
@@ -417,15 +417,15 @@ class Scope:
         """
         if len(steps) != 2 or func not in VP.COMBINE:
             return None
-        outer = self.groups.get((anchor_alias, (steps[0].target,)))
-        if outer is None or (outer.records.alias, (steps[1].target,)) not in outer.records.groups:
+        outer = self.groups.get(_group_key(anchor_alias, steps[:1]))
+        per_parent = outer.records.groups.get(_group_key(outer.records.alias, steps[1:])) if outer else None
+        if outer is None or per_parent is None:
             return None
         parents = VP.parent_steps(self.model, steps)
         split = VP.split_where(where, parents)
         if split is None:
             return None
         on_parent, on_records = split
-        per_parent = outer.records.groups[(outer.records.alias, (steps[1].target,))]
         if not per_parent.records.folds_cheaply(on_records):
             return None  # e.g. a to-one join every record of the shared table would pay for
         return outer, VP.strip_parent(on_parent, parents) if on_parent is not None else None, on_records
@@ -702,7 +702,7 @@ class Scope:
                 f"{node.kind}({'.'.join(node.path[: len(node.path) - len(rest)])} where {rest[0]} ...)",
                 node,
             )
-        group = self.groups.get((anchor_alias, tuple(s.target for s in steps)))
+        group = self.groups.get(_group_key(anchor_alias, steps))
         if group is not None and group.records.folds_cheaply(node.where):
             return self.exists_in_group(node, group)
         plan = (
@@ -799,6 +799,11 @@ class Scope:
         if node.negated:
             return _not_true(inner)
         return _is_true(inner) if self.under_not else exp.Paren(this=inner)
+
+
+def _group_key(anchor_alias: str, steps: Sequence[Step]) -> tuple[str, tuple[str, ...]]:
+    """Where a scope keeps the aggregate table of a path: its anchor and the tables it walks through."""
+    return anchor_alias, tuple(s.target for s in steps)
 
 
 def _in_scope(nodes: Sequence[A.Expr | None]) -> tuple[list[A.Aggregate], list[A.Exists]]:
