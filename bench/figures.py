@@ -14,6 +14,7 @@ from sqlglot import exp
 from jupyter_segments.compile import build_query
 from jupyter_segments.compile.compiler import Options
 from jupyter_segments.dsl import parse
+from jupyter_segments.refresh import combined_select
 from jupyter_segments.workspace import Workspace, _as_datetime
 
 from .data import ANCHOR
@@ -165,33 +166,8 @@ class Refresh:
 
 
 def _combined_select(ws: Workspace, trees: list) -> tuple[exp.Select, str]:
-    """The engine's one-query-for-all-segments select (``refresh.combined_select``) if it exists."""
-    try:
-        from jupyter_segments.refresh import combined_select
-    except ImportError:  # the catalog's refresh is not in this checkout: same approach, built here
-        return _local_combined_select(ws, trees), "bench's own combined query (refresh.py absent)"
+    """The engine's one-query-for-all-segments select (``refresh.combined_select``)."""
     return combined_select(ws, trees, ANCHOR), "jupyter_segments.refresh.combined_select"
-
-
-def _local_combined_select(ws: Workspace, trees: list) -> exp.Select:
-    from jupyter_segments.compile import dialects as D
-    from jupyter_segments.compile.compiler import Scope, _Context
-
-    customer = ws.model.customer_entity()
-    options = Options(dialect=ws.dialect, as_of=_as_datetime(ANCHOR), segment_source=ws._segment_source)
-    ctx = _Context(ws.model, options, "")
-    scope = Scope(ctx, customer, "c", is_customer=True)
-    ctx.used_aliases.add("c")
-    cols: list[exp.Expression] = [D.column("c", customer.key)]
-    for i, tree in enumerate(trees):
-        ctx.text = scope.text = tree.text
-        cond = scope.condition(tree.condition)
-        flag = exp.Case(ifs=[exp.If(this=cond, true=exp.Literal.number(1))], default=exp.Literal.number(0))
-        cols.append(exp.alias_(flag, f"f_{i}"))
-    select = exp.select(*cols).from_(D.table(customer.name, "c"))
-    for join in scope.from_joins():
-        select = select.join(join)
-    return select
 
 
 def _shared_refresh(

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 from sqlglot import exp
 
+from .bind import bind
 from .catalog import members as M
 from .catalog.store import (
     CANCELED,
@@ -36,6 +37,8 @@ from .catalog.store import (
     _precise_now,
     now,
 )
+from .compile import build_flags
+from .compile.compiler import Options
 from .dsl import ast as A
 from .errors import SegmentError
 
@@ -156,50 +159,13 @@ def member_select(ws: Workspace, tree: A.Definition, as_of: Any) -> exp.Select:
 
 
 def combined_select(ws: Workspace, trees: Sequence[A.Definition], as_of: Any) -> exp.Select:
-    """One query for many segments: key, ``f_i`` (1 if member of segment i), ``p_i_j`` projections.
-
-    Built in one compiler scope, so aggregates over the same path share one derived table (one scan).
-    Only customers in at least one segment are returned.
-    """
-    from .compile import dialects as D
-    from .compile.compiler import Options, Scope, _Context
+    """One query for many segments: key, ``f_i`` (1 if member of segment i), ``p_i_j`` projections
+    (see ``compile.build_flags``: aggregates over the same path share one derived table)."""
     from .workspace import _as_datetime, _is_whole_day
 
-    model = ws.model
-    customer = model.customer_entity()
-    key = customer.key
-    assert key is not None
-    options = Options(
-        dialect=ws.dialect,
-        as_of=_as_datetime(as_of),
-        segment_source=ws._segment_source,
-        whole_day=_is_whole_day(as_of),
-    )
-    ctx = _Context(model, options, "")
-    scope = Scope(ctx, customer, "c", is_customer=True)
-    ctx.used_aliases.add("c")
-    columns: list[exp.Expr] = [exp.alias_(D.column("c", key), key, quoted=True)]
-    # Every segment's aggregate tables first, so an any/none/all of one segment is counted in the
-    # table another segment's aggregate over the same path needs (one scan of that path).
-    scope.prepare_groups([t.condition for t in trees] + [p.expr for t in trees for p in t.projections])
-    for i, tree in enumerate(trees):
-        ctx.text = scope.text = tree.text
-        cond = scope.condition(tree.condition)
-        flag = exp.Case(ifs=[exp.If(this=cond, true=exp.Literal.number(1))], default=exp.Literal.number(0))
-        columns.append(exp.alias_(flag, f"f_{i}"))
-        for j, proj in enumerate(tree.projections):
-            columns.append(exp.alias_(scope.value(proj.expr).sql, f"p_{i}_{j}"))
-    inner = exp.select(*columns).from_(D.table(customer.name, "c"))
-    for join in scope.from_joins():
-        inner = inner.join(join)
-    any_member = exp.or_(
-        *(exp.EQ(this=exp.column(f"f_{i}"), expression=exp.Literal.number(1)) for i in range(len(trees)))
-    )
-    return (
-        exp.select(exp.Star())
-        .from_(exp.Subquery(this=inner, alias=exp.TableAlias(this=exp.to_identifier("flags"))))
-        .where(any_member)
-    )
+    options = Options(dialect=ws.dialect, as_of=_as_datetime(as_of), whole_day=_is_whole_day(as_of))
+    bound = [bind(ws.model, tree, ws._segment_source) for tree in trees]
+    return build_flags(ws.model, bound, options)
 
 
 def _from_flags(flags_table: str, key: str, i: int, tree: A.Definition) -> exp.Select:

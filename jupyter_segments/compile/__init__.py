@@ -1,4 +1,4 @@
-"""Compile a definition tree into a sqlglot query for one dialect."""
+"""Compile a typed definition (see ``jupyter_segments.bind``) into a sqlglot query for one dialect."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ from typing import Literal
 
 from sqlglot import exp
 
+from ..bind import bind
+from ..bind import typed as T
 from ..dsl import ast as A
 from ..model import Entity, Model, Relationship, Step
 from . import dialects as D
@@ -16,33 +18,28 @@ Shape = Literal["keys", "members", "count"]
 
 def build_query(
     model: Model,
-    definition: A.Definition,
+    definition: T.Definition | A.Definition,
     options: Options,
     shape: Shape = "keys",
     limit: int | None = None,
 ) -> exp.Select:
-    """The query for a definition: member keys, member rows (customer columns + projections), or a count."""
+    """The query for a definition: member keys, member rows (customer columns + projections), or a count.
+
+    A parsed definition is bound first (``bind(model, definition, options.segment_source)``).
+    """
+    if isinstance(definition, A.Definition):
+        definition = bind(model, definition, options.segment_source)
     customer = model.customer_entity()
     key = customer.key
     assert key is not None
-    ctx = _Context(model, options, definition.text)
-    scope = Scope(ctx, customer, "c", is_customer=True)
+    ctx = _Context(model, options)
+    scope = Scope(ctx, "c")
     ctx.used_aliases.add("c")
     if shape == "members":
-        scope.prepare_groups([definition.condition, *(p.expr for p in definition.projections)])
+        scope.prepare_groups([definition.condition, *(p.value for p in definition.projections)])
         # Projections first: their aggregate tables then exist when the condition is compiled, so an
         # any/none/all over the same path becomes a count in that table (one scan, not two).
-        projected = [scope.value(proj.expr).sql for proj in definition.projections]
-    elif definition.projections:
-        # count and keys do not select the projections, but a definition with a bad one is still bad:
-        # type-check them in a scratch scope (its joins are thrown away) so every shape agrees.
-        scratch = Scope(_Context(model, options, definition.text), customer, "c", is_customer=True)
-        taken = {n.lower() for n in customer.columns}
-        for proj in definition.projections:
-            scratch.value(proj.expr)
-            if proj.alias.lower() in taken:
-                raise ctx.error(f"projected column '{proj.alias}' clashes with an existing column", proj)
-            taken.add(proj.alias.lower())
+        projected = [scope.value(proj.value).sql for proj in definition.projections]
     if shape != "members":
         branches = _union_branches(definition.condition, options.dialect)
         if branches is not None:
@@ -57,11 +54,7 @@ def build_query(
         select = _count_or_keys(shape, D.column("c", key))
     else:
         columns: list[exp.Expr] = [D.column("c", name) for name in customer.columns]
-        taken = {n.lower() for n in customer.columns}
         for proj, value in zip(definition.projections, projected, strict=True):
-            if proj.alias.lower() in taken:
-                raise ctx.error(f"projected column '{proj.alias}' clashes with an existing column", proj)
-            taken.add(proj.alias.lower())
             columns.append(exp.alias_(value, D.identifier(proj.alias), copy=False))
         select = exp.select(*columns, copy=False)
     # copy=False: every node is fresh; the builder's default copy made compiling O(n^2) in joins.
@@ -74,7 +67,47 @@ def build_query(
     return select
 
 
-def _union_branches(condition: A.Expr, dialect: str) -> list[A.Expr] | None:
+def build_flags(model: Model, definitions: list[T.Definition], options: Options) -> exp.Select:
+    """One query for many segments: key, ``f_i`` (1 if member of segment i), ``p_i_j`` projections.
+
+    Built in one scope, so aggregates over the same path share one derived table (one scan). Only
+    customers in at least one segment are returned.
+    """
+    customer = model.customer_entity()
+    key = customer.key
+    assert key is not None
+    ctx = _Context(model, options)
+    scope = Scope(ctx, "c")
+    ctx.used_aliases.add("c")
+    columns: list[exp.Expr] = [exp.alias_(D.column("c", key), key, quoted=True)]
+    # Every segment's aggregate tables first, so an any/none/all of one segment is counted in the
+    # table another segment's aggregate over the same path needs (one scan of that path).
+    scope.prepare_groups(
+        [d.condition for d in definitions] + [p.value for d in definitions for p in d.projections]
+    )
+    for i, definition in enumerate(definitions):
+        cond = scope.condition(definition.condition)
+        flag = exp.Case(ifs=[exp.If(this=cond, true=exp.Literal.number(1))], default=exp.Literal.number(0))
+        columns.append(exp.alias_(flag, f"f_{i}"))
+        for j, proj in enumerate(definition.projections):
+            columns.append(exp.alias_(scope.value(proj.value).sql, f"p_{i}_{j}"))
+    inner = exp.select(*columns).from_(D.table(customer.name, "c"))
+    for join in scope.from_joins():
+        inner = inner.join(join)
+    any_member = exp.or_(
+        *(
+            exp.EQ(this=exp.column(f"f_{i}"), expression=exp.Literal.number(1))
+            for i in range(len(definitions))
+        )
+    )
+    return (
+        exp.select(exp.Star())
+        .from_(exp.Subquery(this=inner, alias=exp.TableAlias(this=exp.to_identifier("flags"))))
+        .where(any_member)
+    )
+
+
+def _union_branches(condition: T.Cond, dialect: str) -> list[T.Cond] | None:
     """The operands of a top-level UNION that should each be their own query, or None.
 
     On DuckDB, ``(country = 'US' and sum(orders.amount) > 2000) union (...)`` as one scan with OR
@@ -82,12 +115,12 @@ def _union_branches(condition: A.Expr, dialect: str) -> list[A.Expr] | None:
     UNION of two queries can (1M customers: 296 ms as OR, 196 ms as UNION, 191 ms hand-written;
     PostgreSQL is faster with OR). Only worth it when a branch aggregates or tests related records.
     """
-    if dialect not in D.SPLIT_TOP_UNION or not (isinstance(condition, A.SetOp) and condition.op == "union"):
+    if dialect not in D.SPLIT_TOP_UNION or not (isinstance(condition, T.SetOp) and condition.op == "union"):
         return None
-    branches: list[A.Expr] = []
+    branches: list[T.Cond] = []
 
-    def flatten(node: A.Expr) -> None:
-        if isinstance(node, A.SetOp) and node.op == "union":
+    def flatten(node: T.Cond) -> None:
+        if isinstance(node, T.SetOp) and node.op == "union":
             flatten(node.left)
             flatten(node.right)
         else:
@@ -99,12 +132,12 @@ def _union_branches(condition: A.Expr, dialect: str) -> list[A.Expr] | None:
 
 
 def _union_query(
-    ctx: _Context, customer: Entity, key: str, branches: list[A.Expr], shape: Shape
+    ctx: _Context, customer: Entity, key: str, branches: list[T.Cond], shape: Shape
 ) -> exp.Select:
     """Each branch as its own ``SELECT key``; their UNION (distinct, so a member counts once)."""
     union: exp.Query | None = None
     for branch in branches:
-        scope = Scope(ctx, customer, ctx.alias("c"), is_customer=True)
+        scope = Scope(ctx, ctx.alias("c"))
         scope.prepare_groups([branch])
         where = scope.condition(branch)
         select = exp.select(D.column(scope.alias, key), copy=False).from_(

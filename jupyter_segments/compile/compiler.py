@@ -1,7 +1,7 @@
-"""Definition tree + model -> sqlglot expression.
+"""Typed tree -> sqlglot expression: where the SQL shape is chosen.
 
-Names are resolved and types checked while the sqlglot tree is built, so every error is raised before
-any SQL exists. The SQL shape (measured in docs/sql-shape.md):
+The binder (``jupyter_segments.bind``) has resolved every name and checked every type, so nothing here
+raises a name or type error. The SQL shape (measured in docs/sql-shape.md):
 
 * aggregates over a relationship are pre-aggregated once per query: one derived table per path,
   ``GROUP BY`` the foreign key, ``LEFT JOIN``-ed to its parent so customers without records stay in;
@@ -13,24 +13,21 @@ any SQL exists. The SQL shape (measured in docs/sql-shape.md):
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import operator
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from sqlglot import exp
 
+from ..bind import typed as T
+from ..bind.typed import ValueType
 from ..dsl import ast as A
-from ..dsl.parser import parse, parse_condition
-from ..errors import SegmentError, did_you_mean
-from ..model import Entity, Model, Step
+from ..model import Model, Step
 from . import dialects as D
 from . import via_parent as VP
 
-ValueType = str  # an AttrType, or "null" for a bare NULL literal
-_ORDERABLE = {"number", "string", "date", "timestamp"}
-_COUNTS = {"count", "count_distinct"}
 _ZERO_WHEN_EMPTY = {"count", "count_distinct", "sum"}
 
 
@@ -84,14 +81,12 @@ class _AggGroup:
 
 
 class _Context:
-    """State shared by one compilation: the options, unique aliases, the segment-reference stack."""
+    """State shared by one compilation: the model, the options, unique aliases."""
 
-    def __init__(self, model: Model, options: Options, text: str) -> None:
+    def __init__(self, model: Model, options: Options) -> None:
         self.model = model
         self.options = options
-        self.text = text
         self.used_aliases: set[str] = set()
-        self.segment_stack: list[str] = []
 
     def alias(self, base: str) -> str:
         base = "".join(ch if ch.isalnum() else "_" for ch in base.lower())[:20] or "t"
@@ -104,24 +99,17 @@ class _Context:
         self.used_aliases.add(name)
         return name
 
-    def error(self, message: str, node: A.Node | None, text: str | None = None) -> SegmentError:
-        if node is None:
-            return SegmentError(message)
-        return SegmentError(message, text=text if text is not None else self.text, pos=node.pos, end=node.end)
-
 
 class Scope:
-    """Where names resolve: one entity under one alias, plus the joins its expressions needed."""
+    """One table under one alias (the customer, or the records of an aggregate), plus the joins and
+    aggregate tables its expressions need."""
 
-    def __init__(self, ctx: _Context, entity: Entity, alias: str, is_customer: bool = False) -> None:
+    def __init__(self, ctx: _Context, alias: str) -> None:
         self.ctx = ctx
-        self.entity = entity
         self.alias = alias
-        self.is_customer = is_customer
         self.joins: list[exp.Join] = []
-        self.to_one: dict[tuple[str, str], tuple[str, Entity]] = {}  # (alias, step target) -> joined alias
+        self.to_one: dict[tuple[str, str], str] = {}  # (alias, step target) -> the joined table's alias
         self.groups: dict[tuple[str, tuple[str, ...]], _AggGroup] = {}
-        self.text = ctx.text  # the text that positions refer to (a measure's own text while compiling it)
         # > 0 while compiling under a three-valued NOT: there a group's membership (set operators,
         # segment references) must be TRUE or FALSE, never NULL, or NOT(x AND group) drops customers.
         self.under_not = 0
@@ -137,139 +125,34 @@ class Scope:
     def dialect(self) -> str:
         return self.ctx.options.dialect
 
-    def err(self, message: str, node: A.Node | None) -> SegmentError:
-        return self.ctx.error(message, node, self.text)
-
     # --- FROM clause ------------------------------------------------------------------------------
     def from_joins(self) -> list[exp.Join]:
         """All joins of this scope, derived tables built now that every aggregate is known."""
         joins = list(self.joins)
         for group in self.groups.values():
-            if group.measures:  # a table prepared for an aggregate that then failed has none
+            if group.measures:  # a table prepared for an aggregate that was then read another way has none
                 joins.append(_group_join(group))
         return joins
 
-    def join_to_one(self, from_alias: str, from_entity: Entity, step: Step) -> tuple[str, Entity]:
+    def join_to_one(self, from_alias: str, step: Step) -> str:
         key = (from_alias, step.target)
         if key not in self.to_one:
-            target = self.model.entity(step.target)
-            alias = self.ctx.alias(target.name)
+            alias = self.ctx.alias(step.target)
             on = exp.EQ(
                 this=D.column(alias, step.target_column), expression=D.column(from_alias, step.source_column)
             )
-            self.joins.append(exp.Join(this=D.table(target.name, alias), on=on, side="LEFT"))
-            self.to_one[key] = (alias, target)
+            self.joins.append(exp.Join(this=D.table(step.target, alias), on=on, side="LEFT"))
+            self.to_one[key] = alias
         return self.to_one[key]
 
-    # --- names ------------------------------------------------------------------------------------
-    def resolve_name(self, node: A.Name) -> Typed:
-        alias, entity = self.alias, self.entity
-        parts = node.parts
-        for i, part in enumerate(parts[:-1]):
-            step = self.model.step(entity.name, part)
-            if step is None:
-                if i == 0 and entity.column(part) is not None:
-                    raise self.err(f"'{part}' is an attribute of {entity.name}, not a relationship", node)
-                raise self.err(
-                    f"unknown relationship '{part}' from {entity.name}"
-                    f"{did_you_mean(part, self.model.steps_from(entity.name))}",
-                    node,
-                )
-            if step.to_many:
-                raise self.err(
-                    f"'{part}' is a to-many relationship from {entity.name}: use an aggregate such as "
-                    f"count({'.'.join(parts[: i + 1])}) or any({'.'.join(parts[: i + 1])} where ...)",
-                    node,
-                )
-            alias, entity = self.join_to_one(alias, entity, step)
-        last = parts[-1]
-        col = entity.column(last)
-        if col is not None:
-            return Typed(D.column(alias, col.name), col.type)
-        if len(parts) == 1 and self.is_customer:
-            measures = self.model.all_measures()
-            if last in measures:
-                return self.measure(last, measures[last], node)
-        if len(parts) == 1 and self.model.step(entity.name, last) is not None:
-            raise self.err(
-                f"'{last}' is a relationship, not an attribute: use count({last}), any({last} where ...) "
-                f"or {last}.<attribute>",
-                node,
-            )
-        candidates = list(entity.columns) + list(self.model.steps_from(entity.name))
-        if self.is_customer and len(parts) == 1:
-            candidates += list(self.model.all_measures())
-        raise self.err(f"unknown attribute '{last}' on {entity.name}{did_you_mean(last, candidates)}", node)
-
-    def measure(self, name: str, text: str, node: A.Name) -> Typed:
-        if name in self.ctx.segment_stack:
-            raise self.err(f"measure '{name}' refers to itself", node)
-        try:
-            tree = parse_condition(text)
-        except SegmentError as e:
-            raise self.err(f"measure '{name}' does not parse: {e.reason}", node) from None
-        with self.nested_text("measure", name, text, node):
-            # parse_condition wraps a bare value ("sum(orders.amount)") in BoolTest: a measure is a value.
-            return self.value(tree.operand if isinstance(tree, A.BoolTest) else tree)
-
-    @contextmanager
-    def nested_text(self, kind: str, name: str, text: str, node: A.Node) -> Iterator[None]:
-        """Compile another definition's text (a measure, a referenced segment) in this scope.
-
-        Positions then refer to ``text``; an error is shown at ``node`` in the user's own text, with
-        where it sits in the other definition as a hint. ``name`` is on the stack to catch cycles.
-        """
-        saved_text, self.text = self.text, text
-        self.ctx.segment_stack.append(name)
-        try:
-            yield
-        except SegmentError as e:
-            raise SegmentError(
-                f"in {kind} '{name}': {e.reason}",
-                text=saved_text,
-                pos=node.pos,
-                end=node.end,
-                hint=f"{kind} '{name}', {e}",
-            ) from None
-        finally:
-            self.text = saved_text
-            self.ctx.segment_stack.pop()
+    def walk(self, steps: Sequence[Step]) -> str:
+        """Join the to-one ``steps`` from this scope's table; the alias of the table they reach."""
+        alias = self.alias
+        for step in steps:
+            alias = self.join_to_one(alias, step)
+        return alias
 
     # --- paths ------------------------------------------------------------------------------------
-    def split_path(self, node: A.Node, parts: tuple[str, ...], need_many: bool = True):
-        """Walk ``parts``: leading to-one steps (joined here), then to-many steps, then the rest."""
-        alias, entity = self.alias, self.entity
-        i = 0
-        while i < len(parts):
-            step = self.model.step(entity.name, parts[i])
-            if step is None or step.to_many:
-                break
-            alias, entity = self.join_to_one(alias, entity, step)
-            i += 1
-        many: list[Step] = []
-        cur = entity
-        while i < len(parts):
-            step = self.model.step(cur.name, parts[i])
-            if step is None or not step.to_many:
-                break
-            many.append(step)
-            cur = self.model.entity(step.target)
-            i += 1
-        if not many and need_many:
-            part = parts[i] if i < len(parts) else parts[-1]
-            if cur.column(part) is not None:
-                raise self.err(
-                    f"'{part}' is an attribute of {cur.name}; an aggregate needs a related table first, "
-                    f"as in sum(orders.amount)",
-                    node,
-                )
-            raise self.err(
-                f"unknown relationship '{part}' from {cur.name}"
-                f"{did_you_mean(part, self.model.steps_from(cur.name))}",
-                node,
-            )
-        return alias, many, parts[i:]
-
     def records_scope(self, anchor_alias: str, steps: list[Step]) -> tuple[Scope, list[str], list[exp.Join]]:
         """A scope over the records at the end of ``steps``; the inner joins that reach them."""
         aliases = [self.ctx.alias(s.target) for s in steps]
@@ -285,29 +168,25 @@ class Scope:
                     ),
                 )
             )
-        last = self.model.entity(steps[-1].target)
-        scope = Scope(self.ctx, last, aliases[-1])
-        scope.text = self.text
+        scope = Scope(self.ctx, aliases[-1])
         scope.joins.extend(chain)
         # The records' parent along the path is already joined: reuse it for names like orders.status.
         if len(steps) > 1:
-            parent = self.model.entity(steps[-2].target)
-            scope.to_one[(aliases[-1], parent.name)] = (aliases[-2], parent)
+            scope.to_one[(aliases[-1], steps[-2].target)] = aliases[-2]
         return scope, aliases, chain
 
     # --- values -----------------------------------------------------------------------------------
-    def value(self, node: A.Expr) -> Typed:
-        if isinstance(node, A.Literal):
-            return self.literal(node)
-        if isinstance(node, A.Name):
-            return self.resolve_name(node)
-        if isinstance(node, A.Aggregate):
+    def value(self, node: T.Value) -> Typed:
+        if isinstance(node, T.Lit):
+            return Typed(self.literal(node.value), node.type)
+        if isinstance(node, T.Col):
+            return Typed(D.column(self.walk(node.steps), node.column), node.type)
+        if isinstance(node, T.MeasureRef):
+            return self.value(node.value)
+        if isinstance(node, T.Agg):
             return self.aggregate(node)
-        if isinstance(node, A.Arith):
+        if isinstance(node, T.Arith):
             left, right = self.value(node.left), self.value(node.right)
-            for side, t in ((node.left, left), (node.right, right)):
-                if t.type not in ("number", "null"):
-                    raise self.err(f"arithmetic needs numbers, but this is {_a(t.type)}", side)
             if node.op == "/":
                 # Never integer division; division by zero gives NULL rather than an error.
                 num = exp.Mul(this=exp.Paren(this=left.sql), expression=exp.Literal.number("1.0"))
@@ -315,30 +194,21 @@ class Scope:
                 return Typed(exp.Div(this=num, expression=den), "number")
             cls = {"+": exp.Add, "-": exp.Sub, "*": exp.Mul}[node.op]
             return Typed(cls(this=exp.Paren(this=left.sql), expression=exp.Paren(this=right.sql)), "number")
-        if isinstance(node, A.Neg):
-            inner = self.value(node.operand)
-            if inner.type != "number":
-                raise self.err(f"cannot negate {_a(inner.type)}", node)
-            return Typed(exp.Neg(this=exp.Paren(this=inner.sql)), "number")
-        if isinstance(node, A.Param):
-            raise self.err(f"the variable {{{node.name}}} was not bound to a value", node)
-        if isinstance(node, A.CONDITION_TYPES):
-            raise self.err("a condition cannot be used as a value here", node)
-        raise self.err(f"unsupported expression {type(node).__name__}", node)
+        assert isinstance(node, T.Neg), node
+        return Typed(exp.Neg(this=exp.Paren(this=self.value(node.operand).sql)), "number")
 
-    def literal(self, node: A.Literal) -> Typed:
-        v = node.value
+    def literal(self, v: object) -> exp.Expr:
         if v is None:
-            return Typed(exp.Null(), "null")
+            return exp.Null()
         if isinstance(v, bool):
-            return Typed(exp.Boolean(this=v), "boolean")
+            return exp.Boolean(this=v)
         if isinstance(v, (int, float)):
-            return Typed(exp.Literal.number(repr(v) if isinstance(v, float) else str(v)), "number")
+            return exp.Literal.number(repr(v) if isinstance(v, float) else str(v))
         if isinstance(v, dt.datetime):
-            return Typed(D.timestamp_literal(v, self.dialect), "timestamp")
+            return D.timestamp_literal(v, self.dialect)
         if isinstance(v, dt.date):
-            return Typed(D.date_literal(v, self.dialect), "date")
-        return Typed(exp.Literal.string(str(v)), "string")
+            return D.date_literal(v, self.dialect)
+        return exp.Literal.string(str(v))
 
     def group_for(self, anchor_alias: str, steps: list[Step]) -> _AggGroup:
         """The aggregate table of a path from this scope, created on first use."""
@@ -352,7 +222,7 @@ class Scope:
             self.groups[key] = group
         return group
 
-    def prepare_groups(self, nodes: Sequence[A.Expr | None]) -> None:
+    def prepare_groups(self, nodes: Sequence[T.Typed | None]) -> None:
         """Create the aggregate tables of this scope's aggregates before any condition is compiled.
 
         An any/none/all over a path that has an aggregate table becomes a count in it (one scan); doing
@@ -361,12 +231,9 @@ class Scope:
         aggregate can find the per-parent table a nested scope builds (see ``via_parent``).
         """
         aggregates, _ = _in_scope(nodes)
-        paths: list[tuple[A.Aggregate, str, list[Step]]] = []
+        paths: list[tuple[T.Agg, str, list[Step]]] = []
         for agg in aggregates:
-            try:
-                anchor_alias, steps, _ = self.split_path(agg, agg.path)
-            except SegmentError:
-                continue  # reported, with its position, when the aggregate itself is compiled
+            anchor_alias, steps = self.walk(agg.steps), list(agg.many)
             paths.append((agg, anchor_alias, steps))
             if len(steps) == 1:
                 self.group_for(anchor_alias, steps)
@@ -378,7 +245,7 @@ class Scope:
             if len(steps) > 1 and self._via_parent_plan(agg.func, agg.where, anchor_alias, steps) is None:
                 self.group_for(anchor_alias, steps)
 
-    def folds_cheaply(self, where: A.Expr | None) -> bool:
+    def folds_cheaply(self, where: T.Typed | None) -> bool:
         """Whether ``where`` compiles here without a new join: no to-one step not yet joined in this
         scope, no nested scope whose table this scope does not already build.
 
@@ -387,29 +254,24 @@ class Scope:
         products join on all 31M order lines cost 0.85 s, the filtered semi-join alone 0.37 s; a nested
         per-order table joined to all orders 1.7 s, the semi-join on its matches 1.66 s in all).
         """
-        if where is None:
+        if where is None or isinstance(where, T.MeasureRef):
             return True
-        if isinstance(where, A.Name):
-            if len(where.parts) == 1:
+        if isinstance(where, T.Col):
+            if not where.steps:
                 return True
-            step = self.model.step(self.entity.name, where.parts[0])
-            return len(where.parts) == 2 and step is not None and (self.alias, step.target) in self.to_one
-        if isinstance(where, (A.Aggregate, A.Exists)):
-            step = self.model.step(self.entity.name, where.path[0])
-            if step is None or not step.to_many:
-                return False
-            second = self.model.step(step.target, where.path[1]) if len(where.path) > 1 else None
-            if second is not None and second.to_many:
-                return False  # a two-step nested path: its own table
-            nested = self.groups.get(_group_key(self.alias, [step]))
+            return len(where.steps) == 1 and (self.alias, where.steps[0].target) in self.to_one
+        if isinstance(where, (T.Agg, T.Exists)):
+            if where.steps or len(where.many) > 1:
+                return False  # a to-one step first, or a two-step nested path: its own table
+            nested = self.groups.get(_group_key(self.alias, where.many))
             return nested is not None and nested.records.folds_cheaply(where.where)
-        if isinstance(where, A.SegmentRef):
+        if isinstance(where, T.SegmentRef):
             return False
-        return all(self.folds_cheaply(child) for child in A.children(where))
+        return all(self.folds_cheaply(child) for child in A.children(where))  # type: ignore[arg-type]
 
     def _via_parent_plan(
-        self, func: str, where: A.Expr | None, anchor_alias: str, steps: list[Step]
-    ) -> tuple[_AggGroup, A.Expr | None, A.Expr | None] | None:
+        self, func: str, where: T.Cond | None, anchor_alias: str, steps: list[Step]
+    ) -> tuple[_AggGroup, T.Cond | None, T.Cond | None] | None:
         """How a two-step aggregate or any/none reads the per-parent table a nested scope builds.
 
         (the parent's group, conditions on the parent, conditions on the records), or None when
@@ -421,25 +283,24 @@ class Scope:
         per_parent = outer.records.groups.get(_group_key(outer.records.alias, steps[1:])) if outer else None
         if outer is None or per_parent is None:
             return None
-        parents = VP.parent_steps(self.model, steps)
-        split = VP.split_where(where, parents)
+        back = steps[-1].relationship  # from the records, the step to the parent walks it back
+        split = VP.split_where(where, back)
         if split is None:
             return None
         on_parent, on_records = split
         if not per_parent.records.folds_cheaply(on_records):
             return None  # e.g. a to-one join every record of the shared table would pay for
-        return outer, VP.strip_parent(on_parent, parents) if on_parent is not None else None, on_records
+        return outer, VP.strip_parent(on_parent, back) if on_parent is not None else None, on_records
 
-    def _aggregate_via_parent(
-        self, node: A.Aggregate, anchor_alias: str, steps: list[Step], rest: tuple[str, ...]
-    ) -> Typed | None:
+    def _aggregate_via_parent(self, node: T.Agg, anchor_alias: str, steps: list[Step]) -> Typed | None:
         plan = self._via_parent_plan(node.func, node.where, anchor_alias, steps)
         if plan is None:
             return None
         outer, on_parent, on_records = plan
-        first = len(node.path) - len(steps) - len(rest)  # after the leading to-one steps
         per_parent = outer.records.aggregate(
-            A.Aggregate(node.func, node.path[first + 1 :], on_records, pos=node.pos, end=node.end)
+            T.Agg(
+                node.func, (), tuple(steps[1:]), node.value, on_records, node.type, pos=node.pos, end=node.end
+            )
         )
         outer.records.prepare_groups([on_parent])
         where = outer.records.condition(on_parent) if on_parent is not None else None
@@ -450,60 +311,37 @@ class Scope:
             ref = exp.Coalesce(this=ref, expressions=[exp.Literal.number(0)])
         return Typed(ref, per_parent.type)
 
-    def aggregate(self, node: A.Aggregate) -> Typed:
-        anchor_alias, steps, rest = self.split_path(node, node.path)
-        via_parent = self._aggregate_via_parent(node, anchor_alias, steps, rest)
+    def aggregate(self, node: T.Agg) -> Typed:
+        anchor_alias, steps = self.walk(node.steps), list(node.many)
+        via_parent = self._aggregate_via_parent(node, anchor_alias, steps)
         if via_parent is not None:
             return via_parent
         group = self.group_for(anchor_alias, steps)
         records = group.records
-        value: Typed | None = None
-        if rest:
-            # Point an error at the attribute itself, not the whole aggregate, when it can be found.
-            written = ".".join(rest)
-            at = self.text.find(written, node.pos, node.end)
-            pos, end = (at, at + len(written)) if at >= 0 else (node.pos, node.end)
-            value = records.resolve_name(A.Name(tuple(rest), pos=pos, end=end))
-        elif node.func != "count":
-            raise self.err(
-                f"{node.func}() needs an attribute: {node.func}({'.'.join(node.path)}.<attribute>)", node
-            )
-        if node.func in ("sum", "avg") and value is not None and value.type != "number":
-            raise self.err(
-                f"{node.func}() needs a number, but {'.'.join(node.path)} is {_a(value.type)}", node
-            )
-        if node.func in ("min", "max") and value is not None and value.type not in _ORDERABLE:
-            raise self.err(f"{node.func}() needs a comparable attribute, not {_a(value.type)}", node)
+        value = records.value(node.value) if node.value is not None else None
         records.prepare_groups([node.where])
         where = records.condition(node.where) if node.where is not None else None
         measure = group.measure(node.func, value.sql if value else None, where)
         ref: exp.Expr = D.column(group.alias, measure.column)
         if node.func in _ZERO_WHEN_EMPTY:
             ref = exp.Coalesce(this=ref, expressions=[exp.Literal.number(0)])
-        out_type: ValueType = (
-            "number"
-            if value is None or node.func in ("count", "count_distinct", "sum", "avg")
-            else value.type
-        )
-        return Typed(ref, out_type)
+        return Typed(ref, node.type)
 
     # --- conditions -------------------------------------------------------------------------------
-    def condition(self, node: A.Expr) -> exp.Expr:  # noqa: C901 - one branch per node type
-        if isinstance(node, A.And):
+    def condition(self, node: T.Cond) -> exp.Expr:  # noqa: C901 - one branch per node type
+        if isinstance(node, T.And):
             return exp.and_(*(self.condition(i) for i in node.items), copy=False)
-        if isinstance(node, A.Or):
+        if isinstance(node, T.Or):
             return exp.or_(*(self.condition(i) for i in node.items), copy=False)
-        if isinstance(node, A.Not):
-            if isinstance(node.operand, (A.SetOp, A.SegmentRef)):
+        if isinstance(node, T.Not):
+            if isinstance(node.operand, (T.SetOp, T.SegmentRef)):
                 return _not_true(self.condition(node.operand))
             self.under_not += 1
             try:
                 return _not(self.condition(node.operand))
             finally:
                 self.under_not -= 1
-        if isinstance(node, A.SetOp):
-            if not self.is_customer:
-                raise self.err(f"{node.op.upper()} combines segments; inside WHERE use AND, OR and NOT", node)
+        if isinstance(node, T.SetOp):
             lhs, rhs = self.condition(node.left), self.condition(node.right)
             if node.op == "union":
                 combined = exp.or_(lhs, rhs, copy=False)
@@ -512,51 +350,42 @@ class Scope:
             else:
                 combined = exp.and_(lhs, _not_true(rhs), copy=False)
             return _is_true(combined) if self.under_not else combined
-        if isinstance(node, A.SegmentRef):
-            return self.segment_ref(node)
-        if isinstance(node, A.Exists):
+        if isinstance(node, T.SegmentRef):
+            inner = self.condition(node.condition)
+            if node.negated:
+                return _not_true(inner)
+            return _is_true(inner) if self.under_not else exp.Paren(this=inner)
+        if isinstance(node, T.Exists):
             return self.exists(node)
-        if isinstance(node, A.BoolTest):
+        if isinstance(node, T.BoolTest):
             t = self.value(node.operand)
-            if t.type != "boolean":
-                what = "an aggregate" if isinstance(node.operand, A.Aggregate) else _a(t.type)
-                raise self.err(
-                    f"{what} is not a condition: compare it, as in  {_source(self.text, node)} > 0", node
-                )
             return (
                 exp.EQ(this=t.sql, expression=exp.Boolean(this=True))
                 if not isinstance(t.sql, exp.Column)
                 else t.sql
             )
-        if isinstance(node, A.Compare):
+        if isinstance(node, T.Compare):
             left, right = self.value(node.left), self.value(node.right)
-            left, right = self.unify(left, right, node.left, node.right)
-            if node.op not in ("=", "!=") and (left.type not in _ORDERABLE and left.type != "null"):
-                raise self.err(f"'{node.op}' needs numbers, strings or dates, not {_a(left.type)}", node)
             cls = {"=": exp.EQ, "!=": exp.NEQ, "<": exp.LT, "<=": exp.LTE, ">": exp.GT, ">=": exp.GTE}[
                 node.op
             ]
             if not self.under_not:
                 left, right = _without_empty_default(node, left, right)
             return cls(this=left.sql, expression=right.sql)
-        if isinstance(node, A.Between):
+        if isinstance(node, T.Between):
             v = self.value(node.operand)
-            low = self.unify(v, self.value(node.low), node.operand, node.low)[1]
-            high = self.unify(v, self.value(node.high), node.operand, node.high)[1]
+            low, high = self.value(node.low), self.value(node.high)
             out: exp.Expr = exp.Between(this=v.sql, low=low.sql, high=high.sql)
             return _not(out) if node.negated else out
-        if isinstance(node, A.InList):
+        if isinstance(node, T.InList):
             v = self.value(node.operand)
-            items = [self.unify(v, self.value(i), node.operand, i)[1].sql for i in node.items]
-            if not items:
-                raise self.err("an IN list needs at least one value", node)
-            out = exp.In(this=v.sql, expressions=items)
+            out = exp.In(this=v.sql, expressions=[self.value(i).sql for i in node.items])
             return _not(out) if node.negated else out
-        if isinstance(node, A.IsNull):
+        if isinstance(node, T.IsNull):
             v = self.value(node.operand)
             out = exp.Is(this=v.sql, expression=exp.Null())
             return _not(out) if node.negated else out
-        if isinstance(node, A.IsEmpty):
+        if isinstance(node, T.IsEmpty):
             v = self.value(node.operand)
             is_null = exp.Is(this=v.sql, expression=exp.Null())
             out = (
@@ -569,95 +398,39 @@ class Scope:
                 else is_null
             )
             return _not(out) if node.negated else out
-        if isinstance(node, A.Like):
-            v = self.value(node.operand)
-            self.need(v, "string", node.operand, "LIKE")
-            pattern = self.value(node.pattern)
-            self.need(pattern, "string", node.pattern, "LIKE")
+        if isinstance(node, T.Like):
+            v, pattern = self.value(node.operand), self.value(node.pattern)
             out = (
                 D.like_ci(v.sql, pattern.sql, self.dialect, None)
                 if node.case_insensitive
                 else exp.Like(this=v.sql, expression=pattern.sql)
             )
             return _not(out) if node.negated else out
-        if isinstance(node, A.TextMatch):
+        if isinstance(node, T.TextMatch):
             return self.text_match(node)
-        if isinstance(node, A.InLast):
+        if isinstance(node, T.InLast):
             return self.in_last(node)
-        if isinstance(node, A.BeforeAfter):
-            v = self.value(node.operand)
-            self.need_time(v, node.operand, node.kind)
-            bound = self.unify(v, self.value(node.value), node.operand, node.value)[1]
-            return (exp.LT if node.kind == "before" else exp.GT)(this=v.sql, expression=bound.sql)
-        if isinstance(node, (A.Literal, A.Name, A.Aggregate, A.Arith, A.Param)):
-            return self.condition(A.BoolTest(node, pos=node.pos, end=node.end))
-        raise self.err(f"unsupported condition {type(node).__name__}", node)
+        assert isinstance(node, T.BeforeAfter), node
+        v, bound = self.value(node.operand), self.value(node.value)
+        return (exp.LT if node.kind == "before" else exp.GT)(this=v.sql, expression=bound.sql)
 
-    def need(self, t: Typed, want: str, node: A.Node, what: str) -> None:
-        if t.type not in (want, "null"):
-            raise self.err(f"{what} needs {_a(want)}, but {_source(self.text, node)} is {_a(t.type)}", node)
-
-    def need_time(self, t: Typed, node: A.Node, what: str) -> None:
-        if t.type not in ("date", "timestamp"):
-            raise self.err(
-                f"'{what}' needs a date or timestamp, but {_source(self.text, node)} is {_a(t.type)}", node
-            )
-
-    def unify(self, left: Typed, right: Typed, lnode: A.Node, rnode: A.Node) -> tuple[Typed, Typed]:
-        """Check that two values compare, turning a string literal into a date where a date is expected."""
-        if left.type == right.type or "null" in (left.type, right.type):
-            return left, right
-        if (
-            left.type in ("date", "timestamp")
-            and isinstance(rnode, A.Literal)
-            and isinstance(rnode.value, str)
-        ):
-            return left, self.time_literal(rnode, left.type)
-        if (
-            right.type in ("date", "timestamp")
-            and isinstance(lnode, A.Literal)
-            and isinstance(lnode.value, str)
-        ):
-            return self.time_literal(lnode, right.type), right
-        if {left.type, right.type} == {"date", "timestamp"}:
-            return left, right
-        raise self.err(
-            f"cannot compare {_a(left.type)} ({_source(self.text, lnode)}) with {_a(right.type)} "
-            f"({_source(self.text, rnode)})",
-            rnode,
-        )
-
-    def time_literal(self, node: A.Literal, kind: str) -> Typed:
-        text = str(node.value)
-        try:
-            value = dt.datetime.fromisoformat(text)
-        except ValueError:
-            raise self.err(f"'{text}' is not a date: write it as 'YYYY-MM-DD'", node) from None
-        if kind == "date" and value.time() == dt.time(0) and len(text) <= 10:
-            return Typed(D.date_literal(value.date(), self.dialect), "date")
-        return Typed(D.timestamp_literal(value, self.dialect), "timestamp")
-
-    def text_match(self, node: A.TextMatch) -> exp.Expr:
+    def text_match(self, node: T.TextMatch) -> exp.Expr:
         v = self.value(node.operand)
-        self.need(v, "string", node.operand, node.kind.replace("_", " "))
-        if not (isinstance(node.value, A.Literal) and isinstance(node.value.value, str)):
-            raise self.err(f"{node.kind.replace('_', ' ')} needs a text value in quotes", node.value)
         escape_char = D.like_escape(self.dialect)  # BigQuery's LIKE knows only backslash
-        needle = D.escape_like(node.value.value, escape_char)
+        needle = D.escape_like(node.text, escape_char)
         pattern = {"contains": f"%{needle}%", "starts_with": f"{needle}%", "ends_with": f"%{needle}"}[
             node.kind
         ]
         # ESCAPE only when needed: DuckDB runs ILIKE ... ESCAPE as a generic function 2.6x slower than
         # a plain ILIKE (bench/results/findings.md). A backslash still needs it: it is the default
         # escape character of PostgreSQL's and MySQL's LIKE.
-        raw = node.value.value
+        raw = node.text
         escape = escape_char if needle != raw or "\\" in raw else None
         out = D.like_ci(v.sql, exp.Literal.string(pattern), self.dialect, escape)
         return _not(out) if node.negated else out
 
-    def in_last(self, node: A.InLast) -> exp.Expr:
+    def in_last(self, node: T.InLast) -> exp.Expr:
         v = self.value(node.operand)
-        self.need_time(v, node.operand, "in last")
         kind = v.type
         as_of = self.ctx.options.as_of
         if as_of is None:
@@ -687,21 +460,8 @@ class Scope:
             exp.GTE(this=v.sql, expression=start), exp.LTE(this=v.sql.copy(), expression=end), copy=False
         )
 
-    def exists(self, node: A.Exists) -> exp.Expr:
-        anchor_alias, steps, rest = self.split_path(node, node.path)
-        if rest:
-            last = self.model.entity(steps[-1].target)
-            if last.column(rest[0]) is None:  # any(orders.payments ...): a path that does not exist
-                raise self.err(
-                    f"unknown relationship '{rest[0]}' from {last.name}"
-                    f"{did_you_mean(rest[0], self.model.steps_from(last.name))}",
-                    node,
-                )
-            raise self.err(
-                f"{node.kind}() takes a relationship path, not an attribute: "
-                f"{node.kind}({'.'.join(node.path[: len(node.path) - len(rest)])} where {rest[0]} ...)",
-                node,
-            )
+    def exists(self, node: T.Exists) -> exp.Expr:
+        anchor_alias, steps = self.walk(node.steps), list(node.many)
         group = self.groups.get(_group_key(anchor_alias, steps))
         if group is not None and group.records.folds_cheaply(node.where):
             return self.exists_in_group(node, group)
@@ -713,12 +473,12 @@ class Scope:
         if plan is not None:
             # any(orders.order_lines where C) = any(orders where C_orders and any(order_lines where C_lines))
             outer, on_parent, on_records = plan
-            first = len(node.path) - len(steps)
-            inner = A.Exists("any", node.path[first + 1 :], on_records, pos=node.pos, end=node.end)
-            both = A.And((on_parent, inner), pos=node.pos, end=node.end) if on_parent is not None else inner
+            span = {"pos": node.pos, "end": node.end}
+            inner = T.Exists("any", (), tuple(steps[1:]), on_records, **span)
+            both = T.And((on_parent, inner), **span) if on_parent is not None else inner
             if outer.records.folds_cheaply(both):
                 return self.exists_in_group(
-                    A.Exists(node.kind, node.path[: first + 1], both, pos=node.pos, end=node.end), outer
+                    T.Exists(node.kind, node.steps, tuple(steps[:1]), both, **span), outer
                 )
         records, aliases, chain = self.records_scope(anchor_alias, steps)
         records.prepare_groups([node.where])
@@ -749,7 +509,7 @@ class Scope:
         sub = source.select(exp.Literal.number(1), copy=False).where(exp.and_(*conds, copy=False), copy=False)
         return _not(exp.Exists(this=sub))
 
-    def exists_in_group(self, node: A.Exists, group: _AggGroup) -> exp.Expr:
+    def exists_in_group(self, node: T.Exists, group: _AggGroup) -> exp.Expr:
         """any/none/all over a path that already has an aggregate table: a conditional count in it.
 
         One scan of the records serves both, instead of the aggregate's scan plus a semi/anti-join
@@ -772,54 +532,27 @@ class Scope:
             n = exp.Coalesce(this=n, expressions=[exp.Literal.number(0)])
         return (exp.GT if node.kind == "any" else exp.EQ)(this=n, expression=exp.Literal.number(0))
 
-    def segment_ref(self, node: A.SegmentRef) -> exp.Expr:
-        if not self.is_customer:
-            raise self.err(
-                "'in segment' tests customers; it cannot be used inside WHERE of a related table", node
-            )
-        source = self.ctx.options.segment_source
-        if node.name in self.ctx.segment_stack:
-            cycle = " -> ".join([*self.ctx.segment_stack, node.name])
-            raise self.err(f"segment reference cycle: {cycle}", node)
-        if source is None:
-            raise self.err(f"unknown segment '{node.name}' (no catalog is attached)", node)
-        try:
-            text = source(node.name)
-        except KeyError as e:
-            # The source's KeyError carries a suffix such as "; did you mean 'vip'?" (a plain
-            # dict's KeyError('name') carries the name itself, which is not shown twice).
-            hint = e.args[0] if e.args and isinstance(e.args[0], str) and e.args[0] != node.name else ""
-            raise self.err(f"unknown segment '{node.name}'{hint}", node) from None
-        try:
-            tree = parse(text)
-        except SegmentError as e:
-            raise self.err(f"segment '{node.name}' does not parse: {e.reason}", node) from None
-        with self.nested_text("segment", node.name, text, node):
-            inner = self.condition(tree.condition)
-        if node.negated:
-            return _not_true(inner)
-        return _is_true(inner) if self.under_not else exp.Paren(this=inner)
-
 
 def _group_key(anchor_alias: str, steps: Sequence[Step]) -> tuple[str, tuple[str, ...]]:
     """Where a scope keeps the aggregate table of a path: its anchor and the tables it walks through."""
     return anchor_alias, tuple(s.target for s in steps)
 
 
-def _in_scope(nodes: Sequence[A.Expr | None]) -> tuple[list[A.Aggregate], list[A.Exists]]:
+def _in_scope(nodes: Sequence[T.Typed | None]) -> tuple[list[T.Agg], list[T.Exists]]:
     """Aggregates and any/none/all evaluated in the scope of ``nodes``: not those inside another one's
-    WHERE (that is the related records' scope), nor inside referenced segments."""
-    found: list[A.Aggregate] = []
-    tests: list[A.Exists] = []
+    WHERE (that is the related records' scope), nor inside measures and referenced segments (those
+    are compiled where they are used)."""
+    found: list[T.Agg] = []
+    tests: list[T.Exists] = []
 
-    def walk(node: A.Expr) -> None:
-        if isinstance(node, A.Aggregate):
+    def walk(node: T.Typed) -> None:
+        if isinstance(node, T.Agg):
             found.append(node)
-        elif isinstance(node, A.Exists):
+        elif isinstance(node, T.Exists):
             tests.append(node)
-        else:
+        elif not isinstance(node, (T.MeasureRef, T.SegmentRef)):
             for child in A.children(node):
-                walk(child)
+                walk(child)  # type: ignore[arg-type]
 
     for n in nodes:
         if n is not None:
@@ -837,7 +570,7 @@ _HOLDS = {
 }
 
 
-def _without_empty_default(node: A.Compare, left: Typed, right: Typed) -> tuple[Typed, Typed]:
+def _without_empty_default(node: T.Compare, left: Typed, right: Typed) -> tuple[Typed, Typed]:
     """``COALESCE(count, 0) >= 5`` as ``count >= 5`` when 0 would not match anyway.
 
     A customer (or order) with no related rows then compares NULL instead of 0: not true either way,
@@ -848,9 +581,9 @@ def _without_empty_default(node: A.Compare, left: Typed, right: Typed) -> tuple[
     for agg, lit, flipped in ((node.left, node.right, False), (node.right, node.left, True)):
         typed = right if flipped else left
         if not (
-            isinstance(agg, A.Aggregate)
+            isinstance(agg, T.Agg)
             and isinstance(typed.sql, exp.Coalesce)
-            and isinstance(lit, A.Literal)
+            and isinstance(lit, T.Lit)
             and isinstance(lit.value, (int, float))
             and not isinstance(lit.value, bool)
         ):
@@ -939,25 +672,5 @@ def _minus(t: dt.datetime, amount: int, unit: str) -> dt.datetime:
     months = amount * (12 if unit == "year" else 1)
     y, m = divmod(t.year * 12 + (t.month - 1) - months, 12)
     m += 1
-    import calendar
-
     day = min(t.day, calendar.monthrange(y, m)[1])
     return t.replace(year=y, month=m, day=day)
-
-
-def _a(t: str) -> str:
-    names = {
-        "number": "a number",
-        "string": "a string",
-        "date": "a date",
-        "timestamp": "a timestamp",
-        "boolean": "a boolean",
-        "null": "NULL",
-        "other": "a value of an unsupported type",
-    }
-    return names.get(t, t)
-
-
-def _source(text: str, node: A.Node) -> str:
-    snippet = text[node.pos : node.end].strip()
-    return snippet if 0 < len(snippet) <= 60 else "this"
