@@ -15,6 +15,7 @@ __all__ = ["SegmentError", "Workspace", "connect", "connect_demo", "load_ipython
 
 def load_ipython_extension(ipython):  # pragma: no cover - exercised through IPython in tests
     """``%load_ext jupyter_segments``."""
+    # Late: the magics load IPython, which `import jupyter_segments` outside a notebook does not need.
     from .magics import load_ipython_extension as load
 
     load(ipython)

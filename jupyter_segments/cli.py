@@ -8,7 +8,10 @@ import sys
 import time
 from collections.abc import Sequence
 
+from .catalog import open_catalog
+from .catalog.store import FAILED
 from .errors import SegmentError
+from .workspace import connect, connect_demo
 
 # The segments the demo walks through: from one attribute to nested scopes and set operations.
 DEMO_SEGMENTS: list[tuple[str, str]] = [
@@ -30,8 +33,6 @@ DEMO_SEGMENTS: list[tuple[str, str]] = [
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from .workspace import connect_demo
-
     started = time.perf_counter()
     ws = connect_demo(args.customers, seed=args.seed, path=args.path)
     print(
@@ -67,8 +68,6 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _cmd_compile(args: argparse.Namespace) -> int:
-    from .workspace import connect, connect_demo
-
     text = sys.stdin.read() if args.definition == "-" else args.definition
     if args.db:
         ws = connect(args.db)
@@ -108,11 +107,6 @@ def _add_refresh(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_refresh(args: argparse.Namespace) -> int:
-    from .catalog import open_catalog
-    from .catalog.store import FAILED
-    from .errors import SegmentError
-    from .workspace import connect
-
     try:
         catalog = open_catalog(args.catalog, schema=args.catalog_schema)
         ws = connect(args.db, catalog=catalog)

@@ -6,8 +6,14 @@ import os
 import sqlite3
 from typing import Any
 
+import duckdb
+import sqlalchemy as sa
+
 from ..errors import SegmentError
 from .base import Backend, Column, ForeignKey, classify_type, mask_url
+from .duckdb_backend import DuckDBBackend
+from .sqlalchemy_backend import SQLAlchemyBackend
+from .sqlite_backend import SQLiteBackend
 
 __all__ = ["Backend", "Column", "ForeignKey", "classify_type", "mask_url", "open_backend"]
 
@@ -28,23 +34,10 @@ def open_backend(target: Any) -> Backend:
     if isinstance(target, str):
         return _from_url(target)
     if isinstance(target, sqlite3.Connection):
-        from .sqlite_backend import SQLiteBackend
-
         return SQLiteBackend(target)
-    try:
-        import duckdb
-    except ImportError:  # pragma: no cover - duckdb is a dependency
-        pass
-    else:
-        if isinstance(target, duckdb.DuckDBPyConnection):
-            from .duckdb_backend import DuckDBBackend
-
-            return DuckDBBackend(target)
-    import sqlalchemy as sa
-
+    if isinstance(target, duckdb.DuckDBPyConnection):
+        return DuckDBBackend(target)
     if isinstance(target, sa.Engine):
-        from .sqlalchemy_backend import SQLAlchemyBackend
-
         return SQLAlchemyBackend(target)
     if isinstance(target, sa.Connection):
         raise SegmentError("pass the SQLAlchemy Engine, not a Connection (engine = conn.engine)")
@@ -60,18 +53,12 @@ def open_backend(target: Any) -> Backend:
 def _from_url(url: str) -> Backend:
     scheme = url.split("://", 1)[0].lower() if "://" in url else ""
     if scheme == "duckdb":
-        from .duckdb_backend import DuckDBBackend
-
         return DuckDBBackend.from_url(url)
     if scheme == "sqlite":  # plain sqlite:// only; sqlite+pysqlcipher:// etc. go through SQLAlchemy
-        from .sqlite_backend import SQLiteBackend
-
         return SQLiteBackend.from_url(url)
     if not scheme:
         raise SegmentError(
             f"'{url}' is not a database URL",
             hint="use e.g. duckdb:///shop.duckdb, sqlite:///shop.db or postgresql://user@host/db",
         )
-    from .sqlalchemy_backend import SQLAlchemyBackend
-
     return SQLAlchemyBackend.from_url(url)

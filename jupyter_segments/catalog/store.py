@@ -21,6 +21,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.pool import StaticPool
 
+from ..backends.sqlalchemy_backend import normalize_url
 from ..errors import SegmentError, did_you_mean
 from .schema import MIGRATIONS, SCHEMA_VERSION, Tables, make_tables
 
@@ -93,8 +94,6 @@ def _engine_for(target: Any) -> tuple[sa.Engine, Path | None]:
         _sqlite_events(engine)
         return engine, None
     if "://" in target:
-        from ..backends.sqlalchemy_backend import normalize_url
-
         try:
             url = normalize_url(target)
         except sa.exc.ArgumentError as e:

@@ -12,22 +12,22 @@ __all__ = ["QuickSegment", "SegmentBuilder", "SegmentManager", "SegmentView"]
 
 
 def __getattr__(name: str) -> Any:
-    # Imported lazily so that `import jupyter_segments.ui` stays cheap and a widget's import error
-    # (for example a missing optional chart dependency) only affects that widget.
+    # Imported lazily so that `import jupyter_segments.ui` stays cheap (the widgets load ipywidgets) and
+    # a widget's import error (for example a missing optional chart dependency) only affects that widget.
     if name == "SegmentBuilder":
-        from .builder import SegmentBuilder
+        from .builder import SegmentBuilder  # late: ipywidgets
 
         return SegmentBuilder
     if name == "QuickSegment":
-        from .quick import QuickSegment
+        from .quick import QuickSegment  # late: ipywidgets
 
         return QuickSegment
     if name == "SegmentManager":
-        from .manager import SegmentManager
+        from .manager import SegmentManager  # late: ipywidgets
 
         return SegmentManager
     if name == "SegmentView":
-        from .view import SegmentView
+        from .view import SegmentView  # late: ipywidgets
 
         return SegmentView
     raise AttributeError(name)

@@ -16,8 +16,11 @@ import ipywidgets as W
 import pandas as pd
 
 from ..errors import SegmentError
+from ..export import destinations
 from . import theme
+from .builder import SegmentBuilder
 from .errors import Messages, describe
+from .view import SegmentView, frame_html
 
 COLUMNS = [
     ("name", "Name"),
@@ -164,10 +167,8 @@ class SegmentManager:
 
     def _destinations(self) -> list[str]:
         try:
-            from ..export import destinations
-
             return sorted(destinations())
-        except Exception:  # noqa: BLE001 - the export module is optional for the page itself
+        except Exception:  # noqa: BLE001 - a broken destination plug-in must not break the page
             return ["csv", "parquet", "table"]
 
     # -- the table -------------------------------------------------------------------------------
@@ -265,14 +266,10 @@ class SegmentManager:
 
     # -- actions ---------------------------------------------------------------------------------
     def view_selected(self) -> None:
-        from .view import SegmentView
-
         self.detail = SegmentView(self.ws, self._names(one=True)[0])
         self.detail_box.children = [self.detail.widget]
 
     def edit_selected(self) -> None:
-        from .builder import SegmentBuilder
-
         self.detail = SegmentBuilder(self.ws, self._names(one=True)[0])
         self.detail_box.children = [self.detail.widget]
 
@@ -500,6 +497,4 @@ class SegmentManager:
     def static_html(self) -> str:
         cols = [k for k, _ in COLUMNS if k != "trend"]
         frame = self.frame[cols] if len(self.frame) else pd.DataFrame(columns=cols)
-        from .view import frame_html
-
         return f"{theme.CSS}<div class='jseg-root'><div class='jseg-title'>Segments</div>{frame_html(frame)}</div>"

@@ -11,7 +11,7 @@ import pandas as pd
 from IPython.display import display
 
 from . import charts, theme
-from .errors import Messages
+from .errors import Messages, describe
 
 PREVIEW_ROWS = 100
 
@@ -148,8 +148,6 @@ class SegmentView:
             self.preview = self.seg.preview(PREVIEW_ROWS)
             self.preview_error = None
         except Exception as e:  # noqa: BLE001 - no members yet is normal for a new segment
-            from .errors import describe
-
             self.preview, self.preview_error = pd.DataFrame(), describe(e)
         self._show_header()
         options = [("(member order)", "")] + [(str(c), str(c)) for c in self.preview.columns]
