@@ -35,6 +35,7 @@ from .display import (
     describe,
     runs_view,
 )
+from .editor import register_comm, unregister_comm
 from .errors import SegmentError
 
 if TYPE_CHECKING:
@@ -747,9 +748,12 @@ def load_ipython_extension(ipython: Any) -> None:
     from .completion import install
 
     install(ipython, lambda: magics.ws, list(magics._commands))
+    # Diagnostics and hover for the JupyterLab extension (jupyter_segments/editor.py); needs a kernel.
+    register_comm(getattr(ipython, "kernel", None), lambda: magics.ws, lambda: ipython.user_ns)
 
 
 def unload_ipython_extension(ipython: Any) -> None:
     from .completion import uninstall
 
     uninstall(ipython)
+    unregister_comm(getattr(ipython, "kernel", None))

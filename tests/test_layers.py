@@ -59,7 +59,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     # What users hold: the Workspace, and the Segment handle with save/get/list/duplicate.
     ("facade", ("workspace", "segments")),
     # Front ends over the Workspace: rich display, completion, widgets, magics, command line.
-    ("front ends", ("display", "completion", "ui", "magics", "cli")),
+    ("front ends", ("display", "completion", "editor", "ui", "magics", "cli")),
     # `import jupyter_segments`: connect, Workspace, SegmentError and %load_ext.
     ("package", ("",)),
 ]
