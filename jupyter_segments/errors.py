@@ -30,22 +30,27 @@ class SegmentError(Exception):
         self.column: int | None = None
         full = message
         if text is not None and pos is not None:
-            pos = max(0, min(pos, len(text)))
-            self.line = text.count("\n", 0, pos) + 1
-            line_start = text.rfind("\n", 0, pos) + 1
-            line_end = text.find("\n", pos)
-            line_end = len(text) if line_end == -1 else line_end
-            self.column = pos - line_start + 1
-            width = max(1, min((end if end is not None else pos + 1), line_end) - pos)
-            source_line = text[line_start:line_end]
-            full = (
-                f"line {self.line}, column {self.column}: {message}\n"
-                f"  {source_line}\n"
-                f"  {' ' * (pos - line_start)}{'^' * width}"
-            )
+            self.line, self.column, excerpt = point_at(text, pos, end)
+            full = f"line {self.line}, column {self.column}: {message}\n{excerpt}"
         if hint:
             full += f"\n{hint}"
         super().__init__(full)
+
+
+def point_at(text: str, pos: int, end: int | None = None) -> tuple[int, int, str]:
+    r"""Where ``text[pos:end]`` is: its 1-based line and column, and its line with carets under it.
+
+    >>> point_at("age > 50 and\nage < 30", 13, 21)
+    (2, 1, '  age < 30\n  ^^^^^^^^')
+    """
+    pos = max(0, min(pos, len(text)))
+    line = text.count("\n", 0, pos) + 1
+    line_start = text.rfind("\n", 0, pos) + 1
+    line_end = text.find("\n", pos)
+    line_end = len(text) if line_end == -1 else line_end
+    width = max(1, min((end if end is not None else pos + 1), line_end) - pos)
+    excerpt = f"  {text[line_start:line_end]}\n  {' ' * (pos - line_start)}{'^' * width}"
+    return line, pos - line_start + 1, excerpt
 
 
 def did_you_mean(name: str, candidates: Iterable[str]) -> str:
