@@ -434,6 +434,28 @@ def _measure_card(ws: Any, cell: Cell, node: T.MeasureRef) -> dict[str, Any]:
     return _card(cell, node.pos, node.end, "measure", node.name, [f"{node.type}, per customer"], expression)
 
 
+class _Lenient(Mapping[str, Any]):
+    """The notebook's variables, with every other name bound to NULL."""
+
+    def __init__(self, values: Mapping[str, Any]) -> None:
+        self._known = values
+
+    def __contains__(self, name: object) -> bool:
+        return True
+
+    def __getitem__(self, name: str) -> Any:
+        return self._known.get(name)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._known)
+
+    def __len__(self) -> int:
+        return len(self._known)
+
+    def __bool__(self) -> bool:  # even without variables: ``params or {}`` must keep it
+        return True
+
+
 def _bound(ws: Any, cell: Cell, params: Mapping[str, Any] | None) -> T.Definition | None:
     def segment_source(name: str) -> str:
         catalog = getattr(ws, "catalog_or_none", None)
@@ -442,7 +464,9 @@ def _bound(ws: Any, cell: Cell, params: Mapping[str, Any] | None) -> T.Definitio
         return catalog.definition_text(name)
 
     try:
-        tree = ws.parse(cell.body, params=_params_for(cell.body, params))
+        # An undefined {variable} is the diagnostics' business: here it is NULL, so the rest still binds.
+        lenient = _Lenient(params or {}) if "{" in cell.body else None
+        tree = ws.parse(cell.body, params=lenient)
         return bind(ws.model, tree, segment_source)
     except SegmentError:
         return None

@@ -7,6 +7,7 @@ screenshot of each widget under tests/artifacts/ (ignored by git) for a human to
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -17,6 +18,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -80,21 +82,24 @@ def _settings(config: Path) -> None:
     )
 
 
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory):
+def skip_without_browser() -> None:
     if not os.path.exists(CHROMIUM):
         if os.environ.get("JS_REQUIRE_ALL_BACKENDS"):
             pytest.fail(f"{CHROMIUM} is missing (JS_REQUIRE_ALL_BACKENDS is set)")
         pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium package to run the browser test")
     pytest.importorskip("playwright.sync_api")
-    work = tmp_path_factory.mktemp("lab")
-    _notebook(work / "widgets_test.ipynb")
+
+
+@contextlib.contextmanager
+def start_lab(work: Path, env_extra: dict[str, str] | None = None) -> Iterator[tuple[str, str]]:
+    """JupyterLab serving ``work`` on a free port with a token, quiet settings; yields (base URL, token)."""
     _settings(work / "config")
     port, token = _free_port(), secrets.token_hex(16)
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     env["JUPYTER_CONFIG_DIR"] = str(work / "config")  # no user settings, no saved workspace
     env["JUPYTER_RUNTIME_DIR"] = str(work / "runtime")
+    env.update(env_extra or {})
     cmd = [
         sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={work}",
@@ -118,7 +123,7 @@ def lab(tmp_path_factory):
                         "JupyterLab did not start:\n" + (work / "lab.log").read_text()[-3000:]
                     ) from None
                 time.sleep(0.5)
-        yield base, token, work
+        yield base, token
     finally:
         proc.terminate()
         try:
@@ -126,6 +131,15 @@ def lab(tmp_path_factory):
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    skip_without_browser()
+    work = tmp_path_factory.mktemp("lab")
+    _notebook(work / "widgets_test.ipynb")
+    with start_lab(work) as (base, token):
+        yield base, token, work
 
 
 def test_widgets_in_jupyterlab(lab):

@@ -210,6 +210,12 @@ def test_no_hover_on_keywords_literals_comments_or_broken_text(ws):
     assert hover(ws, "x = 1", 2) is None
 
 
+def test_hover_works_beside_an_undefined_variable(ws):
+    code = "%%segment\ncountry in {countries} and age > {min_age}"
+    assert hover_at(ws, code, "age")["title"] == "customers.age"
+    assert hover(ws, code, code.index("age") + 1, {"min_age": 3})["title"] == "customers.age"
+
+
 def test_top_values_are_read_once_per_column_from_a_bounded_sample(ws):
     calls: list[str] = []
 

@@ -101,7 +101,10 @@ function cellExtensions(link: KernelLink, key: () => string): Extension {
 
 /** Watches one notebook's cells: mime type by first line, linter and hover in every code cell. */
 class NotebookSegments {
-  constructor(private panel: NotebookPanel) {
+  constructor(
+    private panel: NotebookPanel,
+    private languages: IEditorLanguageRegistry
+  ) {
     this.link = new KernelLink(panel.sessionContext);
     panel.context.ready.then(() => {
       this.scan();
@@ -165,10 +168,15 @@ class NotebookSegments {
         update();
       }
     });
-    // The notebook resets every code cell's mime type when the kernel's language is known.
+    // The notebook resets every code cell's mime type when the kernel's language is known. The editor
+    // loads that language asynchronously and applies it when loaded: set ours back only after that.
     cell.model.mimeTypeChanged.connect(() => {
-      if (segment && cell.model.mimeType !== SEGMENT_MIME) {
-        queueMicrotask(update);
+      const mime = cell.model.mimeType;
+      if (segment && mime !== SEGMENT_MIME) {
+        this.languages
+          .getLanguage(mime)
+          .catch(() => null)
+          .then(() => requestAnimationFrame(update));
       }
     });
     update();
@@ -207,7 +215,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
       mimeTypes: [SEGMENT_MIME]
     });
     tracker.widgetAdded.connect((_, panel) => {
-      new NotebookSegments(panel);
+      new NotebookSegments(panel, languages);
     });
   }
 };

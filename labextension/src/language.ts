@@ -159,8 +159,7 @@ function token(stream: StringStream, state: State): string | null {
     }
     if (!quoted && followedBy(stream, /^\s*\(/)) {
       if (RECORD_FUNCTIONS.has(lower) || VALUE_FUNCTIONS.has(lower)) {
-        stream.match(/^\s*\(/);
-        state.pathOf = lower;
+        state.pathOf = lower; // the path starts after the "(" that follows
         state.afterPath = false;
         return 'jseg-function';
       }
