@@ -15,7 +15,8 @@ from jupyter_segments.compile import build_query
 from jupyter_segments.compile.compiler import Options
 from jupyter_segments.dsl import parse
 from jupyter_segments.refresh import combined_select
-from jupyter_segments.workspace import Workspace, _as_datetime
+from jupyter_segments.session import as_datetime
+from jupyter_segments.workspace import Workspace
 
 from .data import ANCHOR
 from .harness import Runner, compiled_sql, result_frame, same_members, time_interleaved
@@ -167,7 +168,7 @@ class Refresh:
 
 def _combined_select(ws: Workspace, trees: list) -> tuple[exp.Select, str]:
     """The engine's one-query-for-all-segments select (``refresh.combined_select``)."""
-    return combined_select(ws, trees, ANCHOR), "jupyter_segments.refresh.combined_select"
+    return combined_select(ws.session, trees, ANCHOR), "jupyter_segments.refresh.combined_select"
 
 
 def _shared_refresh(
@@ -293,13 +294,15 @@ def _cpu_ms(fn: Callable[[], Any], repeat: int, batches: int = _BATCHES) -> floa
 def compile_times(ws: Workspace, fig1: list[VsHand], repeat: int = 200) -> list[CompileTime]:
     """Figure 4b: parse + compile + generate per definition (the model is already loaded, as in a session)."""
     evals = {r.segment: r.compiled_s for r in fig1}
-    options = Options(dialect=ws.dialect, as_of=_as_datetime(ANCHOR), segment_source=ws._segment_source)
+    options = Options(
+        dialect=ws.dialect, as_of=as_datetime(ANCHOR), segment_source=ws.session._segment_source
+    )
     rows = []
     for seg in (s for s in SUITE if s.name in evals):
         shape = "members" if seg.projections else "keys"
         # As the workspace does it (ws.count, ws.compile): parse, build_query, SQL text without copying
         # the fresh tree first (sqlglot's default deep copy was ~15% of the compile time).
-        ms = _cpu_ms(lambda s=seg, sh=shape: ws._sql(s.dsl, sh, ANCHOR, None, None), repeat)
+        ms = _cpu_ms(lambda s=seg, sh=shape: ws.session._sql(s.dsl, sh, ANCHOR, None, None), repeat)
         tree = parse(seg.dsl)
         parse_ms = _cpu_ms(lambda s=seg: parse(s.dsl), repeat)
         build_ms = _cpu_ms(lambda t=tree, sh=shape: build_query(ws.model, t, options, sh), repeat)

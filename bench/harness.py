@@ -23,8 +23,8 @@ def workspace(target: Any) -> Workspace:
     """A workspace over the demo tables, modelled as ``connect_demo`` models them, with the suite's
     saved segments reachable by name."""
     ws = js.connect(target)
-    demo.declare_model(ws)
-    ws._segment_source = _saved_source  # type: ignore[method-assign] - the catalog's hook, fed by SAVED
+    demo.declare_model(ws.model)
+    ws.session.segment_source = _saved_source  # the catalog's hook, fed by SAVED
     return ws
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING
 
 import duckdb
 import pandas as pd
@@ -24,9 +23,7 @@ from sqlglot import exp
 
 from .backends._sql import BIGINT, BOOLEAN, DATE, DOUBLE, INTEGER, TEXT, TIMESTAMP, create_table_sql
 from .backends.base import Backend
-
-if TYPE_CHECKING:
-    from .workspace import Workspace
+from .model import Model
 
 # Parents before children: the order tables are created and loaded in.
 TABLES: tuple[str, ...] = (
@@ -66,17 +63,18 @@ RELATIONSHIPS: tuple[tuple[str, str, str, str], ...] = (
 FOREIGN_KEYS: tuple[tuple[str, str, str, str], ...] = tuple(r for r in RELATIONSHIPS if r[0] != "web_events")
 
 
-def declare_model(ws: Workspace) -> None:
-    """The demo's customer entity and its links to customers, for a workspace over demo tables.
+def declare_model(model: Model) -> None:
+    """The demo's customer entity and its links to customers, for a model of the demo tables
+    (``declare_model(ws.model)``).
 
     support_calls.cust_id cannot be inferred from its name. The generator makes no orphan rows, so
     each link to customers is declared with ``assume_integrity`` (tests/test_demo.py checks it):
     segments that only need orders, calls or events then skip the customer table.
     """
-    ws.customers("customers", key="customer_id")
+    model.set_customer("customers", "customer_id")
     for child, parent, child_column, parent_column in RELATIONSHIPS:
         if parent == "customers":
-            ws.relate(child, parent, on=(child_column, parent_column), assume_integrity=True)
+            model.add_relationship(child, parent, child_column, parent_column, True)
 
 
 REGIONS = ("North", "South", "East", "West", "Central", "Islands")

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from .backends.base import mask_url
+from .dsl import to_text
+from .session import as_datetime
 
 if TYPE_CHECKING:
     from .dsl import ast as A
@@ -135,8 +137,6 @@ class SegmentResult(_Pretty):
     @property
     def text(self) -> str:
         """The definition as DSL text (with bound values written as literals)."""
-        from .dsl import to_text
-
         return to_text(self.definition)
 
     def members(self, limit: int | None = None) -> pd.DataFrame:
@@ -189,9 +189,7 @@ def _pin(as_of: dt.datetime | dt.date | str | None) -> dt.datetime | dt.date:
     if as_of is None:
         return dt.datetime.now().replace(microsecond=0)
     if isinstance(as_of, str):
-        from .workspace import _as_datetime
-
-        return _as_datetime(as_of)
+        return as_datetime(as_of)
     return as_of
 
 

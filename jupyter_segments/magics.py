@@ -22,7 +22,9 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.display import display
 from traitlets import Bool, Integer, Unicode
 
+from . import demo, ui  # ui is light: each widget module (ipywidgets) loads when first asked for
 from .backends.base import mask_url
+from .completion import install, uninstall
 from .display import (
     FrameView,
     HelpRow,
@@ -35,8 +37,11 @@ from .display import (
     describe,
     runs_view,
 )
+from .dsl import parse, to_text
+from .dsl.params import has_params
 from .editor import register_comm, unregister_comm
-from .errors import SegmentError
+from .errors import SegmentError, did_you_mean
+from .workspace import Workspace, connect
 
 if TYPE_CHECKING:
     from IPython.core.interactiveshell import InteractiveShell
@@ -173,8 +178,6 @@ class SegmentMagic(Magics):
             return
         command, rest = argv[0].lower(), argv[1:]
         if command not in self._commands:
-            from .errors import did_you_mean
-
             raise UsageError(
                 f"unknown %segment command '{argv[0]}'{did_you_mean(command, self._commands)} "
                 "(%segment help lists them)"
@@ -325,18 +328,16 @@ class SegmentMagic(Magics):
 
     # --- connection and model -------------------------------------------------------------------------
     def _connect(self, a: argparse.Namespace) -> None:
-        import jupyter_segments as js
-
         if a.demo == bool(a.target):
             raise UsageError("%segment connect: give a URL or variable name, or --demo")
         if a.demo:
             ws, owns, demo_conn, demo_dir = self._open_demo(a)
         else:
             target, owns, demo_conn, demo_dir = self._resolve_target(a.target), True, None, None
-            if isinstance(target, js.Workspace):
+            if isinstance(target, Workspace):
                 ws, owns = target, False
             else:
-                ws = js.connect(target, catalog=a.catalog or self.catalog)
+                ws = connect(target, catalog=a.catalog or self.catalog)
         try:
             message = self._connected_message(ws, a)  # reads the table list: fails early on a bad server
         except BaseException:
@@ -353,10 +354,6 @@ class SegmentMagic(Magics):
         display(Message(message))
 
     def _open_demo(self, a: argparse.Namespace) -> tuple[Any, bool, Any, Any]:
-        import jupyter_segments as js
-
-        from . import demo
-
         if a.customers < 1:
             raise UsageError("%segment connect: --customers must be at least 1")
         anchor = _parse_when(a.anchor, "--anchor").date() if a.anchor else None
@@ -366,8 +363,8 @@ class SegmentMagic(Magics):
             demo_dir = tempfile.TemporaryDirectory(prefix="jupyter-segments-demo-")
             catalog = f"{demo_dir.name}/catalog.sqlite"
         conn = demo.generate(a.customers, seed=a.seed, anchor=anchor)
-        ws = js.connect(conn, catalog=catalog)
-        demo.declare_model(ws)
+        ws = connect(conn, catalog=catalog)
+        demo.declare_model(ws.model)
         return ws, True, conn, demo_dir
 
     def _resolve_target(self, target: str) -> Any:
@@ -510,9 +507,6 @@ class SegmentMagic(Magics):
     @staticmethod
     def _saved_text(text: str, tree: Any) -> str:
         """The text to save: as written (keeping comments), unless ``{vars}`` were bound into it."""
-        from .dsl import parse, to_text
-        from .dsl.params import has_params
-
         return to_text(tree) if has_params(parse(text)) else text
 
     def _save(self, ws: Any, name: str, text: str) -> bool:
@@ -617,15 +611,13 @@ class SegmentMagic(Magics):
             if dialect is None:
                 raise UsageError(f"%segment sql: unknown SQL dialect '{a.dialect}'")
         try:
-            text = ws._segment_source(a.name)
+            text = ws.session._segment_source(a.name)
         except KeyError as e:
             raise UsageError(f"unknown segment '{a.name}'{e.args[0] if e.args else ''}") from None
         display(SqlView(ws.compile(text, dialect=dialect, as_of=a.as_of), dialect, title=a.name))
 
     # --- widgets --------------------------------------------------------------------------------------
     def _widget(self, cls_name: str, *args: Any, out: str | None = None) -> None:
-        from . import ui  # imported here: the other commands do not need ipywidgets
-
         ws = self._require_ws()
         cls = getattr(ui, cls_name)
         widget = cls(ws, *args)
@@ -745,15 +737,11 @@ def load_ipython_extension(ipython: Any) -> None:
     """``%load_ext jupyter_segments``: register the magics and the ``%%segment`` completer."""
     magics = SegmentMagic(ipython)
     ipython.register_magics(magics)
-    from .completion import install
-
     install(ipython, lambda: magics.ws, list(magics._commands))
     # Diagnostics and hover for the JupyterLab extension (jupyter_segments/editor.py); needs a kernel.
     register_comm(getattr(ipython, "kernel", None), lambda: magics.ws, lambda: ipython.user_ns)
 
 
 def unload_ipython_extension(ipython: Any) -> None:
-    from .completion import uninstall
-
     uninstall(ipython)
     unregister_comm(getattr(ipython, "kernel", None))

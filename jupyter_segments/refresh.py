@@ -19,11 +19,12 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pandas as pd
 from sqlglot import exp
 
+from .backends.base import Backend
 from .bind import bind
 from .catalog import members as M
 from .catalog.store import (
@@ -40,10 +41,13 @@ from .catalog.store import (
 from .compile import build_flags
 from .compile.compiler import Options
 from .dsl import ast as A
+from .dsl import parse
 from .errors import SegmentError
+from .session import Session
 
-if TYPE_CHECKING:
-    from .workspace import Workspace
+# combined_select calls them by these names
+from .session import as_datetime as _as_datetime
+from .session import is_whole_day as _is_whole_day
 
 LEASE_TTL = dt.timedelta(seconds=60)
 HEARTBEAT_EVERY = 5.0  # seconds
@@ -97,8 +101,6 @@ class Run:
 
 def references(text: str) -> set[str]:
     """Names of the segments a definition refers to (``in segment x``); empty if it does not parse."""
-    from .dsl import parse
-
     try:
         tree = parse(text)
     except SegmentError:
@@ -145,24 +147,22 @@ def dependency_order(
 # --- queries --------------------------------------------------------------------------------------
 
 
-def member_select(ws: Workspace, tree: A.Definition, as_of: Any) -> exp.Select:
+def member_select(session: Session, tree: A.Definition, as_of: Any) -> exp.Select:
     """SELECT key, projections... for one segment: what its members table holds."""
-    key = ws.model.customer_entity().key
+    key = session.model.customer_entity().key
     assert key is not None  # set_customer() always gives the customer entity its key
     if not tree.projections:
-        return ws.query(tree, shape="keys", as_of=as_of)
-    q = ws.query(tree, shape="members", as_of=as_of)
+        return session.query(tree, shape="keys", as_of=as_of)
+    q = session.query(tree, shape="members", as_of=as_of)
     cols = [key, *(p.alias for p in tree.projections)]
     return exp.select(*(exp.column(c, table="m", quoted=True) for c in cols)).from_(
         exp.Subquery(this=q, alias=exp.TableAlias(this=exp.to_identifier("m")))
     )
 
 
-def combined_select(ws: Workspace, trees: Sequence[A.Definition], as_of: Any) -> exp.Select:
+def combined_select(ws: Session, trees: Sequence[A.Definition], as_of: Any) -> exp.Select:
     """One query for many segments: key, ``f_i`` (1 if member of segment i), ``p_i_j`` projections
     (see ``compile.build_flags``: aggregates over the same path share one derived table)."""
-    from .workspace import _as_datetime, _is_whole_day
-
     options = Options(dialect=ws.dialect, as_of=_as_datetime(as_of), whole_day=_is_whole_day(as_of))
     bound = [bind(ws.model, tree, ws._segment_source) for tree in trees]
     return build_flags(ws.model, bound, options)
@@ -205,9 +205,11 @@ class _Item:
 
 
 def refresh(
-    ws: Workspace,
+    session: Session,
+    cat: Catalog,
     names: Iterable[str] | None = None,
     *,
+    storage: M.Storage | None = None,
     shared: bool = True,
     as_of: Any = None,
     trigger: str = "manual",
@@ -220,11 +222,11 @@ def refresh(
 
     ``skip_inactive`` (scheduled refreshes) records inactive segments as Skipped instead of leaving
     them out. ``cancel`` stops the batch between segments: the rest are recorded as Canceled.
+    ``storage`` says where members go (default: ``members.Storage()``, a table if the database is writable).
     """
-    cat = ws.catalog
     cat.recover()
-    clean_leftovers(ws)
-    apply_schedule(ws)
+    clean_leftovers(session, cat)
+    apply_schedule(session, cat)
     rows = _select(cat, names, skip_inactive)
     if not rows:
         return []
@@ -232,8 +234,9 @@ def refresh(
     run_ids = cat.queue_runs(ordered, trigger, shared)
     items = [_Item(r, rid, deps[r["name"]]) for r, rid in zip(ordered, run_ids, strict=True)]
     batch = _Batch(
-        ws, cat, items, shared=shared, as_of=as_of, cancel=cancel, lease_wait=lease_wait, cycle=cycle
-    )
+        session, cat, storage or M.Storage(), items,
+        shared=shared, as_of=as_of, cancel=cancel, lease_wait=lease_wait, cycle=cycle,
+    )  # fmt: skip
     batch.allow_static = _allow_static
     batch.run(explicit=names is not None)
     return [Run.from_row(cat.run_row(i.run_id)) for i in items]
@@ -257,9 +260,19 @@ class _Stop(Exception):
 
 class _Batch:
     def __init__(
-        self, ws, cat: Catalog, items: list[_Item], *, shared, as_of, cancel, lease_wait, cycle
+        self,
+        session: Session,
+        cat: Catalog,
+        storage: M.Storage,
+        items: list[_Item],
+        *,
+        shared,
+        as_of,
+        cancel,
+        lease_wait,
+        cycle,
     ) -> None:
-        self.ws, self.cat, self.items = ws, cat, items
+        self.session, self.cat, self.storage, self.items = session, cat, storage, items
         self.shared, self.as_of, self.cancel, self.lease_wait, self.cycle = (
             shared,
             as_of,
@@ -322,7 +335,7 @@ class _Batch:
             flags: Any = None
             if self.shared and len(ready) > 1:
                 flags, flags_table = self.evaluate_shared(ready, location)
-            if flags_table is not None and self.ws.backend.dialect != "mysql":
+            if flags_table is not None and self.session.backend.dialect != "mysql":
                 # MySQL is left to the per-segment path: its DDL commits statement by statement, so
                 # one swap transaction for all segments would not be atomic there.
                 self.materialize_tables_together(ready, flags_table)
@@ -353,7 +366,7 @@ class _Batch:
             self._stop.set()
             if flags_table is not None:
                 try:
-                    M.drop_tables(self.ws.backend, [flags_table])
+                    M.drop_tables(self.session.backend, [flags_table])
                 except Exception:  # noqa: BLE001
                     pass
 
@@ -384,16 +397,16 @@ class _Batch:
                 self.finish(item, SKIPPED, errors=[reason])
                 continue
             try:
-                item.tree = self.ws.parse(row["definition"])
+                item.tree = self.session.parse(row["definition"])
                 try:
-                    item.select = member_select(self.ws, item.tree, self.as_of)
+                    item.select = member_select(self.session, item.tree, self.as_of)
                 except SegmentError as e:
                     if "no table '" not in str(e):
                         raise
                     # The model listed a table that is gone since (e.g. members of a segment another
                     # process deleted): read the database again once.
-                    self.ws.refresh_model()
-                    item.select = member_select(self.ws, item.tree, self.as_of)
+                    self.session.refresh_model()
+                    item.select = member_select(self.session, item.tree, self.as_of)
             except SegmentError as e:
                 self.finish(item, FAILED, errors=[str(e)])
                 continue
@@ -401,15 +414,7 @@ class _Batch:
         return ready
 
     def location(self) -> str:
-        ws = self.ws
-        mode = getattr(ws, "members_storage", "auto")
-        if mode in ("table", "parquet"):
-            return mode
-        cached = getattr(ws, "_members_writable", None)
-        if cached is None:
-            cached = M.probe_writable(ws.backend)
-            ws._members_writable = cached
-        return "table" if cached else "parquet"
+        return self.storage.location(self.session.backend)
 
     def lease(self, item: _Item) -> None:
         deadline = time.monotonic() + self.lease_wait
@@ -437,11 +442,11 @@ class _Batch:
             item.started, item.started_at, item.status = t0, at, RUNNING
         trees = [i.tree for i in ready]
         try:
-            select = combined_select(self.ws, trees, self.as_of)  # type: ignore[arg-type]
+            select = combined_select(self.session, trees, self.as_of)  # type: ignore[arg-type]
             if location == "table":
                 name = "_js_flags_" + uuid.uuid4().hex[:12]
                 self.cat.add_scratch([i.run_id for i in ready], "table", name)
-                M.ctas(self.ws.backend, name, select)
+                M.ctas(self.session.backend, name, select)
                 return "table", name
             return self._shared_parquet(ready, select), None
         except Exception as e:  # noqa: BLE001 - fall back to one query per segment, isolating the culprit
@@ -451,13 +456,13 @@ class _Batch:
             return None, None
 
     def _shared_parquet(self, ready: list[_Item], select: exp.Select) -> dict[int, M.ParquetSink]:
-        key = self.ws.model.customer_entity().key
+        key = self.session.model.customer_entity().key
         sinks = {i.run_id: M.ParquetSink(self._parquet_path(i)) for i in ready}
         for rid, sink in sinks.items():
             self.cat.add_scratch([rid], "file", str(sink.tmp))
         try:
-            sql = select.sql(dialect=self.ws.dialect)
-            for chunk in self.ws.backend.iter_chunks(sql, 100_000):
+            sql = select.sql(dialect=self.session.dialect)
+            for chunk in self.session.backend.iter_chunks(sql, 100_000):
                 for n, item in enumerate(ready):
                     sinks[item.run_id].write(_flag_frame(chunk, key, n, item.tree))  # type: ignore[arg-type]
         except BaseException:
@@ -472,8 +477,9 @@ class _Batch:
     def materialize(
         self, item: _Item, location: str, flags: Any, flags_table: str | None, ready: list[_Item]
     ) -> None:
-        ws, cat, row = self.ws, self.cat, item.row
-        key = ws.model.customer_entity().key
+        cat, row = self.cat, item.row
+        key = self.session.model.customer_entity().key
+        assert key is not None  # set_customer() always gives the customer entity its key
         try:
             if item.status != RUNNING:
                 self.lease(item)
@@ -492,8 +498,8 @@ class _Batch:
         self.finish_success(item, row, values)
 
     def _to_table(self, item: _Item, row, key: str, flags_table: str | None, ready: list[_Item]) -> dict:
-        backend = self.ws.backend
-        prefix = getattr(self.ws, "members_prefix", "seg_")
+        backend = self.session.backend
+        prefix = self.storage.prefix
         target = row["members_table"] or M.table_name(prefix, row["name"], row["id"])
         stage = M.stage_name()
         self.cat.add_scratch([item.run_id], "table", stage)
@@ -531,10 +537,10 @@ class _Batch:
         between its swap and its catalog commit), so a stale listing never decides a swap.
         """
         if self._tables is None:
-            self._tables = set(self.ws.backend.tables())
+            self._tables = set(self.session.backend.tables())
         catalog_says = row["members_location"] == "table" and row["members_table"] == target
         if (target in self._tables) != catalog_says:
-            self._tables = set(self.ws.backend.tables())
+            self._tables = set(self.session.backend.tables())
         has_current = target in self._tables
         had = row["members_location"] == "table" and has_current
         if not had and row["members_location"] == "parquet" and row["members_file"]:
@@ -567,9 +573,10 @@ class _Batch:
         items = [i for i in ready if i.status == RUNNING]
         if len(items) < 2 or (self.cancel is not None and self.cancel.is_set()):
             return
-        ws, cat, backend = self.ws, self.cat, self.ws.backend
-        key = ws.model.customer_entity().key
-        prefix = getattr(ws, "members_prefix", "seg_")
+        cat, backend = self.cat, self.session.backend
+        key = self.session.model.customer_entity().key
+        assert key is not None
+        prefix = self.storage.prefix
         # Re-read (one query): a rename or an earlier run may have changed where members live.
         rows = {r["id"]: r for r in cat.segment_rows()}
         if any(i.row["id"] not in rows for i in items):
@@ -652,8 +659,8 @@ class _Batch:
             sink = M.ParquetSink(self._parquet_path(item))
             self.cat.add_scratch([item.run_id], "file", str(sink.tmp))
             try:
-                sql = item.select.sql(dialect=self.ws.dialect)  # type: ignore[union-attr]
-                for chunk in self.ws.backend.iter_chunks(sql, 100_000):
+                sql = item.select.sql(dialect=self.session.dialect)  # type: ignore[union-attr]
+                for chunk in self.session.backend.iter_chunks(sql, 100_000):
                     sink.write(chunk)
             except BaseException:
                 sink.abort()
@@ -692,15 +699,14 @@ class _Batch:
         )
 
 
-def clean_leftovers(ws: Workspace) -> None:
+def clean_leftovers(session: Session, cat: Catalog) -> None:
     """Drop staging tables and temporary files that killed runs left behind."""
-    cat = ws.catalog
     dropped = False
     for run_id, items in cat.leftover_scratch():
         tables = [i["name"] for i in items if i["kind"] == "table"]
         try:
             if tables:
-                M.drop_tables(ws.backend, tables)
+                M.drop_tables(session.backend, tables)
                 dropped = True
             M.remove_files(i["name"] for i in items if i["kind"] == "file")
         except Exception:  # noqa: BLE001 - e.g. a read-only database; try again next time
@@ -708,24 +714,23 @@ def clean_leftovers(ws: Workspace) -> None:
         cat.clear_scratch(run_id)
     if dropped:
         # The model may have listed those tables (and would now fail to describe them).
-        ws.refresh_model()
+        session.refresh_model()
 
 
 # --- scheduled lifecycle changes --------------------------------------------------------------------
 
 
-def apply_schedule(ws: Workspace, at: dt.datetime | None = None) -> list[str]:
+def apply_schedule(session: Session, cat: Catalog, at: dt.datetime | None = None) -> list[str]:
     """Carry out activations/deactivations whose time has come; returns 'name: activated' notes."""
-    cat = ws.catalog
     t = at or now()
     notes = []
     for row in cat.segment_rows():
         if row["deactivate_at"] is not None and row["deactivate_at"] <= t:
-            deactivate(ws, row)
+            deactivate(session.backend, cat, row)
             notes.append(f"{row['name']}: deactivated")
         elif row["activate_at"] is not None and row["activate_at"] <= t:
             try:
-                _validate_for_activation(ws, row)
+                validate_for_activation(session, row)
             except SegmentError as e:
                 cat.update_segment(row["id"], touch=False, activate_at=None)
                 notes.append(f"{row['name']}: not activated ({e.reason})")
@@ -735,29 +740,30 @@ def apply_schedule(ws: Workspace, at: dt.datetime | None = None) -> list[str]:
     return notes
 
 
-def _validate_for_activation(ws: Workspace, row: dict[str, Any]) -> None:
+def validate_for_activation(session: Session, row: dict[str, Any]) -> None:
+    """``SegmentError`` saying why segment ``row`` cannot be activated, if its definition does not check."""
     try:
-        ws.check(row["definition"])
+        session.check(row["definition"])
     except SegmentError as e:
         what = "it is a draft that does not validate" if row["draft"] else "it does not validate"
         raise SegmentError(f"cannot activate '{row['name']}': {what}: {e}") from None
 
 
-def deactivate(ws: Workspace, row: dict[str, Any]) -> None:
+def deactivate(backend: Backend, cat: Catalog, row: dict[str, Any]) -> None:
     """Inactive segments hold no members: drop them, keep the definition and the history."""
-    cat = ws.catalog
     with cat.transaction() as c:
         cat.update_segment(
             row["id"], c, state="inactive", deactivate_at=None, members_location=None, members_table=None,
             members_file=None, prev_members_file=None, has_prev=False, members_run_id=None,
         )  # fmt: skip
-    drop_members(ws, row)
+    drop_members(backend, row)
 
 
-def drop_members(ws: Workspace, row: dict[str, Any]) -> None:
+def drop_members(backend: Backend, row: dict[str, Any]) -> None:
+    """Drop the members (and previous members) of segment ``row``: its tables or files."""
     if row["members_table"]:
         try:
-            M.drop_tables(ws.backend, [row["members_table"], M.prev_name(row["members_table"])])
+            M.drop_tables(backend, [row["members_table"], M.prev_name(row["members_table"])])
         except Exception:  # noqa: BLE001 - a read-only database: nothing was written there
             pass
     M.remove_files([row["members_file"], row["prev_members_file"]])

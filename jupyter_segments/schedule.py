@@ -10,15 +10,24 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from croniter import croniter
 
+from .catalog import members as M
+from .catalog.store import Catalog
 from .errors import SegmentError
+from .refresh import Run, refresh
+from .session import Session
 
-if TYPE_CHECKING:
-    from .refresh import Run
-    from .workspace import Workspace
+
+def check_cron(cron: Any) -> None:
+    """``SegmentError`` unless ``cron`` is a cron expression (5 fields, or 6 with seconds last)."""
+    if not isinstance(cron, str) or not croniter.is_valid(cron):
+        raise SegmentError(
+            f"'{cron}' is not a cron expression",
+            hint="five fields: minute hour day-of-month month day-of-week, e.g. '0 * * * *' (hourly)",
+        )
 
 
 class Scheduler:
@@ -30,19 +39,19 @@ class Scheduler:
 
     def __init__(
         self,
-        ws: Workspace,
+        session: Session,
+        catalog: Catalog,
         cron: str,
         *,
         names: list[str] | None = None,
+        storage: M.Storage | None = None,
         shared: bool = True,
         on_runs: Callable[[list[Run]], Any] | None = None,
     ) -> None:
-        if not isinstance(cron, str) or not croniter.is_valid(cron):
-            raise SegmentError(
-                f"'{cron}' is not a cron expression",
-                hint="five fields: minute hour day-of-month month day-of-week, e.g. '0 * * * *' (hourly)",
-            )
-        self.ws = ws
+        check_cron(cron)
+        self.session = session
+        self.catalog = catalog
+        self.storage = storage
         self.cron = cron
         self.names = names
         self.shared = shared
@@ -79,12 +88,12 @@ class Scheduler:
 
     def tick(self) -> list[Run]:
         """One scheduled refresh now (what the thread does at each cron time)."""
-        from .refresh import refresh
-
         with self._lock:
             runs = refresh(
-                self.ws,
+                self.session,
+                self.catalog,
                 self.names,
+                storage=self.storage,
                 shared=self.shared,
                 trigger="schedule",
                 skip_inactive=True,

@@ -74,7 +74,7 @@ INTEGRITY_CASES = [
 @pytest.fixture(scope="module")
 def assuming_ws(demo_conn) -> Workspace:
     w = Workspace(open_backend(demo_conn))
-    demo.declare_model(w)
+    demo.declare_model(w.model)
     return w
 
 

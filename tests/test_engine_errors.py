@@ -74,7 +74,7 @@ def ws(counting) -> Workspace:
     w = Workspace(counting)
     w.customers("customers", key="customer_id")
     w.relate("support_calls", "customers", on=("cust_id", "customer_id"))
-    w._segment_source = segment_source  # type: ignore[method-assign]
+    w.session.segment_source = segment_source
     # Read the schema of every table once, so that what follows can only be segment SQL.
     for table in w.tables():
         w.model.entity(table)

@@ -396,7 +396,7 @@ SEGMENT_CASES: list[tuple[str, str, object]] = [
 
 
 def segment_source(name: str) -> str:
-    """A dict-backed stand-in for the catalog's segment texts (the documented ws._segment_source hook)."""
+    """A dict-backed stand-in for the catalog's segment texts (the Session's segment_source hook)."""
     from jupyter_segments.errors import did_you_mean
 
     if name not in SEGMENTS:
@@ -420,7 +420,7 @@ def workspace_for(backend: Backend) -> Workspace:
         ws = Workspace(backend)
         ws.customers("customers", key="customer_id")
         ws.relate("support_calls", "customers", on=("cust_id", "customer_id"))
-        ws._segment_source = segment_source  # type: ignore[method-assign]
+        ws.session.segment_source = segment_source
         _WORKSPACES[id(backend)] = ws
     return ws
 

@@ -29,8 +29,8 @@ def assuming_workspace(backend: Backend) -> Workspace:
     if ws is None:
         plain = workspace_for(backend)  # also analyzes the server databases' tables
         ws = Workspace(backend)
-        demo.declare_model(ws)
-        ws._segment_source = plain._segment_source  # type: ignore[method-assign]
+        demo.declare_model(ws.model)
+        ws.session.segment_source = plain.session.segment_source
         _ASSUMING[id(backend)] = ws
     return ws
 

@@ -124,7 +124,7 @@ def test_save_to_a_catalog(tmp_path, planted_ws):
     sugg = ws.suggest(measure="churned", using=["age", "channel"])
     ws2 = connect(ws.backend, catalog=str(tmp_path / "c.sqlite"))
     ws2.customers("customers", key="customer_id")
-    sugg[0]._ws = ws2
+    sugg[0]._save = ws2.segment  # what ws2.suggest(...) would have given it
     seg = sugg[0].save("risky")
     assert ws2.count("in segment risky") == sugg[0].size
     assert seg is not None

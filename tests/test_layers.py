@@ -27,8 +27,6 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-import pytest
-
 PACKAGE = "jupyter_segments"
 ROOT = Path(__file__).resolve().parent.parent / PACKAGE
 
@@ -58,7 +56,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("services", ("refresh", "export", "schedule", "intelligence", "demo")),
     # What users hold: the Workspace, and the Segment handle with save/get/list/duplicate.
     ("facade", ("workspace", "segments")),
-    # Front ends over the Workspace: rich display, completion, widgets, magics, command line.
+    # Front ends over the Workspace: rich display, completion and editor support, widgets, magics, CLI.
     ("front ends", ("display", "completion", "editor", "ui", "magics", "cli")),
     # `import jupyter_segments`: connect, Workspace, SegmentError and %load_ext.
     ("package", ("",)),
@@ -236,10 +234,6 @@ def tangles(edges: dict[str, dict[str, int]]) -> list[set[str]]:
     return found
 
 
-# Today's code breaks these rules (issue 12 is under way); removed when it no longer does.
-UNDER_WAY = pytest.mark.xfail(strict=True, reason="issue 12: the layering is under way")
-
-
 # --- the tests -------------------------------------------------------------------------------------
 
 
@@ -255,7 +249,6 @@ def test_every_module_has_a_layer() -> None:
     )
 
 
-@UNDER_WAY
 def test_no_import_cycle() -> None:
     mods, edges, _ = graph()
     reports = []
@@ -273,7 +266,6 @@ def test_no_import_cycle() -> None:
     assert not reports, "import cycles:\n" + "\n".join(reports)
 
 
-@UNDER_WAY
 def test_imports_only_look_down() -> None:
     mods, edges, _ = graph()
     upward = []
@@ -291,7 +283,6 @@ def test_imports_only_look_down() -> None:
     assert not upward, "imports from a higher layer:\n  " + "\n  ".join(upward)
 
 
-@UNDER_WAY
 def test_function_level_imports_of_our_modules_say_why() -> None:
     mods, _, late = graph()
     silent = []

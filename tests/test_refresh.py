@@ -99,7 +99,7 @@ def test_shared_and_one_by_one_agree_and_one_scan(db):
     from jupyter_segments.refresh import combined_select
 
     trees = [ws.parse(t) for t in SEGMENTS.values()]
-    select = combined_select(ws, trees, DEMO_ANCHOR)
+    select = combined_select(ws.session, trees, DEMO_ANCHOR)
     # One derived table over orders serves the aggregates of all segments (vip, de_vip via vip,
     # not_vip_callers via vip, recent's projection, returners): shared aggregates, one scan.
     derived = [s.alias for s in select.find_all(exp.Subquery) if s.alias and s.alias != "flags"]
@@ -192,12 +192,12 @@ def test_activation_lifecycle_and_schedule_later(db):
     at = dt.datetime(2099, 1, 1, 9, 0)
     de.deactivate(at=at)
     assert de.state == "active" and ws.segments().set_index("name").loc["de", "deactivate_at"] == at
-    assert apply_schedule(ws, at=at - dt.timedelta(minutes=1)) == []
-    assert apply_schedule(ws, at=at) == ["de: deactivated"]
+    assert apply_schedule(ws.session, ws.catalog, at=at - dt.timedelta(minutes=1)) == []
+    assert apply_schedule(ws.session, ws.catalog, at=at) == ["de: deactivated"]
     assert de.state == "inactive"
     de.activate(at=at + dt.timedelta(days=1))
     assert de.state == "inactive"
-    assert apply_schedule(ws, at=at + dt.timedelta(days=2)) == ["de: activated"]
+    assert apply_schedule(ws.session, ws.catalog, at=at + dt.timedelta(days=2)) == ["de: activated"]
     assert de.state == "active"
 
 

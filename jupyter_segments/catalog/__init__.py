@@ -1,4 +1,7 @@
-"""Saved segments: the catalog store, the Segment handle, members storage."""
+"""The catalog: saved segments, their versions, runs, measures and exports; where members are kept.
+
+The ``Segment`` handle users hold is ``jupyter_segments.segments.Segment``.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,6 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .segment import Segment
 from .store import (
     CANCELED,
     DEFAULT_PATH,
@@ -23,7 +25,7 @@ from .store import (
 
 __all__ = [
     "CANCELED", "DEFAULT_PATH", "FAILED", "NOT_STARTED", "QUEUED", "RUNNING", "SKIPPED", "STATUSES",
-    "SUCCESSFUL", "Catalog", "Segment", "UnknownSegment", "catalog_exists", "open_catalog",
+    "SUCCESSFUL", "Catalog", "UnknownSegment", "catalog_exists", "open_catalog",
 ]  # fmt: skip
 
 

@@ -16,6 +16,7 @@ import threading
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +27,34 @@ from sqlglot import exp
 
 from ..backends._sql import quote
 from ..backends.base import Backend
+from ..backends.duckdb_backend import DuckDBBackend
+from ..backends.sqlalchemy_backend import SQLAlchemyBackend
+from ..backends.sqlite_backend import SQLiteBackend
+from ..errors import SegmentError
 
 STAGE_PREFIX = "_js_stage_"
+
+
+@dataclass
+class Storage:
+    """Where a workspace keeps the members of its refreshes.
+
+    ``prefix``: members tables are named ``<prefix>members__<segment>``. ``mode``: "auto" (a table if the
+    database is writable, else a Parquet file beside the catalog), "table" or "parquet". ``writable``:
+    the answer of the probe "auto" asks once, kept for the next refreshes.
+    """
+
+    prefix: str = "seg_"
+    mode: str = "auto"
+    writable: bool | None = None
+
+    def location(self, backend: Backend) -> str:
+        """'table' or 'parquet': where the next refresh writes members."""
+        if self.mode in ("table", "parquet"):
+            return self.mode
+        if self.writable is None:
+            self.writable = probe_writable(backend)
+        return "table" if self.writable else "parquet"
 
 
 def stage_name() -> str:
@@ -185,10 +212,6 @@ def rename_tables(backend: Backend, pairs: list[tuple[str, str]]) -> None:
 
 def run_in_transaction(backend: Backend, statements: list[str]) -> None:
     """Run DDL statements atomically on the backends that can (DuckDB, SQLite, PostgreSQL, ...)."""
-    from ..backends.duckdb_backend import DuckDBBackend
-    from ..backends.sqlalchemy_backend import SQLAlchemyBackend
-    from ..backends.sqlite_backend import SQLiteBackend
-
     lock = getattr(backend, "_lock", None) or nullcontext()
     if isinstance(backend, DuckDBBackend):
         duck = backend.connection
@@ -307,3 +330,24 @@ def remove_files(paths: Iterable[Any]) -> None:
                 os.unlink(p)
             except FileNotFoundError:
                 pass
+
+
+# --- reading the members a segment row names ---------------------------------------------------------
+
+
+def require_members(row: dict[str, Any]) -> dict[str, Any]:
+    """``row`` (a segment row) if it names the members of a refresh; else a ``SegmentError`` saying why."""
+    if not row["members_run_id"] or not row["members_location"]:
+        what = "inactive" if row["state"] != "active" else "not refreshed yet"
+        raise SegmentError(f"segment '{row['name']}' has no members: it is {what} (call .refresh())")
+    return row
+
+
+def stored_keys(backend: Backend, row: dict[str, Any], key: str) -> pd.Series:
+    """The member keys of the last refresh of segment ``row`` (see ``require_members``)."""
+    row = require_members(row)
+    if row["members_location"] == "parquet":
+        return pd.Series(parquet_keys(row["members_file"], key).to_pandas(), name=key)
+    d = backend.dialect
+    frame = backend.query(f"SELECT {quote(key, d)} FROM {quote(row['members_table'], d)}")
+    return frame.iloc[:, 0].rename(key)

@@ -12,10 +12,11 @@ from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any, Protocol
 
+from ..backends.base import mask_url
 from ..errors import SegmentError, did_you_mean
 
 if TYPE_CHECKING:
-    from ..catalog.segment import Segment
+    from ..segments import Segment  # the handle destinations are given (the facade's: a type only)
 
 GROUP = "jupyter_segments.destinations"
 BUILTIN = {
@@ -90,8 +91,6 @@ def _loggable(options: dict[str, Any]) -> dict[str, Any]:
         if any(w in k.lower() for w in _SECRET_WORDS):
             out[k] = "***"
         elif k == "url" and isinstance(v, str):
-            from ..backends.base import mask_url
-
             out[k] = mask_url(v)
         elif isinstance(v, str | int | float | bool) or v is None:
             out[k] = v
@@ -108,7 +107,7 @@ def send(segment: Segment, destination: str | Any, **options: Any) -> Export:
     )
     row = segment._row
     segment._require_members() if getattr(dest, "needs_members", True) else None
-    cat = segment._ws.catalog
+    cat = segment.catalog
     target = dest.target(**options) if hasattr(dest, "target") else None
     export_id = cat.start_export(row, name, target, _loggable(options))
     try:

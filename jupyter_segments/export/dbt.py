@@ -34,15 +34,15 @@ class DbtDestination:
         self, segment, path: Any = "models", dialect: str | None = None, model: str | None = None,
         source: str | None = None, materialized: str = "table", shape: str = "keys",
     ) -> ExportResult:  # fmt: skip
-        ws = segment._ws
+        session = segment.session
         name = model or re.sub(r"[^0-9A-Za-z_]+", "_", f"segment_{segment.name}").strip("_").lower()
         target = Path(os.fspath(path)).expanduser()
         if target.suffix != ".sql":
             target = target / f"{name}.sql"
         target.parent.mkdir(parents=True, exist_ok=True)
-        dialect = dialect or ws.dialect
+        dialect = dialect or session.dialect
         try:
-            query = ws.query(segment.definition, shape=shape, dialect=dialect, relative=True)
+            query = session.query(segment.definition, shape=shape, dialect=dialect, relative=True)
         except SegmentError as e:
             raise SegmentError(f"cannot compile '{segment.name}' for {dialect}: {e}") from None
         marks: dict[str, str] = {}

@@ -40,7 +40,7 @@ class CsvDestination:
         tmp = final.with_name(f".{final.name}.{uuid.uuid4().hex[:8]}.tmp")
         rows = 0
         try:
-            with low_memory(segment._ws.backend), open(tmp, "w", encoding="utf-8", newline="") as f:
+            with low_memory(segment.session.backend), open(tmp, "w", encoding="utf-8", newline="") as f:
                 header = True
                 for chunk in segment.iter_members(chunk_size, keys_only=columns == "keys"):
                     chunk.to_csv(f, index=False, header=header, **csv_options)
@@ -65,7 +65,7 @@ class ParquetDestination:
         sink = ParquetSink(_path(path))
         first = None
         try:
-            with low_memory(segment._ws.backend):
+            with low_memory(segment.session.backend):
                 for chunk in segment.iter_members(chunk_size, keys_only=columns == "keys"):
                     if first is None:
                         first = chunk.iloc[:0]

@@ -35,7 +35,7 @@ class TableDestination:
             raise SegmentError("give the table to write: table='vip_customers'")
         if if_exists not in ("replace", "append"):
             raise SegmentError(f"if_exists must be 'replace' or 'append', not {if_exists!r}")
-        backend = segment._ws.backend if url is None else open_backend(url)
+        backend = segment.session.backend if url is None else open_backend(url)
         try:
             frames = segment.iter_members(chunk_size, keys_only=columns == "keys")
             if if_exists == "replace":

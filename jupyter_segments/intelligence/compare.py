@@ -25,18 +25,17 @@ import html
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pandas as pd
 from sqlglot import exp
 
+from ..catalog.store import Catalog
 from ..compile import dialects as D
 from ..dsl import ast as A
+from ..session import Session, as_datetime
 from . import display
 from . import features as F
-
-if TYPE_CHECKING:
-    from ..workspace import Workspace
 
 QUANTILE_DIALECTS = {"duckdb", "postgres"}
 MAX_VALUES = 50
@@ -157,7 +156,8 @@ def _val(r: pd.Series, side: str) -> str:
 
 
 def compare(
-    ws: Workspace,
+    session: Session,
+    catalog: Catalog | None,
     a: Any,
     b: Any = None,
     *,
@@ -166,22 +166,22 @@ def compare(
     sample: int = F.DEFAULT_SAMPLE,
 ) -> Comparison:
     """Overlap and differentiators of A and B (B: everyone else when omitted). See the module docstring."""
-    a_cond, a_label = F.resolve_definition(ws, a)
+    a_cond, a_label = F.resolve_definition(session, catalog, a)
     if b is None:
         b_cond, b_label, vs_rest = F.except_(F.everyone(), a_cond), "everyone else", True
     else:
-        b_cond, b_label = F.resolve_definition(ws, b)
+        b_cond, b_label = F.resolve_definition(session, catalog, b)
         vs_rest = False
     if a_label == b_label:
         a_label, b_label = a_label + " (A)", b_label + " (B)"
     as_of_dt = _as_of(as_of)
-    overlap = overlap_counts(ws, a_cond, b_cond, as_of=as_of_dt)
-    feats = F.make_features(ws, list(using) if using is not None else F.default_features(ws))
+    overlap = overlap_counts(session, a_cond, b_cond, as_of=as_of_dt)
+    feats = F.make_features(session, list(using) if using is not None else F.default_features(session))
     notes: list[str] = []
     sizes = {"a": overlap["both"] + overlap["only_a"], "b": overlap["both"] + overlap["only_b"]}
     stats = {
         side: group_stats(
-            ws, cond, feats, as_of_dt, size=sizes[side], sample=sample, notes=notes, label=label
+            session, cond, feats, as_of_dt, size=sizes[side], sample=sample, notes=notes, label=label
         )
         for side, cond, label in (("a", a_cond, a_label), ("b", b_cond, b_label))
     }
@@ -190,20 +190,18 @@ def compare(
 
 
 def _as_of(value: Any) -> dt.datetime:
-    from ..workspace import _as_datetime
-
-    return _as_datetime(value)
+    return as_datetime(value)
 
 
-def _keys_subquery(ws: Workspace, cond: A.Expr, alias: str, as_of: dt.datetime) -> exp.Subquery:
-    q = ws.query(A.Definition(cond), shape="keys", as_of=as_of)
+def _keys_subquery(session: Session, cond: A.Expr, alias: str, as_of: dt.datetime) -> exp.Subquery:
+    q = session.query(A.Definition(cond), shape="keys", as_of=as_of)
     q.set("expressions", [exp.alias_(q.expressions[0], "k")])
     return exp.Subquery(this=q, alias=exp.TableAlias(this=exp.to_identifier(alias)))
 
 
-def overlap_counts(ws: Workspace, a: A.Expr, b: A.Expr, *, as_of: dt.datetime) -> dict[str, int]:
+def overlap_counts(session: Session, a: A.Expr, b: A.Expr, *, as_of: dt.datetime) -> dict[str, int]:
     """{"both", "only_a", "only_b"} counted by the database in one query."""
-    customer = ws.model.customer_entity()
+    customer = session.model.customer_entity()
     key = D.column("cu", customer.key)  # type: ignore[arg-type]
     ka, kb = exp.column("k", "ka"), exp.column("k", "kb")
     in_a = exp.not_(exp.Is(this=ka, expression=exp.Null()))
@@ -223,15 +221,19 @@ def overlap_counts(ws: Workspace, a: A.Expr, b: A.Expr, *, as_of: dt.datetime) -
             count_when(exp.and_(out_a, in_b.copy()), "only_b"),
         )
         .from_(D.table(customer.name, "cu"))
-        .join(_keys_subquery(ws, a, "ka", as_of), on=exp.EQ(this=ka.copy(), expression=key), join_type="LEFT")
         .join(
-            _keys_subquery(ws, b, "kb", as_of),
+            _keys_subquery(session, a, "ka", as_of),
+            on=exp.EQ(this=ka.copy(), expression=key),
+            join_type="LEFT",
+        )
+        .join(
+            _keys_subquery(session, b, "kb", as_of),
             on=exp.EQ(this=kb.copy(), expression=key.copy()),
             join_type="LEFT",
         )
     )
-    sql = q.sql(dialect=ws.dialect)
-    row = ws._run(lambda: ws.backend.query(sql), sql).iloc[0]
+    sql = q.sql(dialect=session.dialect)
+    row = session.fetch(sql).iloc[0]
     return {"both": int(row.iloc[0] or 0), "only_a": int(row.iloc[1] or 0), "only_b": int(row.iloc[2] or 0)}
 
 
@@ -243,7 +245,7 @@ def _days_since(value: exp.Expression, as_of: dt.datetime, dialect: str) -> exp.
 
 
 def group_stats(
-    ws: Workspace,
+    session: Session,
     cond: A.Expr,
     feats: Sequence[F.Feature],
     as_of: dt.datetime,
@@ -254,9 +256,9 @@ def group_stats(
     label: str,
 ) -> dict[str, Any]:
     """Per-feature statistics of one group, computed by the database (see the module docstring)."""
-    dialect = ws.dialect
-    members = ws.query(F.definition_text(cond, feats), shape="members", as_of=as_of)
-    key = ws.model.customer_entity().key
+    dialect = session.dialect
+    members = session.query(F.definition_text(cond, feats), shape="members", as_of=as_of)
+    key = session.model.customer_entity().key
     members = F._only_columns(members, key, [f.alias for f in feats])  # type: ignore[arg-type]
     # The members are a CTE named once and read by every branch (no copies of a big subquery; databases
     # that materialise CTEs evaluate the segment once).
@@ -290,10 +292,10 @@ def group_stats(
                     )
                     cols.append(exp.alias_(pc, f"{name}_{i}"))
         sql = exp.select(*cols).from_(src.copy()).with_("s", as_=members, copy=False).sql(dialect=dialect)
-        row = ws._run(lambda: ws.backend.query(sql), sql).iloc[0]
+        row = session.fetch(sql).iloc[0]
         quartiles: dict[str, dict[str, float]] = {}
         if dialect not in QUANTILE_DIALECTS:
-            quartiles = _sampled_quartiles(ws, cond, numeric, as_of, sample)
+            quartiles = _sampled_quartiles(session, cond, numeric, as_of, sample)
             n_rows = min(size, sample)
             notes.append(
                 f"{label}: quartiles and medians estimated from a sample of {n_rows:,} members "
@@ -335,7 +337,7 @@ def group_stats(
             ),
         ).from_(exp.Subquery(this=union, alias=exp.TableAlias(this=exp.to_identifier("u"))), copy=False)
         sql = ranked.with_("s", as_=members, copy=False).sql(dialect=dialect)
-        frame = ws._run(lambda: ws.backend.query(sql), sql)
+        frame = session.fetch(sql)
         frame.columns = ["feature", "value", "n", "distinct_values"]
         for f in categorical:
             part = frame[frame["feature"] == f.alias]
@@ -352,9 +354,9 @@ def group_stats(
 
 
 def _sampled_quartiles(
-    ws: Workspace, cond: A.Expr, numeric: Sequence[F.Feature], as_of: dt.datetime, sample: int
+    session: Session, cond: A.Expr, numeric: Sequence[F.Feature], as_of: dt.datetime, sample: int
 ) -> dict[str, dict[str, float]]:
-    frame = F.sample_frame(ws, cond, numeric, max_rows=sample, as_of=as_of)
+    frame = F.sample_frame(session, cond, numeric, max_rows=sample, as_of=as_of)
     out: dict[str, dict[str, float]] = {}
     for f in numeric:
         s = frame[f.alias]

@@ -24,19 +24,20 @@ import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 import numpy as np
 import pandas as pd
 from sqlglot import exp
 
+from ..catalog import members as M
+from ..catalog.store import Catalog
 from ..compile import dialects as D
 from ..dsl import ast as A
 from ..dsl import parse_condition, to_text
+from ..dsl.printer import quote_name
 from ..errors import SegmentError
-
-if TYPE_CHECKING:
-    from ..workspace import Workspace
+from ..session import Session, database_error
 
 Kind = Literal["number", "category", "boolean", "date", "timestamp"]
 MAX_CATEGORIES = 15  # text features with more distinct values than this (in a sample) are not categorical
@@ -60,8 +61,10 @@ class Feature:
 # --- definitions: names, DSL text, conditions ----------------------------------------------------------
 
 
-def resolve_definition(ws: Workspace, ref: str | A.Definition | A.Expr) -> tuple[A.Expr, str]:
-    """A segment name (from the catalog) or DSL text -> (condition tree, display label).
+def resolve_definition(
+    session: Session, catalog: Catalog | None, ref: str | A.Definition | A.Expr
+) -> tuple[A.Expr, str]:
+    """A segment name (from ``catalog``, if any) or DSL text -> (condition tree, display label).
 
     A bare name that the catalog knows becomes ``in segment <name>`` (a static segment: its frozen member
     keys); anything else must parse as DSL (so DSL text works without a catalog). PROJECT clauses are dropped: only membership matters here.
@@ -73,20 +76,21 @@ def resolve_definition(ws: Workspace, ref: str | A.Definition | A.Expr) -> tuple
     text = ref.strip()
     if not text:
         raise SegmentError("an empty segment definition")
-    catalog = ws.catalog_or_none if re.fullmatch(r"[^\W\d][\w.-]*", text) else None
+    catalog = catalog if re.fullmatch(r"[^\W\d][\w.-]*", text) else None
     if catalog is not None and catalog.has_segment(text):
         try:
-            ws._segment_source(text)
+            catalog.definition_text(text)
         except KeyError:
             # A static segment has no definition to refer to: its frozen member keys stand in.
-            keys = ws.get(text).keys()
-            key = ws.model.customer_entity().key
+            row = M.require_members(catalog.segment_row(text))
+            key = session.model.customer_entity().key
+            keys = M.stored_keys(session.backend, row, key)  # type: ignore[arg-type]
             if not len(keys):
                 return A.Literal(False), text
             items = tuple(A.Literal(v.item() if hasattr(v, "item") else v) for v in keys)
             return A.InList(A.Name((key,)), items), text  # type: ignore[arg-type]
         return A.SegmentRef(text), text
-    tree = ws.parse(text)
+    tree = session.parse(text)
     return tree.condition, _short(text)
 
 
@@ -135,13 +139,13 @@ def value_node(expr: str) -> A.Expr:
     return node.operand if isinstance(node, A.BoolTest) else node
 
 
-def infer_kind(ws: Workspace, expr: str) -> Kind:
+def infer_kind(session: Session, expr: str) -> Kind:
     """The kind of a feature expression, from the model (not from data)."""
     try:
         node = parse_condition(expr)
     except SegmentError as e:
         raise SegmentError(f"feature '{expr}' does not parse: {e.reason}") from None
-    t = _type_of(ws, node, expr)
+    t = _type_of(session, node, expr)
     if t == "string":
         return "category"
     if t in ("number", "boolean", "date", "timestamp"):
@@ -149,14 +153,14 @@ def infer_kind(ws: Workspace, expr: str) -> Kind:
     raise SegmentError(f"feature '{expr}' is {t}: use a number, text, boolean or date expression")
 
 
-def _type_of(ws: Workspace, node: A.Expr, text: str) -> str:
-    model = ws.model
+def _type_of(session: Session, node: A.Expr, text: str) -> str:
+    model = session.model
     if isinstance(node, A.BoolTest):  # a bare value parses as a boolean test
         node = node.operand
     if isinstance(node, A.Aggregate):
         if node.func in ("count", "count_distinct", "sum", "avg"):
             return "number"
-        return _path_type(ws, ws.model.customer_entity().name, node.path, text)
+        return _path_type(session, session.model.customer_entity().name, node.path, text)
     if isinstance(node, (A.Arith, A.Neg)):
         return "number"
     if isinstance(node, A.Literal):
@@ -164,8 +168,8 @@ def _type_of(ws: Workspace, node: A.Expr, text: str) -> str:
         return "boolean" if isinstance(v, bool) else "number" if isinstance(v, (int, float)) else "string"
     if isinstance(node, A.Name):
         if len(node.parts) == 1 and node.parts[0] in model.all_measures():
-            return _type_of(ws, parse_condition(model.all_measures()[node.parts[0]]), text)
-        return _path_type(ws, model.customer_entity().name, node.parts, text)
+            return _type_of(session, parse_condition(model.all_measures()[node.parts[0]]), text)
+        return _path_type(session, model.customer_entity().name, node.parts, text)
     if isinstance(node, A.CONDITION_TYPES):
         raise SegmentError(
             f"feature '{text}' is a condition; features are values such as age or count(orders)"
@@ -173,8 +177,8 @@ def _type_of(ws: Workspace, node: A.Expr, text: str) -> str:
     raise SegmentError(f"feature '{text}' is not a value expression")
 
 
-def _path_type(ws: Workspace, entity_name: str, parts: Sequence[str], text: str) -> str:
-    model = ws.model
+def _path_type(session: Session, entity_name: str, parts: Sequence[str], text: str) -> str:
+    model = session.model
     entity = model.entity(entity_name)
     for part in parts[:-1]:
         step = model.step(entity.name, part)
@@ -191,10 +195,10 @@ def _path_type(ws: Workspace, entity_name: str, parts: Sequence[str], text: str)
     return col.type
 
 
-def default_features(ws: Workspace, *, exclude_tables: Iterable[str] = ()) -> list[str]:
+def default_features(session: Session, *, exclude_tables: Iterable[str] = ()) -> list[str]:
     """The default feature expressions (see the module docstring); ``exclude_tables`` drops aggregates
     over those related tables (suggest excludes the tables its measure aggregates over)."""
-    model = ws.model
+    model = session.model
     customer = model.customer_entity()
     excluded = {t.lower() for t in exclude_tables}
     out: list[str] = []
@@ -219,12 +223,10 @@ def default_features(ws: Workspace, *, exclude_tables: Iterable[str] = ()) -> li
 
 
 def _name(name: str) -> str:
-    from ..dsl.printer import quote_name
-
     return quote_name(name)
 
 
-def make_features(ws: Workspace, exprs: Sequence[str]) -> list[Feature]:
+def make_features(session: Session, exprs: Sequence[str]) -> list[Feature]:
     """Features for expressions (type-checked by compiling them once)."""
     seen: set[str] = set()
     features: list[Feature] = []
@@ -233,9 +235,9 @@ def make_features(ws: Workspace, exprs: Sequence[str]) -> list[Feature]:
         if not expr or expr in seen:
             continue
         seen.add(expr)
-        features.append(Feature(expr, infer_kind(ws, expr), f"f__{len(features) + 1}"))
+        features.append(Feature(expr, infer_kind(session, expr), f"f__{len(features) + 1}"))
     if features:
-        ws.check(definition_text(everyone(), features))
+        session.check(definition_text(everyone(), features))
     return features
 
 
@@ -261,7 +263,7 @@ def tables_of(expr: str) -> set[str]:
 
 
 def sample_frame(
-    ws: Workspace,
+    session: Session,
     cond: A.Expr,
     features: Sequence[Feature],
     *,
@@ -278,13 +280,13 @@ def sample_frame(
     """
     all_features = [*features, *extra]
     text = definition_text(cond, all_features)
-    n = population if population is not None else ws.count(ws.parse(text), as_of=as_of)
-    q = ws.query(text, shape="members", as_of=as_of)
-    key = ws.model.customer_entity().key
+    n = population if population is not None else session.count(session.parse(text), as_of=as_of)
+    q = session.query(text, shape="members", as_of=as_of)
+    key = session.model.customer_entity().key
     assert key is not None
     q = _only_columns(q, key, [f.alias for f in all_features])
     if n > max_rows:
-        key_col = ws.model.customer_entity().column(key)
+        key_col = session.model.customer_entity().column(key)
         if key_col is not None and key_col.type == "number":
             step = math.ceil(n / max_rows)
             pick = exp.EQ(
@@ -295,29 +297,27 @@ def sample_frame(
         else:
             q = q.order_by(exp.Rand())
         q = q.limit(max_rows)
-    sql = q.sql(dialect=ws.dialect)
-    frame = ws._run(lambda: ws.backend.query(sql), sql)
+    sql = q.sql(dialect=session.dialect)
+    frame = session.fetch(sql)
     return normalize(frame, all_features)
 
 
 def iter_frames(
-    ws: Workspace, cond: A.Expr, features: Sequence[Feature], *, chunk_size: int = 50_000, as_of=None
+    session: Session, cond: A.Expr, features: Sequence[Feature], *, chunk_size: int = 50_000, as_of=None
 ):
     """Every member of ``cond`` with key and feature columns, streamed in chunks."""
     text = definition_text(cond, features)
-    q = ws.query(text, shape="members", as_of=as_of)
-    key = ws.model.customer_entity().key
+    q = session.query(text, shape="members", as_of=as_of)
+    key = session.model.customer_entity().key
     assert key is not None
-    sql = _only_columns(q, key, [f.alias for f in features]).sql(dialect=ws.dialect)
+    sql = _only_columns(q, key, [f.alias for f in features]).sql(dialect=session.dialect)
     try:
-        for chunk in ws.backend.iter_chunks(sql, chunk_size):
+        for chunk in session.backend.iter_chunks(sql, chunk_size):
             yield normalize(chunk, features)
     except SegmentError:
         raise
     except Exception as e:  # noqa: BLE001 - database errors are reported with the SQL sent
-        from ..workspace import _database_error
-
-        raise _database_error(e, sql) from e
+        raise database_error(e, sql) from e
 
 
 def _only_columns(q: exp.Select, key: str, aliases: Sequence[str]) -> exp.Select:

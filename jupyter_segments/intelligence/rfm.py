@@ -52,9 +52,9 @@ from __future__ import annotations
 import datetime as dt
 import html
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pandas as pd
 from sqlglot import exp
@@ -62,11 +62,9 @@ from sqlglot import exp
 from ..compile import dialects as D
 from ..dsl import ast as A
 from ..dsl import parse_condition, to_text
-from ..errors import SegmentError
+from ..errors import SegmentError, did_you_mean
+from ..session import Session
 from . import display
-
-if TYPE_CHECKING:
-    from ..workspace import Workspace
 
 SCORES = ("r", "f", "m")
 
@@ -280,13 +278,11 @@ def _as_date(value: Any) -> dt.date:
         raise SegmentError(f"as_of '{value}' is not a date: write it as YYYY-MM-DD") from None
 
 
-def _activity_step(ws: Workspace, table: str) -> str:
-    customer = ws.model.customer_entity()
-    step = ws.model.step(customer.name, table)
+def _activity_step(session: Session, table: str) -> str:
+    customer = session.model.customer_entity()
+    step = session.model.step(customer.name, table)
     if step is None or not step.to_many:
-        from ..errors import did_you_mean
-
-        many = [n for n, s in ws.model.steps_from(customer.name).items() if s.to_many]
+        many = [n for n, s in session.model.steps_from(customer.name).items() if s.to_many]
         raise SegmentError(
             f"'{table}' is not related to-many to {customer.name}{did_you_mean(table, many)}",
             hint="RFM needs an activity table such as orders (declare it with ws.relate(...) if needed)",
@@ -294,12 +290,10 @@ def _activity_step(ws: Workspace, table: str) -> str:
     return step.target
 
 
-def _check_column(ws: Workspace, table: str, name: str, kinds: tuple[str, ...], role: str) -> str:
-    entity = ws.model.entity(table)
+def _check_column(session: Session, table: str, name: str, kinds: tuple[str, ...], role: str) -> str:
+    entity = session.model.entity(table)
     col = entity.column(name)
     if col is None:
-        from ..errors import did_you_mean
-
         raise SegmentError(f"unknown column '{name}' on {table}{did_you_mean(name, entity.columns)}")
     if col.type not in kinds:
         raise SegmentError(f"the RFM {role} column {table}.{name} is {col.type}, not {' or '.join(kinds)}")
@@ -337,7 +331,7 @@ class _Dsl:
 
 
 def compute(
-    ws: Workspace,
+    session: Session,
     table: str,
     *,
     date: str,
@@ -348,17 +342,17 @@ def compute(
     rules: Sequence[RfmRule] | None = None,
 ) -> RfmScores:
     """Scores for every customer with activity (see the module docstring). Runs one SQL query."""
-    table = _activity_step(ws, table)
-    date = _check_column(ws, table, date, ("date", "timestamp"), "date")
-    amount = _check_column(ws, table, amount, ("number",), "amount")
+    table = _activity_step(session, table)
+    date = _check_column(session, table, date, ("date", "timestamp"), "date")
+    amount = _check_column(session, table, amount, ("number",), "amount")
     rules = tuple(RFM_RULES if rules is None else rules)
     if not rules or not all(isinstance(r, RfmRule) for r in rules):
         raise SegmentError("rules must be a non-empty list of RfmRule(label, r=(lo, hi), f=..., m=...)")
-    key = ws.model.customer_entity().key
+    key = session.model.customer_entity().key
     assert key is not None
     spec = RfmSpec(table, date, amount, parse_window(window), _as_date(as_of), where, rules, key)
-    sql = scores_query(ws, spec).sql(dialect=ws.dialect)
-    frame = ws._run(lambda: ws.backend.query(sql), sql)
+    sql = scores_query(session, spec).sql(dialect=session.dialect)
+    frame = session.fetch(sql)
     frame.columns = [key, "recency_days", "frequency", "monetary", "r", "f", "m", "label"]
     frame = frame.astype(
         {
@@ -378,7 +372,7 @@ def compute(
     return out
 
 
-def scores_query(ws: Workspace, spec: RfmSpec) -> exp.Select:
+def scores_query(session: Session, spec: RfmSpec) -> exp.Select:
     """The whole RFM computation as one sqlglot query (aggregates, NTILE with ties, labels)."""
     dsl = _Dsl(spec)
     text = to_text(
@@ -391,8 +385,8 @@ def scores_query(ws: Workspace, spec: RfmSpec) -> exp.Select:
             ),
         )
     )
-    dialect = ws.dialect
-    base = ws.query(text, shape="members", as_of=dt.datetime.combine(spec.as_of, dt.time()))
+    dialect = session.dialect
+    base = session.query(text, shape="members", as_of=dt.datetime.combine(spec.as_of, dt.time()))
     key_id = D.identifier(spec.key)
     keep = [
         e
@@ -530,8 +524,6 @@ def definitions(spec: RfmSpec, labels: Sequence[str] | None = None) -> dict[str,
     wanted = list(by_label) if labels is None else list(labels)
     unknown = [x for x in wanted if x not in by_label]
     if unknown:
-        from ..errors import did_you_mean
-
         raise SegmentError(f"unknown RFM label '{unknown[0]}'{did_you_mean(unknown[0], by_label)}")
     # First match wins in the scores: a later rule excludes customers an earlier rule took.
     out: dict[str, str] = {}
@@ -561,7 +553,7 @@ def segment_name(label: str, prefix: str = "rfm_") -> str:
 
 
 def save_segments(
-    ws: Workspace,
+    save: Callable[..., Any],
     scores: RfmScores,
     labels: Sequence[str] | None = None,
     *,
@@ -584,6 +576,6 @@ def save_segments(
             f"RFM '{label}' of {scores.spec.table} over {scores.spec.window_text} "
             f"(quintile cut points as of {scores.spec.as_of})"
         )
-        ws.segment(name, text, description=description)
+        save(name, text, description=description)
         names[label] = name
     return names

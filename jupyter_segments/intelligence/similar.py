@@ -28,21 +28,20 @@ from __future__ import annotations
 import datetime as dt
 import html
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from ..catalog.store import Catalog
 from ..dsl import ast as A
 from ..dsl import to_text
 from ..errors import SegmentError
+from ..session import Session, as_datetime
 from . import display
 from . import features as F
-
-if TYPE_CHECKING:
-    from ..workspace import Workspace
 
 BANDS: tuple[tuple[float, float, str], ...] = (
     (0.0, 0.55, "not similar"),
@@ -75,7 +74,7 @@ class SimilarInfo:
     sample_sizes: dict[str, int]
     key: str
     features: list[str] = field(default_factory=list)
-    ws: Any = field(default=None, repr=False)
+    save: Callable[..., Any] | None = field(default=None, repr=False)  # ws.segment
 
 
 class Lookalikes(pd.DataFrame):
@@ -110,14 +109,14 @@ class Lookalikes(pd.DataFrame):
 
     def save(self, name: str, **kwargs: Any) -> Any:
         """Save the chosen customers as a static segment (a snapshot defined by their keys)."""
-        ws = self.info.ws
-        if ws is None or not hasattr(ws, "segment"):
+        save = self.info.save
+        if save is None:
             raise SegmentError("saving needs a workspace with a catalog (ws.segment)")
         description = kwargs.pop("description", None) or (
             f"customers similar to {self.info.segment} (AUC {self.auc:.2f}), snapshot"
         )
         # A static segment stores the members at creation: the key list is only how they are selected.
-        return ws.segment(name, self.definition(), description=description, type="static", **kwargs)
+        return save(name, self.definition(), description=description, type="static", **kwargs)
 
     def chart(self):
         """Altair: customers per similarity band, and the top feature importances."""
@@ -170,10 +169,12 @@ def _plain(v: Any) -> Any:
 
 
 def similar(
-    ws: Workspace,
+    session: Session,
+    catalog: Catalog | None,
     segment: Any,
     target: Any = None,
     *,
+    save: Callable[..., Any] | None = None,
     size: float | int = 0.2,
     min_score: float = 0.4,
     include_members: bool = False,
@@ -190,8 +191,6 @@ def similar(
         from sklearn.model_selection import train_test_split
     except ImportError:  # pragma: no cover - the ml extra is installed in tests
         raise SegmentError("similar needs scikit-learn: pip install 'jupyter-segments[ml]'") from None
-    from ..workspace import _as_datetime
-
     if isinstance(size, float) and size > 1 and size.is_integer():
         size = int(size)  # "--size 50" from the command line arrives as 50.0: a number of customers
     if isinstance(size, bool) or not (
@@ -200,27 +199,29 @@ def similar(
         raise SegmentError(
             "size is a fraction of the audience (0 < size <= 1) or a number of customers (>= 1)"
         )
-    as_of_dt: dt.datetime = _as_datetime(as_of)
-    seed, seed_label = F.resolve_definition(ws, segment)
-    tgt, tgt_label = (F.everyone(), "everyone") if target is None else F.resolve_definition(ws, target)
+    as_of_dt: dt.datetime = as_datetime(as_of)
+    seed, seed_label = F.resolve_definition(session, catalog, segment)
+    tgt, tgt_label = (
+        (F.everyone(), "everyone") if target is None else F.resolve_definition(session, catalog, target)
+    )
     outside = F.except_(tgt, seed)
     audience = (
         F.and_(tgt, seed) if include_members and target is not None else tgt if include_members else outside
     )
-    feats = F.make_features(ws, list(using) if using is not None else F.default_features(ws))
+    feats = F.make_features(session, list(using) if using is not None else F.default_features(session))
     if not feats:
         raise SegmentError("similar needs at least one feature (using=[...])")
-    key = ws.model.customer_entity().key
+    key = session.model.customer_entity().key
     assert key is not None
 
-    n_pos = ws.count(A.Definition(seed), as_of=as_of_dt)
-    n_neg = ws.count(A.Definition(outside), as_of=as_of_dt)
+    n_pos = session.count(A.Definition(seed), as_of=as_of_dt)
+    n_neg = session.count(A.Definition(outside), as_of=as_of_dt)
     if n_pos < 20 or n_neg < 20:
         raise SegmentError(
             f"need at least 20 members and 20 non-members to learn from (have {n_pos} and {n_neg})"
         )
-    pos = F.sample_frame(ws, seed, feats, max_rows=sample, population=n_pos, as_of=as_of_dt)
-    neg = F.sample_frame(ws, outside, feats, max_rows=sample, population=n_neg, as_of=as_of_dt)
+    pos = F.sample_frame(session, seed, feats, max_rows=sample, population=n_pos, as_of=as_of_dt)
+    neg = F.sample_frame(session, outside, feats, max_rows=sample, population=n_neg, as_of=as_of_dt)
     frame = pd.concat([pos, neg], ignore_index=True)
     y = np.r_[np.ones(len(pos)), np.zeros(len(neg))]
     X, columns = F.design_matrix(frame, feats)
@@ -243,14 +244,14 @@ def similar(
     # (the same as class weights "balanced", without weighted binning, which is slow).
     shift = math.log(len(pos) / len(neg))
 
-    n_audience = ws.count(A.Definition(audience), as_of=as_of_dt)
+    n_audience = session.count(A.Definition(audience), as_of=as_of_dt)
     k = math.ceil(size * n_audience) if isinstance(size, float) else int(size)
     top_keys: np.ndarray = np.empty(0, dtype=object)
     top_scores: np.ndarray = np.empty(0, dtype=float)
     edges = [b[0] for b in BANDS] + [1.0 + 1e-9]
     band_counts = np.zeros(len(BANDS), dtype=np.int64)
     scored = 0
-    for chunk in F.iter_frames(ws, audience, feats, chunk_size=chunk_size, as_of=as_of_dt):
+    for chunk in F.iter_frames(session, audience, feats, chunk_size=chunk_size, as_of=as_of_dt):
         if not len(chunk):
             continue
         Xc, _ = F.design_matrix(chunk, feats, columns)
@@ -295,7 +296,7 @@ def similar(
         sample_sizes={"members": len(pos), "non_members": len(neg)},
         key=key,
         features=[f.expr for f in feats],
-        ws=ws,
+        save=save,
     )
     return out
 

@@ -28,22 +28,21 @@ from __future__ import annotations
 import datetime as dt
 import html
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from sqlglot import exp
 
+from ..catalog.store import Catalog
 from ..dsl import ast as A
 from ..dsl import to_text
 from ..errors import SegmentError
+from ..session import Session, as_datetime
 from . import display
 from . import features as F
-
-if TYPE_CHECKING:
-    from ..workspace import Workspace
 
 MAX_MEASURE_CATEGORIES = 10
 
@@ -62,13 +61,13 @@ class Suggestion:
     category: Any = None  # for a categorical measure: the value whose share is higher
     sample_size: int = 0  # members of the group in the sample
     rules: list[str] = field(default_factory=list)
-    _ws: Any = field(default=None, repr=False, compare=False)
+    _save: Callable[..., Any] | None = field(default=None, repr=False, compare=False)  # ws.segment
 
     def save(self, name: str, **kwargs: Any) -> Any:
         """Save as a segment in the catalog (``ws.segment(name, definition)``)."""
-        if self._ws is None or not hasattr(self._ws, "segment"):
+        if self._save is None:
             raise SegmentError("saving needs a workspace with a catalog (ws.segment)")
-        return self._ws.segment(name, self.definition, **kwargs)
+        return self._save(name, self.definition, **kwargs)
 
     def _repr_html_(self) -> str:
         return Suggestions([self])._repr_html_()
@@ -121,10 +120,12 @@ class Suggestions(list):
 
 
 def suggest(
-    ws: Workspace,
+    session: Session,
+    catalog: Catalog | None,
     measure: str,
     using: Sequence[str] | None = None,
     *,
+    save: Callable[..., Any] | None = None,
     within: Any = None,
     as_of: Any = None,
     sample: int = F.DEFAULT_SAMPLE,
@@ -135,27 +136,30 @@ def suggest(
     max_suggestions: int = 5,
     random_state: int = 0,
 ) -> Suggestions:
-    """Groups whose ``measure`` differs significantly from the rest (see the module docstring)."""
+    """Groups whose ``measure`` differs significantly from the rest (see the module docstring).
+
+    ``catalog``: where segment names in ``within`` are looked up; ``save``: what ``Suggestion.save``
+    calls (``ws.segment``)."""
     try:
         from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
     except ImportError:  # pragma: no cover - the ml extra is installed in tests
         raise SegmentError("suggest needs scikit-learn: pip install 'jupyter-segments[ml]'") from None
-    from ..workspace import _as_datetime
-
-    as_of_dt: dt.datetime = _as_datetime(as_of)
-    base, _ = (F.everyone(), "") if within is None else F.resolve_definition(ws, within)
+    as_of_dt: dt.datetime = as_datetime(as_of)
+    base, _ = (F.everyone(), "") if within is None else F.resolve_definition(session, catalog, within)
     measure = measure.strip()
-    m_kind = F.infer_kind(ws, measure)
+    m_kind = F.infer_kind(session, measure)
     if m_kind in ("date", "timestamp"):
         raise SegmentError(f"the measure '{measure}' is a date: use a number or a category")
     m_feat = F.Feature(measure, m_kind, "m__measure")
-    exprs = list(using) if using is not None else F.default_features(ws, exclude_tables=F.tables_of(measure))
-    feats = [f for f in F.make_features(ws, [e for e in exprs if e.strip() != measure])]
+    exprs = (
+        list(using) if using is not None else F.default_features(session, exclude_tables=F.tables_of(measure))
+    )
+    feats = [f for f in F.make_features(session, [e for e in exprs if e.strip() != measure])]
     if not feats:
         raise SegmentError("suggest needs at least one feature (using=[...])")
-    population = ws.count(A.Definition(base), as_of=as_of_dt)
+    population = session.count(A.Definition(base), as_of=as_of_dt)
     frame = F.sample_frame(
-        ws, base, feats, max_rows=sample, population=population, as_of=as_of_dt, extra=[m_feat]
+        session, base, feats, max_rows=sample, population=population, as_of=as_of_dt, extra=[m_feat]
     )
     frame = frame[frame[m_feat.alias].notna()].reset_index(drop=True)
     if len(frame) < 50:
@@ -236,7 +240,7 @@ def suggest(
         if key in seen:
             continue
         seen.add(key)
-        s = _measure_in_db(ws, base, cond, m_feat, category, as_of_dt)
+        s = _measure_in_db(session, base, cond, m_feat, category, as_of_dt)
         if s is None:
             continue
         size, inside, outside, p_db = s
@@ -253,7 +257,7 @@ def suggest(
                 category=category,
                 sample_size=int(membership[:, node].sum()),
                 rules=[to_text(r) for r in rules],
-                _ws=ws,
+                _save=save,
             )
         )
         if len(out) >= max_suggestions:
@@ -383,11 +387,13 @@ def _two_proportion_p(p1: float, n1: int, p2: float, n2: int) -> float:
 
 
 def _measure_in_db(
-    ws: Workspace, base: A.Expr, cond: A.Expr, m: F.Feature, category: Any, as_of: dt.datetime
+    session: Session, base: A.Expr, cond: A.Expr, m: F.Feature, category: Any, as_of: dt.datetime
 ) -> tuple[int, float, float, float] | None:
     """(size, measure inside, measure outside, p) over every customer of ``base``, from the database."""
-    inside = _moments(ws, cond if isinstance(base, A.Literal) else F.and_(base, cond), m, category, as_of)
-    outside = _moments(ws, F.except_(base, cond), m, category, as_of)
+    inside = _moments(
+        session, cond if isinstance(base, A.Literal) else F.and_(base, cond), m, category, as_of
+    )
+    outside = _moments(session, F.except_(base, cond), m, category, as_of)
     (n_in, k_in, mean_in, sq_in), (_n_out, k_out, mean_out, sq_out) = inside, outside
     if n_in == 0 or k_in == 0 or k_out == 0:
         return None
@@ -401,11 +407,11 @@ def _measure_in_db(
 
 
 def _moments(
-    ws: Workspace, cond: A.Expr, m: F.Feature, category: Any, as_of: dt.datetime
+    session: Session, cond: A.Expr, m: F.Feature, category: Any, as_of: dt.datetime
 ) -> tuple[int, int, float, float]:
     """COUNT(*), COUNT(measure), AVG(measure) and AVG(measure^2) (for a category: of the 0/1 indicator)."""
-    q = ws.query(F.definition_text(cond, [m]), shape="members", as_of=as_of)
-    key = ws.model.customer_entity().key
+    q = session.query(F.definition_text(cond, [m]), shape="members", as_of=as_of)
+    key = session.model.customer_entity().key
     q = F._only_columns(q, key, [m.alias])  # type: ignore[arg-type]
     v: exp.Expression = exp.column(m.alias, "s")
     if category is not None:
@@ -419,7 +425,7 @@ def _moments(
                 ifs=[exp.If(this=is_c, true=exp.Literal.number("1.0"))], default=exp.Literal.number("0.0")
             ),
         )
-    elif ws.dialect != "sqlite":
+    elif session.dialect != "sqlite":
         v = exp.Cast(this=v, to=exp.DataType.build("DOUBLE"))
     sel = exp.select(
         exp.alias_(exp.Count(this=exp.Star()), "n"),
@@ -427,8 +433,8 @@ def _moments(
         exp.alias_(exp.Avg(this=v.copy()), "mean"),
         exp.alias_(exp.Avg(this=exp.Mul(this=v.copy(), expression=v.copy())), "sq"),
     ).from_(exp.Subquery(this=q, alias=exp.TableAlias(this=exp.to_identifier("s"))))
-    sql = sel.sql(dialect=ws.dialect)
-    row = ws._run(lambda: ws.backend.query(sql), sql).iloc[0]
+    sql = sel.sql(dialect=session.dialect)
+    row = session.fetch(sql).iloc[0]
 
     def num(x: Any) -> float:
         return math.nan if x is None or x is pd.NA else float(x)

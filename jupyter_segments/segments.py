@@ -1,4 +1,9 @@
-"""``Segment``: a handle on one saved segment, reading its state from the catalog on every access."""
+"""Saved segments as users hold them: ``Segment`` handles, and saving, getting and duplicating them.
+
+A ``Segment`` reads its state from the catalog on every access and acts through the Workspace it came
+from: refresh, (de)activate, rename, edit, delete, members, history, export. This is the facade's side of
+the catalog: it may refresh (a static segment is evaluated when it is saved) and export.
+"""
 
 from __future__ import annotations
 
@@ -10,14 +15,19 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 from sqlglot import exp
 
-from ..backends._sql import quote
-from ..errors import SegmentError
-from . import members as M
-from .store import NOT_STARTED, now
+from .backends._sql import quote
+from .catalog import members as M
+from .catalog.api import check_name, remember_model
+from .catalog.store import NOT_STARTED, Catalog, now
+from .dsl import to_text
+from .errors import SegmentError
+from .export import Export, send
+from .refresh import Run, deactivate, drop_members, references, validate_for_activation
 
 if TYPE_CHECKING:
-    from ..refresh import Run
-    from ..workspace import Workspace
+    from .dsl.ast import Definition
+    from .session import Session
+    from .workspace import Workspace
 
 HISTORY_COLUMNS = [
     "run_id", "status", "trigger", "version", "queued_at", "started_at", "finished_at", "duration",
@@ -35,6 +45,16 @@ class Segment:
     def __init__(self, ws: Workspace, segment_id: int) -> None:
         self._ws = ws
         self.id = segment_id
+
+    @property
+    def session(self) -> Session:
+        """The engine of the workspace this segment was saved in (what destinations run SQL with)."""
+        return self._ws.session
+
+    @property
+    def catalog(self) -> Catalog:
+        """The catalog holding this segment."""
+        return self._ws.catalog
 
     # --- state -----------------------------------------------------------------------------------
     @property
@@ -94,8 +114,6 @@ class Segment:
 
     @property
     def last_run(self) -> Run | None:
-        from ..refresh import Run
-
         row = self._row
         return Run.from_row(self._ws.catalog.run_row(row["last_run_id"])) if row["last_run_id"] else None
 
@@ -135,35 +153,29 @@ class Segment:
 
         A draft can only be activated once its definition validates.
         """
-        from ..refresh import _validate_for_activation
-
         row = self._row
         cat = self._ws.catalog
         if at is not None and at > now():
-            _validate_for_activation(self._ws, row) if not row["draft"] else None
+            validate_for_activation(self._ws.session, row) if not row["draft"] else None
             cat.update_segment(self.id, activate_at=at, deactivate_at=None)
             return None
         if row["type"] == "static":
             raise SegmentError(
                 f"'{row['name']}' is static: its members are a snapshot and are not re-evaluated"
             )
-        _validate_for_activation(self._ws, row)
+        validate_for_activation(self._ws.session, row)
         cat.update_segment(self.id, state="active", draft=False, activate_at=None)
         return self._ws.refresh([row["name"]], trigger="activate")[0]
 
     def deactivate(self, at: dt.datetime | None = None) -> None:
         """Make the segment inactive (its members are dropped); with ``at`` (future) schedule it."""
-        from ..refresh import deactivate
-
         if at is not None and at > now():
             self._ws.catalog.update_segment(self.id, deactivate_at=at, activate_at=None)
             return
-        deactivate(self._ws, self._row)
+        deactivate(self._ws.backend, self._ws.catalog, self._row)
 
     def rename(self, new_name: str) -> Segment:
         """Rename; other segments that refer to the old name are refused (they would break)."""
-        from .api import check_name, referrers
-
         check_name(new_name)
         row = self._row
         if new_name == row["name"]:
@@ -179,7 +191,7 @@ class Segment:
         old_table = row["members_table"]
         new_table = None
         if old_table and row["members_location"] == "table":
-            new_table = M.table_name(getattr(self._ws, "members_prefix", "seg_"), new_name, row["id"])
+            new_table = M.table_name(self._ws.members_prefix, new_name, row["id"])
         with cat.transaction() as c:
             cat.update_segment(self.id, c, **values)
             if new_table and new_table != old_table:
@@ -200,8 +212,6 @@ class Segment:
         draft: bool = False,
     ) -> Segment:
         """Save a new version of the definition (validated unless ``draft``)."""
-        from .api import save
-
         row = self._row
         return save(
             self._ws, row["name"], definition if definition is not None else row["definition"],
@@ -210,9 +220,6 @@ class Segment:
 
     def delete(self) -> None:
         """Delete the segment, its versions, runs and members. Refused while another segment refers to it."""
-        from ..refresh import drop_members
-        from .api import referrers
-
         row = self._row
         users = referrers(self._ws.catalog, row["name"])
         if users:
@@ -223,7 +230,7 @@ class Segment:
         cat = self._ws.catalog
         with cat.transaction() as c:
             cat.delete_segment(self.id, c)
-        drop_members(self._ws, row)
+        drop_members(self._ws.backend, row)
 
     # --- history and members ---------------------------------------------------------------------
     def history(self) -> pd.DataFrame:
@@ -236,8 +243,6 @@ class Segment:
         return out
 
     def runs(self) -> list[Run]:
-        from ..refresh import Run
-
         return [Run.from_row(r) for r in self._ws.catalog.run_rows(self.id)]
 
     def versions(self) -> pd.DataFrame:
@@ -261,11 +266,7 @@ class Segment:
         return pd.DataFrame([{k: r[k] for k in cols} for r in rows], columns=cols)
 
     def _require_members(self) -> dict[str, Any]:
-        row = self._row
-        if not row["members_run_id"] or not row["members_location"]:
-            what = "inactive" if row["state"] != "active" else "not refreshed yet"
-            raise SegmentError(f"segment '{row['name']}' has no members: it is {what} (call .refresh())")
-        return row
+        return M.require_members(self._row)
 
     def _key(self) -> str:
         return self._ws.model.customer_entity().key  # type: ignore[return-value]
@@ -273,12 +274,7 @@ class Segment:
     def keys(self) -> pd.Series:
         """The member keys of the last refresh."""
         row = self._require_members()
-        key = self._key()
-        if row["members_location"] == "parquet":
-            return pd.Series(M.parquet_keys(row["members_file"], key).to_pandas(), name=key)
-        d = self._ws.dialect
-        frame = self._ws.backend.query(f"SELECT {quote(key, d)} FROM {quote(row['members_table'], d)}")
-        return frame.iloc[:, 0].rename(key)
+        return M.stored_keys(self._ws.backend, row, self._key())
 
     def preview(self, limit: int = 100) -> pd.DataFrame:
         """The first ``limit`` members (by key) of the last refresh, with their customer columns."""
@@ -399,7 +395,7 @@ class Segment:
         return out.sort_values(["change", key], ignore_index=True)
 
     # --- export ----------------------------------------------------------------------------------
-    def export(self, format: str = "csv", path: str | None = None, **options: Any) -> Any:
+    def export(self, format: str = "csv", path: str | None = None, **options: Any) -> Export:
         """Download all members as a CSV or Parquet file (streamed); returns the export record."""
         if format not in ("csv", "parquet"):
             raise SegmentError(f"export format must be 'csv' or 'parquet', not {format!r}")
@@ -408,9 +404,106 @@ class Segment:
             path = f"{slug}.{format}"
         return self.add_to(format, path=path, **options)
 
-    def add_to(self, destination: str | Any, **options: Any) -> Any:
+    def add_to(self, destination: str | Any, **options: Any) -> Export:
         """Send the members to a destination (``table``, ``csv``, ``parquet``, ``dbt``, ``webhook`` or a
         plug-in from the ``jupyter_segments.destinations`` entry point group)."""
-        from ..export import send
-
         return send(self, destination, **options)
+
+
+def referrers(cat: Catalog, name: str) -> list[str]:
+    """Names of the other segments whose definition says ``in segment <name>``."""
+    return sorted(
+        r["name"] for r in cat.segment_rows() if r["name"] != name and name in references(r["definition"])
+    )
+
+
+def save(
+    ws: Workspace,
+    name: str,
+    definition: str | Definition,
+    *,
+    description: str | None = None,
+    display_name: str | None = None,
+    type: str = "dynamic",
+    draft: bool = False,
+) -> Segment:
+    """Create segment ``name`` or, if it exists, save ``definition`` as its next version."""
+    check_name(name)
+    if not isinstance(definition, str):
+        definition = to_text(definition)
+    if type not in ("dynamic", "static"):
+        raise SegmentError(f"type must be 'dynamic' or 'static', not {type!r}")
+    if draft and type == "static":
+        raise SegmentError("a static segment is a snapshot of members and cannot be a draft")
+    if not draft:
+        # Validate before anything is written: a bad definition leaves the catalog untouched.
+        ws.check(definition)
+    cat = ws.catalog
+    remember_model(ws.model, cat)
+    if not cat.has_segment(name):
+        seg_id = cat.create_segment(
+            name, definition, description=description, display_name=display_name, type=type,
+            state="inactive" if draft else "active", draft=draft,
+        )  # fmt: skip
+        seg = Segment(ws, seg_id)
+        if type == "static":
+            run = ws.refresh([name], trigger="create", _allow_static=True)[0]
+            if not run.ok:
+                with cat.transaction() as c:
+                    cat.delete_segment(seg_id, c)
+                raise SegmentError(
+                    f"the static segment '{name}' could not be evaluated: {'; '.join(run.errors)}"
+                )
+        return seg
+    row = cat.segment_row(name)
+    if row["type"] != type:
+        raise SegmentError(f"segment '{name}' exists and is {row['type']}; its type cannot change")
+    if row["type"] == "static":
+        raise SegmentError(f"'{name}' is static: its members are a snapshot; save a new segment instead")
+    with cat.transaction() as c:
+        if (
+            definition != row["definition"]
+            or draft != bool(row["draft"])
+            or (description is not None and description != row["description"])
+        ):
+            cat.add_version(
+                row["id"],
+                definition,
+                description if description is not None else row["description"],
+                draft,
+                c,
+            )
+        values: dict[str, Any] = {}
+        if display_name is not None:
+            values["display_name"] = display_name
+        if draft:
+            values["state"] = "inactive"  # a draft holds no members
+        if values:
+            cat.update_segment(row["id"], c, **values)
+    if draft and row["state"] == "active":
+        drop_members(ws.backend, row)
+        cat.update_segment(
+            row["id"], touch=False, members_location=None, members_table=None, members_file=None,
+            prev_members_file=None, has_prev=False, members_run_id=None,
+        )  # fmt: skip
+    return Segment(ws, row["id"])
+
+
+def get(ws: Workspace, name: str) -> Segment:
+    """The saved segment ``name`` (``UnknownSegment``, naming the nearest one, if there is none)."""
+    row = ws.catalog.segment_row(name)
+    return Segment(ws, row["id"])
+
+
+def duplicate(ws: Workspace, name: str, new_name: str, **changes: Any) -> Segment:
+    """A new (dynamic, not yet refreshed) segment with the definition and description of ``name``."""
+    row = ws.catalog.segment_row(name)
+    if row["type"] == "static":
+        raise SegmentError(
+            f"'{name}' is static: a copy would need its frozen members, which are not definitions"
+        )
+    return save(
+        ws, new_name, changes.get("definition", row["definition"]),
+        description=changes.get("description", row["description"]),
+        display_name=changes.get("display_name"), type="dynamic", draft=bool(row["draft"]),
+    )  # fmt: skip
