@@ -344,8 +344,7 @@ def require_members(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def stored_keys(backend: Backend, row: dict[str, Any], key: str) -> pd.Series:
-    """The member keys of the last refresh of segment ``row`` (see ``require_members``)."""
-    row = require_members(row)
+    """The member keys of the last refresh of segment ``row``, a row ``require_members`` accepted."""
     if row["members_location"] == "parquet":
         return pd.Series(parquet_keys(row["members_file"], key).to_pandas(), name=key)
     d = backend.dialect
