@@ -115,6 +115,7 @@ def lab_with_extension(tmp_path_factory):
     skip_without_browser()
     work = tmp_path_factory.mktemp("lab_editor")
     _notebook(work / "segment_cells.ipynb")
+    (work / "vip.segment").write_text("-- big spenders\nsum(orders.amount) >= 500 and country = 'DE'\n")
     # Where `pip install .` puts the extension (share/jupyter/labextensions/jupyter-segments).
     data = work / "jupyter_path"
     (data / "labextensions").mkdir(parents=True)
@@ -237,6 +238,7 @@ def test_segment_cells_in_jupyterlab(lab_with_extension):
             output = counter.locator(".jp-OutputArea-output")
             output.wait_for(timeout=30_000)
             requests = json.loads(output.inner_text().strip())
+            print("requests answered by the kernel:", requests)
             assert 1 <= requests.get("check", 0) <= 12, requests
 
             # Dark theme: the same classes, JupyterLab's dark colours.
@@ -248,6 +250,20 @@ def test_segment_cells_in_jupyterlab(lab_with_extension):
             _check_colours(page, showcase, "dark")
             showcase.scroll_into_view_if_needed()
             showcase.screenshot(path=str(ARTIFACTS / "segment_cell_dark.png"))
+            showcase.locator(".jseg-tok-relationship", has_text="orders").first.hover()
+            card.wait_for(timeout=20_000)
+            assert "join: orders.customer_id = customers.customer_id" in card.inner_text()
+            time.sleep(0.3)
+            page.screenshot(path=str(ARTIFACTS / "segment_hover_dark.png"), clip=_clip(showcase, card))
+            page.mouse.move(0, 0)
+
+            # A .segment file opens in the editor with the same highlighting.
+            page.goto(f"{base}/lab/tree/vip.segment?token={token}")
+            editor = page.locator(".jp-FileEditor .cm-content")
+            editor.locator(".jseg-tok-function").first.wait_for(timeout=60_000)
+            tokens = page.evaluate(TOKENS_JS, page.locator(".jp-FileEditor").element_handle())
+            assert {"sum"} <= set(tokens["function"]) and {"orders"} <= set(tokens["relationship"]), tokens
+            assert {"amount", "country"} <= set(tokens["attribute"]), tokens
         except Exception:
             try:  # evidence for whoever reads the failure; never hides the original error
                 page.screenshot(path=str(ARTIFACTS / "segment_failure.png"), timeout=10_000)
