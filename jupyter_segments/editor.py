@@ -25,10 +25,12 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
+import pandas as pd
 from sqlglot import exp
 
 from .bind import bind
@@ -42,6 +44,7 @@ COMM_TARGET = "jupyter_segments.editor"
 REQUESTS: Counter[str] = Counter()  # requests answered in this kernel, by type (tests read the debounce)
 TOP_VALUES = 3
 TOP_VALUES_SAMPLE = 10_000  # rows read for the top values: a hover must stay cheap on a big table
+TOP_VALUES_TTL = 300.0  # seconds a column's sample is reused by later hovers
 
 _MAGIC = re.compile(r"%%segment(?:[ \t]|$)")
 
@@ -217,25 +220,28 @@ class Sample:
 
 
 class TopValues:
-    """The most common values of a column in a bounded sample of its table, cached per column.
+    """The most common values of a column in a bounded sample of its table, kept ``ttl`` seconds.
 
-    Two cheap reads of at most ``sample`` rows (``SELECT col FROM t LIMIT n``): the top values, and
-    the count, non-NULL count, minimum and maximum. Nothing is written; nothing reads a whole table.
+    Two cheap reads of at most ``sample`` rows (``SELECT col FROM t LIMIT n``) through the engine: the
+    top values, and the count, non-NULL count, minimum and maximum. Nothing reads a whole table.
     """
 
-    def __init__(self, limit: int = TOP_VALUES, sample: int = TOP_VALUES_SAMPLE) -> None:
+    def __init__(
+        self, limit: int = TOP_VALUES, sample: int = TOP_VALUES_SAMPLE, ttl: float = TOP_VALUES_TTL
+    ) -> None:
         self.limit = limit
         self.sample = sample
-        self._cache: dict[tuple[int, str, str], Sample] = {}
-
-    def clear(self) -> None:
-        self._cache.clear()
+        self.ttl = ttl
+        self._cache: dict[tuple[int, str, str], tuple[float, Sample]] = {}
 
     def __call__(self, ws: Any, table: str, column: str) -> Sample:
-        key = (id(ws), table, column)
-        if key not in self._cache:
-            self._cache[key] = self._query(ws, table, column)
-        return self._cache[key]
+        key = (id(ws.session), table, column)
+        now = time.monotonic()
+        hit = self._cache.get(key)
+        if hit is None or now - hit[0] > self.ttl:
+            self._cache = {k: v for k, v in self._cache.items() if now - v[0] <= self.ttl}
+            hit = self._cache[key] = (now, self._query(ws, table, column))
+        return hit[1]
 
     def queries(self, table: str, column: str, dialect: str) -> tuple[str, str]:
         """The two SQL statements: top values, then rows / non-NULL / min / max."""
@@ -259,25 +265,21 @@ class TopValues:
 
     def _query(self, ws: Any, table: str, column: str) -> Sample:
         top_sql, summary_sql = self.queries(table, column, ws.dialect)
-        backend = ws.backend
-        frame = backend.query(top_sql)
-        rows, non_null, low, high = backend.query(summary_sql).iloc[0].tolist()
+        # A distribution query of the front end's own, until the engine offers one (design.md): it
+        # runs through the engine, so a database error arrives as a SegmentError.
+        frame = ws.session.fetch(top_sql)
+        rows, non_null, low, high = ws.session.fetch(summary_sql).iloc[0].tolist()
         top = [(_plain(value), int(count)) for value, count in frame.itertuples(index=False, name=None)]
         top = [(value, count) for value, count in top if value is not None][: self.limit]
         return Sample(int(rows or 0), int(non_null or 0), top, _plain(low), _plain(high))
 
 
 def _plain(value: Any) -> Any:
-    if value is None:
-        return None
+    """None for NULL, NaN and NaT; the value otherwise."""
     try:
-        import pandas as pd
-
-        if pd.isna(value):
-            return None
-    except (TypeError, ValueError):
-        pass
-    return value
+        return None if value is None or pd.isna(value) else value
+    except (TypeError, ValueError):  # an array-like value: not missing
+        return value
 
 
 def _shown(value: Any) -> str:

@@ -216,25 +216,24 @@ def test_hover_works_beside_an_undefined_variable(ws):
     assert hover(ws, code, code.index("age") + 1, {"min_age": 3})["title"] == "customers.age"
 
 
-def test_top_values_are_read_once_per_column_from_a_bounded_sample(ws):
+def test_top_values_are_read_once_per_column_from_a_bounded_sample(ws, monkeypatch):
     calls: list[str] = []
+    fetch = ws.session.fetch
 
-    class Counting:
-        dialect = ws.dialect
-        model = ws.model
+    def counting(sql):
+        calls.append(sql)
+        return fetch(sql)
 
-        class backend:  # noqa: N801 - stands in for the workspace's backend
-            @staticmethod
-            def query(sql):
-                calls.append(sql)
-                return ws.backend.query(sql)
-
+    monkeypatch.setattr(ws.session, "fetch", counting)
     top = editor.TopValues(limit=2, sample=100)
-    first = top(Counting(), "orders", "status")
-    again = top(Counting(), "orders", "status")
+    first = top(ws, "orders", "status")
+    again = top(ws, "orders", "status")
     assert first == again and len(calls) == 2  # top values + summary, once
     assert first.rows == 100 and len(first.top) <= 2
     assert all("LIMIT 100" in sql for sql in calls)
+    top.ttl = 0.0
+    time.sleep(0.01)
+    assert top(ws, "orders", "status") == first and len(calls) == 4  # read again once expired
 
 
 # --- the comm in a real kernel ------------------------------------------------------------------------
