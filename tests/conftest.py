@@ -1,7 +1,10 @@
 """Shared fixtures: the demo data in DuckDB, and the same data on every backend we test.
 
 PostgreSQL and MariaDB/MySQL run when JS_TEST_POSTGRES_URL / JS_TEST_MYSQL_URL point at a server
-(their tests skip otherwise, or fail when JS_REQUIRE_ALL_BACKENDS=1, as in CI). For a database
+(their tests skip otherwise, or fail when JS_REQUIRE_ALL_BACKENDS=1, as in CI). Spark runs when PySpark
+and Java are installed (same rule): one local[2] session per test run (``spark_session``), its own
+``js_test_spark_<pid>`` database and a warehouse under pytest's temporary directory, dropped at the end.
+Spark is not in BACKEND_NAMES: tests/test_spark.py runs the backend and oracle tests on it by name. For a database
 named ``js_test*`` each session works in its own ``js_test*_<pid>`` database, created fresh and
 dropped at the end, so concurrent sessions do not trample each other; any other database only has
 the demo tables replaced.
@@ -11,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import shutil
 from collections.abc import Iterator
 
 import pandas as pd
@@ -123,6 +127,7 @@ class _Backends:
         self.loaded: dict[str, Backend] = {}
         self.failed: dict[str, str] = {}
         self.server_urls: dict[str, str] = {}
+        self.spark = None  # the pyspark.sql.SparkSession, once started
 
     def get(self, name: str, demo_conn) -> Backend:
         if name in self.failed:
@@ -136,6 +141,10 @@ class _Backends:
         return self.loaded[name]
 
     def _open(self, name: str, demo_conn) -> Backend:
+        if name == "spark":
+            backend = self._spark_backend()
+            demo.copy_to(demo_conn, backend)  # Spark keeps no PRIMARY or FOREIGN KEYs
+            return backend
         if name == "duckdb":
             backend = open_backend("duckdb:///:memory:")
         elif name == "sqlite":
@@ -157,15 +166,78 @@ class _Backends:
         demo.copy_to(demo_conn, backend, constraints=True)
         return backend
 
+    def _spark_backend(self) -> Backend:
+        """A SparkBackend on the run's one Spark session, in the run's own database."""
+        return open_backend(self.spark_session())
+
+    def spark_session(self):
+        """The test run's one local Spark session (started on first use; Spark takes ~10 s to start),
+        its current database ``js_test_spark_<pid>``, created fresh."""
+        if self.spark is None:
+            if "spark" in self.failed:
+                _unavailable(self.failed["spark"])
+            try:
+                self.spark = _start_spark(self.tmp_dir / "spark")
+            except _Unavailable as e:
+                self.failed["spark"] = str(e)
+                _unavailable(str(e))
+            self.spark.sql(f"DROP DATABASE IF EXISTS {SPARK_DATABASE} CASCADE")
+            self.spark.sql(f"CREATE DATABASE {SPARK_DATABASE}")
+            self.spark.catalog.setCurrentDatabase(SPARK_DATABASE)
+        return self.spark
+
     def close(self) -> None:
         for backend in self.loaded.values():
             backend.close()
         for name, url in self.server_urls.items():
             _drop_session_database(name, url)
+        if self.spark is not None:
+            self.spark.sql(f"DROP DATABASE IF EXISTS {SPARK_DATABASE} CASCADE")
+            self.spark.stop()
 
 
 class _Unavailable(Exception):
     pass
+
+
+SPARK_DATABASE = f"js_test_spark_{os.getpid()}"
+SPARK_CONF = {
+    "spark.ui.enabled": "false",
+    "spark.ui.showConsoleProgress": "false",
+    "spark.sql.shuffle.partitions": "2",  # the demo is small: 200 partitions would be 200 tiny tasks
+    "spark.default.parallelism": "2",
+    "spark.sql.session.timeZone": "UTC",  # no daylight-saving gaps in the demo's naive timestamps
+    "spark.driver.host": "127.0.0.1",
+    "spark.driver.bindAddress": "127.0.0.1",
+    "spark.sql.catalogImplementation": "in-memory",  # no Hive metastore (no metastore_db/ directory)
+}
+
+
+def _start_spark(directory):
+    """A local[2] SparkSession with its warehouse under ``directory``, or _Unavailable saying why not."""
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError as e:
+        raise _Unavailable(f"PySpark is not installed ({e}): pip install -e '.[spark]'") from e
+    java_home = os.environ.get("JAVA_HOME")
+    if not shutil.which("java") and not (
+        java_home and os.path.exists(os.path.join(java_home, "bin", "java"))
+    ):
+        raise _Unavailable("Spark needs Java 17+ and there is no java on PATH nor JAVA_HOME")
+    builder = SparkSession.builder.master("local[2]").appName("jupyter-segments-tests")
+    for key, value in {
+        **SPARK_CONF,
+        "spark.sql.warehouse.dir": str(directory / "warehouse"),
+        "spark.local.dir": str(directory / "local"),
+        "spark.driver.extraJavaOptions": f"-Dderby.system.home={directory / 'derby'}",
+    }.items():
+        builder = builder.config(key, value)
+    try:
+        spark = builder.getOrCreate()
+    except Exception as e:  # noqa: BLE001 - the JVM did not start: report it as unavailable
+        raise _Unavailable(f"Spark did not start: {type(e).__name__}: {e}") from e
+    spark.sparkContext.setLogLevel("ERROR")
+    return spark
 
 
 @pytest.fixture(scope="session")
@@ -179,3 +251,16 @@ def _backends(tmp_path_factory) -> Iterator[_Backends]:
 def demo_backend(backend_name, _backends, demo_conn) -> Backend:
     """A Backend of kind ``backend_name`` holding the demo data, with PRIMARY and FOREIGN KEYs."""
     return _backends.get(backend_name, demo_conn)
+
+
+@pytest.fixture(scope="session")
+def spark_session(_backends):
+    """The run's one local[2] SparkSession (skips, or fails under JS_REQUIRE_ALL_BACKENDS=1, without
+    PySpark or Java)."""
+    return _backends.spark_session()
+
+
+@pytest.fixture(scope="session")
+def spark_backend(_backends, demo_conn) -> Backend:
+    """A SparkBackend holding the demo data (no keys: Spark has none), in the run's own database."""
+    return _backends.get("spark", demo_conn)

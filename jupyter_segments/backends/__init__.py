@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from ..errors import SegmentError
 from .base import Backend, Column, ForeignKey, classify_type, mask_url
 from .duckdb_backend import DuckDBBackend
+from .spark_backend import SparkBackend, is_spark_session, is_spark_url
 from .sqlalchemy_backend import SQLAlchemyBackend
 from .sqlite_backend import SQLiteBackend
 
@@ -24,6 +25,10 @@ def open_backend(target: Any) -> Backend:
     - ``"duckdb:///file.duckdb"``, ``"duckdb:///:memory:"`` or a ``duckdb.DuckDBPyConnection``
     - ``"sqlite:///file.db"`` or a ``sqlite3.Connection``
     - any other SQLAlchemy URL (``postgresql://...`` uses psycopg 3) or a ``sqlalchemy.Engine``
+    - Apache Spark (PySpark, ``pip install 'jupyter-segments[spark]'``): a ``pyspark.sql.SparkSession``
+      (classic or Spark Connect), or a URL that starts one: ``spark://host:7077`` (a standalone
+      cluster's master), ``sc://host:15002`` (Spark Connect), or a local master as Spark writes it
+      (``local``, ``local[4]``, ``local[*]``); ``?database=name`` picks the database to work in
     - an object that already is a Backend is returned as is.
 
     Backends opened from a URL own their connection and close it in ``close()``; connection objects
@@ -39,6 +44,8 @@ def open_backend(target: Any) -> Backend:
         return DuckDBBackend(target)
     if isinstance(target, sa.Engine):
         return SQLAlchemyBackend(target)
+    if is_spark_session(target):
+        return SparkBackend(target, display_url="spark://(session)")
     if isinstance(target, sa.Connection):
         raise SegmentError("pass the SQLAlchemy Engine, not a Connection (engine = conn.engine)")
     if all(hasattr(target, attr) for attr in ("dialect", "query", "iter_chunks", "columns", "write_table")):
@@ -46,11 +53,13 @@ def open_backend(target: Any) -> Backend:
     raise SegmentError(
         f"cannot connect to a {type(target).__name__}",
         hint="pass a URL such as 'duckdb:///shop.duckdb' or 'postgresql://user@host/db', "
-        "a duckdb or sqlite3 connection, or a SQLAlchemy Engine",
+        "a duckdb or sqlite3 connection, a SQLAlchemy Engine or a SparkSession",
     )
 
 
 def _from_url(url: str) -> Backend:
+    if is_spark_url(url):
+        return SparkBackend.from_url(url)
     scheme = url.split("://", 1)[0].lower() if "://" in url else ""
     if scheme == "duckdb":
         return DuckDBBackend.from_url(url)

@@ -135,8 +135,34 @@ def like_escape(dialect: str) -> str:
     return "\\" if dialect in BACKSLASH_LIKE_ESCAPE else "!"
 
 
+# Dialects whose LIKE takes backslash as its escape character even without an ESCAPE clause, and
+# refuse a backslash before anything but %, _ or another backslash (Spark: INVALID_FORMAT.
+# ESC_IN_THE_MIDDLE for the pattern x\' in ``LIKE 'x\\'''``). The DSL's LIKE has no escape
+# character, so there a literal pattern's backslashes are doubled.
+LIKE_BACKSLASH_ESCAPES = {"spark", "databricks"}
+
+
+def like_pattern(pattern: exp.Expr, dialect: str) -> exp.Expr:
+    """A user's LIKE pattern with the DSL's meaning (``%`` and ``_`` wildcards, no escape character)."""
+    if (
+        dialect in LIKE_BACKSLASH_ESCAPES
+        and isinstance(pattern, exp.Literal)
+        and pattern.is_string
+        and "\\" in pattern.this
+    ):
+        return exp.Literal.string(pattern.this.replace("\\", "\\\\"))
+    return pattern
+
+
+def like(operand: exp.Expr, pattern: exp.Expr, dialect: str) -> exp.Expr:
+    """Case-sensitive ``operand LIKE pattern`` for a user's pattern (see ``like_pattern``)."""
+    return exp.Like(this=operand, expression=like_pattern(pattern, dialect))
+
+
 def like_ci(operand: exp.Expr, pattern: exp.Expr, dialect: str, escape: str | None) -> exp.Expr:
     """Case-insensitive LIKE, with an ESCAPE character when the pattern was escaped."""
+    if escape is None:  # a user's own pattern (escape_like's output comes with its escape)
+        pattern = like_pattern(pattern, dialect)
     if dialect in NATIVE_ILIKE:
         node: exp.Expr = exp.ILike(this=operand, expression=pattern)
     else:
