@@ -12,17 +12,31 @@ import uuid
 from pathlib import Path
 
 import pytest
+from conftest import DEMO_ANCHOR, DEMO_SEED, DEMO_SIZE
 
 import jupyter_segments as js
-from jupyter_segments import editor
+from jupyter_segments import demo, editor
 from jupyter_segments.editor import diagnostics, handle, hover, split_cell
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
-def ws(demo_conn, tmp_path_factory):
-    w = js.connect(demo_conn, catalog=str(tmp_path_factory.mktemp("editor") / "catalog.sqlite"))
+def own_demo():
+    """The session's demo data in a database of our own: refreshing 'vip' writes a members table."""
+    conn = demo.generate(DEMO_SIZE, seed=DEMO_SEED, anchor=DEMO_ANCHOR)
+    yield conn
+    conn.close()
+
+
+@pytest.fixture(scope="module")
+def frames(own_demo):
+    return demo.frames(own_demo)
+
+
+@pytest.fixture(scope="module")
+def ws(own_demo, tmp_path_factory):
+    w = js.connect(own_demo, catalog=str(tmp_path_factory.mktemp("editor") / "catalog.sqlite"))
     w.customers("customers", key="customer_id")
     w.relate("support_calls", "customers", on=("cust_id", "customer_id"))
     w.segment("vip", "sum(orders.amount) >= 500", display_name="VIP customers", description="spent 500+")
@@ -140,19 +154,19 @@ def hover_at(ws, code: str, word: str, nth: int = 0) -> dict | None:
     return hover(ws, code, editor.utf16_offset(code, i + 1))
 
 
-def test_hover_attribute_shows_table_type_and_top_values(ws, demo_frames):
+def test_hover_attribute_shows_table_type_and_top_values(ws, frames):
     code = "%%segment\ncountry = 'DE' and age > 30"
     h = hover_at(ws, code, "country")
     assert h["kind"] == "attribute" and h["title"] == "customers.country"
     assert span(code, h) == "country"
     assert h["detail"][0].startswith("string (") and "in table customers" in h["detail"][0]
-    counts = demo_frames["customers"]["country"].value_counts(dropna=True)
-    rows = len(demo_frames["customers"])
+    counts = frames["customers"]["country"].value_counts(dropna=True)
+    rows = len(frames["customers"])
     top = counts.sort_values(ascending=False).head(3)
     expected = ", ".join(f"'{v}' {100 * n / rows:.0f}%" for v, n in top.items())
     assert f"most common in the {rows:,} rows: {expected}" in h["detail"]
     age = hover_at(ws, code, "age")
-    ages = demo_frames["customers"]["age"]
+    ages = frames["customers"]["age"]
     assert f"from {int(ages.min())} to {int(ages.max())} in the {rows:,} rows" in age["detail"]
     nulls = ages.isna().mean() * 100
     assert f"NULL in {nulls:.0f}% of them" in age["detail"]
