@@ -12,7 +12,8 @@ which ``%load_ext jupyter_segments`` registers here. Each message is one request
 ``CELL`` is the whole cell, magic line included; offsets (``offset``, ``from``, ``to``) count UTF-16 code
 units of it, as the browser's editor does. A DIAGNOSTIC is ``{from, to, line, column, end_line,
 end_column, severity, message, source}`` with 1-based lines and columns of the cell; ``severity`` is
-``error`` today (static-check warnings will use ``warning``/``info``). A HOVER is ``{from, to, kind,
+``error`` (does not parse or bind; at most one) or ``warning`` (bind/checks.py: legal but almost
+certainly wrong). A HOVER is ``{from, to, kind,
 title, detail: [str], code}``. Without a connected workspace the answer is ``connected: false`` and
 nothing else: the cell is only highlighted.
 
@@ -33,7 +34,7 @@ from typing import Any
 import pandas as pd
 from sqlglot import exp
 
-from .bind import bind
+from .bind import bind, checks
 from .bind import typed as T
 from .dsl.tokens import T as K
 from .dsl.tokens import Token, tokenize
@@ -197,7 +198,9 @@ def diagnostics(ws: Any, code: str, params: Mapping[str, Any] | None = None) -> 
     except Exception as e:  # noqa: BLE001 - a database or driver error while reading the model
         magic = cell.code.find("%%segment")
         return [_diagnostic(cell, magic, magic + 9, f"could not check the definition: {e}", "warning")]
-    return []
+    bound = _bound(ws, cell, params)
+    found = [] if bound is None else checks.warnings(bound)  # legal, but almost certainly wrong
+    return [_diagnostic(cell, cell.offset + w.pos, cell.offset + w.end, w.message, "warning") for w in found]
 
 
 def _params_for(body: str, params: Mapping[str, Any] | None) -> Mapping[str, Any] | None:

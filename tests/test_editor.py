@@ -110,6 +110,20 @@ def test_parse_errors_and_other_faults(ws):
     assert "clashes" in d["message"] and code.index("count(orders) AS") <= d["from"]
 
 
+def test_static_check_warnings_are_warnings_where_they_point(ws):
+    code = "%%segment\n-- impossible\nsum(orders.amount) > 3 and\n  age > 50 and age < 30"
+    [d] = diagnostics(ws, code)
+    assert d["severity"] == "warning" and "never both true" in d["message"]
+    assert code.index("age > 50") <= d["from"] < d["to"] <= len(code)
+    assert d["line"] == 4
+    code = "%%segment\ncount(orders) >= 0"
+    [d] = diagnostics(ws, code)
+    assert d["severity"] == "warning" and span(code, d) == "count(orders) >= 0"
+    assert [d["severity"] for d in diagnostics(ws, "%%segment\nage > 50 and age < 30 and contry = 1")] == [
+        "error"
+    ]
+
+
 def test_python_variables_come_from_the_namespace(ws):
     code = "%%segment\ncountry in {countries} and age > {min_age}"
     [d] = diagnostics(ws, code, {"min_age": 30})
