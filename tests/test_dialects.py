@@ -59,6 +59,20 @@ CASES = [
     ("project", "count(orders) > 0 PROJECT sum(orders.amount where order_date in last 90 days) AS spend_90d, "
      "count(support_calls) AS calls, regions.name AS region", "members"),
     ("count", "sum(orders.amount) >= 1000", "count"),
+    ("functions", "lower(trim(city)) = 'berlin' and length(last_name) > 3 and coalesce(gender, 'x') != 'x' "
+     "and concat(first_name, ' ', last_name) like 'A%' and abs(churn_score - 0.5) < 0.1 "
+     "and round(churn_score, 1) = 0.5 and round(churn_score) = 0 and floor(churn_score * 10) = 3 "
+     "and ceil(churn_score * 10) = 4 and greatest(age, 18) < least(age, 90) + 1", "keys"),
+    ("date_functions", "year(signup_date) = 2024 and quarter(signup_date) = 1 and month(signup_date) = 3 "
+     "and day(signup_date) < 15 and weekday(signup_date) = 7 and days_between(signup_date, '2025-01-01') > 30 "
+     "and any(support_calls where date(called_at) = '2025-06-01' and weekday(called_at) = 1)", "keys"),
+    ("date_arithmetic", "signup_date + 30 days > '2025-01-01' and birth_date - 1 year < signup_date "
+     "and signup_date + 2 weeks < '2025-06-01' and signup_date + 1 month > '2024-02-29' "
+     "and any(support_calls where called_at + 6 hours > '2025-06-30 20:00:00' and called_at - 1 month < '2025-06-01')",
+     "keys"),
+    ("expression_aggregate", "sum(orders.order_lines.quantity * orders.order_lines.unit_price) > 500 "
+     "and sum(case when orders.channel = 'web' then orders.amount else 0 end) > 100", "keys"),
+    ("ranking", "top 10% by sum(orders.amount) among country = 'DE' and not (bottom 100 by age)", "keys"),
 ]  # fmt: skip
 
 

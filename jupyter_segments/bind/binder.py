@@ -8,6 +8,7 @@ attribute of an aggregate or of ``any``/``none``/``all`` read the related record
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -17,6 +18,7 @@ from ..dsl.parser import parse, parse_condition
 from ..errors import SegmentError, did_you_mean
 from ..model import Entity, Model, Step
 from . import typed as T
+from .functions import FUNCTIONS, fits
 
 SegmentSource = Callable[[str], str]  # name -> DSL text of a saved segment (KeyError if unknown)
 
@@ -108,16 +110,48 @@ class Scope:
             measures = self.model.all_measures()
             if last in measures:
                 return self.measure(last, measures[last], node)
-        if len(parts) == 1 and self.model.step(entity.name, last) is not None:
+        step = self.model.step(entity.name, last) if len(parts) == 1 else None
+        if step is not None and step.to_many:
             raise self.err(
                 f"'{last}' is a relationship, not an attribute: use count({last}), any({last} where ...) "
                 f"or {last}.<attribute>",
+                node,
+            )
+        if step is not None:
+            example = next(iter(self.model.entity(step.target).columns), "<attribute>")
+            raise self.err(
+                f"'{last}' is a to-one relationship from {entity.name}: name one of its attributes, "
+                f"as in {last}.{example}",
+                node,
+            )
+        elsewhere = self.reachable_column(entity, last)
+        if elsewhere is not None:
+            raise self.err(f"unknown attribute '{last}' on {entity.name}: {elsewhere}", node)
+        if self.text[node.pos : node.pos + 1] == '"' and len(parts) == 1:
+            raise self.err(
+                f'unknown attribute "{last}" on {entity.name}: double quotes name columns; '
+                f"did you mean the string '{last}'?",
                 node,
             )
         candidates = list(entity.columns) + list(self.model.steps_from(entity.name))
         if self.is_customer and len(parts) == 1:
             candidates += list(self.model.all_measures())
         raise self.err(f"unknown attribute '{last}' on {entity.name}{did_you_mean(last, candidates)}", node)
+
+    def reachable_column(self, entity: Entity, name: str) -> str | None:
+        """How to reach a column of that name one step away from ``entity``, in words, or None."""
+        for step_name, step in self.model.steps_from(entity.name).items():
+            target = self.model.entity(step.target)
+            col = target.column(name)
+            if col is None:
+                continue
+            if step.to_many:
+                return (
+                    f"'{col.name}' is an attribute of {target.name}, a to-many relationship: use an "
+                    f"aggregate, as in sum({step_name}.{col.name}) or any({step_name} where {col.name} ...)"
+                )
+            return f"'{col.name}' is an attribute of {target.name}: write {step_name}.{col.name}"
+        return None
 
     def measure(self, name: str, text: str, node: A.Name) -> T.MeasureRef:
         if name in self.binder.stack:
@@ -208,6 +242,18 @@ class Scope:
             return self.resolve_name(node)
         if isinstance(node, A.Aggregate):
             return self.aggregate(node)
+        if isinstance(node, A.Func):
+            return self.function(node)
+        if isinstance(node, A.Case):
+            return self.case(node)
+        if isinstance(node, A.Arith) and isinstance(node.right, A.Interval):
+            return self.date_shift(node, node.right)
+        if isinstance(node, A.Interval):
+            raise self.err(
+                f"a span such as {node.amount} {node.unit}s is added to or taken from a date, "
+                f"as in  signup_date + {node.amount} {node.unit}s",
+                node,
+            )
         if isinstance(node, A.Arith):
             left, right = self.value(node.left), self.value(node.right)
             for side, t in ((node.left, left), (node.right, right)):
@@ -226,6 +272,15 @@ class Scope:
         raise self.err(f"unsupported expression {type(node).__name__}", node)
 
     def aggregate(self, node: A.Aggregate) -> T.Agg:
+        if node.value is not None:
+            return self.aggregate_of_expression(node, node.value)
+        if not node.path:  # count(*)
+            example = min((n for n, s in self.model.steps_from(self.entity.name).items() if s.to_many), default=None)
+            raise self.err(
+                f"count what? count(<relationship>), as in count({example or 'orders'}): "
+                f"customers are counted by the segment itself",
+                node,
+            )
         to_one, many, rest, entity = self.split_path(node, node.path)
         records = self.records(entity)
         value: T.Value | None = None
@@ -239,10 +294,67 @@ class Scope:
             raise self.err(
                 f"{node.func}() needs an attribute: {node.func}({'.'.join(node.path)}.<attribute>)", node
             )
-        if node.func in ("sum", "avg") and value is not None and value.type != "number":
+        return self.finish_aggregate(node, to_one, many, records, value)
+
+    def aggregate_of_expression(self, node: A.Aggregate, expr: A.Expr) -> T.Agg:
+        """``sum(order_lines.quantity * order_lines.unit_price)``: every name starts with the path to
+        the same records; the expression is typed in their scope with those paths taken off."""
+        names: list[A.Name] = []
+
+        def collect(n: A.Node) -> None:
+            if isinstance(n, (A.Aggregate, A.Exists, A.Rank)):
+                raise self.err(f"{node.func}() of an expression cannot contain another aggregate or test", n)
+            if isinstance(n, A.Name):
+                names.append(n)
+            for child in A.children(n):
+                collect(child)
+
+        collect(expr)
+        if not names:
             raise self.err(
-                f"{node.func}() needs a number, but {'.'.join(node.path)} is {a(value.type)}", node
+                f"{node.func}() needs values of related records, as in {node.func}(orders.amount * 2)", node
             )
+        found: tuple[tuple[Step, ...], tuple[Step, ...]] | None = None
+        first: A.Name | None = None
+        entity: Entity | None = None
+        stripped: dict[int, A.Name] = {}
+        for name in names:
+            to_one, many, rest, reached = self.split_path(name, name.parts)
+            if not rest:
+                raise self.err(
+                    f"'{'.'.join(name.parts)}' is a relationship: name one of its attributes, "
+                    f"as in {'.'.join(name.parts)}.<attribute>",
+                    name,
+                )
+            if found is None:
+                found, first, entity = (to_one, many), name, reached
+            elif (to_one, many) != found:
+                assert first is not None
+                raise self.err(
+                    f"the values of one aggregate come from the same records: "
+                    f"'{'.'.join(first.parts)}' and '{'.'.join(name.parts)}' do not",
+                    name,
+                )
+            written = ".".join(rest)
+            at = self.text.find(written, name.pos, name.end)  # point at the attribute after the path
+            pos, end = (at, at + len(written)) if at >= 0 else (name.pos, name.end)
+            stripped[id(name)] = A.Name(rest, pos=pos, end=end)
+        assert found is not None and entity is not None
+        records = self.records(entity)
+        value = records.value(_replace_names(expr, stripped))
+        return self.finish_aggregate(node, found[0], found[1], records, value)
+
+    def finish_aggregate(
+        self,
+        node: A.Aggregate,
+        to_one: tuple[Step, ...],
+        many: tuple[Step, ...],
+        records: Scope,
+        value: T.Value | None,
+    ) -> T.Agg:
+        if node.func in ("sum", "avg") and value is not None and value.type not in ("number", "null"):
+            what = ".".join(node.path) if node.path else _source(self.text, node)
+            raise self.err(f"{node.func}() needs a number, but {what} is {a(value.type)}", node)
         if node.func in ("min", "max") and value is not None and value.type not in ORDERABLE:
             raise self.err(f"{node.func}() needs a comparable attribute, not {a(value.type)}", node)
         where = records.condition(node.where) if node.where is not None else None
@@ -270,6 +382,8 @@ class Scope:
             return self.segment_ref(node)
         if isinstance(node, A.Exists):
             return self.exists(node)
+        if isinstance(node, A.Rank):
+            return self.rank(node)
         if isinstance(node, A.BoolTest):
             t = self.value(node.operand)
             if t.type != "boolean":
@@ -279,6 +393,10 @@ class Scope:
                 )
             return T.BoolTest(t, **span)
         if isinstance(node, A.Compare):
+            for side in (node.left, node.right):
+                if isinstance(side, A.Literal) and side.value is None and node.op in ("=", "!="):
+                    fix = "is null" if node.op == "=" else "is not null"
+                    raise self.err(f"'{node.op} null' is never true: use  {fix}", node)
             left, right = self.value(node.left), self.value(node.right)
             left, right = self.unify(left, right, node.left, node.right)
             if node.op not in ("=", "!=") and (left.type not in ORDERABLE and left.type != "null"):
@@ -320,9 +438,97 @@ class Scope:
             self.need_time(v, node.operand, node.kind)
             bound = self.unify(v, self.value(node.value), node.operand, node.value)[1]
             return T.BeforeAfter(node.kind, v, bound, **span)
-        if isinstance(node, (A.Literal, A.Name, A.Aggregate, A.Arith, A.Param)):
+        if isinstance(node, (A.Literal, A.Name, A.Aggregate, A.Arith, A.Param, A.Func, A.Case)):
             return self.condition(A.BoolTest(node, pos=node.pos, end=node.end))
         raise self.err(f"unsupported condition {type(node).__name__}", node)
+
+    def function(self, node: A.Func) -> T.Func:
+        sig = FUNCTIONS[node.name]
+        if not sig.arity_ok(len(node.args)):
+            raise self.err(f"wrong number of arguments: {sig.shows}", node)
+        args = [self.value(arg) for arg in node.args]
+        kinds = [sig.params[min(i, len(sig.params) - 1)] for i in range(len(args))]
+        for i, (arg, kind, src) in enumerate(zip(args, kinds, node.args, strict=True)):
+            if kind == "time" and isinstance(src, A.Literal) and isinstance(src.value, str):
+                args[i] = arg = self.time_literal(src, "timestamp" if " " in src.value.strip() else "date")
+            if not fits(kind, arg.type):
+                want = {"time": "a date or timestamp", "orderable": "a number, text or date"}.get(
+                    kind, a(kind)
+                )
+                raise self.err(
+                    f"{node.name}() needs {want} as argument {i + 1}, but {_source(self.text, src)} is "
+                    f"{a(arg.type)}: {sig.shows}",
+                    src,
+                )
+            if kind == "integer" and not (isinstance(src, A.Literal) and isinstance(src.value, int)):
+                raise self.err(f"{node.name}() needs a whole number here: {sig.shows}", src)
+        result = sig.result
+        if result == "same":
+            args = self.same_type(args, list(node.args), f"{node.name}()")
+            result = next((t.type for t in args if t.type != "null"), "null")
+        return T.Func(node.name, tuple(args), result, **self._span(node))
+
+    def same_type(self, values: list[T.Value], nodes: list[A.Node], what: str) -> list[T.Value]:
+        """Values that must share one type (NULL fits; a quoted date becomes a date beside dates)."""
+        anchor = next((i for i, v in enumerate(values) if v.type not in ("null", "string")), None)
+        anchor = (
+            anchor
+            if anchor is not None
+            else next((i for i, v in enumerate(values) if v.type != "null"), None)
+        )
+        if anchor is None:
+            return values
+        out = []
+        for value, node in zip(values, nodes, strict=True):
+            try:
+                out.append(self.unify(values[anchor], value, nodes[anchor], node)[1])
+            except SegmentError:
+                raise self.err(
+                    f"{what} needs values of one type: {_source(self.text, nodes[anchor])} is "
+                    f"{a(values[anchor].type)}, {_source(self.text, node)} is {a(value.type)}",
+                    node,
+                ) from None
+        return out
+
+    def case(self, node: A.Case) -> T.Case:
+        whens = [(self.condition(w.condition), self.value(w.value), w) for w in node.whens]
+        values = [v for _, v, _ in whens]
+        sources: list[A.Node] = [w.value for w in node.whens]
+        if node.default is not None:
+            values.append(self.value(node.default))
+            sources.append(node.default)
+        values = self.same_type(values, sources, "CASE")
+        typed_whens = tuple(
+            T.When(cond, value, **self._span(w)) for (cond, _, w), value in zip(whens, values, strict=False)
+        )
+        default = values[-1] if node.default is not None else None
+        result = next((v.type for v in values if v.type != "null"), "null")
+        return T.Case(typed_whens, default, result, **self._span(node))
+
+    def date_shift(self, node: A.Arith, span: A.Interval) -> T.DateShift:
+        if node.op not in ("+", "-"):
+            raise self.err(
+                f"a span such as {span.amount} {span.unit}s is added or taken away, not '{node.op}'", node
+            )
+        operand = self.value(node.left)
+        self.need_time(operand, node.left, f"+ {span.amount} {span.unit}s")
+        kind = "timestamp" if operand.type == "timestamp" or span.unit in ("hour", "minute") else "date"
+        amount = span.amount if node.op == "+" else -span.amount
+        return T.DateShift(operand, amount, span.unit, kind, **self._span(node))
+
+    def rank(self, node: A.Rank) -> T.Rank:
+        if not self.is_customer:
+            raise self.err(
+                f"{node.direction} ... by ranks customers; it cannot be used inside WHERE of a related table",
+                node,
+            )
+        by = self.value(node.by)
+        if by.type not in ORDERABLE:
+            raise self.err(
+                f"{node.direction} ... by needs a number, text or date to rank by, not {a(by.type)}", node.by
+            )
+        among = self.condition(node.among) if node.among is not None else None
+        return T.Rank(node.direction, node.amount, node.percent, by, among, **self._span(node))
 
     def exists(self, node: A.Exists) -> T.Exists:
         to_one, many, rest, entity = self.split_path(node, node.path)
@@ -411,6 +617,20 @@ class Scope:
         if kind == "date" and value.time() == dt.time(0) and len(text) <= 10:
             return T.Lit(value.date(), "date", **self._span(node))
         return T.Lit(value, "timestamp", **self._span(node))
+
+
+def _replace_names(node: A.Expr, names: dict[int, A.Name]) -> A.Expr:
+    """``node`` with the names in ``names`` (by identity) replaced."""
+    if isinstance(node, A.Name):
+        return names.get(id(node), node)
+    changes: dict[str, object] = {}
+    for f in dataclasses.fields(node):
+        value = getattr(node, f.name)
+        if isinstance(value, A.Node):
+            changes[f.name] = _replace_names(value, names)  # type: ignore[arg-type]
+        elif isinstance(value, tuple) and value and isinstance(value[0], A.Node):
+            changes[f.name] = tuple(_replace_names(v, names) for v in value)
+    return dataclasses.replace(node, **changes) if changes else node  # type: ignore[arg-type]
 
 
 def literal(node: A.Literal) -> T.Lit:

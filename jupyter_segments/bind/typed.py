@@ -85,6 +85,38 @@ class Neg(Node):
     type: ValueType = "number"
 
 
+@dataclass(frozen=True)
+class Func(Node):
+    """A function of the fixed set (``bind/functions.py``), its arguments checked."""
+
+    name: str
+    args: tuple[Value, ...]
+    type: ValueType
+
+
+@dataclass(frozen=True)
+class When(Node):
+    condition: Cond
+    value: Value
+
+
+@dataclass(frozen=True)
+class Case(Node):
+    whens: tuple[When, ...]
+    default: Value | None
+    type: ValueType
+
+
+@dataclass(frozen=True)
+class DateShift(Node):
+    """``operand + amount unit`` (``amount`` negative for ``-``): a date or timestamp moved in time."""
+
+    operand: Value
+    amount: int
+    unit: str  # day, week, month, year, hour, minute
+    type: ValueType
+
+
 # --- conditions -------------------------------------------------------------------------------------
 
 
@@ -196,6 +228,17 @@ class BoolTest(Node):
 
 
 @dataclass(frozen=True)
+class Rank(Node):
+    """``top 10% by <by> among <among>``: customers ranked by a customer-level value."""
+
+    direction: str  # top, bottom
+    amount: int | float
+    percent: bool
+    by: Value
+    among: Cond | None
+
+
+@dataclass(frozen=True)
 class SetOp(Node):
     op: SetOpKind
     left: Cond
@@ -220,8 +263,9 @@ class Definition(Node):
     text: str = ""
 
 
-Value = Union[Lit, Col, MeasureRef, Agg, Arith, Neg]
+Value = Union[Lit, Col, MeasureRef, Agg, Arith, Neg, Func, Case, DateShift]
 Cond = Union[
+    Rank,
     Compare,
     Between,
     InList,

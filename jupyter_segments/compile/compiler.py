@@ -194,6 +194,16 @@ class Scope:
                 return Typed(exp.Div(this=num, expression=den), "number")
             cls = {"+": exp.Add, "-": exp.Sub, "*": exp.Mul}[node.op]
             return Typed(cls(this=exp.Paren(this=left.sql), expression=exp.Paren(this=right.sql)), "number")
+        if isinstance(node, T.Func):
+            args = [self.value(arg).sql for arg in node.args]
+            return Typed(D.function_sql(node.name, args, self.dialect), node.type)
+        if isinstance(node, T.Case):
+            ifs = [exp.If(this=self.condition(w.condition), true=self.value(w.value).sql) for w in node.whens]
+            default = self.value(node.default).sql if node.default is not None else None
+            return Typed(exp.Case(ifs=ifs, default=default), node.type)
+        if isinstance(node, T.DateShift):
+            shifted = self.value(node.operand).sql
+            return Typed(D.date_shift(shifted, node.amount, node.unit, node.type, self.dialect), node.type)
         assert isinstance(node, T.Neg), node
         return Typed(exp.Neg(this=exp.Paren(this=self.value(node.operand).sql)), "number")
 
@@ -265,7 +275,7 @@ class Scope:
                 return False  # a to-one step first, or a two-step nested path: its own table
             nested = self.groups.get(_group_key(self.alias, where.many))
             return nested is not None and nested.records.folds_cheaply(where.where)
-        if isinstance(where, T.SegmentRef):
+        if isinstance(where, (T.SegmentRef, T.Rank)):
             return False
         return all(self.folds_cheaply(child) for child in A.children(where))  # type: ignore[arg-type]
 
@@ -357,6 +367,8 @@ class Scope:
             return _is_true(inner) if self.under_not else exp.Paren(this=inner)
         if isinstance(node, T.Exists):
             return self.exists(node)
+        if isinstance(node, T.Rank):
+            return self.rank(node)
         if isinstance(node, T.BoolTest):
             t = self.value(node.operand)
             return (
@@ -460,6 +472,54 @@ class Scope:
             exp.GTE(this=v.sql, expression=start), exp.LTE(this=v.sql.copy(), expression=end), copy=False
         )
 
+    def rank(self, node: T.Rank) -> exp.Expr:
+        """``key IN (the first N keys by the value)``: one window over the customers that have a value
+        (and are in the population), in a query of its own over the customer table."""
+        key = self.model.customer_entity().key
+        assert key is not None
+        ranked = Scope(self.ctx, self.ctx.alias("c"))
+        ranked.prepare_groups([node.by, node.among])
+        by = ranked.value(node.by).sql
+        conds = [_not(exp.Is(this=by.copy(), expression=exp.Null()))]
+        if node.among is not None:
+            conds.append(ranked.condition(node.among))
+        own_key = D.column(ranked.alias, key)
+        order = exp.Order(
+            expressions=[exp.Ordered(this=by, desc=node.direction == "top"), exp.Ordered(this=own_key.copy())]
+        )
+        columns = [
+            exp.alias_(own_key, "k", copy=False),
+            exp.alias_(exp.Window(this=exp.RowNumber(), order=order), "rn", copy=False),
+        ]
+        if node.percent:
+            columns.append(exp.alias_(exp.Window(this=exp.Count(this=exp.Star())), "n", copy=False))
+        inner = exp.select(*columns, copy=False).from_(
+            D.table(self.model.customer_entity().name, ranked.alias)
+        )
+        for join in ranked.from_joins():
+            inner = inner.join(join, copy=False)
+        inner = inner.where(exp.and_(*conds, copy=False), copy=False)
+        alias = self.ctx.alias("ranked")
+        rn, n = D.column(alias, "rn"), D.column(alias, "n")
+        if node.percent:
+            # rn <= ceil(p / 100 * n), in whole numbers: (rn - 1) * 100 * scale < round(p * scale) * n.
+            decimals = len(repr(float(node.amount)).split(".")[1].rstrip("0"))
+            scale = 10**decimals
+            left = exp.Mul(
+                this=exp.Paren(this=exp.Sub(this=rn, expression=exp.Literal.number(1))),
+                expression=exp.Literal.number(100 * scale),
+            )
+            right = exp.Mul(this=exp.Literal.number(round(node.amount * scale)), expression=n)
+            keep: exp.Expr = exp.LT(this=left, expression=right)
+        else:
+            keep = exp.LTE(this=rn, expression=exp.Literal.number(int(node.amount)))
+        sub = (
+            exp.select(D.column(alias, "k"), copy=False)
+            .from_(exp.Subquery(this=inner, alias=exp.TableAlias(this=exp.to_identifier(alias))), copy=False)
+            .where(keep, copy=False)
+        )
+        return exp.In(this=D.column(self.alias, key), query=exp.Subquery(this=sub))
+
     def exists(self, node: T.Exists) -> exp.Expr:
         anchor_alias, steps = self.walk(node.steps), list(node.many)
         group = self.groups.get(_group_key(anchor_alias, steps))
@@ -540,8 +600,8 @@ def _group_key(anchor_alias: str, steps: Sequence[Step]) -> tuple[str, tuple[str
 
 def _in_scope(nodes: Sequence[T.Typed | None]) -> tuple[list[T.Agg], list[T.Exists]]:
     """Aggregates and any/none/all evaluated in the scope of ``nodes``: not those inside another one's
-    WHERE (that is the related records' scope), nor inside measures and referenced segments (those
-    are compiled where they are used)."""
+    WHERE (that is the related records' scope), nor inside measures, referenced segments and rankings
+    (those are compiled where they are used; a ranking in a query of its own)."""
     found: list[T.Agg] = []
     tests: list[T.Exists] = []
 
@@ -550,7 +610,7 @@ def _in_scope(nodes: Sequence[T.Typed | None]) -> tuple[list[T.Agg], list[T.Exis
             found.append(node)
         elif isinstance(node, T.Exists):
             tests.append(node)
-        elif not isinstance(node, (T.MeasureRef, T.SegmentRef)):
+        elif not isinstance(node, (T.MeasureRef, T.SegmentRef, T.Rank)):
             for child in A.children(node):
                 walk(child)  # type: ignore[arg-type]
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+import sqlglot
 from sqlglot import exp
 from sqlglot.tokens import Tokenizer
 
@@ -178,3 +179,133 @@ def escape_like(value: str, escape: str = "!") -> str:
     specials = "%_" + ("" if escape == "\\" else "\\[") + re.escape(escape)
     # A function, not escape + r"\1": a backslash escape would turn the template into "\\1".
     return re.sub(f"([{specials}])", lambda m: escape + m.group(1), value)
+
+
+# --- functions of the language (their meaning: bind/functions.py) -------------------------------------
+# Each is a SQL template: {0}, {1}, ... stand for the arguments. "*" is DuckDB's SQL, transpiled by
+# sqlglot to the others; an entry for a dialect is written in that dialect's own SQL and wins. A function missing
+# here is a plain sqlglot function node (see _PLAIN_FUNCTIONS).
+FUNCTION_TEMPLATES: dict[str, dict[str, str]] = {
+    "year": {"*": "CAST(EXTRACT(YEAR FROM {0}) AS INT)", "sqlite": "CAST(STRFTIME('%Y', {0}) AS INTEGER)"},
+    "quarter": {
+        "*": "CAST(EXTRACT(QUARTER FROM {0}) AS INT)",
+        "sqlite": "(CAST(STRFTIME('%m', {0}) AS INTEGER) + 2) / 3",
+    },
+    "month": {"*": "CAST(EXTRACT(MONTH FROM {0}) AS INT)", "sqlite": "CAST(STRFTIME('%m', {0}) AS INTEGER)"},
+    "day": {"*": "CAST(EXTRACT(DAY FROM {0}) AS INT)", "sqlite": "CAST(STRFTIME('%d', {0}) AS INTEGER)"},
+    # 1 = Monday ... 7 = Sunday everywhere (ISO 8601).
+    "weekday": {
+        "*": "CAST(EXTRACT(ISODOW FROM {0}) AS INT)",
+        "duckdb": "ISODOW({0})",
+        "mysql": "WEEKDAY({0}) + 1",
+        "sqlite": "(CAST(STRFTIME('%w', {0}) AS INTEGER) + 6) % 7 + 1",
+        "tsql": "(DATEPART(WEEKDAY, {0}) + @@DATEFIRST + 5) % 7 + 1",
+        "snowflake": "DAYOFWEEKISO({0})",
+        "bigquery": "MOD(EXTRACT(DAYOFWEEK FROM {0}) + 5, 7) + 1",
+        "spark": "(DAYOFWEEK({0}) + 5) % 7 + 1",
+        "databricks": "(DAYOFWEEK({0}) + 5) % 7 + 1",
+        "trino": "DAY_OF_WEEK({0})",
+    },
+    # Whole calendar days from {0} to {1}: the times of day do not count.
+    "days_between": {
+        "*": "DATE_DIFF('day', CAST({0} AS DATE), CAST({1} AS DATE))",
+        "postgres": "CAST({1} AS DATE) - CAST({0} AS DATE)",
+        "mysql": "DATEDIFF({1}, {0})",
+        "sqlite": "CAST(JULIANDAY(DATE({1})) - JULIANDAY(DATE({0})) AS INTEGER)",
+        "bigquery": "DATE_DIFF(CAST({1} AS DATE), CAST({0} AS DATE), DAY)",
+        "spark": "DATEDIFF(CAST({1} AS DATE), CAST({0} AS DATE))",
+        "databricks": "DATEDIFF(CAST({1} AS DATE), CAST({0} AS DATE))",
+        "trino": "DATE_DIFF('day', CAST({0} AS DATE), CAST({1} AS DATE))",
+    },
+    "date": {"*": "CAST({0} AS DATE)", "sqlite": "DATE({0})"},
+    # Halves away from zero on the decimal value: PostgreSQL and MariaDB round a DOUBLE half to even,
+    # and DuckDB rounds the binary value (2.675 -> 2.67); through DECIMAL every database agrees.
+    "round": {
+        "*": "CAST(ROUND(CAST({0} AS DECIMAL(38, 10)), {1}) AS DOUBLE)",
+        "sqlite": "ROUND({0}, {1})",
+    },
+    # SQLite has FLOOR/CEIL only when built with its math functions.
+    "floor": {"*": "FLOOR({0})", "sqlite": "CAST({0} AS INTEGER) - ({0} < CAST({0} AS INTEGER))"},
+    "ceil": {"*": "CEIL({0})", "sqlite": "CAST({0} AS INTEGER) + ({0} > CAST({0} AS INTEGER))"},
+}
+
+# Where GREATEST/LEAST skip NULL arguments; elsewhere (MySQL, SQLite's MAX/MIN, the warehouses) one
+# NULL makes the result NULL, so each argument is replaced by the first non-NULL one from it on.
+GREATEST_SKIPS_NULLS = {"postgres", "duckdb", "tsql", "redshift"}
+
+
+def function_sql(name: str, args: list[exp.Expr], dialect: str) -> exp.Expr:
+    """The SQL of one function of the language, with compiled arguments."""
+    if name in ("lower", "upper", "trim", "length", "abs"):
+        cls = {"lower": exp.Lower, "upper": exp.Upper, "trim": exp.Trim, "length": exp.Length, "abs": exp.Abs}
+        return cls[name](this=args[0])
+    if name == "coalesce":
+        return exp.Coalesce(this=args[0], expressions=args[1:])
+    if name == "concat":  # a NULL part counts as empty text
+        parts = [exp.Coalesce(this=a, expressions=[exp.Literal.string("")]) for a in args]
+        return exp.Paren(this=exp.Concat(expressions=parts))
+    if name in ("least", "greatest"):
+        return _least_greatest(name, args, dialect)
+    if name == "round" and len(args) == 1:
+        args = [args[0], exp.Literal.number(0)]
+    templates = FUNCTION_TEMPLATES[name]
+    own = dialect in templates
+    return template_sql(templates[dialect if own else "*"], args, dialect if own else "duckdb")
+
+
+def _least_greatest(name: str, args: list[exp.Expr], dialect: str) -> exp.Expr:
+    if dialect not in GREATEST_SKIPS_NULLS:
+        args = [
+            exp.Coalesce(this=a.copy(), expressions=[b.copy() for j, b in enumerate(args) if j != i])
+            for i, a in enumerate(args)
+        ]
+    fn = name.upper() if dialect != "sqlite" else {"least": "MIN", "greatest": "MAX"}[name]
+    return exp.Anonymous(this=fn, expressions=args)  # Anonymous: sqlglot would rewrite NULL handling
+
+
+def template_sql(template: str, args: list[exp.Expr], read: str | None) -> exp.Expr:
+    """``template`` parsed in dialect ``read`` with ``{i}`` replaced by ``args[i]`` (in parentheses)."""
+    parsed = sqlglot.parse_one(template.format(*(f"__arg{i}__" for i in range(len(args)))), read=read)
+    for column in list(parsed.find_all(exp.Column)):
+        name = column.name
+        if name.startswith("__arg") and name.endswith("__"):
+            column.replace(exp.Paren(this=args[int(name[5:-2])].copy()))
+    return exp.Paren(this=parsed)
+
+
+def date_shift(value: exp.Expr, amount: int, unit: str, kind: str, dialect: str) -> exp.Expr:
+    """``value`` moved by ``amount`` ``unit``s (negative: back); ``kind`` is the result's type.
+
+    A month later than January 31 is the last day of February on every database (SQLite alone would
+    run on into March: its result is capped at the target month's last day).
+    """
+    if unit == "week":
+        amount, unit = amount * 7, "day"
+    if dialect == "sqlite":
+        return _sqlite_shift(value, amount, unit, kind)
+    if dialect in ("duckdb", "postgres"):
+        cast = "DATE" if kind == "date" else "TIMESTAMP"
+        return template_sql(f"CAST({{0}} + INTERVAL '{amount} {unit}' AS {cast})", [value], "postgres")
+    if dialect == "mysql":
+        return template_sql(f"DATE_ADD({{0}}, INTERVAL {amount} {unit.upper()})", [value], "mysql")
+    if dialect in ("tsql", "snowflake"):
+        return template_sql(f"DATEADD({unit.upper()}, {amount}, {{0}})", [value], dialect)
+    if dialect == "trino":
+        return template_sql(f"DATE_ADD('{unit}', {amount}, {{0}})", [value], dialect)
+    if dialect == "bigquery":
+        fn = "DATE_ADD" if kind == "date" else "DATETIME_ADD"
+        shifted = f"{fn}({{0}}, INTERVAL {amount} {unit.upper()})"
+        return template_sql(shifted if kind == "date" else f"TIMESTAMP({shifted})", [value], dialect)
+    cast = "DATE" if kind == "date" else "TIMESTAMP"
+    return template_sql(f"CAST({{0}} + INTERVAL '{amount}' {unit.upper()} AS {cast})", [value], dialect)
+
+
+def _sqlite_shift(value: exp.Expr, amount: int, unit: str, kind: str) -> exp.Expr:
+    fn = "DATE" if kind == "date" else "DATETIME"
+    modifier = f"'{amount:+d} {unit}s'"
+    if unit not in ("month", "year"):
+        return template_sql(f"{fn}({{0}}, {modifier})", [value], "sqlite")
+    months = amount * (12 if unit == "year" else 1)
+    last_day = f"DATE({{0}}, 'start of month', '{months + 1:+d} months', '-1 day')"
+    cap = last_day if kind == "date" else f"{last_day} || ' ' || TIME({{0}})"
+    return template_sql(f"MIN({fn}({{0}}, '{months:+d} months'), {cap})", [value], "sqlite")

@@ -17,6 +17,8 @@ AggFunc = TLiteral["count", "count_distinct", "sum", "avg", "min", "max"]
 ExistsKind = TLiteral["any", "none", "all"]
 SetOpKind = TLiteral["union", "intersect", "except"]
 TimeUnit = TLiteral["day", "week", "month", "year"]
+IntervalUnit = TLiteral["day", "week", "month", "year", "hour", "minute"]
+RankDirection = TLiteral["top", "bottom"]
 
 
 @dataclass(frozen=True)
@@ -51,11 +53,63 @@ class Name(Node):
 
 @dataclass(frozen=True)
 class Aggregate(Node):
-    """``sum(orders.amount where status != 'returned')``; ``count(orders)`` has no column."""
+    """``sum(orders.amount where status != 'returned')``; ``count(orders)`` has no column.
+
+    With an expression of the records instead of a path (``sum(order_lines.quantity *
+    order_lines.unit_price)``), ``path`` is empty and ``value`` holds the expression as written.
+    """
 
     func: AggFunc
     path: tuple[str, ...]  # relationship steps, then the column (if any): resolved by the binder
     where: Expr | None = None
+    value: Expr | None = None
+
+
+@dataclass(frozen=True)
+class Func(Node):
+    """``lower(email)``, ``round(amount, 1)``, ``days_between(signup_date, order_date)``: one of the
+    fixed set of functions (``jupyter_segments.bind.functions``)."""
+
+    name: str
+    args: tuple[Expr, ...]
+
+
+@dataclass(frozen=True)
+class When(Node):
+    condition: Expr
+    value: Expr
+
+
+@dataclass(frozen=True)
+class Case(Node):
+    """``case when country = 'DE' then amount * 1.19 else amount end``."""
+
+    whens: tuple[When, ...]
+    default: Expr | None = None
+
+
+@dataclass(frozen=True)
+class Interval(Node):
+    """``30 days`` in ``signup_date + 30 days``: a span added to or taken from a date or timestamp."""
+
+    amount: int
+    unit: IntervalUnit
+
+
+@dataclass(frozen=True)
+class Rank(Node):
+    """``top 10% by sum(orders.amount) among country = 'DE'``: the first customers by a value.
+
+    Ranked descending (top) or ascending (bottom) among the customers where ``among`` is TRUE and the
+    value is not NULL; ties go to the smaller customer key. ``percent``: ``amount`` is a percentage of
+    that population, rounded up.
+    """
+
+    direction: RankDirection
+    amount: int | float
+    percent: bool
+    by: Expr
+    among: Expr | None = None
 
 
 @dataclass(frozen=True)
@@ -211,8 +265,13 @@ Expr = Union[
     Param,
     Name,
     Aggregate,
+    Func,
+    Case,
+    When,
+    Interval,
     Arith,
     Neg,
+    Rank,
     Compare,
     Between,
     InList,
@@ -232,6 +291,7 @@ Expr = Union[
 ]
 
 CONDITION_TYPES = (
+    Rank,
     Compare,
     Between,
     InList,

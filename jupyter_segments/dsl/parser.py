@@ -6,11 +6,13 @@ Grammar (lowest precedence first; see docs/dsl.md)::
     setexpr    := orexpr ((UNION | INTERSECT | EXCEPT) orexpr)*      -- left to right
     orexpr     := andexpr (OR andexpr)*
     andexpr    := notexpr (AND notexpr)*
-    notexpr    := NOT notexpr | [NOT] IN SEGMENT name | predicate
+    notexpr    := NOT notexpr | [NOT] IN SEGMENT name | rank | predicate
+    rank       := (TOP | BOTTOM) number ["%"] BY additive [AMONG notexpr]
     predicate  := additive [comparison tail]
-    additive   := term (("+" | "-") term)* ; term := unary (("*" | "/") unary)*
-    primary    := literal | {param} | name ("." name)* | agg "(" path [WHERE setexpr] ")"
-                | (any | none | all) "(" path [WHERE setexpr] ")" | "(" setexpr ")"
+    additive   := term (("+" | "-") (term | integer unit))* ; term := unary (("*" | "/") unary)*
+    primary    := literal | {param} | name ("." name)* | agg "(" (path | additive) [WHERE setexpr] ")"
+                | (any | none | all) "(" path [WHERE setexpr] ")" | function "(" additive ("," additive)* ")"
+                | CASE (WHEN setexpr THEN additive)+ [ELSE additive] END | "(" setexpr ")"
 
 Keywords are case-insensitive and recognised by position, so a column may be called ``date`` or ``last``.
 """
@@ -20,12 +22,17 @@ from __future__ import annotations
 import datetime as dt
 from typing import cast
 
-from ..errors import SegmentError
+from ..errors import SegmentError, did_you_mean
 from . import ast as A
 from .tokens import T, Token, tokenize
 
 AGG_FUNCS = ("count", "count_distinct", "sum", "avg", "min", "max")
 EXISTS_KINDS = ("any", "none", "all")
+# The scalar functions (their signatures and meaning: jupyter_segments/bind/functions.py).
+FUNCTIONS = (
+    "lower", "upper", "trim", "length", "coalesce", "concat", "abs", "round", "floor", "ceil", "least",
+    "greatest", "year", "quarter", "month", "day", "weekday", "days_between", "date",
+)  # fmt: skip
 SET_OPS = ("union", "intersect", "except")
 UNITS = {
     "day": "day",
@@ -38,8 +45,18 @@ UNITS = {
     "years": "year",
 }
 _COMPARE = {"=": "=", "!=": "!=", "<>": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
+INTERVAL_UNITS = {
+    **UNITS,
+    "hour": "hour",
+    "hours": "hour",
+    "minute": "minute",
+    "minutes": "minute",
+}
 # Words that end an expression; they can still be column names when quoted.
-_RESERVED = {"and", "or", "not", "where", "project", "as", "union", "intersect", "except"}
+_RESERVED = {
+    "and", "or", "not", "where", "project", "as", "union", "intersect", "except", "then", "else", "end",
+    "when", "by", "among",
+}  # fmt: skip
 
 
 def parse(text: str) -> A.Definition:
@@ -167,7 +184,33 @@ class _Parser:
             return self.segment_ref(start, negated=False)
         if self.accept_word("not"):
             return A.Not(self.notexpr(), **self.span(start))
+        if self.at_word("top", "bottom") and self.peek().kind is T.NUMBER:
+            return self.rank(start)
         return self.predicate()
+
+    def rank(self, start: int) -> A.Rank:
+        direction = self.advance().text.lower()
+        amount_tok = self.advance()
+        amount: int | float = (
+            float(amount_tok.text) if not amount_tok.text.isdigit() else int(amount_tok.text)
+        )
+        percent = self.at_op("%")
+        if percent:
+            self.advance()
+            if not 0 < amount <= 100:
+                raise self.error("a percentage is more than 0 and at most 100", amount_tok)
+        elif not amount_tok.text.isdigit():
+            raise self.error(
+                f"{direction} takes a whole number of customers or a percentage, as in  {direction} 10%",
+                amount_tok,
+            )
+        self.expect_word(
+            "by",
+            f"BY after {direction.upper()} {amount_tok.text}, as in  {direction} 100 by sum(orders.amount)",
+        )
+        by = self.additive()
+        among = self.notexpr() if self.accept_word("among") else None
+        return A.Rank(direction, amount, percent, by, among, **self.span(start))  # type: ignore[arg-type]
 
     def segment_ref(self, start: int, negated: bool) -> A.SegmentRef:
         self.expect_word("in")
@@ -258,8 +301,27 @@ class _Parser:
         left = self.term()
         while self.at_op("+", "-"):
             op = self.advance().text
-            left = A.Arith(op, left, self.term(), **self.span(start))  # type: ignore[arg-type]
+            right = self.term()
+            if (
+                isinstance(right, A.Literal)
+                and self.tok.kind is T.IDENT
+                and self.tok.text.lower() in INTERVAL_UNITS
+            ):
+                right = self.interval(right)
+            left = A.Arith(op, left, right, **self.span(start))  # type: ignore[arg-type]
         return left
+
+    def interval(self, amount: A.Literal) -> A.Interval:
+        """``30 days`` after ``+`` or ``-``: the number was read, the unit is the current token."""
+        unit = INTERVAL_UNITS[self.advance().text.lower()]
+        if not isinstance(amount.value, int) or isinstance(amount.value, bool) or amount.value < 0:
+            raise SegmentError(
+                f"a span is a whole number of {unit}s, as in  + 30 days",
+                text=self.text,
+                pos=amount.pos,
+                end=amount.end,
+            )
+        return A.Interval(amount.value, unit, **self.span(amount.pos))  # type: ignore[arg-type]
 
     def term(self) -> A.Expr:
         start = self.tok.pos
@@ -318,14 +380,18 @@ class _Parser:
                 self.advance()
                 lit = self.advance()
                 return A.Literal(self.date_value(lit, word), **self.span(start))
+            if word == "case" and nxt.is_word("when"):
+                return self.case()
             if nxt.kind is T.OP and nxt.text == "(":
                 if word in AGG_FUNCS:
                     return self.aggregate(word)
                 if word in EXISTS_KINDS:
                     return self.exists(word)
+                if word in FUNCTIONS:
+                    return self.function(word)
                 raise self.error(
-                    f"unknown function '{tok.text}'; use count, count_distinct, sum, avg, min, max, "
-                    "any, none or all"
+                    f"unknown function '{tok.text}'{did_you_mean(word, AGG_FUNCS + EXISTS_KINDS + FUNCTIONS)}; "
+                    f"aggregates: {', '.join(AGG_FUNCS)}; tests: any, none, all; functions: {', '.join(FUNCTIONS)}"
                 )
             if word in _RESERVED:
                 raise self.error(f"expected a value, found {self.describe(tok)}")
@@ -361,10 +427,51 @@ class _Parser:
     def aggregate(self, func: str) -> A.Aggregate:
         start = self.advance().pos
         self.expect_op("(", "'('")
-        path = self.path()
+        if self.at_word("distinct") and self.peek().kind in (T.IDENT, T.QIDENT):
+            distinct = self.advance()
+            written = ".".join(self.name().parts)
+            raise self.error(
+                f"use count_distinct({written}) to count distinct values"
+                if func == "count"
+                else f"{func}() has no DISTINCT; count_distinct({written}) counts distinct values",
+                distinct,
+            )
+        if func == "count" and self.at_op("*") and self.peek().kind is T.OP and self.peek().text == ")":
+            self.advance()  # count(*): the binder says what to count instead, from the user's model
+            self.advance()
+            return A.Aggregate("count", (), None, None, **self.span(start))
+        if self.tok.kind not in (T.IDENT, T.QIDENT) and not self.at_op("(", "-"):
+            self.path()  # raises: expected a relationship path (an expression starts with one too)
+        value = self.additive()
         where = self.setexpr() if self.accept_word("where") else None
         self.expect_op(")", "')' to close the aggregate")
-        return A.Aggregate(func, path, where, **self.span(start))  # type: ignore[arg-type]
+        if isinstance(value, A.Name):
+            return A.Aggregate(func, value.parts, where, **self.span(start))  # type: ignore[arg-type]
+        return A.Aggregate(func, (), where, value, **self.span(start))  # type: ignore[arg-type]
+
+    def function(self, name: str) -> A.Func:
+        start = self.advance().pos
+        self.expect_op("(", "'('")
+        args: list[A.Expr] = []
+        if not self.at_op(")"):
+            args.append(self.additive())
+            while self.at_op(","):
+                self.advance()
+                args.append(self.additive())
+        self.expect_op(")", f"')' to close {name}(...)")
+        return A.Func(name, tuple(args), **self.span(start))
+
+    def case(self) -> A.Case:
+        start = self.advance().pos
+        whens: list[A.When] = []
+        while self.at_word("when"):
+            when_start = self.advance().pos
+            condition = self.setexpr()
+            self.expect_word("then", "THEN after the WHEN condition")
+            whens.append(A.When(condition, self.additive(), **self.span(when_start)))
+        default = self.additive() if self.accept_word("else") else None
+        self.expect_word("end", "END to close CASE" if default is not None else "WHEN, ELSE or END in CASE")
+        return A.Case(tuple(whens), default, **self.span(start))
 
     def exists(self, kind: str) -> A.Exists:
         start = self.advance().pos

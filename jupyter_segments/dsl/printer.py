@@ -13,7 +13,8 @@ _KEYWORDS = {
     "and", "or", "not", "in", "is", "null", "true", "false", "between", "like", "ilike", "contains",
     "starts", "ends", "with", "empty", "last", "before", "after", "where", "project", "as", "union",
     "intersect", "except", "segment", "date", "timestamp", "any", "none", "all", "count",
-    "count_distinct", "sum", "avg", "min", "max",
+    "count_distinct", "sum", "avg", "min", "max", "case", "when", "then", "else", "end", "top", "bottom",
+    "by", "among", "distinct",
 }  # fmt: skip
 
 # Binding strength: a child weaker than its parent is parenthesised.
@@ -67,8 +68,12 @@ def _strength(node: A.Expr) -> int:
         return _ADD if node.op in "+-" else _MUL
     if isinstance(node, A.Neg):
         return _UNARY
-    if isinstance(node, (A.Literal, A.Param, A.Name, A.Aggregate, A.Exists, A.BoolTest)):
+    if isinstance(
+        node, (A.Literal, A.Param, A.Name, A.Aggregate, A.Exists, A.BoolTest, A.Func, A.Case, A.Interval)
+    ):
         return _ATOM
+    if isinstance(node, A.Rank):
+        return _NOT
     return _PRED
 
 
@@ -93,7 +98,21 @@ def _bare(node: A.Expr) -> str:  # noqa: C901 - one branch per node type reads b
     if isinstance(node, (A.Aggregate, A.Exists)):
         head = node.func if isinstance(node, A.Aggregate) else node.kind
         where = f" where {_expr(node.where, _SETOP)}" if node.where is not None else ""
-        return f"{head}({_path(node.path)}{where})"
+        if isinstance(node, A.Aggregate) and node.value is not None:
+            return f"{head}({_expr(node.value, _ADD)}{where})"
+        return f"{head}({_path(node.path) if node.path else '*'}{where})"
+    if isinstance(node, A.Func):
+        return f"{node.name}({', '.join(_expr(a, _ADD) for a in node.args)})"
+    if isinstance(node, A.Case):
+        whens = " ".join(f"when {_expr(w.condition, _SETOP)} then {_expr(w.value, _ADD)}" for w in node.whens)
+        default = f" else {_expr(node.default, _ADD)}" if node.default is not None else ""
+        return f"case {whens}{default} end"
+    if isinstance(node, A.Interval):
+        return f"{node.amount} {node.unit}{'s' if node.amount != 1 else ''}"
+    if isinstance(node, A.Rank):
+        amount = f"{literal_text(node.amount)}{'%' if node.percent else ''}"
+        among = f" among {_expr(node.among, _NOT)}" if node.among is not None else ""
+        return f"{node.direction} {amount} by {_expr(node.by, _ADD)}{among}"
     if isinstance(node, A.Arith):
         strength = _ADD if node.op in "+-" else _MUL
         # Left-associative: the right operand of the same strength needs parentheses.

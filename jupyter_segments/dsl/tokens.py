@@ -13,7 +13,7 @@ class T(Enum):
     QIDENT = auto()  # "quoted identifier": never a keyword
     STRING = auto()
     NUMBER = auto()
-    OP = auto()  # = != <> < <= > >= + - * / ( ) , . { }
+    OP = auto()  # = != <> < <= > >= + - * / % ( ) , . { }
     EOF = auto()
 
 
@@ -29,7 +29,7 @@ class Token:
 
 
 _TWO_CHAR_OPS = {"!=", "<>", "<=", ">="}
-_ONE_CHAR_OPS = set("=<>+-*/(),.{}")
+_ONE_CHAR_OPS = set("=<>+-*/%(),.{}")
 
 
 def tokenize(text: str) -> list[Token]:

@@ -1,0 +1,125 @@
+-- as_of=None
+SELECT
+  c.customer_id
+FROM customers AS c
+WHERE
+  (
+    CAST(EXTRACT(YEAR FROM (
+      c.signup_date
+    )) AS INT64)
+  ) = 2024
+  AND (
+    CAST(EXTRACT(QUARTER FROM (
+      c.signup_date
+    )) AS INT64)
+  ) = 1
+  AND (
+    CAST(EXTRACT(MONTH FROM (
+      c.signup_date
+    )) AS INT64)
+  ) = 3
+  AND (
+    CAST(EXTRACT(DAY FROM (
+      c.signup_date
+    )) AS INT64)
+  ) < 15
+  AND (
+    MOD(EXTRACT(DAYOFWEEK FROM (
+      c.signup_date
+    )) + 5, 7) + 1
+  ) = 7
+  AND (
+    DATE_DIFF(
+      CAST((
+        CAST('2025-01-01' AS DATE)
+      ) AS DATE),
+      CAST((
+        c.signup_date
+      ) AS DATE),
+      DAY
+    )
+  ) > 30
+  AND c.customer_id IN (
+    SELECT
+      support_calls_1.cust_id
+    FROM support_calls AS support_calls_1
+    WHERE
+      (
+        (
+          CAST((
+            support_calls_1.called_at
+          ) AS DATE)
+        ) = CAST('2025-06-01' AS DATE)
+        AND (
+          MOD(EXTRACT(DAYOFWEEK FROM (
+            support_calls_1.called_at
+          )) + 5, 7) + 1
+        ) = 1
+      )
+      AND NOT (
+        support_calls_1.cust_id IS NULL
+      )
+  );
+
+-- as_of=2025-06-30T12:30:00
+SELECT
+  c.customer_id
+FROM customers AS c
+WHERE
+  (
+    CAST(EXTRACT(YEAR FROM (
+      c.signup_date
+    )) AS INT64)
+  ) = 2024
+  AND (
+    CAST(EXTRACT(QUARTER FROM (
+      c.signup_date
+    )) AS INT64)
+  ) = 1
+  AND (
+    CAST(EXTRACT(MONTH FROM (
+      c.signup_date
+    )) AS INT64)
+  ) = 3
+  AND (
+    CAST(EXTRACT(DAY FROM (
+      c.signup_date
+    )) AS INT64)
+  ) < 15
+  AND (
+    MOD(EXTRACT(DAYOFWEEK FROM (
+      c.signup_date
+    )) + 5, 7) + 1
+  ) = 7
+  AND (
+    DATE_DIFF(
+      CAST((
+        CAST('2025-01-01' AS DATE)
+      ) AS DATE),
+      CAST((
+        c.signup_date
+      ) AS DATE),
+      DAY
+    )
+  ) > 30
+  AND c.customer_id IN (
+    SELECT
+      support_calls_1.cust_id
+    FROM support_calls AS support_calls_1
+    WHERE
+      (
+        (
+          CAST((
+            support_calls_1.called_at
+          ) AS DATE)
+        ) = CAST('2025-06-01' AS DATE)
+        AND (
+          MOD(EXTRACT(DAYOFWEEK FROM (
+            support_calls_1.called_at
+          )) + 5, 7) + 1
+        ) = 1
+      )
+      AND NOT (
+        support_calls_1.cust_id IS NULL
+      )
+  );

@@ -1,0 +1,107 @@
+-- as_of=None
+SELECT
+  c.customer_id
+FROM customers AS c
+WHERE
+  LOWER(TRIM(c.city)) = 'berlin'
+  AND LENGTH(c.last_name) > 3
+  AND COALESCE(c.gender, 'x') <> 'x'
+  AND (
+    COALESCE(c.first_name, '') || COALESCE(' ', '') || COALESCE(c.last_name, '')
+  ) LIKE 'A%'
+  AND ABS((
+    c.churn_score
+  ) - (
+    0.5
+  )) < 0.1
+  AND (
+    CAST(ROUND(CAST((
+      c.churn_score
+    ) AS DECIMAL(38, 10)), (
+      1
+    )) AS DOUBLE PRECISION)
+  ) = 0.5
+  AND (
+    CAST(ROUND(CAST((
+      c.churn_score
+    ) AS DECIMAL(38, 10)), (
+      0
+    )) AS DOUBLE PRECISION)
+  ) = 0
+  AND (
+    FLOOR((
+      (
+        c.churn_score
+      ) * (
+        10
+      )
+    ))
+  ) = 3
+  AND (
+    CEIL((
+      (
+        c.churn_score
+      ) * (
+        10
+      )
+    ))
+  ) = 4
+  AND GREATEST(c.age, 18) < (
+    LEAST(c.age, 90)
+  ) + (
+    1
+  );
+
+-- as_of=2025-06-30T12:30:00
+SELECT
+  c.customer_id
+FROM customers AS c
+WHERE
+  LOWER(TRIM(c.city)) = 'berlin'
+  AND LENGTH(c.last_name) > 3
+  AND COALESCE(c.gender, 'x') <> 'x'
+  AND (
+    COALESCE(c.first_name, '') || COALESCE(' ', '') || COALESCE(c.last_name, '')
+  ) LIKE 'A%'
+  AND ABS((
+    c.churn_score
+  ) - (
+    0.5
+  )) < 0.1
+  AND (
+    CAST(ROUND(CAST((
+      c.churn_score
+    ) AS DECIMAL(38, 10)), (
+      1
+    )) AS DOUBLE PRECISION)
+  ) = 0.5
+  AND (
+    CAST(ROUND(CAST((
+      c.churn_score
+    ) AS DECIMAL(38, 10)), (
+      0
+    )) AS DOUBLE PRECISION)
+  ) = 0
+  AND (
+    FLOOR((
+      (
+        c.churn_score
+      ) * (
+        10
+      )
+    ))
+  ) = 3
+  AND (
+    CEIL((
+      (
+        c.churn_score
+      ) * (
+        10
+      )
+    ))
+  ) = 4
+  AND GREATEST(c.age, 18) < (
+    LEAST(c.age, 90)
+  ) + (
+    1
+  );
