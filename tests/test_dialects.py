@@ -73,6 +73,9 @@ CASES = [
     ("expression_aggregate", "sum(orders.order_lines.quantity * orders.order_lines.unit_price) > 500 "
      "and sum(case when orders.channel = 'web' then orders.amount else 0 end) > 100", "keys"),
     ("ranking", "top 10% by sum(orders.amount) among country = 'DE' and not (bottom 100 by age)", "keys"),
+    ("periods", "signup_date in this year or signup_date in previous quarter or signup_date in this week "
+     "or signup_date in previous month or signup_date in year 2023 or signup_date in month 2024-02 "
+     "or any(support_calls where called_at in this month or called_at in previous week)", "keys"),
 ]  # fmt: skip
 
 

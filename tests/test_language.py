@@ -15,6 +15,7 @@ import numpy as np
 import oracle as O
 import pandas as pd
 import pytest
+from conftest import DEMO_ANCHOR
 from test_engine_oracle import AS_OF, Demo, demo, keys, ws  # noqa: F401 - fixtures, shared
 
 from jupyter_segments import SegmentError, Workspace
@@ -54,8 +55,19 @@ def ranked(d: Demo, values: pd.Series, top: bool, amount: float, percent: bool, 
     return O.tv(pd.Series(d.K.isin(chosen), index=d.K))
 
 
-def calls_at(d: Demo) -> pd.Series:
-    return d.sc["called_at"]
+def this_start(d: Demo, unit: str) -> pd.Timestamp:
+    """The first day of the as_of date's week (Monday), month, quarter or year."""
+    day = AS_OF.normalize()
+    if unit == "week":
+        return day - pd.Timedelta(days=day.dayofweek)
+    if unit == "year":
+        return pd.Timestamp(day.year, 1, 1)
+    month = day.month if unit == "month" else 3 * ((day.month - 1) // 3) + 1
+    return pd.Timestamp(day.year, month, 1)
+
+
+def period(x: pd.Series, start: pd.Timestamp, end: pd.Timestamp, end_included: bool = False) -> O.Bool:
+    return O.cmp(x, ">=", start) & O.cmp(x, "<=" if end_included else "<", end)
 
 
 # (id, DSL text, oracle)
@@ -129,6 +141,27 @@ CASES: list[tuple[str, str, object]] = [
     ("ts_minus_month", "any(support_calls where called_at - 1 month > '2025-05-29 12:00:00')",
      lambda d: d.ex("any", "support_calls",
                     lambda r: O.cmp(r.called_at - D(months=1), ">", pd.Timestamp("2025-05-29 12:00:00")))),
+    # --- calendar periods (as_of is the demo's anchor date, a Monday-started week) ---
+    ("this_year", "signup_date in this year", lambda d: period(d.c.signup_date, this_start(d, "year"), AS_OF, True)),
+    ("this_quarter", "signup_date in this quarter",
+     lambda d: period(d.c.signup_date, this_start(d, "quarter"), AS_OF, True)),
+    ("this_month_ts", "any(support_calls where called_at in this month)",
+     lambda d: d.ex("any", "support_calls",
+                    lambda r: period(r.called_at, this_start(d, "month"), AS_OF + pd.Timedelta(days=1)))),
+    ("this_week_ts", "any(web_events where event_time in this week)",
+     lambda d: d.ex("any", "web_events",
+                    lambda r: period(r.event_time, this_start(d, "week"), AS_OF + pd.Timedelta(days=1)))),
+    ("previous_year", "signup_date in previous year",
+     lambda d: period(d.c.signup_date, this_start(d, "year") - D(years=1), this_start(d, "year"))),
+    ("previous_quarter_ts", "count(support_calls where called_at in previous quarter) >= 1",
+     lambda d: d.ex("any", "support_calls",
+                    lambda r: period(r.called_at, this_start(d, "quarter") - D(months=3), this_start(d, "quarter")))),
+    ("previous_week", "signup_date in previous week",
+     lambda d: period(d.c.signup_date, this_start(d, "week") - pd.Timedelta(days=7), this_start(d, "week"))),
+    ("year_fixed", "signup_date in year 2023",
+     lambda d: period(d.c.signup_date, pd.Timestamp("2023-01-01"), pd.Timestamp("2024-01-01"))),
+    ("month_fixed", "max(orders.order_date) in month 2024-02",
+     lambda d: period(d.agg("max", "orders", "order_date"), pd.Timestamp("2024-02-01"), pd.Timestamp("2024-03-01"))),
     # --- ranking ---
     ("top_n", "top 100 by sum(orders.amount)", lambda d: ranked(d, d.agg("sum", "orders", "amount"), True, 100, False)),
     ("top_percent", "top 10% by sum(orders.amount)",
@@ -161,7 +194,7 @@ def test_language_cases_are_not_trivial(demo: Demo) -> None:  # noqa: F811
 
 def test_count_matches_members(ws: Workspace) -> None:  # noqa: F811
     for _, text, _ in CASES:
-        assert ws.count(text, as_of=AS_OF) == len(keys(ws, text)), text
+        assert ws.count(text, as_of=DEMO_ANCHOR) == len(keys(ws, text)), text
 
 
 @pytest.mark.parametrize("text", [c[1] for c in CASES], ids=[c[0] for c in CASES])

@@ -275,7 +275,9 @@ class Scope:
         if node.value is not None:
             return self.aggregate_of_expression(node, node.value)
         if not node.path:  # count(*)
-            example = min((n for n, s in self.model.steps_from(self.entity.name).items() if s.to_many), default=None)
+            example = min(
+                (n for n, s in self.model.steps_from(self.entity.name).items() if s.to_many), default=None
+            )
             raise self.err(
                 f"count what? count(<relationship>), as in count({example or 'orders'}): "
                 f"customers are counted by the segment itself",
@@ -433,6 +435,11 @@ class Scope:
             v = self.value(node.operand)
             self.need_time(v, node.operand, "in last")
             return T.InLast(v, node.amount, node.unit, **span)
+        if isinstance(node, A.InPeriod):
+            v = self.value(node.operand)
+            what = f"in {node.which} {node.unit}" if node.which != "fixed" else f"in {node.unit}"
+            self.need_time(v, node.operand, what)
+            return T.InPeriod(v, node.which, node.unit, node.year, node.month, **span)
         if isinstance(node, A.BeforeAfter):
             v = self.value(node.operand)
             self.need_time(v, node.operand, node.kind)

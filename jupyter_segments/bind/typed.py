@@ -180,6 +180,17 @@ class InLast(Node):
 
 
 @dataclass(frozen=True)
+class InPeriod(Node):
+    """``operand`` in a calendar period (see ``dsl.ast.InPeriod``)."""
+
+    operand: Value  # a date or timestamp
+    which: str  # this, previous, fixed
+    unit: str  # week, month, quarter, year
+    year: int | None = None
+    month: int | None = None
+
+
+@dataclass(frozen=True)
 class BeforeAfter(Node):
     kind: str  # before, after
     operand: Value
@@ -274,6 +285,7 @@ Cond = Union[
     Like,
     TextMatch,
     InLast,
+    InPeriod,
     BeforeAfter,
     Exists,
     SegmentRef,

@@ -422,6 +422,8 @@ class Scope:
             return self.text_match(node)
         if isinstance(node, T.InLast):
             return self.in_last(node)
+        if isinstance(node, T.InPeriod):
+            return self.in_period(node)
         assert isinstance(node, T.BeforeAfter), node
         v, bound = self.value(node.operand), self.value(node.value)
         return (exp.LT if node.kind == "before" else exp.GT)(this=v.sql, expression=bound.sql)
@@ -519,6 +521,46 @@ class Scope:
             .where(keep, copy=False)
         )
         return exp.In(this=D.column(self.alias, key), query=exp.Subquery(this=sub))
+
+    def in_period(self, node: T.InPeriod) -> exp.Expr:
+        """From the period's first day (as a bound of the operand's own type) to as_of for ``this``,
+        the whole period before for ``previous``, the named one for ``year 2024``/``month 2024-03``."""
+        v = self.value(node.operand)
+        kind, dialect = v.type, self.dialect
+        as_of = self.ctx.options.as_of
+
+        def bound(day: dt.date) -> exp.Expr:
+            if kind == "date":
+                return D.date_literal(day, dialect)
+            return D.timestamp_literal(dt.datetime(day.year, day.month, day.day), dialect)
+
+        def between(lower: exp.Expr, upper: exp.Expr, upper_op: type[exp.Expr] = exp.LT) -> exp.Expr:
+            return exp.and_(
+                exp.GTE(this=v.sql, expression=lower),
+                upper_op(this=v.sql.copy(), expression=upper),
+                copy=False,
+            )
+
+        months = {"month": 1, "quarter": 3, "year": 12}.get(node.unit, 0)
+        if node.which == "fixed":
+            assert node.year is not None
+            first = dt.date(node.year, node.month or 1, 1)
+            return between(bound(first), bound(_plus_months(first, 12 if node.month is None else 1)))
+        if as_of is None:  # relative to the database's clock
+            start = D.period_start(node.unit, dialect)
+            if node.which == "this":
+                return between(start, D.now(kind, dialect), exp.LTE)
+            shift = (-1, "month") if months == 1 else (-7, "day") if not months else (-months, "month")
+            return between(D.date_shift(start.copy(), shift[0], shift[1], "date", dialect), start)
+        start_day = _period_start(as_of.date(), node.unit)
+        if node.which == "previous":
+            before = start_day - dt.timedelta(days=7) if not months else _plus_months(start_day, -months)
+            return between(bound(before), bound(start_day))
+        if kind == "date":
+            return between(bound(start_day), D.date_literal(as_of.date(), dialect), exp.LTE)
+        if self.ctx.options.whole_day:
+            return between(bound(start_day), bound(as_of.date() + dt.timedelta(days=1)))
+        return between(bound(start_day), D.timestamp_literal(as_of, dialect), exp.LTE)
 
     def exists(self, node: T.Exists) -> exp.Expr:
         anchor_alias, steps = self.walk(node.steps), list(node.many)
@@ -722,6 +764,22 @@ def _not_true(cond: exp.Expr) -> exp.Expr:
     """NOT in two-valued logic: true when ``cond`` is FALSE or NULL (membership is never unknown)."""
     case = exp.Case(ifs=[exp.If(this=cond, true=exp.Literal.number(1))], default=exp.Literal.number(0))
     return exp.EQ(this=case, expression=exp.Literal.number(0))
+
+
+def _period_start(day: dt.date, unit: str) -> dt.date:
+    """The first day of the week (Monday), month, quarter or year that ``day`` is in."""
+    if unit == "week":
+        return day - dt.timedelta(days=day.weekday())
+    if unit == "year":
+        return dt.date(day.year, 1, 1)
+    month = day.month if unit == "month" else 3 * ((day.month - 1) // 3) + 1
+    return dt.date(day.year, month, 1)
+
+
+def _plus_months(first: dt.date, months: int) -> dt.date:
+    """The first day ``months`` months after (or before) the first day of a month."""
+    y, m = divmod(first.year * 12 + first.month - 1 + months, 12)
+    return dt.date(y, m + 1, 1)
 
 
 def _minus(t: dt.datetime, amount: int, unit: str) -> dt.datetime:

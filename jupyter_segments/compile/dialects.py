@@ -273,6 +273,41 @@ def template_sql(template: str, args: list[exp.Expr], read: str | None) -> exp.E
     return exp.Paren(this=parsed)
 
 
+# The first day of the current week (Monday), month, quarter or year on the database's clock.
+PERIOD_START: dict[str, dict[str, str]] = {
+    "*": {u: f"CAST(DATE_TRUNC('{u}', CURRENT_DATE) AS DATE)" for u in ("week", "month", "quarter", "year")},
+    "bigquery": {
+        "week": "DATE_TRUNC(CURRENT_DATE(), ISOWEEK)",
+        "month": "DATE_TRUNC(CURRENT_DATE(), MONTH)",
+        "quarter": "DATE_TRUNC(CURRENT_DATE(), QUARTER)",
+        "year": "DATE_TRUNC(CURRENT_DATE(), YEAR)",
+    },
+    "mysql": {
+        "week": "DATE_SUB(CURDATE(), INTERVAL WEEKDAY(CURDATE()) DAY)",
+        "month": "DATE_SUB(CURDATE(), INTERVAL DAYOFMONTH(CURDATE()) - 1 DAY)",
+        "quarter": "DATE_ADD(MAKEDATE(YEAR(CURDATE()), 1), INTERVAL QUARTER(CURDATE()) - 1 QUARTER)",
+        "year": "MAKEDATE(YEAR(CURDATE()), 1)",
+    },
+    "sqlite": {
+        "week": "DATE('now', '-6 days', 'weekday 1')",
+        "month": "DATE('now', 'start of month')",
+        "quarter": "DATE('now', 'start of month', '-' || ((CAST(STRFTIME('%m', 'now') AS INTEGER) - 1) % 3) || ' months')",
+        "year": "DATE('now', 'start of year')",
+    },
+    "tsql": {
+        "week": "DATEADD(DAY, -((DATEPART(WEEKDAY, GETDATE()) + @@DATEFIRST + 5) % 7), CAST(GETDATE() AS DATE))",
+        "month": "DATEFROMPARTS(YEAR(GETDATE()), MONTH(GETDATE()), 1)",
+        "quarter": "DATEFROMPARTS(YEAR(GETDATE()), (DATEPART(QUARTER, GETDATE()) - 1) * 3 + 1, 1)",
+        "year": "DATEFROMPARTS(YEAR(GETDATE()), 1, 1)",
+    },
+}
+
+
+def period_start(unit: str, dialect: str) -> exp.Expr:
+    own = dialect in PERIOD_START
+    return template_sql(PERIOD_START[dialect if own else "*"][unit], [], dialect if own else "duckdb")
+
+
 def date_shift(value: exp.Expr, amount: int, unit: str, kind: str, dialect: str) -> exp.Expr:
     """``value`` moved by ``amount`` ``unit``s (negative: back); ``kind`` is the result's type.
 

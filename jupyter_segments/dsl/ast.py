@@ -19,6 +19,7 @@ SetOpKind = TLiteral["union", "intersect", "except"]
 TimeUnit = TLiteral["day", "week", "month", "year"]
 IntervalUnit = TLiteral["day", "week", "month", "year", "hour", "minute"]
 RankDirection = TLiteral["top", "bottom"]
+PeriodUnit = TLiteral["week", "month", "quarter", "year"]
 
 
 @dataclass(frozen=True)
@@ -191,6 +192,18 @@ class InLast(Node):
 
 
 @dataclass(frozen=True)
+class InPeriod(Node):
+    """A calendar period: ``x in this month`` (its first day up to as_of), ``x in previous year`` (the
+    whole period before), ``x in year 2024``, ``x in month 2024-03``. Weeks start on Monday."""
+
+    operand: Expr
+    which: TLiteral["this", "previous", "fixed"]
+    unit: PeriodUnit
+    year: int | None = None  # fixed periods: the year, and the month for a month
+    month: int | None = None
+
+
+@dataclass(frozen=True)
 class BeforeAfter(Node):
     kind: TLiteral["before", "after"]
     operand: Expr
@@ -280,6 +293,7 @@ Expr = Union[
     TextMatch,
     IsEmpty,
     InLast,
+    InPeriod,
     BeforeAfter,
     Exists,
     SegmentRef,
@@ -300,6 +314,7 @@ CONDITION_TYPES = (
     TextMatch,
     IsEmpty,
     InLast,
+    InPeriod,
     BeforeAfter,
     Exists,
     SegmentRef,

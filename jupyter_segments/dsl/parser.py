@@ -45,6 +45,7 @@ UNITS = {
     "years": "year",
 }
 _COMPARE = {"=": "=", "!=": "!=", "<>": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
+PERIOD_UNITS = ("week", "month", "quarter", "year")
 INTERVAL_UNITS = {
     **UNITS,
     "hour": "hour",
@@ -257,6 +258,10 @@ class _Parser:
             if unit is None:
                 raise self.error("expected days, weeks, months or years", unit_tok)
             return A.InLast(left, int(amount_tok.text), unit, **self.span(start))  # type: ignore[arg-type]
+        if self.at_word("in") and not negated and self.peek().is_word("this", "previous", "year", "month"):
+            period = self.period(left, start)
+            if period is not None:
+                return period
         if self.accept_word("in"):
             if self.at_op("{"):
                 items: list[A.Expr] = [self.primary()]
@@ -294,6 +299,35 @@ class _Parser:
                 return A.Not(test, **self.span(start)) if neg else test
             raise self.error("expected NULL, EMPTY, TRUE or FALSE after IS")
         return None
+
+    def period(self, left: A.Expr, start: int) -> A.InPeriod | None:
+        """``in this month``, ``in previous year``, ``in year 2024``, ``in month 2024-03``; None when the
+        words after IN are something else (``x in year`` is then a parse error of the IN list)."""
+        which_tok = self.peek()
+        unit_tok = self.peek(2)
+        if which_tok.is_word("this", "previous"):
+            if not unit_tok.is_word(*PERIOD_UNITS):
+                return None
+            self.advance(), self.advance(), self.advance()
+            which = which_tok.text.lower()
+            return A.InPeriod(left, which, unit_tok.text.lower(), **self.span(start))  # type: ignore[arg-type]
+        if unit_tok.kind is not T.NUMBER or not unit_tok.text.isdigit() or len(unit_tok.text) != 4:
+            return None
+        self.advance(), self.advance(), self.advance()
+        year, month = int(unit_tok.text), None
+        if which_tok.is_word("month"):
+            dash = self.advance()
+            month_tok = self.advance()
+            if not (
+                dash.kind is T.OP
+                and dash.text == "-"
+                and month_tok.text.isdigit()
+                and 1 <= int(month_tok.text) <= 12
+            ):
+                raise self.error("expected a month as YYYY-MM, as in  in month 2024-03", month_tok)
+            month = int(month_tok.text)
+        unit = which_tok.text.lower()
+        return A.InPeriod(left, "fixed", unit, year, month, **self.span(start))  # type: ignore[arg-type]
 
     # --- values -----------------------------------------------------------------------------------
     def additive(self) -> A.Expr:

@@ -14,7 +14,7 @@ _KEYWORDS = {
     "starts", "ends", "with", "empty", "last", "before", "after", "where", "project", "as", "union",
     "intersect", "except", "segment", "date", "timestamp", "any", "none", "all", "count",
     "count_distinct", "sum", "avg", "min", "max", "case", "when", "then", "else", "end", "top", "bottom",
-    "by", "among", "distinct",
+    "by", "among", "distinct", "this", "previous",
 }  # fmt: skip
 
 # Binding strength: a child weaker than its parent is parenthesised.
@@ -164,4 +164,9 @@ def _bare(node: A.Expr) -> str:  # noqa: C901 - one branch per node type reads b
         return f"{_expr(node.operand, _ADD)} in last {node.amount} {unit}"
     if isinstance(node, A.BeforeAfter):
         return f"{_expr(node.operand, _ADD)} {node.kind} {_expr(node.value, _ADD)}"
+    if isinstance(node, A.InPeriod):
+        if node.which != "fixed":
+            return f"{_expr(node.operand, _ADD)} in {node.which} {node.unit}"
+        period = f"{node.year:04d}" + (f"-{node.month:02d}" if node.month is not None else "")
+        return f"{_expr(node.operand, _ADD)} in {node.unit} {period}"
     raise TypeError(f"cannot print {type(node).__name__}")
