@@ -598,6 +598,11 @@ RELATIVE = [
     "any(web_events where event_time in last 75 weeks)",
     "count(web_events where event_time in last 18 months) >= 3",
     "any(support_calls where called_at in last 2 years and escalated)",
+    "signup_date in previous year or signup_date in this year",
+    "not (signup_date in this month) and signup_date in previous year",
+    "any(support_calls where called_at in previous year) and not (max(orders.order_date) in this week)",
+    "signup_date in previous quarter or signup_date in previous month or signup_date in previous week "
+    "or signup_date in previous year",
 ]
 
 
