@@ -13,6 +13,8 @@ import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from .bind.functions import FUNCTIONS
+
 AGG_AND_EXISTS = ("count", "count_distinct", "sum", "avg", "min", "max", "any", "none", "all")
 SEGMENT_NAME_COMMANDS = {
     "show", "history", "delete", "refresh", "activate", "deactivate", "rename", "duplicate", "export", "sql",
@@ -149,6 +151,7 @@ def candidates(ws: Any, text: str, segment_names: Callable[[], list[str]] | None
             except Exception:  # noqa: BLE001 - a broken measure source must not break completion
                 pass
         names.extend(AGG_AND_EXISTS)
+        names.extend(FUNCTIONS)
     low = partial.lower()
     seen: dict[str, None] = {}
     for name in names:
@@ -156,6 +159,13 @@ def candidates(ws: Any, text: str, segment_names: Callable[[], list[str]] | None
             seen[name] = None
     lead = ".".join(prefix) + "." if prefix else ""
     return [lead + name for name in seen]
+
+
+def completion_type(name: str) -> str:
+    """How a completion is labelled in the editor: a function shows its signature."""
+    if name in FUNCTIONS:
+        return FUNCTIONS[name].shows
+    return "aggregate" if name in AGG_AND_EXISTS else "segment"
 
 
 def command_candidates(line: str, commands: list[str], segment_names: Callable[[], list[str]]) -> list[str]:
@@ -206,7 +216,7 @@ def install(shell: Any, get_ws: Callable[[], Any], commands: list[str]) -> None:
                 found = []
             token = current_token(line)
             return {
-                "completions": [SimpleCompletion(f, type="segment") for f in found],
+                "completions": [SimpleCompletion(f, type=completion_type(f)) for f in found],
                 "matched_fragment": token,
                 "suppress": True,
                 "ordered": False,

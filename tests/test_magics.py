@@ -435,7 +435,7 @@ def complete(ip, text: str) -> set[str]:
 def test_completion_customer_attributes_and_steps(ip):
     got = complete(ip, "%%segment\nage > 3 and c")
     want = {n for n in CUSTOMER_COLUMNS if n.startswith("c")} | {"count", "count_distinct"}
-    assert got == want
+    assert got == want | {"coalesce", "concat", "ceil"}  # and the functions
     assert complete(ip, "%%segment\nany(su") == {"support_calls", "sum"}
     assert complete(ip, "%%segment\nreg") == {"region_id", "regions"}
 
@@ -451,7 +451,7 @@ def test_completion_inside_aggregate_filter_uses_that_entity(ip):
     got = complete(ip, "%%segment\nsum(orders.amount where st")
     assert got == {"status"}
     got = complete(ip, "%%segment\ncountry = 'DE'\n  and any(orders where sum(order_lines.quantity where qu")
-    assert got == {"quantity"}
+    assert got == {"quantity", "quarter"}  # quarter(): a function
     # After the aggregate closes we are back on the customer.
     got = complete(ip, "%%segment\nsum(orders.amount where status = 'x') > 3 and ag")
     assert got == {"age"}
@@ -468,7 +468,20 @@ def test_completion_suppresses_python_and_skips_strings(ip):
     ws = ip.magics_manager.registry["SegmentMagic"].ws
     assert candidates(ws, "city = 'Be") == []
     assert candidates(ws, "age > 3 -- co") == []
-    assert candidates(ws, "city = 'it''s' and co") == ["country", "count", "count_distinct"]
+    assert candidates(ws, "city = 'it''s' and co") == [
+        "country",
+        "count",
+        "count_distinct",
+        "coalesce",
+        "concat",
+    ]
+
+
+def test_completion_offers_functions_with_signatures(ip):
+    with provisionalcompleter():
+        found = {c.text: c.type for c in ip.Completer.completions("%%segment\nweek", 14)}
+    assert found == {"weekday": "weekday(date) -> number, 1 = Monday ... 7 = Sunday"}
+    assert complete(ip, "%%segment\nage > 3 and days_") == {"days_between"}
 
 
 def test_completion_measures(ip):
