@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 import pandas as pd
 
-from .backends.base import Backend, Column
+from .backends.base import Backend, Column, duplicate_keys_sql
 from .errors import SegmentError, did_you_mean
 
 Origin = Literal["declared", "foreign key", "column name"]
@@ -30,10 +30,26 @@ class Relationship:
     # The user's word that every non-NULL child value exists in the parent (no orphans), as a BI
     # tool's "assume referential integrity": the compiler may then read the child table alone.
     assume_integrity: bool = False
+    # Role names, for tables linked more than once: the to-many step from the parent (default: the
+    # child table's name) and the to-one step from the child (default: the parent table's name).
+    name: str | None = None
+    parent_name: str | None = None
+
+    @property
+    def many_name(self) -> str:
+        return self.name or self.child
+
+    @property
+    def one_name(self) -> str:
+        return self.parent_name or self.parent
 
     def describe(self) -> str:
         integrity = ", integrity assumed" if self.assume_integrity else ""
-        return f"{self.child}.{self.child_column} -> {self.parent}.{self.parent_column} ({self.origin}{integrity})"
+        roles = f" as {self.many_name} / {self.one_name}" if self.name or self.parent_name else ""
+        return (
+            f"{self.child}.{self.child_column} -> {self.parent}.{self.parent_column}{roles} "
+            f"({self.origin}{integrity})"
+        )
 
 
 @dataclass
@@ -91,6 +107,9 @@ class Model:
     _tables: list[str] | None = None
     _inferred: list[Relationship] | None = None
     _steps: dict[tuple[Any, ...], dict[str, Step]] = field(default_factory=dict)  # see steps_from
+    # (table, column) -> (how many values appear more than once, the smallest of them): read once.
+    _duplicates: dict[tuple[str, str], tuple[int, Any]] = field(default_factory=dict)
+    _checked_parents: set[tuple[str, str]] = field(default_factory=set)
 
     # --- entities ---------------------------------------------------------------------------------
     def tables(self) -> list[str]:
@@ -124,6 +143,14 @@ class Model:
         entity.key = col.name
         return entity
 
+    def key_of(self, table: str) -> str | None:
+        """The column that identifies a row of ``table`` as far as the model knows: the customer key, or
+        the column another table points to (a relationship's parent column); None if nothing says."""
+        entity = self.entity(table)
+        if entity.key is not None:
+            return entity.key
+        return next((r.parent_column for r in self.relationships() if r.parent == entity.name), None)
+
     def customer_entity(self) -> Entity:
         if self.customer is None:
             raise SegmentError(
@@ -143,10 +170,21 @@ class Model:
         self._tables = None
         self._inferred = None
         self._steps.clear()
+        self._duplicates.clear()
+        self._checked_parents.clear()
 
     # --- relationships ----------------------------------------------------------------------------
     def add_relationship(
-        self, child: str, parent: str, child_column: str, parent_column: str, assume_integrity: bool = False
+        self,
+        child: str,
+        parent: str,
+        child_column: str,
+        parent_column: str,
+        assume_integrity: bool = False,
+        *,
+        name: str | None = None,
+        parent_name: str | None = None,
+        replace: bool = False,
     ) -> Relationship:
         c, p = self.entity(child), self.entity(parent)
         cc, pc = c.column(child_column), p.column(parent_column)
@@ -158,16 +196,107 @@ class Model:
             raise SegmentError(
                 f"unknown column '{parent_column}' on {p.name}{did_you_mean(parent_column, p.columns)}"
             )
-        rel = Relationship(c.name, p.name, cc.name, pc.name, "declared", assume_integrity)
-        self.declared = [r for r in self.declared if (r.child, r.parent) != (rel.child, rel.parent)]
-        self.declared.append(rel)
+        if cc.type != pc.type and "other" not in (cc.type, pc.type):
+            raise SegmentError(
+                f"cannot relate {c.name}.{cc.name} ({cc.db_type}) to {p.name}.{pc.name} ({pc.db_type}): "
+                "the columns must hold the same kind of value"
+            )
+        rel = Relationship(
+            c.name, p.name, cc.name, pc.name, "declared", assume_integrity, name or None, parent_name or None
+        )
+        kept: list[Relationship] = []
+        for old in self.declared:
+            same_roles = (old.child, old.parent, old.many_name, old.one_name) == (
+                rel.child, rel.parent, rel.many_name, rel.one_name,
+            )  # fmt: skip
+            same_link = (old.child_column, old.parent_column) == (rel.child_column, rel.parent_column)
+            if same_roles and (same_link or replace):
+                continue  # declared again (e.g. with assume_integrity), or replaced on purpose
+            if same_roles:
+                raise SegmentError(
+                    f"{rel.child} -> {rel.parent} is already related on {old.child}.{old.child_column} = "
+                    f"{old.parent}.{old.parent_column}; to add this link too, name its roles: "
+                    f"ws.relate('{rel.child}', '{rel.parent}', on=('{rel.child_column}', '{rel.parent_column}'), "
+                    f"name='{rel.child_column}_{rel.child}', parent_name='{rel.child_column}_{rel.parent}'); "
+                    "to replace it: replace=True (or ws.unrelate first)"
+                )
+            kept.append(old)
+        self._refuse_clashing_names(rel, kept)
+        self.declared = [*kept, rel]
         self.removed.discard((rel.child, rel.parent))
         return rel
 
-    def remove_relationship(self, child: str, parent: str) -> None:
+    def _refuse_clashing_names(self, rel: Relationship, declared: list[Relationship]) -> None:
+        """A step name means one thing from each table: refuse a role that another link or a column has."""
+        declared_pairs = {(r.child, r.parent) for r in [*declared, rel]}
+        others = [*declared, *(r for r in self.inferred() if (r.child, r.parent) not in declared_pairs)]
+        for table, step_name, kind in (
+            (rel.parent, rel.many_name, "name"),
+            (rel.child, rel.one_name, "parent_name"),
+        ):
+            for other in others:
+                for side, other_name in ((other.parent, other.many_name), (other.child, other.one_name)):
+                    if side == table and other_name.lower() == step_name.lower():
+                        raise SegmentError(
+                            f"'{step_name}' already leads from {table} through {other.describe()}: "
+                            f"give this relationship another {kind}= "
+                        )
+            if self.entity(table).column(step_name) is not None:
+                raise SegmentError(
+                    f"'{step_name}' is a column of {table}: give this relationship another {kind}="
+                )
+
+    def remove_relationship(self, child: str, parent: str, name: str | None = None) -> None:
+        """Remove the declared links from ``child`` to ``parent`` (only the one with role ``name`` if
+        given); without a declared one, reject the inferred link."""
         c, p = self.entity(child).name, self.entity(parent).name
-        self.declared = [r for r in self.declared if (r.child, r.parent) != (c, p)]
-        self.removed.add((c, p))
+        self.declared = [
+            r
+            for r in self.declared
+            if (r.child, r.parent) != (c, p) or (name is not None and r.many_name != name)
+        ]
+        if name is None:
+            self.removed.add((c, p))
+
+    # --- keys -------------------------------------------------------------------------------------
+    def duplicates(self, table: str, column: str) -> tuple[int, Any]:
+        """How many non-NULL values of ``table.column`` appear more than once, and the smallest of them
+        (one query the first time; the answer is remembered until ``invalidate``)."""
+        found = self._duplicates.get((table, column))
+        if found is None:
+            row = self.backend.query(duplicate_keys_sql(table, column, self.backend.dialect)).iloc[0]
+            found = (int(row.iloc[0] or 0), row.iloc[1])
+            self._duplicates[(table, column)] = found
+        return found
+
+    def require_unique(self, table: str, column: str, advice: str) -> None:
+        """``SegmentError`` unless ``table.column`` identifies one row (NULLs aside)."""
+        n, example = self.duplicates(table, column)
+        if n:
+            values = f"{n} values appear" if n > 1 else "1 value appears"
+            raise SegmentError(
+                f"{table}.{column} is not unique: {values} more than once (e.g. {example}); {advice}"
+            )
+
+    def require_parent_key(self, rel: Relationship) -> None:
+        """The parent side of a relationship must be a key, or each child row would meet several parents."""
+        if (rel.parent, rel.parent_column) in self._checked_parents:
+            return
+        if rel.parent == self.customer and rel.parent_column == self.customer_key:
+            advice = "a key must identify one customer"
+        elif rel.child == self.customer:
+            advice = (
+                f"each {rel.child} row would meet several {rel.parent} rows; to relate {rel.parent} rows to "
+                f"their customer: ws.relate('{rel.parent}', '{rel.child}', on=('{rel.parent_column}', "
+                f"'{rel.child_column}'))"
+            )
+        else:
+            advice = (
+                f"{rel.child} rows would each meet several {rel.parent} rows: relate on a unique column "
+                f"of {rel.parent}"
+            )
+        self.require_unique(rel.parent, rel.parent_column, advice)
+        self._checked_parents.add((rel.parent, rel.parent_column))
 
     def inferred(self) -> list[Relationship]:
         """Links from foreign-key constraints, then from ``<table>_id`` column names."""
@@ -214,7 +343,7 @@ class Model:
 
     def relationships(self) -> list[Relationship]:
         """Declared relationships, plus inferred ones for pairs the user has not declared or removed."""
-        declared_pairs = {(r.child, r.parent) for r in self.declared}
+        declared_pairs = {(r.child, r.parent) for r in self.declared}  # a declared link replaces the inferred
         inferred = [
             r
             for r in self.inferred()
@@ -247,10 +376,12 @@ class Model:
             return cached
         steps: dict[str, Step] = {}
         for r in self.relationships():
-            if r.parent == entity and r.child != entity:
-                steps.setdefault(r.child, Step(r, to_many=True))
-            if r.child == entity and r.parent != entity:
-                steps.setdefault(r.parent, Step(r, to_many=False))
+            # A table related to itself (a referrer) needs role names to tell its two steps apart.
+            itself = r.parent == r.child and r.many_name == r.child and r.one_name == r.parent
+            if r.parent == entity and not itself:
+                steps.setdefault(r.many_name, Step(r, to_many=True))
+            if r.child == entity and not itself:
+                steps.setdefault(r.one_name, Step(r, to_many=False))
         if len(self._steps) > 256:
             self._steps.clear()
         self._steps[state] = steps

@@ -76,7 +76,15 @@ class Workspace:
         return self
 
     def relate(
-        self, child: str, parent: str, on: str | tuple[str, str], *, assume_integrity: bool = False
+        self,
+        child: str,
+        parent: str,
+        on: str | tuple[str, str],
+        *,
+        assume_integrity: bool = False,
+        name: str | None = None,
+        parent_name: str | None = None,
+        replace: bool = False,
     ) -> Relationship:
         """Declare that each ``child`` row points to one ``parent`` row.
 
@@ -85,11 +93,25 @@ class Workspace:
         KEY would enforce): segments that only need the child's rows then skip the customer table.
         ``ws.check_integrity()`` counts the orphans that would break that promise.
 
+        Tables linked more than once get role names: ``name`` is the to-many step from the parent
+        (default: the child table's name), ``parent_name`` the to-one step from the child (default: the
+        parent table's name). Relating the same tables again with the same names on other columns is a
+        ``SegmentError`` unless ``replace=True``.
+
         >>> ws.relate("orders", "customers", on="customer_id")
         >>> ws.relate("support_calls", "customers", on=("cust_id", "customer_id"), assume_integrity=True)
         """
         child_col, parent_col = (on, on) if isinstance(on, str) else on
-        return self.model.add_relationship(child, parent, child_col, parent_col, assume_integrity)
+        return self.model.add_relationship(
+            child,
+            parent,
+            child_col,
+            parent_col,
+            assume_integrity,
+            name=name,
+            parent_name=parent_name,
+            replace=replace,
+        )
 
     def check_integrity(self, *, all_relationships: bool = False) -> pd.DataFrame:
         """Orphans per relationship: child rows whose non-NULL value has no parent row.

@@ -78,6 +78,11 @@ def ws(counting) -> Workspace:
     # Read the schema of every table once, so that what follows can only be segment SQL.
     for table in w.tables():
         w.model.entity(table)
+    # ... and whether each key is unique (one query per key, remembered by the model like the schema).
+    w.model.require_unique("customers", "customer_id", "")
+    for rel in w.model.relationships():
+        w.model.require_parent_key(rel)
+    counting.statements.clear()
     w.model.relationships()
     assert w.count("age > 200", as_of=DEMO_ANCHOR) == 0 and len(counting.statements) == 1
     return w

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 import pandas as pd
+from sqlglot import exp
 
 # The attribute types the DSL knows; "other" columns are visible but cannot be compared.
 AttrType = Literal["number", "string", "date", "timestamp", "boolean", "other"]
@@ -26,6 +27,24 @@ class ForeignKey:
     column: str  # child column
     ref_table: str  # parent table
     ref_column: str  # parent column
+
+
+def duplicate_keys_sql(table: str, column: str, dialect: str) -> str:
+    """SQL for (how many non-NULL values of ``table.column`` appear more than once, the smallest)."""
+    col = exp.column(column, quoted=True)
+    repeated = (
+        exp.select(exp.alias_(col, "k"))
+        .from_(exp.table_(table, quoted=True))
+        .where(exp.not_(col.copy().is_(exp.null())))
+        .group_by(col.copy())
+        .having(exp.Count(this=exp.Star()) > 1)
+    )
+    key = exp.column("k", table="d")
+    return (
+        exp.select(exp.alias_(exp.Count(this=exp.Star()), "n"), exp.alias_(exp.Min(this=key), "example"))
+        .from_(repeated.subquery("d"))
+        .sql(dialect=dialect)
+    )
 
 
 class Backend(Protocol):

@@ -34,6 +34,8 @@ def bind(model: Model, definition: A.Definition, segment_source: SegmentSource |
     """
     binder = _Binder(model, segment_source, definition.text)
     customer = Scope(binder, model.customer_entity(), is_customer=True)
+    assert model.customer_key is not None
+    model.require_unique(model.customer_entity().name, model.customer_key, "a key must identify one customer")
     projections = []
     taken = {n.lower() for n in customer.entity.columns}
     for proj in definition.projections:
@@ -100,6 +102,7 @@ class Scope:
                     f"count({'.'.join(parts[: i + 1])}) or any({'.'.join(parts[: i + 1])} where ...)",
                     node,
                 )
+            self.model.require_parent_key(step.relationship)
             steps.append(step)
             entity = self.model.entity(step.target)
         last = parts[-1]
@@ -203,6 +206,7 @@ class Scope:
             step = self.model.step(entity.name, parts[i])
             if step is None or step.to_many:
                 break
+            self.model.require_parent_key(step.relationship)
             to_one.append(step)
             entity = self.model.entity(step.target)
             i += 1
@@ -212,6 +216,7 @@ class Scope:
             step = self.model.step(cur.name, parts[i])
             if step is None or not step.to_many:
                 break
+            self.model.require_parent_key(step.relationship)
             many.append(step)
             cur = self.model.entity(step.target)
             i += 1

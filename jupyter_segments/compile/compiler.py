@@ -108,8 +108,8 @@ class Scope:
         self.ctx = ctx
         self.alias = alias
         self.joins: list[exp.Join] = []
-        self.to_one: dict[tuple[str, str], str] = {}  # (alias, step target) -> the joined table's alias
-        self.groups: dict[tuple[str, tuple[str, ...]], _AggGroup] = {}
+        self.to_one: dict[tuple[str, Step], str] = {}  # (alias, to-one step) -> the joined table's alias
+        self.groups: dict[tuple[str, tuple[Step, ...]], _AggGroup] = {}
         # > 0 while compiling under a three-valued NOT: there a group's membership (set operators,
         # segment references) must be TRUE or FALSE, never NULL, or NOT(x AND group) drops customers.
         self.under_not = 0
@@ -135,7 +135,7 @@ class Scope:
         return joins
 
     def join_to_one(self, from_alias: str, step: Step) -> str:
-        key = (from_alias, step.target)
+        key = (from_alias, step)  # the step, not its table: two roles may lead to one table
         if key not in self.to_one:
             alias = self.ctx.alias(step.target)
             on = exp.EQ(
@@ -172,7 +172,8 @@ class Scope:
         scope.joins.extend(chain)
         # The records' parent along the path is already joined: reuse it for names like orders.status.
         if len(steps) > 1:
-            scope.to_one[(aliases[-1], steps[-2].target)] = aliases[-2]
+            back = Step(steps[-1].relationship, to_many=False)
+            scope.to_one[(aliases[-1], back)] = aliases[-2]
         return scope, aliases, chain
 
     # --- values -----------------------------------------------------------------------------------
@@ -269,7 +270,7 @@ class Scope:
         if isinstance(where, T.Col):
             if not where.steps:
                 return True
-            return len(where.steps) == 1 and (self.alias, where.steps[0].target) in self.to_one
+            return len(where.steps) == 1 and (self.alias, where.steps[0]) in self.to_one
         if isinstance(where, (T.Agg, T.Exists)):
             if where.steps or len(where.many) > 1:
                 return False  # a to-one step first, or a two-step nested path: its own table
@@ -635,9 +636,10 @@ class Scope:
         return (exp.GT if node.kind == "any" else exp.EQ)(this=n, expression=exp.Literal.number(0))
 
 
-def _group_key(anchor_alias: str, steps: Sequence[Step]) -> tuple[str, tuple[str, ...]]:
-    """Where a scope keeps the aggregate table of a path: its anchor and the tables it walks through."""
-    return anchor_alias, tuple(s.target for s in steps)
+def _group_key(anchor_alias: str, steps: Sequence[Step]) -> tuple[str, tuple[Step, ...]]:
+    """Where a scope keeps the aggregate table of a path: its anchor and the steps it walks (not their
+    tables: two roles of one table are two paths)."""
+    return anchor_alias, tuple(steps)
 
 
 def _in_scope(nodes: Sequence[T.Typed | None]) -> tuple[list[T.Agg], list[T.Exists]]:
