@@ -299,8 +299,10 @@ class ModelView(_Pretty):
         lines.append("relationships (child -> parent):")
         for r in self.relationships.itertuples(index=False):
             assumed = ", integrity assumed" if r.assume_integrity else ""
+            named = (r.name, r.parent_name) != (r.child, r.parent)
+            roles = f"  as {r.name} (from {r.parent}) / {r.parent_name} (from {r.child})" if named else ""
             lines.append(
-                f"  {r.child}.{r.child_column} -> {r.parent}.{r.parent_column}  [{r.origin}{assumed}]"
+                f"  {r.child}.{r.child_column} -> {r.parent}.{r.parent_column}{roles}  [{r.origin}{assumed}]"
             )
         if self.measures:
             lines.append("")

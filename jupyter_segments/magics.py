@@ -221,6 +221,13 @@ class SegmentMagic(Magics):
             action="store_true",
             help="every non-NULL CHILD value exists in PARENT: segments may read CHILD alone",
         )
+        p.add_argument(
+            "--name", help="the to-many step from PARENT (default: CHILD's name), for a second link"
+        )
+        p.add_argument(
+            "--parent-name", dest="parent_name", help="the to-one step from CHILD (default: PARENT)"
+        )
+        p.add_argument("--replace", action="store_true", help="replace the link with the same names")
         c["relate"] = (self._relate, p)
 
         p = _parser("model", "Show entities, keys, typed columns, relationships and measures.")
@@ -411,7 +418,7 @@ class SegmentMagic(Magics):
     def _relate(self, a: argparse.Namespace) -> None:
         ws = self._require_ws()
         if a.remove:
-            ws.unrelate(a.child, a.parent)
+            ws.unrelate(a.child, a.parent, a.name)
             display(Message(f"removed the relationship {a.child} -> {a.parent}"))
             return
         if not a.on:
@@ -424,6 +431,9 @@ class SegmentMagic(Magics):
             a.parent,
             on=(child_col, parent_col) if sep else a.on,
             assume_integrity=a.assume_integrity,
+            name=a.name,
+            parent_name=a.parent_name,
+            replace=a.replace,
         )
         display(Message(f"related: each {rel.child} row points to one {rel.parent} row ({rel.describe()})"))
 

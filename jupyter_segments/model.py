@@ -360,10 +360,14 @@ class Model:
                 "parent_column": r.parent_column,
                 "origin": r.origin,
                 "assume_integrity": r.assume_integrity,
+                "name": r.many_name,
+                "parent_name": r.one_name,
             }
             for r in self.relationships()
         ]
-        columns = ["child", "child_column", "parent", "parent_column", "origin", "assume_integrity"]
+        columns = [
+            "child", "child_column", "parent", "parent_column", "origin", "assume_integrity", "name", "parent_name",
+        ]  # fmt: skip
         return pd.DataFrame(rows, columns=columns)
 
     def steps_from(self, entity: str) -> dict[str, Step]:

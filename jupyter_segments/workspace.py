@@ -121,9 +121,10 @@ class Workspace:
         """
         return self.session.check_integrity(all_relationships=all_relationships)
 
-    def unrelate(self, child: str, parent: str) -> None:
-        """Remove a declared relationship, or reject an inferred one."""
-        self.model.remove_relationship(child, parent)
+    def unrelate(self, child: str, parent: str, name: str | None = None) -> None:
+        """Remove the declared relationships from ``child`` to ``parent`` (only the one named ``name``
+        if given), or reject an inferred one."""
+        self.model.remove_relationship(child, parent, name)
 
     def relationships(self) -> pd.DataFrame:
         """Declared and inferred relationships, with where each came from."""

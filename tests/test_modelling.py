@@ -13,6 +13,7 @@ import pytest
 
 from jupyter_segments import SegmentError, Workspace
 from jupyter_segments.backends.base import Backend
+from jupyter_segments.display import ModelView
 
 TABLES = ("m13_customer", "m13_web_sales", "m13_store_sales", "m13_store_returns")
 DDL = [
@@ -174,3 +175,26 @@ def test_columns_of_different_kinds_are_refused_at_relate(schema: Backend) -> No
     assert re.search(
         r"cannot relate m13_web_sales\.ws_bill_sk \(.+?\) to m13_customer\.c_code \(VARCHAR", str(info.value)
     )
+
+
+def test_roles_are_kept_in_the_catalog_and_shown(schema: Backend, tmp_path) -> None:
+    catalog = str(tmp_path / "catalog.sqlite")
+    ws = roles_ws(schema)
+    ws._catalog_target = catalog  # a catalog file the next session opens again
+    ws.segment("ships_a_lot", "count(shipped_web_sales) >= 2")
+    again = Workspace(schema, catalog=catalog)
+    assert again.get("ships_a_lot").definition == "count(shipped_web_sales) >= 2"
+    assert (
+        members(again, "count(shipped_web_sales) >= 2") == members(ws, "count(shipped_web_sales) >= 2") == [2]
+    )
+    listed = again.relationships().set_index("name")
+    assert listed.loc["shipped_web_sales", "parent_name"] == "ship_to"
+    assert listed.loc["shipped_web_sales", "child_column"] == "ws_ship_sk"
+    assert (
+        "as shipped_web_sales (from m13_customer) / ship_to (from m13_web_sales)"
+        in ModelView(again).to_text()
+    )
+    again.unrelate("m13_web_sales", "m13_customer", name="shipped_web_sales")
+    with pytest.raises(SegmentError, match="unknown relationship 'shipped_web_sales'"):
+        again.check("count(shipped_web_sales) >= 2")
+    assert members(again, "count(web_sales) >= 2") == [1]

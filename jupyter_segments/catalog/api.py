@@ -150,7 +150,16 @@ def remember_model(m: Model, cat: Catalog) -> None:
             "customer": m.customer,
             "key": m.customer_key,
             "relationships": [
-                [r.child, r.parent, r.child_column, r.parent_column, r.assume_integrity] for r in m.declared
+                [
+                    r.child,
+                    r.parent,
+                    r.child_column,
+                    r.parent_column,
+                    r.assume_integrity,
+                    r.name,
+                    r.parent_name,
+                ]
+                for r in m.declared
             ],
             "removed": sorted([list(p) for p in m.removed]),
         },
@@ -166,9 +175,12 @@ def restore_model(model: Model, cat: Catalog) -> None:
         return
     try:
         model.set_customer(saved["customer"], saved["key"])
-        for child, parent, cc, pc, *assumed in saved.get("relationships", []):  # 4 items before 0.2
-            if (child, parent) not in {(r.child, r.parent) for r in model.declared}:
-                model.add_relationship(child, parent, cc, pc, bool(assumed and assumed[0]))
+        # 4 items before 0.2, 5 before role names
+        for child, parent, cc, pc, *rest in saved.get("relationships", []):
+            assumed, name, parent_name = (*rest, None, None, None)[:3]
+            model.add_relationship(
+                child, parent, cc, pc, bool(assumed), name=name, parent_name=parent_name, replace=True
+            )
         for child, parent in saved.get("removed", []):
             model.removed.add((child, parent))
     except SegmentError:
