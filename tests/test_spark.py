@@ -47,8 +47,13 @@ from test_engine_oracle import (  # noqa: F401 - the oracle suite, on Spark
     test_segment_reference_matches_oracle,
     workspace_for,
 )
+from test_refresh import SEGMENTS as REFRESH_SEGMENTS
+from test_refresh import (
+    oracle_sets,
+    test_members_on_every_backend,  # noqa: F401 - refresh on Spark
+)
 
-from jupyter_segments import SegmentError
+from jupyter_segments import SegmentError, Workspace
 from jupyter_segments.backends import open_backend
 from jupyter_segments.backends.spark_backend import SparkBackend, is_spark_session, is_spark_url
 
@@ -356,3 +361,56 @@ def test_like_patterns_with_backslashes_mean_what_the_dsl_means(spark_backend):
             got = spark_backend.query(sql)["i"].tolist()
             want = O.members(O.like(values, pattern, case_insensitive=ci))
             assert got == want, (pattern, ci, sql)
+
+
+# --- refresh, members tables and export on a Spark workspace ------------------------------------
+
+
+def test_refresh_export_and_dbt_on_spark(spark_backend, demo_frames, tmp_path):
+    """The catalog (SQLite, in memory) beside a Spark database: refresh shared and one by one (members
+    tables in the run's Spark database, added/removed, preview), CSV and Parquet downloads streamed to
+    the driver, a table destination, and dbt models for spark and databricks whose SQL runs on Spark."""
+    ws = Workspace(spark_backend, catalog=":memory:")
+    ws.customers("customers", key="customer_id")
+    ws.relate("support_calls", "customers", on=("cust_id", "customer_id"))
+    ws.members_prefix = "js_spark_"
+    for name, text in REFRESH_SEGMENTS.items():
+        ws.segment(name, text)
+    expected = oracle_sets(demo_frames, demo_frames["support_calls"])
+    try:
+        for shared, fresh in ((True, True), (False, False)):
+            runs = ws.refresh(shared=shared, as_of=DEMO_ANCHOR)
+            assert {r.status for r in runs} == {"Successful"}, [r.errors for r in runs]
+            for run in runs:
+                assert set(int(k) for k in ws.get(run.segment).keys()) == expected[run.segment], run.segment
+                assert run.location == "table" and run.members == len(expected[run.segment])
+                assert (run.added, run.removed) == ((run.members, 0) if fresh else (0, 0))
+        assert "js_spark_members__vip" in spark_backend.tables()
+        returners = ws.get("returners")
+        preview = returners.preview(5)
+        assert preview["customer_id"].astype(int).tolist() == sorted(expected["returners"])[:5]
+        n_orders = demo_frames["orders"].groupby("customer_id").size()
+        members = returners.members().set_index("customer_id")
+        assert (members["n_orders"].astype(int) == n_orders.loc[members.index.astype(int)]).all()
+
+        csv = returners.export("csv", path=str(tmp_path / "r.csv"))
+        parquet = returners.export("parquet", path=str(tmp_path / "r.parquet"))
+        assert csv.rows == parquet.rows == len(expected["returners"])
+        assert set(pd.read_csv(tmp_path / "r.csv")["customer_id"]) == expected["returners"]
+        assert set(pd.read_parquet(tmp_path / "r.parquet")["customer_id"]) == expected["returners"]
+        table = returners.add_to("table", table="js_spark_export")
+        assert table.status == "Completed" and table.rows == len(expected["returners"])
+        got = spark_backend.query("SELECT customer_id FROM js_spark_export")["customer_id"]
+        assert set(got.astype(int)) == expected["returners"]
+
+        for dialect in ("spark", "databricks"):
+            result = returners.add_to("dbt", path=str(tmp_path / dialect), dialect=dialect)
+            text = (tmp_path / dialect / "segment_returners.sql").read_text()
+            assert f"-- Dialect: {dialect}" in text and result.status == "Completed"
+            sql = text.split("\n\n", 1)[1]  # after the header: the model's SQL, no jinja without source=
+            assert set(spark_backend.query(sql).iloc[:, 0].astype(int)) == expected["returners"]
+    finally:
+        for name in ("de_vip", "not_vip_callers", "vip", "de", "recent", "returners"):
+            ws.get(name).delete()
+        spark_backend.drop_table("js_spark_export")
+    assert not [t for t in spark_backend.tables() if t.startswith(("js_spark_", "_js_"))]
