@@ -18,7 +18,7 @@ from .bind.functions import FUNCTIONS
 AGG_AND_EXISTS = ("count", "count_distinct", "sum", "avg", "min", "max", "any", "none", "all")
 SEGMENT_NAME_COMMANDS = {
     "show", "history", "delete", "refresh", "activate", "deactivate", "rename", "duplicate", "export", "sql",
-    "view", "compare", "similar",
+    "view", "compare", "similar", "check",
 }  # fmt: skip
 
 _TOKEN = re.compile(r"[\w.]*$")

@@ -19,6 +19,7 @@ from .dsl import to_text
 from .session import as_datetime
 
 if TYPE_CHECKING:
+    from .bind.checks import CheckWarning
     from .dsl import ast as A
     from .workspace import Workspace
 
@@ -28,6 +29,7 @@ _BOX = (
     "font-family:var(--jp-ui-font-family,sans-serif);color:var(--jp-ui-font-color1,inherit)"
 )
 _MUTED = "color:var(--jp-ui-font-color2,#666)"
+_WARNING = "color:var(--jp-warn-color0,#a65e00);border-left:3px solid var(--jp-warn-color1,#f5a623)"
 _PRE = (
     "background:var(--jp-layout-color2,#f6f6f6);padding:6px;margin:4px 0;overflow-x:auto;"
     "font-family:var(--jp-code-font-family,monospace);font-size:var(--jp-code-font-size,12px)"
@@ -88,8 +90,10 @@ class SegmentResult(_Pretty):
         saved: bool = False,
         draft: bool = False,
         dialect: str | None = None,
+        warnings: list[CheckWarning] | None = None,
     ) -> None:
         self._ws = ws
+        self.warnings = list(warnings or [])  # the static checks' findings, shown above the members
         self.dialect = dialect or ws.dialect  # of ``sql``
         self.definition = definition
         self.name = name
@@ -119,6 +123,7 @@ class SegmentResult(_Pretty):
         scheduled as it is, while the count and preview are evaluated at the current time.
         """
         pinned = _pin(as_of)
+        warnings = ws.check(definition)  # legal but almost certainly wrong: said before the numbers
         count = ws.count(definition, as_of=pinned)
         preview = ws.members(definition, limit=max(0, preview_rows), as_of=pinned)
         sql = ws.compile(definition, dialect=dialect or ws.dialect, as_of=as_of)
@@ -132,6 +137,7 @@ class SegmentResult(_Pretty):
             as_of=pinned,
             saved=saved,
             draft=draft,
+            warnings=warnings,
         )
 
     @property
@@ -160,6 +166,7 @@ class SegmentResult(_Pretty):
         lines = [
             f"{self._title()}: {self.count:,} members (as of {self.as_of}){' · ' + status if status else ''}"
         ]
+        lines += [f"warning: {w}" for w in self.warnings]
         if len(self.preview):
             lines.append(f"first {len(self.preview)}:")
             lines.append(_frame_text(self.preview))
@@ -173,6 +180,7 @@ class SegmentResult(_Pretty):
             f"<div><b>{_e(self._title())}</b>: <b>{self.count:,}</b> members "
             f"<span style='{_MUTED}'>as of {_e(self.as_of)}{' · ' + _e(status) if status else ''}</span></div>"
         )
+        head += "".join(f"<pre style='{_PRE};{_WARNING}'>warning: {_e(str(w))}</pre>" for w in self.warnings)
         if len(self.preview):
             more = f" of {self.count:,}" if self.count > len(self.preview) else ""
             table = (

@@ -245,6 +245,7 @@ class SegmentMagic(Magics):
 
         for name, description in (
             ("show", "Show a saved segment."),
+            ("check", "Check a saved segment (or DSL text in quotes) without running it."),
             ("history", "Member counts per refresh of a saved segment."),
             ("delete", "Delete a saved segment."),
         ):
@@ -558,6 +559,15 @@ class SegmentMagic(Magics):
     def _show(self, a: argparse.Namespace) -> None:
         display(SegmentCard(self._segment(a.name), preview_rows=self.preview_rows))
 
+    def _check(self, a: argparse.Namespace) -> None:
+        ws = self._require_ws()
+        text = a.name if not a.name.isidentifier() else self._segment(a.name).definition
+        found = ws.check(text, params=self.shell.user_ns)
+        if not found:
+            display(Message(f"'{a.name}': no problems found"))
+        for warning in found:
+            display(Message(f"warning: {warning}"))
+
     def _history(self, a: argparse.Namespace) -> None:
         frame = self._segment(a.name).history()
         if a.out:
@@ -714,6 +724,7 @@ HELP: list[HelpRow] = [
             "%%segment --sql snowflake"),
     HelpRow("list", "saved segments with state, members and last refresh", "%segment list --search vip"),
     HelpRow("show NAME", "one saved segment", "%segment show vip"),
+    HelpRow("check NAME", "static checks of a saved segment (or quoted DSL text)", "%segment check vip"),
     HelpRow("refresh NAME...|--all", "re-evaluate saved segments and store their members", "%segment refresh --all"),
     HelpRow("activate NAME [--at T]", "activate a segment, now or at a later time", "%segment activate vip"),
     HelpRow("deactivate NAME [--at T]", "deactivate a segment, now or at a later time",

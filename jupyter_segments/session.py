@@ -21,6 +21,8 @@ from sqlglot import exp
 from sqlglot.dialects.dialect import Dialect
 
 from .backends.base import Backend, low_memory
+from .bind import bind, typed
+from .bind.checks import CheckWarning, warnings
 from .compile import Shape, build_query, orphan_count_sql
 from .compile import dialects as D
 from .compile.compiler import Options
@@ -103,6 +105,11 @@ class Session:
             tree = bind_params(tree, params or {})
         return tree
 
+    def bind(self, definition: Definition, params: Mapping[str, Any] | None = None) -> typed.Definition:
+        """The typed tree of a definition: parsed, ``{name}`` placeholders bound, every name resolved
+        against the model (``SegmentError`` with line, column and caret otherwise). Runs no segment SQL."""
+        return bind(self.model, self.parse(definition, params), self._segment_source)
+
     def query(
         self,
         definition: Definition,
@@ -115,14 +122,12 @@ class Session:
         params: Mapping[str, Any] | None = None,
     ) -> exp.Select:
         """The sqlglot query for a definition (``shape``: keys, members or count)."""
-        tree = self.parse(definition, params)
         options = Options(
             dialect=dialect or self.dialect,
             as_of=None if relative else as_datetime(as_of),
-            segment_source=self._segment_source,
             whole_day=is_whole_day(as_of),
         )
-        return build_query(self.model, tree, options, shape, limit)
+        return build_query(self.model, self.bind(definition, params), options, shape, limit)
 
     def compile(
         self,
@@ -142,9 +147,10 @@ class Session:
         )
         return q.sql(dialect=target, pretty=pretty, copy=False)  # a fresh tree: no need to copy it
 
-    def check(self, definition: Definition, params: Mapping[str, Any] | None = None) -> None:
-        """Raise ``SegmentError`` if the definition does not parse or type-check; runs nothing."""
-        self.query(definition, shape="members", params=params)
+    def check(self, definition: Definition, params: Mapping[str, Any] | None = None) -> list[CheckWarning]:
+        """Raise ``SegmentError`` if the definition does not parse or type-check; otherwise the static
+        checks' warnings (legal but almost certainly wrong: contradictions, always-true tests, ...)."""
+        return warnings(self.bind(definition, params))
 
     def _sql(self, definition: Definition, shape: Shape, as_of: AsOf, limit: int | None, params) -> str:
         q = self.query(definition, shape=shape, as_of=as_of, limit=limit, params=params)

@@ -20,6 +20,7 @@ from . import demo, intelligence, segments
 from .backends import open_backend
 from .backends.base import Backend
 from .backends.duckdb_backend import DuckDBBackend
+from .bind.checks import CheckWarning
 from .catalog import Catalog, catalog_exists, open_catalog
 from .catalog.api import check_measure, list_measures, list_segments, restore_model, save_measure
 from .catalog.members import Storage
@@ -258,9 +259,14 @@ class Workspace:
         """The member keys as a Series (fetched in chunks)."""
         return self.session.member_keys(definition, as_of=as_of, params=params)
 
-    def check(self, definition: Definition, params: Mapping[str, Any] | None = None) -> None:
-        """Raise ``SegmentError`` if the definition does not parse or type-check; runs nothing."""
-        self.session.check(definition, params)
+    def check(self, definition: Definition, params: Mapping[str, Any] | None = None) -> list[CheckWarning]:
+        """Raise ``SegmentError`` if the definition does not parse or type-check; otherwise the
+        warnings of the static checks (each with ``message``, ``line``, ``column`` and a caret when printed).
+
+        >>> ws.check("age > 50 and age < 30")
+        [CheckWarning('`age > 50` and `age < 30` are never both true', ...)]
+        """
+        return self.session.check(definition, params)
 
     # --- catalog (saved segments, measures, refresh, export): see jupyter_segments/catalog -----------
     # (methods for the catalog issue live in this section)

@@ -13,7 +13,7 @@ from test_engine_oracle import CASES, SEGMENT_CASES, segment_source
 from jupyter_segments import demo
 from jupyter_segments.backends import open_backend
 from jupyter_segments.bind import bind, typed
-from jupyter_segments.bind.checks import Warning, warnings
+from jupyter_segments.bind.checks import CheckWarning, warnings
 from jupyter_segments.dsl import parse
 from jupyter_segments.dsl.ast import Node
 from jupyter_segments.errors import SegmentError
@@ -401,7 +401,7 @@ def test_a_warning_reads_like_an_error(model: Model) -> None:
         2,
         7,
     )
-    assert w == Warning("`age > 50` and `age < 30` are never both true", 21, 42)
+    assert w == CheckWarning("`age > 50` and `age < 30` are never both true", 21, 42)
     assert str(w) == (
         "line 2, column 7: `age > 50` and `age < 30` are never both true\n"
         "    and age > 50 and age < 30\n"
@@ -409,7 +409,7 @@ def test_a_warning_reads_like_an_error(model: Model) -> None:
     )
     # one piece of code draws the carets of both
     assert str(w) == str(SegmentError(w.message, text=text, pos=w.pos, end=w.end))
-    assert str(Warning("no text", 0, 3)) == "no text"
+    assert str(CheckWarning("no text", 0, 3)) == "no text"
 
 
 # --- the oracle suite: no warning, except where a case is written that way on purpose ---------------

@@ -59,7 +59,7 @@ def this_start(d: Demo, unit: str) -> pd.Timestamp:
     """The first day of the as_of date's week (Monday), month, quarter or year."""
     day = AS_OF.normalize()
     if unit == "week":
-        return day - pd.Timedelta(days=day.dayofweek)
+        return day - pd.Timedelta(days=day.day_of_week)
     if unit == "year":
         return pd.Timestamp(day.year, 1, 1)
     month = day.month if unit == "month" else 3 * ((day.month - 1) // 3) + 1

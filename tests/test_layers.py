@@ -308,3 +308,46 @@ def test_the_checks_see_what_they_should() -> None:
     assert cycle == ["a", "b", "c", "a"]
     assert layer_of("backends.base") < layer_of("model") < layer_of("backends.duckdb_backend")  # type: ignore[operator]
     assert layer_of("") == len(LAYERS) - 1
+
+
+# --- the binder and the compiler ------------------------------------------------------------------
+
+
+def _third_party_imports(path: Path) -> set[str]:
+    """Top-level names of the packages a module imports (absolute imports only)."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.add(node.module.split(".")[0])
+    return found
+
+
+def test_bind_knows_no_sql_and_compile_raises_no_name_or_type_errors() -> None:
+    """The binder resolves names and types without SQL; the compiler lowers the typed tree without
+    resolving a name or checking a type (it neither raises SegmentError nor suggests names)."""
+    mods = modules()
+    bind_sql = [
+        _label(m) for m, p in mods.items() if m.startswith("bind") and "sqlglot" in _third_party_imports(p)
+    ]
+    assert not bind_sql, f"bind/ imports sqlglot: {bind_sql}"
+    for module, path in mods.items():
+        if not module.startswith("compile"):
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+        names |= {a.name for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) for a in n.names}
+        assert not names & {"SegmentError", "did_you_mean"}, (
+            f"{_label(module)} resolves names or raises errors"
+        )
+        calls = {  # model.step(...), entity.column(...); not D.column / exp.column, which build SQL
+            n.func.attr
+            for n in ast.walk(tree)
+            if isinstance(n, ast.Call)
+            and isinstance(n.func, ast.Attribute)
+            and not (isinstance(n.func.value, ast.Name) and n.func.value.id in ("D", "exp"))
+        }
+        assert not calls & {"step", "steps_from", "column", "all_measures"}, (
+            f"{_label(module)} looks names up in the model: {sorted(calls & {'step', 'steps_from', 'column'})}"
+        )

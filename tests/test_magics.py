@@ -705,3 +705,33 @@ def test_intelligence_commands(ip, demo_conn, demo_frames):
     finally:
         run(ip, "%segment delete intel_a")
         run(ip, "%segment delete intel_b")
+
+
+# --- static checks --------------------------------------------------------------------------------
+
+
+def test_cell_shows_static_check_warnings_above_the_members(ip):
+    result, out = run(ip, f"%%segment --as-of {AS_OF}\nage > 50 and age < 30\n")
+    assert result.error_in_exec is None, out.stderr
+    text = plain(out)
+    assert "0 members" in text
+    assert "warning: line 1, column 1: `age > 50` and `age < 30` are never both true" in text
+    assert text.index("warning:") < text.index("SQL (")
+    assert "warning: line 1, column 1: `age &gt; 50` and `age &lt; 30` are never both true" in html(out)
+    result, out = run(ip, f"%%segment --as-of {AS_OF}\nage > 50\n")
+    assert "warning" not in plain(out) + html(out)
+
+
+def test_check_command_on_text_and_saved_segments(ip):
+    result, out = run(ip, "%segment check \"count(orders) < 0 and country = 'DE'\"")
+    assert result.error_in_exec is None, out.stderr
+    assert "`count(orders) < 0` is never true: a count is a whole number, 0 or more" in plain(out)
+    ws = ip.magics_manager.registry["SegmentMagic"].ws
+    ws.segment("js_check_all", "all(orders where status = 'delivered')")
+    try:
+        _, out = run(ip, "%segment check js_check_all")
+        assert "all() is also true for customers with no orders; add any(orders)" in plain(out)
+        _, out = run(ip, '%segment check "age > 50"')
+        assert "no problems found" in plain(out)
+    finally:
+        ws.get("js_check_all").delete()

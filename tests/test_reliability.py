@@ -259,3 +259,33 @@ def test_stale_runs_are_failed_and_live_ones_kept(tmp_path):
     assert "process" in cat.run_row(dead)["errors"][0]
     assert cat.acquire_lease(seg_id, live, dt.timedelta(minutes=5))  # released by the recovery
     cat.close()
+
+
+def test_closing_a_demo_workspace_interrupts_a_running_query() -> None:
+    """A widget's estimate may still run in its thread when the notebook closes the workspace: DuckDB
+    refuses to close a busy connection, so the query is interrupted and the close goes through."""
+    import threading
+    import time
+
+    import jupyter_segments as js
+
+    ws = js.connect_demo(500)
+    outcome: list[str] = []
+    started = threading.Event()
+
+    def endless() -> None:
+        started.set()
+        try:
+            ws.backend.query("SELECT COUNT(*) FROM range(100000000000) AS a")
+            outcome.append("finished")
+        except Exception as e:  # noqa: BLE001 - the interrupt is what we wait for
+            outcome.append(type(e).__name__)
+
+    worker = threading.Thread(target=endless)
+    worker.start()
+    started.wait(5)
+    time.sleep(0.2)  # inside the query: it runs for minutes unless interrupted
+    ws.close()
+    worker.join(10)
+    assert not worker.is_alive()
+    assert outcome == ["InterruptException"]

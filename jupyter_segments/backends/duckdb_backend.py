@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -307,8 +308,20 @@ class DuckDBBackend:
             self._conn.execute(f"ALTER TABLE {quote(old, DIALECT)} RENAME TO {quote(new, DIALECT)}")
 
     def close(self) -> None:
-        if self._owns:
-            self._conn.close()
+        """Close the connection we opened; a query still running in another thread (a widget's
+        estimate) is interrupted first, since DuckDB refuses to close a busy connection."""
+        if not self._owns:
+            return
+        for _ in range(50):
+            try:
+                self._conn.close()
+                return
+            except duckdb.Error as e:
+                if "busy" not in str(e):
+                    raise
+                self._conn.interrupt()
+                time.sleep(0.02)
+        self._conn.close()
 
     def _table_names(self) -> set[str]:
         sql = (

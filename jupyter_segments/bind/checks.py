@@ -39,11 +39,11 @@ from ..errors import point_at
 from ..model import Step
 from . import typed as T
 
-__all__ = ["Warning", "warnings"]
+__all__ = ["CheckWarning", "warnings"]
 
 
 @dataclass(frozen=True)
-class Warning:
+class CheckWarning:
     """A legal definition that is almost certainly wrong: ``message``, at ``text[pos:end]``.
 
     ``str(w)`` shows it as errors are shown: ``line 1, column 1: message``, the line and carets.
@@ -69,7 +69,7 @@ class Warning:
         return f"line {line}, column {column}: {self.message}\n{excerpt}"
 
 
-def warnings(definition: T.Definition) -> list[Warning]:
+def warnings(definition: T.Definition) -> list[CheckWarning]:
     """The warnings for ``definition``, in text order.
 
     >>> [w.message for w in warnings(bind(ws.model, parse("age > 50 and age < 30")))]
@@ -475,10 +475,10 @@ _NULL_WHEN_EMPTY = ("avg", "min", "max")
 class _Checker:
     def __init__(self, text: str) -> None:
         self.text = text
-        self.found: list[Warning] = []
+        self.found: list[CheckWarning] = []
 
     def warn(self, message: str, pos: int, end: int) -> None:
-        self.found.append(Warning(message, pos, end, self.text))
+        self.found.append(CheckWarning(message, pos, end, self.text))
 
     def src(self, node: Node) -> str:
         """The node's text, on one line, shortened."""

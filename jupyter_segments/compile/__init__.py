@@ -6,9 +6,7 @@ from typing import Literal
 
 from sqlglot import exp
 
-from ..bind import bind
 from ..bind import typed as T
-from ..dsl import ast as A
 from ..model import Entity, Model, Relationship, Step
 from . import dialects as D
 from .compiler import Options, Scope, _AggGroup, _Context, _group_join, _in_scope
@@ -18,17 +16,13 @@ Shape = Literal["keys", "members", "count"]
 
 def build_query(
     model: Model,
-    definition: T.Definition | A.Definition,
+    definition: T.Definition,
     options: Options,
     shape: Shape = "keys",
     limit: int | None = None,
 ) -> exp.Select:
-    """The query for a definition: member keys, member rows (customer columns + projections), or a count.
-
-    A parsed definition is bound first (``bind(model, definition, options.segment_source)``).
-    """
-    if isinstance(definition, A.Definition):
-        definition = bind(model, definition, options.segment_source)
+    """The query for a typed definition (``bind.bind``): member keys, member rows (customer columns +
+    projections), or a count."""
     customer = model.customer_entity()
     key = customer.key
     assert key is not None

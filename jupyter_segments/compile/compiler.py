@@ -16,7 +16,7 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import operator
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from sqlglot import exp
@@ -41,7 +41,6 @@ class Typed:
 class Options:
     dialect: str
     as_of: dt.datetime | None  # None: relative windows are computed by the database at run time
-    segment_source: Callable[[str], str] | None = None  # name -> DSL text of a saved segment
     # as_of was a date, not a moment: timestamp windows then cover that whole day (events at 15:00 on
     # the as_of date are "in the last 7 days" as of that date).
     whole_day: bool = False
