@@ -110,19 +110,32 @@ class Model:
     # (table, column) -> (how many values appear more than once, the smallest of them): read once.
     _duplicates: dict[tuple[str, str], tuple[int, Any]] = field(default_factory=dict)
     _checked_parents: set[tuple[str, str]] = field(default_factory=set)
+    # Refreshes keep members in <prefix>members__<segment> tables and scratch work in _js_* tables:
+    # not customer data, so not listed (a user's own "club_members__2024" is).
+    members_prefix: str = "seg_"
 
     # --- entities ---------------------------------------------------------------------------------
     def tables(self) -> list[str]:
         if self._tables is None:
-            self._tables = sorted(t for t in self.backend.tables() if not _is_internal(t))
+            internal = self.members_prefix + "members__"
+            self._tables = sorted(
+                t for t in self.backend.tables() if not (t.startswith("_js_") or t.startswith(internal))
+            )
         return self._tables
 
     def find_table(self, name: str) -> str | None:
+        """The table named exactly ``name``; else the one table whose name differs only in case (two
+        such tables are a ``SegmentError`` naming both)."""
         tables = self.tables()
         if name in tables:
             return name
         folded = [t for t in tables if t.lower() == name.lower()]
-        return folded[0] if len(folded) == 1 else None
+        if len(folded) > 1:
+            raise SegmentError(
+                f"'{name}' could be any of the tables {', '.join(repr(t) for t in sorted(folded))}: "
+                "write the name with its exact case"
+            )
+        return folded[0] if folded else None
 
     def entity(self, name: str) -> Entity:
         table = self.find_table(name)
@@ -397,15 +410,6 @@ class Model:
             return steps[name]
         folded = [s for n, s in steps.items() if n.lower() == name.lower()]
         return folded[0] if len(folded) == 1 else None
-
-
-# _js_* are scratch tables of refreshes (possibly another process's); <prefix>members__<segment> hold
-# refreshed members. Neither is customer data: listing them would infer bogus relationships.
-_INTERNAL = re.compile(r"^(_js_|\w*?members__)")
-
-
-def _is_internal(table: str) -> bool:
-    return bool(_INTERNAL.match(table))
 
 
 def _singular(name: str) -> str:

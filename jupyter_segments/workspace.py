@@ -278,6 +278,8 @@ class Workspace:
     @members_prefix.setter
     def members_prefix(self, value: str) -> None:
         self.storage.prefix = value
+        self.model.members_prefix = value  # the model does not list this workspace's members tables
+        self.model.invalidate()
 
     @property
     def members_storage(self) -> str:

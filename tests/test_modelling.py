@@ -198,3 +198,35 @@ def test_roles_are_kept_in_the_catalog_and_shown(schema: Backend, tmp_path) -> N
     with pytest.raises(SegmentError, match="unknown relationship 'shipped_web_sales'"):
         again.check("count(shipped_web_sales) >= 2")
     assert members(again, "count(web_sales) >= 2") == [1]
+
+
+def test_table_names_bind_exactly_and_members_tables_stay_hidden(schema: Backend) -> None:
+    schema.execute("CREATE TABLE club_members__2024 (c_sk INTEGER, since INTEGER)")
+    try:
+        ws = Workspace(schema)
+        assert "club_members__2024" in ws.tables()  # the user's own table, whatever its name looks like
+        ws.customers("m13_customer", key="c_sk")
+        ws.relate("club_members__2024", "m13_customer", on="c_sk")
+        assert members(ws, "any(club_members__2024)") == []
+        ws.members_prefix = "club_"  # now it is where this workspace would keep members: not listed
+        assert "club_members__2024" not in ws.tables()
+    finally:
+        schema.execute("DROP TABLE IF EXISTS club_members__2024")
+
+
+def test_a_name_that_matches_two_tables_but_for_case_is_refused(demo_backend: Backend) -> None:
+    if demo_backend.dialect != "postgres":
+        pytest.skip("only PostgreSQL keeps two tables whose names differ only in case")
+    demo_backend.execute('CREATE TABLE "M13_Case" (k INTEGER)')
+    demo_backend.execute("CREATE TABLE m13_case (k INTEGER)")
+    try:
+        ws = Workspace(demo_backend)
+        ws.customers("m13_case", key="k")  # the exact name binds
+        assert ws.model.customer == "m13_case"
+        with pytest.raises(
+            SegmentError, match=r"'M13_CASE' could be any of the tables 'M13_Case', 'm13_case'"
+        ):
+            ws.customers("M13_CASE", key="k")
+    finally:
+        demo_backend.execute('DROP TABLE IF EXISTS "M13_Case"')
+        demo_backend.execute("DROP TABLE IF EXISTS m13_case")
