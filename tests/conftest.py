@@ -13,9 +13,11 @@ the demo tables replaced.
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import os
 import shutil
 from collections.abc import Iterator
+from typing import Any, NoReturn
 
 import pandas as pd
 import pytest
@@ -33,11 +35,40 @@ _SERVER_ENV = {"postgres": "JS_TEST_POSTGRES_URL", "mysql": "JS_TEST_MYSQL_URL"}
 _SERVER_KIND = {"postgres": "PostgreSQL", "mysql": "MariaDB/MySQL"}
 
 
-def _unavailable(message: str) -> None:
-    """Skip, or fail when CI demands every backend (JS_REQUIRE_ALL_BACKENDS=1)."""
+def _unavailable(message: str, *, module_level: bool = False) -> NoReturn:
+    """Skip, or fail when CI demands every backend and tool (JS_REQUIRE_ALL_BACKENDS=1).
+
+    Every skip for a missing server, program or package goes through here, so that CI, which has
+    them all, can never pass by skipping. ``module_level``: called while a test module is imported.
+    """
     if os.environ.get("JS_REQUIRE_ALL_BACKENDS") == "1":
         pytest.fail(f"{message} (JS_REQUIRE_ALL_BACKENDS=1)", pytrace=False)
-    pytest.skip(message)
+    pytest.skip(message, allow_module_level=module_level)
+
+
+unavailable = _unavailable
+
+
+def require_module(name: str, *, module_level: bool = False) -> Any:
+    """Import ``name``, or skip (fail under JS_REQUIRE_ALL_BACKENDS=1) saying what to install."""
+    try:
+        return importlib.import_module(name)
+    except ImportError as e:
+        _unavailable(f"{name} is not installed ({e}): pip install -e '.[test]'", module_level=module_level)
+
+
+def require_program(path: str, what: str) -> None:
+    """Skip (fail under JS_REQUIRE_ALL_BACKENDS=1) when the program at ``path`` is missing."""
+    if not os.path.exists(path):
+        _unavailable(f"{path} is missing: {what}")
+
+
+def server_url(name: str) -> str:
+    """The URL in JS_TEST_POSTGRES_URL / JS_TEST_MYSQL_URL (``name``: postgres or mysql), or skip/fail."""
+    url = os.environ.get(_SERVER_ENV[name])
+    if not url:
+        _unavailable(f"set {_SERVER_ENV[name]} to a {_SERVER_KIND[name]} database to run this")
+    return url
 
 
 @pytest.fixture(scope="session")

@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from conftest import require_module, require_program
 
 pytestmark = pytest.mark.browser
 
@@ -83,11 +84,9 @@ def _settings(config: Path) -> None:
 
 
 def skip_without_browser() -> None:
-    if not os.path.exists(CHROMIUM):
-        if os.environ.get("JS_REQUIRE_ALL_BACKENDS"):
-            pytest.fail(f"{CHROMIUM} is missing (JS_REQUIRE_ALL_BACKENDS is set)")
-        pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium package to run the browser test")
-    pytest.importorskip("playwright.sync_api")
+    """Skip without Chromium or Playwright; fail instead under JS_REQUIRE_ALL_BACKENDS=1 (CI)."""
+    require_program(CHROMIUM, "install Debian's chromium package to run the browser test")
+    require_module("playwright.sync_api")
 
 
 @contextlib.contextmanager

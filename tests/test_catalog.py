@@ -323,4 +323,11 @@ def test_times_are_local_and_ordered(ws):
     seg = ws.segment("de", H.DE)
     run = seg.refresh()
     assert before <= seg.created_at <= dt.datetime.now()
-    assert run.started_at <= run.finished_at and run.duration >= 0
+    assert before <= run.started_at < run.finished_at <= dt.datetime.now()
+    # The duration is the run's processing time: positive, and the time between its start and finish
+    # (measured on another clock, so within a few milliseconds).
+    elapsed = (run.finished_at - run.started_at).total_seconds()
+    assert run.duration is not None and 0 < run.duration
+    assert abs(run.duration - elapsed) < 0.05, (run.duration, elapsed)
+    # Read back from the catalog, not only from the returned Run.
+    assert [round(r.duration, 6) for r in seg.runs()] == [round(run.duration, 6)]

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 
 import duckdb
 import pandas as pd
-import pytest
-from conftest import DEMO_ANCHOR, DEMO_SEED, DEMO_SIZE
+from conftest import DEMO_ANCHOR, DEMO_SEED, DEMO_SIZE, server_url, unavailable
 
 import jupyter_segments as js
 from jupyter_segments import demo
@@ -51,12 +49,7 @@ def postgres_url() -> str:
 
     from jupyter_segments.backends.sqlalchemy_backend import normalize_url
 
-    base = os.environ.get("JS_TEST_POSTGRES_URL")
-    if not base:
-        if os.environ.get("JS_REQUIRE_ALL_BACKENDS") == "1":
-            pytest.fail("JS_TEST_POSTGRES_URL is not set (JS_REQUIRE_ALL_BACKENDS=1)")
-        pytest.skip("set JS_TEST_POSTGRES_URL to test the catalog on PostgreSQL")
-    u = normalize_url(base)
+    u = normalize_url(server_url("postgres"))
     name = "js_test_catalog"
     try:
         admin = sa.create_engine(u.set(database="postgres"), isolation_level="AUTOCOMMIT")
@@ -64,10 +57,8 @@ def postgres_url() -> str:
             if not c.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = :d"), {"d": name}).first():
                 c.exec_driver_sql(f"CREATE DATABASE \"{name}\" ENCODING 'UTF8' TEMPLATE template0")
         admin.dispose()
-    except Exception as e:  # noqa: BLE001
-        if os.environ.get("JS_REQUIRE_ALL_BACKENDS") == "1":
-            raise
-        pytest.skip(f"PostgreSQL not usable: {e}")
+    except Exception as e:  # noqa: BLE001 - unreachable server, bad credentials
+        unavailable(f"PostgreSQL at JS_TEST_POSTGRES_URL is not usable: {type(e).__name__}: {e}")
     return u.set(database=name).render_as_string(hide_password=False)
 
 

@@ -8,12 +8,13 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import require_module
 
 from jupyter_segments.errors import SegmentError
 from jupyter_segments.intelligence.similar import BANDS, band
 from jupyter_segments.workspace import connect
 
-pytest.importorskip("sklearn")
+require_module("sklearn", module_level=True)  # skip, or fail when CI needs all
 from sklearn.metrics import roc_auc_score  # noqa: E402
 
 N = 4000

@@ -8,11 +8,12 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import require_module
 
 from jupyter_segments.errors import SegmentError
 from jupyter_segments.workspace import Workspace, connect
 
-pytest.importorskip("sklearn")
+require_module("sklearn", module_level=True)  # skip, or fail when CI needs all
 
 
 @pytest.fixture(scope="module")

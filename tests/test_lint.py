@@ -2,7 +2,7 @@
 
 Each runs as a subprocess of this interpreter (the configuration is pyproject.toml's [tool.ruff] and
 [tool.mypy]); a failure shows the tool's own report. Skipped when the tool is not installed (both are in
-the ``test`` extra).
+the ``test`` extra), a failure under JS_REQUIRE_ALL_BACKENDS=1 (CI).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import unavailable
 
 ROOT = Path(__file__).resolve().parent.parent
 PATHS = ["jupyter_segments", "tests", "bench"]
@@ -20,7 +21,7 @@ PATHS = ["jupyter_segments", "tests", "bench"]
 
 def _run(module: str, *args: str) -> None:
     if importlib.util.find_spec(module) is None:
-        pytest.skip(f"{module} is not installed (pip install -e '.[test]')")
+        unavailable(f"{module} is not installed (pip install -e '.[test]')")
     proc = subprocess.run(
         [sys.executable, "-m", module, *args],
         cwd=ROOT,

@@ -8,17 +8,17 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import socket
 
 import pandas as pd
 import pytest
-from conftest import DEMO_ANCHOR
+from conftest import DEMO_ANCHOR, server_url
 from IPython.core.completer import provisionalcompleter
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
 
 from jupyter_segments import SegmentError
+from jupyter_segments.backends.sqlalchemy_backend import normalize_url
 from jupyter_segments.display import SegmentResult
 
 AS_OF = DEMO_ANCHOR.isoformat()
@@ -162,10 +162,17 @@ def test_result_object_members_preview_and_sql(ip, demo_conn, demo_frames):
     assert "<details>" in html(out) and "SQL (duckdb)" in html(out)
 
 
-def test_sql_only_is_stored_with_o(ip):
-    result, _ = run(ip, "%%segment --sql postgres -o pg_sql\nage >= 30")
+@pytest.mark.parametrize("backend_name", ["postgres"], indirect=True)
+def test_sql_only_is_stored_with_o(ip, demo_backend, demo_frames, backend_name):
+    """-o keeps the printed PostgreSQL text, which runs on PostgreSQL and selects the right customers."""
+    result, out = run(ip, "%%segment --sql postgres -o pg_sql\nage >= 30 and country = 'DE'")
     assert result.error_in_exec is None
-    assert isinstance(ip.user_ns["pg_sql"], str) and "30" in ip.user_ns["pg_sql"]
+    sql = ip.user_ns["pg_sql"]
+    assert isinstance(sql, str) and sql.strip() == plain(out).strip()
+    got = sorted(int(k) for k in demo_backend.query(sql).iloc[:, 0])
+    c = demo_frames["customers"]
+    assert got == sorted(int(k) for k in c.loc[(c.age >= 30) & (c.country == "DE"), "customer_id"])
+    assert 0 < len(got) < len(c)
 
 
 # --- --sql per dialect: run the printed SQL on that database -------------------------------------------
@@ -501,12 +508,6 @@ def test_completion_of_commands(ip):
 # --- password masking ------------------------------------------------------------------------------------------
 
 
-def _reachable(port: int) -> bool:
-    with socket.socket() as s:
-        s.settimeout(0.5)
-        return s.connect_ex(("127.0.0.1", port)) == 0
-
-
 def test_password_never_printed(ip):
     with other_connection(ip) as shell:
         # An unreachable server: the error must not echo the password.
@@ -516,20 +517,20 @@ def test_password_never_printed(ip):
         # A URL that is not one: masked in the message too.
         result, out = run(shell, "%segment connect alice:s3cr3t-pw@somewhere")
         assert "s3cr3t-pw" not in out.stdout + out.stderr
-        if not _reachable(5432):
-            pytest.skip("PostgreSQL is not running on 127.0.0.1:5432")
-        # Trust authentication ignores the password, so the connection succeeds and is displayed.
-        result, out = run(
-            shell, "%segment connect postgresql://postgres:s3cr3t-pw@127.0.0.1:5432/postgres -o pg_ws"
-        )
+        # The test server (JS_TEST_POSTGRES_URL; its always-present database 'postgres'): the URL's own
+        # password if it has one, else a made-up one that trust authentication ignores.
+        url = normalize_url(server_url("postgres")).set(database="postgres")
+        secret = url.password or "s3cr3t-pw"
+        url = url.set(password=secret)
+        result, out = run(shell, f"%segment connect {url.render_as_string(hide_password=False)} -o pg_ws")
         assert result.error_in_exec is None, out.stderr
-        assert "://postgres:***@127.0.0.1:5432/postgres" in plain(out)
+        assert f"://{url.username}:***@{url.host}:{url.port or 5432}/postgres" in plain(out)
         shown = plain(out) + html(out) + repr(shell.user_ns["pg_ws"])
         _, out = run(shell, "%segment model")
         shown += plain(out) + html(out) + out.stdout + out.stderr
         _, out = run(shell, "%%segment\nage > 3")  # no customer entity: an error naming the fix
         shown += out.stdout + out.stderr
-        assert "s3cr3t-pw" not in shown
+        assert secret not in shown and "s3cr3t-pw" not in shown
 
 
 # --- saved segments (catalog lifecycle) -------------------------------------------------------------------------

@@ -267,17 +267,36 @@ def test_state_round_trip_on_structured_rows(ws):
 
 
 def test_debounced_count_supersedes_and_never_blocks(ws, frames):
-    """Rapid edits: one count for the last edit; earlier ones are dropped; the edit calls return at once."""
+    """Rapid edits: one count for the last edit; earlier ones are dropped; the edit calls return while
+    the worker is held inside a count (they never wait for the database)."""
     c = frames["customers"]
-    # A long pause: nothing can have been counted when the edits return, on any machine load.
-    b = SegmentBuilder(ws, delay=2.0)
+    b = SegmentBuilder(ws, delay=0.02)
+    b.wait()
+    gate, counted = threading.Event(), []
+    count = b.debouncer.fn
+
+    def held(definition):  # the worker's count, held until the edits are done
+        counted.append(to_text(definition))
+        if not gate.wait(60):
+            raise TimeoutError("the test never released the count")
+        return count(definition)
+
+    b.debouncer.fn = held
+    done0, dropped0 = b.debouncer.completed, b.debouncer.superseded
     set_row(b, 0, attribute=("age",), op=">")
     for v in ("2", "25", "35", "45"):
         row(b, 0).value.value = v
-    assert b.counted_text != "age > 45"  # the edits returned without waiting for the database
-    assert b.wait() == len(ids(c, c.age > 45))
-    assert b.counted_text == "age > 45"
-    assert b.debouncer.superseded >= 3
+    # Every edit returned although no count can have finished: the worker is held.
+    assert b.counted_text != "age > 45" and b.debouncer.busy
+    gate.set()
+    assert b.debouncer.wait(60)
+    assert b.count == len(ids(c, c.age > 45)) and b.counted_text == "age > 45" and b.count_error is None
+    assert "Estimated members: <b>" + f"{b.count:,}" in b.count_label.value
+    # One result delivered (the last edit's); every other request was dropped, not counted: at most
+    # one ran before it (the one the worker was holding), and its result was thrown away.
+    assert b.debouncer.completed - done0 == 1
+    assert b.debouncer.superseded - dropped0 == 3  # "age > 2", "age > 25", "age > 35"
+    assert counted[-1] == "age > 45" and len(counted) <= 2
 
 
 def test_superseded_query_is_interrupted_on_a_worker_thread(ws):
@@ -287,18 +306,45 @@ def test_superseded_query_is_interrupted_on_a_worker_thread(ws):
     results: list = []
     errors: list = []
 
+    calls: list[str] = []
+    ended: list[tuple[str, BaseException]] = []
+    interrupts: list[int] = []
+
     def run(sql: str):
         threads.append(threading.current_thread())
-        return db.scalar(sql)
+        calls.append(sql)
+        try:
+            return db.scalar(sql)
+        except BaseException as e:
+            ended.append((sql, e))
+            raise
 
-    d = Debouncer(run, results.append, errors.append, delay=0.0, cancel=db.interrupt)
+    def cancel():
+        interrupts.append(1)
+        db.interrupt()
+
+    d = Debouncer(run, results.append, errors.append, delay=0.0, cancel=cancel)
     # 10^14 rows: this never finishes on its own, so the newer request can only win by interrupting it.
     endless = "SELECT sum(a.range * b.range) FROM range(10000000) a, range(10000000) b"
     d.submit(endless)
-    time.sleep(0.3)  # the endless query is running now
-    d.submit("SELECT 42")
+    deadline = time.monotonic() + 60
+    while db._active is None:  # the worker has handed the query to DuckDB
+        assert time.monotonic() < deadline, "the endless query never started"
+        time.sleep(0.01)
+    # An interrupt that reaches DuckDB just before the query starts is lost; each newer request
+    # interrupts again, so submit until the endless query has ended (it cannot end on its own).
+    while not ended:
+        assert time.monotonic() < deadline, "the endless query was never interrupted"
+        d.submit("SELECT 42")
+        time.sleep(0.2)
     assert d.wait(60)
     assert results == [42] and errors == []
+    # The endless query ran and ended with DuckDB's interrupt (its error dropped: it was superseded);
+    # then the worker ran the newest request (twice at most: a last submit may race the first run).
+    assert calls[0] == endless and [sql for sql, _ in ended] == [endless]
+    assert "interrupt" in str(ended[0][1]).lower(), ended[0][1]
+    assert set(calls[1:]) == {"SELECT 42"} and len(calls) <= 3
+    assert interrupts and d.superseded >= 1
     assert all(t is not threading.main_thread() for t in threads)
     d.close()
 
