@@ -230,3 +230,42 @@ def test_a_name_that_matches_two_tables_but_for_case_is_refused(demo_backend: Ba
     finally:
         demo_backend.execute('DROP TABLE IF EXISTS "M13_Case"')
         demo_backend.execute("DROP TABLE IF EXISTS m13_case")
+
+
+def test_text_dates_and_integer_flags_mean_what_they_say(demo_backend: Backend) -> None:
+    """Dates kept as ISO text with either separator, and booleans kept as integers (SQLite; MariaDB's
+    TINYINT(1) is its BOOLEAN, and it reads 2 as true): the same answers as typed columns."""
+    if demo_backend.dialect not in ("sqlite", "mysql"):
+        pytest.skip("the storage conventions of SQLite and MariaDB")
+    date_type = "TEXT" if demo_backend.dialect == "sqlite" else "DATE"
+    flag_type = "INTEGER" if demo_backend.dialect == "sqlite" else "TINYINT(1)"
+    demo_backend.execute("DROP TABLE IF EXISTS m13_kept")
+    demo_backend.execute(
+        f"CREATE TABLE m13_kept (k INTEGER, d {date_type}, ts VARCHAR(30), flag {flag_type})"
+    )
+    rows = [
+        (1, "'2024-01-01'", "'2024-01-01T10:00:00'", 1),
+        (2, "'2024-01-01'", "'2024-01-01 09:00:00'", 0),
+        (3, "'2024-01-02'", "'2024-01-02 08:30'", 2 if demo_backend.dialect == "mysql" else 1),
+        (4, "NULL", "NULL", "NULL"),
+    ]
+    for row in rows:
+        demo_backend.execute(f"INSERT INTO m13_kept VALUES ({', '.join(map(str, row))})")
+    try:
+        ws = Workspace(demo_backend)
+        ws.customers("m13_kept", key="k")
+        assert members(ws, "d = TIMESTAMP '2024-01-01 00:00:00'") == [1, 2]
+        assert members(ws, "flag") == members(ws, "flag is true") == members(ws, "flag = true") == [1, 3]
+        assert members(ws, "flag is false") == members(ws, "not flag") == [2]
+        if demo_backend.dialect == "sqlite":  # TEXT sampled as timestamps; 'T' and ' ' both read
+            assert ws.attributes("m13_kept").set_index("column").loc["ts", "type"] == "timestamp"
+            assert members(ws, "ts > '2024-01-01 09:30:00'") == [1, 3]
+            assert members(ws, "d < ts") == [1, 2, 3]
+            assert members(ws, "ts in last 1 days") == []
+            assert sorted(int(k) for k in ws.member_keys("ts after '2024-01-01'", as_of="2024-01-03")) == [
+                1,
+                2,
+                3,
+            ]
+    finally:
+        demo_backend.execute("DROP TABLE IF EXISTS m13_kept")

@@ -19,6 +19,9 @@ class Column:
     name: str
     type: AttrType
     db_type: str  # the type as the database reports it, for display
+    # An integer column holding only 0 and 1 (how SQLite, and pandas.to_sql, store booleans): a number
+    # that may also be used as a condition or compared with true/false.
+    flag: bool = False
 
 
 @dataclass(frozen=True)

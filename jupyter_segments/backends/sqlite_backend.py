@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -22,6 +23,10 @@ from ._sql import (
     staging_name,
 )
 from .base import Column, ForeignKey, classify_type, mask_url
+
+# ISO-8601 text as people store it in SQLite: '2024-01-01', '2024-01-01 10:00:00', '2024-01-01T10:00:00.5'
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_ISO_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?")
 
 DIALECT = "sqlite"
 
@@ -145,7 +150,36 @@ class SQLiteBackend:
         if not rows:
             raise no_such_table(table, self.tables())
         # Columns without a declared type (views over expressions) have type '' -> "other".
-        return [Column(name, classify_type(db_type or ""), db_type or "") for name, db_type in rows]
+        declared = [Column(name, classify_type(db_type or ""), db_type or "") for name, db_type in rows]
+        return self._by_their_values(table, declared)
+
+    def _by_their_values(self, table: str, columns: list[Column]) -> list[Column]:
+        """SQLite keeps dates as ISO text and booleans as 0/1 integers whatever the declared type says:
+        read the first rows once and type TEXT or untyped columns of ISO dates (timestamps) as dates
+        (timestamps), and mark integer columns of only 0 and 1 as flags."""
+        doubtful = [
+            c
+            for c in columns
+            if c.type in ("string", "other") or (c.type == "number" and "INT" in c.db_type.upper())
+        ]
+        if not doubtful:
+            return columns
+        names = ", ".join(quote(c.name, "sqlite") for c in doubtful)
+        with self._lock:
+            sample = self._conn.execute(f"SELECT {names} FROM {quote(table, 'sqlite')} LIMIT 1000").fetchall()
+        typed = {}
+        for i, col in enumerate(doubtful):
+            values = [row[i] for row in sample if row[i] is not None]
+            if not values:
+                continue
+            if col.type == "number":
+                if all(v in (0, 1) and not isinstance(v, float) for v in values):
+                    typed[col.name] = Column(col.name, col.type, col.db_type, flag=True)
+            elif all(isinstance(v, str) and _ISO_DATE.fullmatch(v) for v in values):
+                typed[col.name] = Column(col.name, "date", col.db_type or "TEXT")
+            elif all(isinstance(v, str) and _ISO_TIMESTAMP.fullmatch(v) for v in values):
+                typed[col.name] = Column(col.name, "timestamp", col.db_type or "TEXT")
+        return [typed.get(c.name, c) for c in columns]
 
     def foreign_keys(self) -> list[ForeignKey]:
         """Single-column foreign keys from ``PRAGMA foreign_key_list`` of every table."""

@@ -108,7 +108,7 @@ class Scope:
         last = parts[-1]
         col = entity.column(last)
         if col is not None:
-            return T.Col(tuple(steps), col.name, col.type, **self._span(node))
+            return T.Col(tuple(steps), col.name, col.type, col.flag, **self._span(node))
         if len(parts) == 1 and self.is_customer:
             measures = self.model.all_measures()
             if last in measures:
@@ -393,6 +393,8 @@ class Scope:
             return self.rank(node)
         if isinstance(node, A.BoolTest):
             t = self.value(node.operand)
+            if isinstance(t, T.Col) and t.flag and t.type == "number":  # 0/1 integers: true is not 0
+                return T.Compare("!=", t, T.Lit(0, "number", **span), **span)
             if t.type != "boolean":
                 what = "an aggregate" if isinstance(node.operand, A.Aggregate) else a(t.type)
                 raise self.err(
@@ -405,6 +407,9 @@ class Scope:
                     fix = "is null" if node.op == "=" else "is not null"
                     raise self.err(f"'{node.op} null' is never true: use  {fix}", node)
             left, right = self.value(node.left), self.value(node.right)
+            flag_test = _flag_compared_with_boolean(node.op, left, right)
+            if flag_test is not None:
+                return dataclasses.replace(flag_test, pos=node.pos, end=node.end)
             left, right = self.unify(left, right, node.left, node.right)
             if node.op not in ("=", "!=") and (left.type not in ORDERABLE and left.type != "null"):
                 raise self.err(f"'{node.op}' needs numbers, strings or dates, not {a(left.type)}", node)
@@ -629,6 +634,22 @@ class Scope:
         if kind == "date" and value.time() == dt.time(0) and len(text) <= 10:
             return T.Lit(value.date(), "date", **self._span(node))
         return T.Lit(value, "timestamp", **self._span(node))
+
+
+def _flag_compared_with_boolean(op: str, left: T.Value, right: T.Value) -> T.Compare | None:
+    """``flag = true`` on a 0/1 integer column as ``flag != 0`` (``= false``: ``flag = 0``)."""
+    for col, lit in ((left, right), (right, left)):
+        if (
+            isinstance(col, T.Col)
+            and col.flag
+            and col.type == "number"
+            and isinstance(lit, T.Lit)
+            and isinstance(lit.value, bool)
+            and op in ("=", "!=")
+        ):
+            is_true = lit.value == (op == "=")
+            return T.Compare("!=" if is_true else "=", col, T.Lit(0, "number", pos=lit.pos, end=lit.end))
+    return None
 
 
 def _replace_names(node: A.Expr, names: dict[int, A.Name]) -> A.Expr:

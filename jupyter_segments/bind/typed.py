@@ -42,6 +42,7 @@ class Col(Node):
     steps: tuple[Step, ...]
     column: str  # as the database spells it
     type: ValueType
+    flag: bool = False  # a number column of only 0 and 1 (a boolean as SQLite stores it)
 
 
 @dataclass(frozen=True)

@@ -180,7 +180,10 @@ class Scope:
         if isinstance(node, T.Lit):
             return Typed(self.literal(node.value), node.type)
         if isinstance(node, T.Col):
-            return Typed(D.column(self.walk(node.steps), node.column), node.type)
+            column: exp.Expr = D.column(self.walk(node.steps), node.column)
+            if node.type == "timestamp" and self.dialect in D.TEXT_TIMESTAMPS:
+                column = D.as_timestamp_text(column)
+            return Typed(column, node.type)
         if isinstance(node, T.MeasureRef):
             return self.value(node.value)
         if isinstance(node, T.Agg):
@@ -377,7 +380,10 @@ class Scope:
                 else t.sql
             )
         if isinstance(node, T.Compare):
-            left, right = self.value(node.left), self.value(node.right)
+            left, right = self._same_time(self.value(node.left), self.value(node.right))
+            truth = self._integer_truth(node)
+            if truth is not None:
+                return truth
             cls = {"=": exp.EQ, "!=": exp.NEQ, "<": exp.LT, "<=": exp.LTE, ">": exp.GT, ">=": exp.GTE}[
                 node.op
             ]
@@ -386,7 +392,11 @@ class Scope:
             return cls(this=left.sql, expression=right.sql)
         if isinstance(node, T.Between):
             v = self.value(node.operand)
-            low, high = self.value(node.low), self.value(node.high)
+            low, high = (
+                self._same_time(v, self.value(node.low))[1],
+                self._same_time(v, self.value(node.high))[1],
+            )
+            v = self._same_time(v, Typed(v.sql, node.low.type))[0]
             out: exp.Expr = exp.Between(this=v.sql, low=low.sql, high=high.sql)
             return _not(out) if node.negated else out
         if isinstance(node, T.InList):
@@ -425,8 +435,30 @@ class Scope:
         if isinstance(node, T.InPeriod):
             return self.in_period(node)
         assert isinstance(node, T.BeforeAfter), node
-        v, bound = self.value(node.operand), self.value(node.value)
+        v, bound = self._same_time(self.value(node.operand), self.value(node.value))
         return (exp.LT if node.kind == "before" else exp.GT)(this=v.sql, expression=bound.sql)
+
+    def _same_time(self, left: Typed, right: Typed) -> tuple[Typed, Typed]:
+        """A date compared with a timestamp, where both are text (SQLite): the date as its midnight."""
+        if self.dialect in D.TEXT_TIMESTAMPS and {left.type, right.type} == {"date", "timestamp"}:
+            if left.type == "date":
+                return Typed(D.as_timestamp_text(left.sql), "timestamp"), right
+            return left, Typed(D.as_timestamp_text(right.sql), "timestamp")
+        return left, right
+
+    def _integer_truth(self, node: T.Compare) -> exp.Expr | None:
+        """``flag = true`` where booleans are integers: ``flag <> 0`` (a 2 is true, as the database
+        reads a bare column); ``= false``: ``flag = 0``."""
+        if self.dialect not in D.BOOLEANS_ARE_INTEGERS or node.op not in ("=", "!="):
+            return None
+        for col, lit in ((node.left, node.right), (node.right, node.left)):
+            if isinstance(col, T.Col) and col.type == "boolean" and isinstance(lit, T.Lit):
+                if not isinstance(lit.value, bool):
+                    return None
+                is_true = lit.value == (node.op == "=")
+                cls = exp.NEQ if is_true else exp.EQ
+                return cls(this=self.value(col).sql, expression=exp.Literal.number(0))
+        return None
 
     def text_match(self, node: T.TextMatch) -> exp.Expr:
         v = self.value(node.operand)

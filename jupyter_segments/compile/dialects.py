@@ -41,6 +41,19 @@ SEMI_JOIN_DRIVES_ALL = {"duckdb"}
 # costlier form as a parallel aggregate (131 ms) and the SUM form serially (230 ms).
 COUNT_NOT_TRUE_AS_SUM = {"duckdb"}
 
+# Where booleans are integers (MariaDB's BOOLEAN is TINYINT(1), SQLite has none): any value but 0 is
+# true, as the database reads a bare column, so "flag = true" is "flag <> 0" (not "flag = 1").
+BOOLEANS_ARE_INTEGERS = {"mysql", "sqlite"}
+
+# Where timestamps are ISO text (SQLite): DATETIME() gives them one form ('T' or ' ', with or without
+# seconds), and a date compared with a timestamp is read as midnight of that day.
+TEXT_TIMESTAMPS = {"sqlite"}
+
+
+def as_timestamp_text(value: exp.Expr) -> exp.Expr:
+    return exp.Anonymous(this="DATETIME", expressions=[value])
+
+
 # Words that must be quoted as identifiers in some dialect even though sqlglot does not always do it.
 _RESERVED = {k.upper() for k in Tokenizer.KEYWORDS if re.fullmatch(r"[A-Za-z_]+", k)} | {
     "USER", "ORDER", "GROUP", "TABLE", "SELECT", "WHERE", "FROM", "LIMIT", "KEY", "VALUE", "DATE",

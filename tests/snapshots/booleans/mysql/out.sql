@@ -3,9 +3,9 @@ SELECT
   c.customer_id
 FROM customers AS c
 WHERE
-  c.newsletter = TRUE
+  c.newsletter <> 0
   AND NOT (
-    c.newsletter = FALSE
+    c.newsletter = 0
   )
   AND NOT (
     c.customer_id IN (
@@ -13,7 +13,7 @@ WHERE
         support_calls_1.cust_id
       FROM support_calls AS support_calls_1
       WHERE
-        support_calls_1.escalated = TRUE AND NOT (
+        support_calls_1.escalated <> 0 AND NOT (
           support_calls_1.cust_id IS NULL
         )
     )
@@ -24,9 +24,9 @@ SELECT
   c.customer_id
 FROM customers AS c
 WHERE
-  c.newsletter = TRUE
+  c.newsletter <> 0
   AND NOT (
-    c.newsletter = FALSE
+    c.newsletter = 0
   )
   AND NOT (
     c.customer_id IN (
@@ -34,7 +34,7 @@ WHERE
         support_calls_1.cust_id
       FROM support_calls AS support_calls_1
       WHERE
-        support_calls_1.escalated = TRUE AND NOT (
+        support_calls_1.escalated <> 0 AND NOT (
           support_calls_1.cust_id IS NULL
         )
     )

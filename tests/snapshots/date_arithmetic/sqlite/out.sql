@@ -41,18 +41,18 @@ WHERE
       (
         (
           DATETIME((
-            support_calls_1.called_at
+            DATETIME(support_calls_1.called_at)
           ), '+6 hours')
         ) > '2025-06-30 20:00:00'
         AND (
           MIN(
             DATETIME((
-              support_calls_1.called_at
+              DATETIME(support_calls_1.called_at)
             ), '-1 months'),
             DATE((
-              support_calls_1.called_at
+              DATETIME(support_calls_1.called_at)
             ), 'start of month', '+0 months', '-1 day') || ' ' || TIME((
-              support_calls_1.called_at
+              DATETIME(support_calls_1.called_at)
             ))
           )
         ) < '2025-06-01 00:00:00'
@@ -105,18 +105,18 @@ WHERE
       (
         (
           DATETIME((
-            support_calls_1.called_at
+            DATETIME(support_calls_1.called_at)
           ), '+6 hours')
         ) > '2025-06-30 20:00:00'
         AND (
           MIN(
             DATETIME((
-              support_calls_1.called_at
+              DATETIME(support_calls_1.called_at)
             ), '-1 months'),
             DATE((
-              support_calls_1.called_at
+              DATETIME(support_calls_1.called_at)
             ), 'start of month', '+0 months', '-1 day') || ' ' || TIME((
-              support_calls_1.called_at
+              DATETIME(support_calls_1.called_at)
             ))
           )
         ) < '2025-06-01 00:00:00'

@@ -47,13 +47,13 @@ WHERE
       (
         (
           DATE((
-            support_calls_1.called_at
+            DATETIME(support_calls_1.called_at)
           ))
         ) = '2025-06-01'
         AND (
           (
             CAST(STRFTIME('%w', (
-              support_calls_1.called_at
+              DATETIME(support_calls_1.called_at)
             )) AS INTEGER) + 6
           ) % 7 + 1
         ) = 1
@@ -112,13 +112,13 @@ WHERE
       (
         (
           DATE((
-            support_calls_1.called_at
+            DATETIME(support_calls_1.called_at)
           ))
         ) = '2025-06-01'
         AND (
           (
             CAST(STRFTIME('%w', (
-              support_calls_1.called_at
+              DATETIME(support_calls_1.called_at)
             )) AS INTEGER) + 6
           ) % 7 + 1
         ) = 1

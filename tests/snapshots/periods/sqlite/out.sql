@@ -98,20 +98,20 @@ WHERE
     WHERE
       (
         (
-          support_calls_1.called_at >= (
+          DATETIME(support_calls_1.called_at) >= (
             DATE('now', 'start of month')
           )
-          AND support_calls_1.called_at <= DATETIME('now')
+          AND DATETIME(support_calls_1.called_at) <= DATETIME('now')
         )
         OR (
-          support_calls_1.called_at >= (
+          DATETIME(support_calls_1.called_at) >= (
             DATE((
               (
                 DATE('now', '-6 days', 'weekday 1')
               )
             ), '-7 days')
           )
-          AND support_calls_1.called_at < (
+          AND DATETIME(support_calls_1.called_at) < (
             DATE('now', '-6 days', 'weekday 1')
           )
         )
@@ -151,12 +151,12 @@ WHERE
     WHERE
       (
         (
-          support_calls_1.called_at >= '2025-06-01 00:00:00'
-          AND support_calls_1.called_at <= '2025-06-30 12:30:00'
+          DATETIME(support_calls_1.called_at) >= '2025-06-01 00:00:00'
+          AND DATETIME(support_calls_1.called_at) <= '2025-06-30 12:30:00'
         )
         OR (
-          support_calls_1.called_at >= '2025-06-23 00:00:00'
-          AND support_calls_1.called_at < '2025-06-30 00:00:00'
+          DATETIME(support_calls_1.called_at) >= '2025-06-23 00:00:00'
+          AND DATETIME(support_calls_1.called_at) < '2025-06-30 00:00:00'
         )
       )
       AND NOT (

@@ -7,7 +7,7 @@ WHERE
     (
       c.country = 'DE' OR c.age > 60
     )
-    AND CASE WHEN c.newsletter = FALSE THEN 1 ELSE 0 END = 0
+    AND CASE WHEN c.newsletter = 0 THEN 1 ELSE 0 END = 0
   )
   AND NOT (
     c.age > 30 AND CASE WHEN c.gender = 'F' OR c.country = 'FR' THEN 1 ELSE 0 END = 1
@@ -22,7 +22,7 @@ WHERE
     (
       c.country = 'DE' OR c.age > 60
     )
-    AND CASE WHEN c.newsletter = FALSE THEN 1 ELSE 0 END = 0
+    AND CASE WHEN c.newsletter = 0 THEN 1 ELSE 0 END = 0
   )
   AND NOT (
     c.age > 30 AND CASE WHEN c.gender = 'F' OR c.country = 'FR' THEN 1 ELSE 0 END = 1

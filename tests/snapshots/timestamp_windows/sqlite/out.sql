@@ -10,20 +10,20 @@ WHERE
     WHERE
       (
         (
-          support_calls_1.called_at >= DATETIME('now', '-30 days')
-          AND support_calls_1.called_at <= DATETIME('now')
+          DATETIME(support_calls_1.called_at) >= DATETIME('now', '-30 days')
+          AND DATETIME(support_calls_1.called_at) <= DATETIME('now')
         )
         OR (
-          support_calls_1.called_at >= DATETIME('now', '-21 days')
-          AND support_calls_1.called_at <= DATETIME('now')
+          DATETIME(support_calls_1.called_at) >= DATETIME('now', '-21 days')
+          AND DATETIME(support_calls_1.called_at) <= DATETIME('now')
         )
         OR (
-          support_calls_1.called_at >= DATETIME('now', '-2 months')
-          AND support_calls_1.called_at <= DATETIME('now')
+          DATETIME(support_calls_1.called_at) >= DATETIME('now', '-2 months')
+          AND DATETIME(support_calls_1.called_at) <= DATETIME('now')
         )
         OR (
-          support_calls_1.called_at >= DATETIME('now', '-1 years')
-          AND support_calls_1.called_at <= DATETIME('now')
+          DATETIME(support_calls_1.called_at) >= DATETIME('now', '-1 years')
+          AND DATETIME(support_calls_1.called_at) <= DATETIME('now')
         )
       )
       AND NOT (
@@ -43,20 +43,20 @@ WHERE
     WHERE
       (
         (
-          support_calls_1.called_at >= '2025-05-31 12:30:00'
-          AND support_calls_1.called_at <= '2025-06-30 12:30:00'
+          DATETIME(support_calls_1.called_at) >= '2025-05-31 12:30:00'
+          AND DATETIME(support_calls_1.called_at) <= '2025-06-30 12:30:00'
         )
         OR (
-          support_calls_1.called_at >= '2025-06-09 12:30:00'
-          AND support_calls_1.called_at <= '2025-06-30 12:30:00'
+          DATETIME(support_calls_1.called_at) >= '2025-06-09 12:30:00'
+          AND DATETIME(support_calls_1.called_at) <= '2025-06-30 12:30:00'
         )
         OR (
-          support_calls_1.called_at >= '2025-04-30 12:30:00'
-          AND support_calls_1.called_at <= '2025-06-30 12:30:00'
+          DATETIME(support_calls_1.called_at) >= '2025-04-30 12:30:00'
+          AND DATETIME(support_calls_1.called_at) <= '2025-06-30 12:30:00'
         )
         OR (
-          support_calls_1.called_at >= '2024-06-30 12:30:00'
-          AND support_calls_1.called_at <= '2025-06-30 12:30:00'
+          DATETIME(support_calls_1.called_at) >= '2024-06-30 12:30:00'
+          AND DATETIME(support_calls_1.called_at) <= '2025-06-30 12:30:00'
         )
       )
       AND NOT (
