@@ -158,11 +158,13 @@ class Model:
 
     def key_of(self, table: str) -> str | None:
         """The column that identifies a row of ``table`` as far as the model knows: the customer key, or
-        the column another table points to (a relationship's parent column); None if nothing says."""
+        a column another table points to (a relationship's parent column) whose values are unique
+        (checked once, see ``duplicates``); None if nothing says."""
         entity = self.entity(table)
         if entity.key is not None:
             return entity.key
-        return next((r.parent_column for r in self.relationships() if r.parent == entity.name), None)
+        pointed_at = dict.fromkeys(r.parent_column for r in self.relationships() if r.parent == entity.name)
+        return next((c for c in pointed_at if self.duplicates(entity.name, c)[0] == 0), None)
 
     def customer_entity(self) -> Entity:
         if self.customer is None:

@@ -193,3 +193,54 @@ def lookup(keys: pd.Series, parent: pd.DataFrame, parent_key: str, column: str) 
     mapping = parent.set_index(parent_key)[column]
     values = keys.map(mapping)
     return values.astype(mapping.dtype) if len(values) else values
+
+
+def ordered_aggregate(
+    child: pd.DataFrame,
+    fk: str,
+    parents: pd.Index,
+    func: str,
+    values: pd.Series,
+    where: Bool | None = None,
+    *,
+    fraction: float | None = None,
+    by: pd.Series | None = None,
+    key: pd.Series | None = None,
+) -> pd.Series:
+    """median / percentile / stddev / mode / first / last of ``values`` (aligned with ``child``) over
+    the child rows of each parent where ``where`` is TRUE; NULL for a parent without such rows.
+
+    - median, percentile: linear interpolation between the closest ranks (PERCENTILE_CONT), over the
+      non-NULL values; stddev: the sample standard deviation (NULL for fewer than two values);
+    - mode: the most frequent non-NULL value, ties to the smallest;
+    - first / last: the value on the row with the smallest / largest ``by`` (rows without one do not
+      count), ties to the smallest ``key``, or without a key to the smallest value (NULL last).
+    """
+    keep = child[fk].notna()
+    if where is not None:
+        keep &= where.fillna(False).astype(bool)
+    rows = pd.DataFrame({"fk": child[fk], "v": values}, index=child.index)[keep.to_numpy(dtype=bool)]
+    if func in ("median", "percentile", "stddev"):
+        rows = rows[rows["v"].notna()]
+        grouped = rows["v"].astype("float64").groupby(rows["fk"])
+        if func == "stddev":
+            out = grouped.std(ddof=1)
+        else:
+            out = grouped.quantile(0.5 if func == "median" else fraction, interpolation="linear")
+        return out.astype("Float64").reindex(parents)
+    if func == "mode":
+        rows = rows[rows["v"].notna()]
+        counts = rows.groupby(["fk", "v"]).size().rename("n").reset_index()
+        best = counts.sort_values(["fk", "n", "v"], ascending=[True, False, True]).drop_duplicates("fk")
+        return best.set_index("fk")["v"].reindex(parents)
+    assert func in ("first", "last") and by is not None
+    rows = rows.assign(by=by[keep.to_numpy(dtype=bool)])
+    rows = rows[rows["by"].notna()]
+    if key is not None:
+        rows = rows.assign(tie=key[keep.to_numpy(dtype=bool)])
+        columns, ascending = ["fk", "by", "tie"], [True, func == "first", True]
+    else:
+        rows = rows.assign(null_last=rows["v"].isna())
+        columns, ascending = ["fk", "by", "null_last", "v"], [True, func == "first", True, True]
+    best = rows.sort_values(columns, ascending=ascending, kind="stable").drop_duplicates("fk")
+    return best.set_index("fk")["v"].reindex(parents)

@@ -76,6 +76,10 @@ CASES = [
     ("periods", "signup_date in this year or signup_date in previous quarter or signup_date in this week "
      "or signup_date in previous month or signup_date in year 2023 or signup_date in month 2024-02 "
      "or any(support_calls where called_at in this month or called_at in previous week)", "keys"),
+    ("new_aggregates", "median(orders.amount) > 40 and percentile(orders.amount, 0.9 where status != 'returned') > 100 "
+     "and stddev(orders.amount) > 10 and mode(orders.order_lines.products.category) = 'toys' "
+     "and first(orders.channel by order_date) = 'web' and last(support_calls.topic by called_at) = 'billing' "
+     "and any(orders where median(order_lines.quantity) > 2)", "keys"),
 ]  # fmt: skip
 
 
@@ -215,3 +219,25 @@ def test_user_text_stays_in_literals(ws: Workspace) -> None:
         assert escaped, (dialect, literals)
         # %, _ and [ of the user's text are escaped; the pattern's own % wildcards are not.
         assert any(re.search(r"^%o'b\W%\W_\W?\[x\]\W*!%$", s) for s in escaped), (dialect, escaped)
+
+
+def test_ordered_aggregates_use_what_each_database_has(ws: Workspace) -> None:
+    """median/percentile, stddev and mode are plain aggregates only where the database has them with
+    the language's meaning (dialects.AGGREGATE_TEMPLATES); elsewhere, and for first/last everywhere,
+    window functions: no approximate percentile, no window-only PERCENTILE_CONT used as an aggregate."""
+    text = next(t for case, t, _ in CASES if case == "new_aggregates")
+    code = {d: code_only(render(ws, text, "keys", d)) for d in DIALECTS}
+    for dialect, sql in code.items():
+        numbered = "FIRST(" if dialect == "duckdb" else "ROW_NUMBER() OVER"  # first/last: row 1
+        assert numbered in sql, dialect
+        assert not re.search(r"APPROX|MEDIAN\(", sql), dialect
+    assert not re.search(r"STDDEV|STDEV|PERCENTILE|QUANTILE|MODE\(", code["sqlite"])
+    assert "SQRT(" in code["sqlite"]
+    assert not re.search(r"PERCENTILE|QUANTILE|MODE\(", code["mysql"]) and "STDDEV_SAMP(" in code["mysql"]
+    for dialect in ("tsql", "bigquery", "trino"):
+        assert not re.search(r"PERCENTILE|QUANTILE|MODE\(", code[dialect]), dialect
+    assert "SELECT DISTINCT" in code["mysql"]  # row 1 per key, kept from being merged (DISTINCT_ROW_ONE)
+    assert "STDEV(" in code["tsql"]
+    assert "QUANTILE_CONT(CAST(" in code["duckdb"] and "MODE(" not in code["duckdb"]
+    assert "PERCENTILE_CONT(0.5) WITHIN GROUP (ORDER BY" in code["postgres"]
+    assert "MODE() WITHIN GROUP (ORDER BY" in code["postgres"]

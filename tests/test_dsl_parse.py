@@ -113,6 +113,19 @@ FORMS: list[tuple[str, A.Expr]] = [
             L(100),
         ),
     ),
+    ("median(orders.amount) > 10", A.Compare(">", A.Aggregate("median", ("orders", "amount")), L(10))),
+    ("stddev(orders.amount) > 10", A.Compare(">", A.Aggregate("stddev", ("orders", "amount")), L(10))),
+    ("mode(orders.order_lines.products.category) = 'toys'",
+     A.Compare("=", A.Aggregate("mode", ("orders", "order_lines", "products", "category")), L("toys"))),
+    ("percentile(orders.amount, 0.9 where status = 'x') > 1",
+     A.Compare(">", A.Aggregate("percentile", ("orders", "amount"), A.Compare("=", N("status"), L("x")),
+                                fraction=L(0.9)), L(1))),
+    ("first(orders.channel by order_date) = 'web'",
+     A.Compare("=", A.Aggregate("first", ("orders", "channel"), by=N("order_date")), L("web"))),
+    ("LAST(orders.amount * 2 by order_date + 1 day where amount > 0) > 1",
+     A.Compare(">", A.Aggregate("last", (), A.Compare(">", N("amount"), L(0)),
+                                A.Arith("*", N("orders", "amount"), L(2)),
+                                by=A.Arith("+", N("order_date"), A.Interval(1, "day"))), L(1))),
     ("any(orders where amount > 100)", A.Exists("any", ("orders",), A.Compare(">", N("amount"), L(100)))),
     ("none(support_calls where escalated)", A.Exists("none", ("support_calls",), B(N("escalated")))),
     ("all(orders where status = 'delivered')", A.Exists("all", ("orders",), A.Compare("=", N("status"), L("delivered")))),
@@ -160,6 +173,7 @@ FORMS: list[tuple[str, A.Expr]] = [
     # Keywords are recognised by position: a column may be called date or last.
     ("date = 1", A.Compare("=", N("date"), L(1))),
     ("last > 1", A.Compare(">", N("last"), L(1))),
+    ("first = mode", A.Compare("=", N("first"), N("mode"))),
     ("age > 30 -- a comment\n and country = 'DE' -- another", A.And((A.Compare(">", N("age"), L(30)), A.Compare("=", N("country"), L("DE"))))),
 ]  # fmt: skip
 
@@ -235,6 +249,9 @@ CORPUS = [
     "email not ilike '%X%' and email is not empty and city not contains 'ber'",
     "newsletter is true and flag is not false and null is null",
     "ünïcödé = 'ß' and 東京 = '大阪'",
+    "any(orders where median(order_lines.quantity) > 2) PROJECT percentile(orders.amount, {p}) AS p, "
+    "first(orders.amount - orders.discount by -amount where status != 'x') AS f, mode(orders.channel) AS m",
+    '"first" = 1 and "median" < last(orders."first" by "mode")',
 ]
 
 
@@ -268,6 +285,16 @@ def _value_text() -> st.SearchStrategy[str]:
             st.tuples(
                 st.sampled_from(["sum", "count", "min"]), st.sampled_from(["orders.amount", "orders"])
             ).map(lambda t: f"{t[0]}({t[1]})"),
+            st.sampled_from(
+                [
+                    "median(orders.amount)",
+                    "stddev(orders.amount where x > 1)",
+                    "mode(orders.x)",
+                    "percentile(orders.amount, 0.25)",
+                    "first(orders.x by y)",
+                    "last(orders.x - 1 by -y where z)",
+                ]
+            ),  # fmt: skip
         ),
         max_leaves=4,
     )
@@ -347,6 +374,11 @@ PARSE_ERRORS = [
     ("1abc = 1", "a name cannot start with a digit", 1, 1),
     ('"" = 1', "empty quoted name", 1, 1),
     ("x = {1}", "expected a Python variable name", 1, 6),
+    ("first(orders.channel) = 'x'", "expected BY and the order of the records", 1, 21),
+    ("last(orders.channel where x > 1 by d) = 'x'", "BY and the order go before WHERE", 1, 21),
+    ("percentile(orders.amount) > 1", "expected ',' and a fraction from 0 to 1", 1, 25),
+    ("sum(orders.amount, 2) > 1", "sum() takes one value", 1, 18),
+    ("max(orders.amount by order_date) > 1", "max() has no BY", 1, 19),
     ("age > 3 and and", "expected a value, found 'and'", 1, 13),
 ]
 

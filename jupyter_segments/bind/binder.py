@@ -23,6 +23,8 @@ from .functions import FUNCTIONS, fits
 SegmentSource = Callable[[str], str]  # name -> DSL text of a saved segment (KeyError if unknown)
 
 ORDERABLE = {"number", "string", "date", "timestamp"}
+NUMBER_AGGREGATES = ("sum", "avg", "median", "percentile", "stddev")  # of numbers only
+NUMBER_RESULTS = ("count", "count_distinct", "sum", "avg", "median", "percentile", "stddev")
 
 
 def bind(model: Model, definition: A.Definition, segment_source: SegmentSource | None = None) -> T.Definition:
@@ -359,18 +361,77 @@ class Scope:
         records: Scope,
         value: T.Value | None,
     ) -> T.Agg:
-        if node.func in ("sum", "avg") and value is not None and value.type not in ("number", "null"):
-            what = ".".join(node.path) if node.path else _source(self.text, node)
-            raise self.err(f"{node.func}() needs a number, but {what} is {a(value.type)}", node)
-        if node.func in ("min", "max") and value is not None and value.type not in ORDERABLE:
-            raise self.err(f"{node.func}() needs a comparable attribute, not {a(value.type)}", node)
+        func = node.func
+        what = ".".join(node.path) if node.path else _source(self.text, node)
+        if func in NUMBER_AGGREGATES and value is not None and value.type not in ("number", "null"):
+            hint = ""
+            if func in ("median", "percentile", "stddev") and value.type in ("string", "boolean"):
+                hint = f"; mode({what}) is the most frequent value" if node.path else ""
+            elif func in ("median", "percentile", "stddev") and value.type in ("date", "timestamp"):
+                hint = "; min() and max() take dates, and first/last(... by ...) the value on a record"
+            raise self.err(f"{func}() needs a number, but {what} is {a(value.type)}{hint}", node)
+        if func in ("min", "max") and value is not None and value.type not in ORDERABLE:
+            raise self.err(f"{func}() needs a comparable attribute, not {a(value.type)}", node)
+        if func == "mode" and value is not None and value.type not in (*ORDERABLE, "boolean", "null"):
+            raise self.err(f"mode() needs a number, text, date or boolean, not {a(value.type)}", node)
+        by = self.order_by(node, records) if node.by is not None else None
+        fraction = self.fraction(node) if func in ("median", "percentile") else None
+        key = self.model.key_of(records.entity.name) if func in ("first", "last") else None
         where = records.condition(node.where) if node.where is not None else None
-        out_type = (
-            "number"
-            if value is None or node.func in ("count", "count_distinct", "sum", "avg")
-            else value.type
-        )
-        return T.Agg(node.func, to_one, many, value, where, out_type, **self._span(node))
+        out_type = "number" if value is None or func in NUMBER_RESULTS else value.type
+        return T.Agg(func, to_one, many, value, where, out_type, by, fraction, key, **self._span(node))
+
+    def order_by(self, node: A.Aggregate, records: Scope) -> T.Value:
+        """The BY of first/last: a value of the records (read on them, like WHERE) to order them by."""
+        assert node.by is not None
+        for n in _walk(node.by):
+            if isinstance(n, (A.Aggregate, A.Exists, A.Rank)):
+                raise self.err(
+                    f"{node.func}(... by ...) orders the records by one of their own values, not by an "
+                    f"aggregate or test",
+                    n,
+                )
+        try:
+            by = records.value(node.by)
+        except SegmentError:
+            # by orders.order_date: the path to the records written again (as the value was written);
+            # BY is read on the records, as WHERE is.
+            value = node.value if node.value is not None else A.Name(node.path)
+            written = next((n.parts[:-1] for n in _walk(value) if isinstance(n, A.Name)), ())
+            parts = node.by.parts if isinstance(node.by, A.Name) else ()
+            if written and [p.lower() for p in parts[: len(written)]] == [p.lower() for p in written]:
+                rest = ".".join(parts[len(written) :]) or "<attribute>"
+                raise self.err(
+                    f"BY is read on the {records.entity.name} records, as WHERE is: write  by {rest}", node.by
+                ) from None
+            raise
+        if by.type not in ORDERABLE:
+            raise self.err(
+                f"{node.func}(... by ...) needs a number, text or date to order the records by, "
+                f"but {_source(self.text, node.by)} is {a(by.type)}",
+                node.by,
+            )
+        return by
+
+    def fraction(self, node: A.Aggregate) -> float:
+        """percentile's fraction: a number from 0 to 1 written in the text (median: 0.5)."""
+        if node.func == "median":
+            return 0.5
+        f = node.fraction
+        assert f is not None
+        example = f"percentile({'.'.join(node.path) or 'orders.amount'}, 0.9)"
+        if isinstance(f, A.Param):
+            self.value(f)  # raises: not bound
+        if not (
+            isinstance(f, A.Literal) and isinstance(f.value, (int, float)) and not isinstance(f.value, bool)
+        ):
+            raise self.err(
+                f"percentile() takes a fraction from 0 to 1 written as a number, as in {example}", f
+            )
+        if not 0 <= f.value <= 1:
+            hint = f"; {f.value:g} percent is {f.value / 100:g}" if 1 < f.value <= 100 else ""
+            raise self.err(f"percentile() takes a fraction from 0 to 1, not {f.value:g}{hint}", f)
+        return float(f.value)
 
     # --- conditions -------------------------------------------------------------------------------
     def condition(self, node: A.Expr) -> T.Cond:  # noqa: C901 - one branch per node type
@@ -650,6 +711,13 @@ def _flag_compared_with_boolean(op: str, left: T.Value, right: T.Value) -> T.Com
             is_true = lit.value == (op == "=")
             return T.Compare("!=" if is_true else "=", col, T.Lit(0, "number", pos=lit.pos, end=lit.end))
     return None
+
+
+def _walk(node: A.Node) -> Iterator[A.Node]:
+    """``node`` and every node inside it."""
+    yield node
+    for child in A.children(node):
+        yield from _walk(child)
 
 
 def _replace_names(node: A.Expr, names: dict[int, A.Name]) -> A.Expr:

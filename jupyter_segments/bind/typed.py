@@ -61,7 +61,10 @@ class MeasureRef(Node):
 class Agg(Node):
     """``func`` over the records at the end of ``steps`` (to-one) then ``many`` (to-many, at least one).
 
-    ``value`` (None for ``count(orders)``) and ``where`` are typed in the records' scope.
+    ``value`` (None for ``count(orders)``) and ``where`` are typed in the records' scope, and so is
+    ``by``, the order of first/last; ``key`` is the records' key column that breaks first/last's ties
+    (None when the model knows none: then the smaller value wins). ``fraction``: percentile's, 0.5
+    for median.
     """
 
     func: AggFunc
@@ -70,6 +73,9 @@ class Agg(Node):
     value: Value | None
     where: Cond | None
     type: ValueType
+    by: Value | None = None
+    fraction: float | None = None
+    key: str | None = None
 
 
 @dataclass(frozen=True)

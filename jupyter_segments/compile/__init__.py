@@ -9,7 +9,7 @@ from sqlglot import exp
 from ..bind import typed as T
 from ..model import Entity, Model, Relationship, Step
 from . import dialects as D
-from .compiler import Options, Scope, _AggGroup, _Context, _group_join, _in_scope
+from .compiler import Options, Scope, _AggGroup, _Context, _group_join, _in_scope, _Windowed
 
 Shape = Literal["keys", "members", "count"]
 
@@ -184,7 +184,10 @@ def _driven_by_child(scope: Scope, where: exp.Expr, key: str, shape: Shape) -> e
     if scope.joins:
         return None  # a to-one join from the customer reads its columns
     conjuncts = _conjuncts(where)
-    groups = [g for g in scope.groups.values() if g.measures]
+    # The window-function tables of first/last, median, ... (compiler._Windowed) have a row per customer
+    # with a value, keyed like the aggregate tables: they may drive the query and join it the same way.
+    groups: list[_AggGroup | _Windowed] = [g for g in scope.groups.values() if g.measures]
+    groups.extend(scope.windowed)
     group = _driving_group(scope, conjuncts, groups, key)
     semi_join = _driving_semi_join(scope, conjuncts, key) if group is None else None
     if group is None and semi_join is None:
@@ -212,8 +215,8 @@ def _driven_by_child(scope: Scope, where: exp.Expr, key: str, shape: Shape) -> e
 
 
 def _driving_group(
-    scope: Scope, conjuncts: list[exp.Expr], groups: list[_AggGroup], key: str
-) -> _AggGroup | None:
+    scope: Scope, conjuncts: list[exp.Expr], groups: list[_AggGroup | _Windowed], key: str
+) -> _AggGroup | _Windowed | None:
     """The aggregate table that a conjunct needs a row of, over a link whose child rows all have their
     customer: a comparison of one of its bare columns (NULL when the customer has no rows)."""
     eligible = {

@@ -29,6 +29,9 @@ from . import dialects as D
 from . import via_parent as VP
 
 _ZERO_WHEN_EMPTY = {"count", "count_distinct", "sum"}
+# Aggregates that need their records in order: a plain aggregate column of the shared table where the
+# database has one (``D.native_aggregate``), else a window-function table of their own (``_Windowed``).
+_ORDERED = {"median", "percentile", "mode", "stddev"}
 
 
 @dataclass
@@ -53,6 +56,7 @@ class _Measure:
     value: exp.Expr | None  # None for count(...)
     where: exp.Expr | None
     unless: bool = False  # count the rows where ``where`` is not TRUE (all(): the offending records)
+    fraction: float | None = None  # percentile's (median: 0.5)
 
 
 @dataclass
@@ -67,16 +71,41 @@ class _AggGroup:
     measures: list[_Measure] = field(default_factory=list)
 
     def measure(
-        self, func: str, value: exp.Expr | None, where: exp.Expr | None, unless: bool = False
+        self,
+        func: str,
+        value: exp.Expr | None,
+        where: exp.Expr | None,
+        unless: bool = False,
+        fraction: float | None = None,
     ) -> _Measure:
         """The table's column for this aggregate, added on first use: the same aggregate written twice
         (or by two segments of a shared refresh) is computed once."""
         for m in self.measures:
-            if (m.func, m.unless) == (func, unless) and m.value == value and m.where == where:
+            same = (m.func, m.unless, m.fraction) == (func, unless, fraction)
+            if same and m.value == value and m.where == where:
                 return m
-        found = _Measure(f"{func}_{len(self.measures) + 1}", func, value, where, unless)
+        found = _Measure(f"{func}_{len(self.measures) + 1}", func, value, where, unless, fraction)
         self.measures.append(found)
         return found
+
+
+@dataclass
+class _Windowed:
+    """One aggregate computed from its records in order, in a derived table of its own keyed like an
+    aggregate table (``k``; the aggregate is ``v``) and joined the same way: first and last, and
+    median, percentile, mode and stddev where the database has no plain aggregate for them."""
+
+    alias: str
+    inner_alias: str  # of the window query inside
+    anchor_alias: str
+    steps: list[Step]
+    table_aliases: list[str]
+    records: Scope
+    node: T.Agg  # the same aggregate written twice shares the table
+    value: exp.Expr
+    where: exp.Expr | None
+    by: exp.Expr | None  # first/last: the order of the records
+    key: exp.Expr | None  # first/last: the records' key (ties go to the smallest), None if unknown
 
 
 class _Context:
@@ -109,6 +138,7 @@ class Scope:
         self.joins: list[exp.Join] = []
         self.to_one: dict[tuple[str, Step], str] = {}  # (alias, to-one step) -> the joined table's alias
         self.groups: dict[tuple[str, tuple[Step, ...]], _AggGroup] = {}
+        self.windowed: list[_Windowed] = []  # aggregates with a window-function table of their own
         # > 0 while compiling under a three-valued NOT: there a group's membership (set operators,
         # segment references) must be TRUE or FALSE, never NULL, or NOT(x AND group) drops customers.
         self.under_not = 0
@@ -131,6 +161,7 @@ class Scope:
         for group in self.groups.values():
             if group.measures:  # a table prepared for an aggregate that was then read another way has none
                 joins.append(_group_join(group))
+        joins.extend(_group_join(w) for w in self.windowed)
         return joins
 
     def join_to_one(self, from_alias: str, step: Step) -> str:
@@ -244,6 +275,7 @@ class Scope:
         aggregate can find the per-parent table a nested scope builds (see ``via_parent``).
         """
         aggregates, _ = _in_scope(nodes)
+        aggregates = [agg for agg in aggregates if not self.own_table(agg)]  # prepared when compiled
         paths: list[tuple[T.Agg, str, list[Step]]] = []
         for agg in aggregates:
             anchor_alias, steps = self.walk(agg.steps), list(agg.many)
@@ -274,6 +306,8 @@ class Scope:
                 return True
             return len(where.steps) == 1 and (self.alias, where.steps[0]) in self.to_one
         if isinstance(where, (T.Agg, T.Exists)):
+            if isinstance(where, T.Agg) and self.own_table(where):
+                return False  # a window-function table of its own
             if where.steps or len(where.many) > 1:
                 return False  # a to-one step first, or a two-step nested path: its own table
             nested = self.groups.get(_group_key(self.alias, where.many))
@@ -324,8 +358,16 @@ class Scope:
             ref = exp.Coalesce(this=ref, expressions=[exp.Literal.number(0)])
         return Typed(ref, per_parent.type)
 
+    def own_table(self, node: T.Agg) -> bool:
+        """Whether the aggregate needs a window-function table of its own on this database."""
+        if node.func in ("first", "last"):
+            return True
+        return node.func in _ORDERED and not D.native_aggregate(node.func, self.dialect)
+
     def aggregate(self, node: T.Agg) -> Typed:
         anchor_alias, steps = self.walk(node.steps), list(node.many)
+        if self.own_table(node):
+            return self.windowed_aggregate(node, anchor_alias, steps)
         via_parent = self._aggregate_via_parent(node, anchor_alias, steps)
         if via_parent is not None:
             return via_parent
@@ -334,11 +376,40 @@ class Scope:
         value = records.value(node.value) if node.value is not None else None
         records.prepare_groups([node.where])
         where = records.condition(node.where) if node.where is not None else None
-        measure = group.measure(node.func, value.sql if value else None, where)
+        measure = group.measure(node.func, value.sql if value else None, where, fraction=node.fraction)
         ref: exp.Expr = D.column(group.alias, measure.column)
         if node.func in _ZERO_WHEN_EMPTY:
             ref = exp.Coalesce(this=ref, expressions=[exp.Literal.number(0)])
         return Typed(ref, node.type)
+
+    def windowed_aggregate(self, node: T.Agg, anchor_alias: str, steps: list[Step]) -> Typed:
+        """The aggregate's own table (``_Windowed``), created on first use; NULL without records."""
+        for w in self.windowed:
+            if w.anchor_alias == anchor_alias and w.node == node:
+                return Typed(D.column(w.alias, "v"), node.type)
+        assert node.value is not None
+        records, aliases, _ = self.records_scope(anchor_alias, steps)
+        value = records.value(node.value).sql
+        records.prepare_groups([node.where])
+        where = records.condition(node.where) if node.where is not None else None
+        by = records.value(node.by).sql if node.by is not None else None
+        key = D.column(aliases[-1], node.key) if node.key is not None else None
+        short = {"percentile": "pctl"}.get(node.func, node.func)
+        w = _Windowed(
+            self.ctx.alias(f"{steps[-1].target}_{short}"),
+            self.ctx.alias("ordered"),
+            anchor_alias,
+            steps,
+            aliases,
+            records,
+            node,
+            value,
+            where,
+            by,
+            key,
+        )
+        self.windowed.append(w)
+        return Typed(D.column(w.alias, "v"), node.type)
 
     # --- conditions -------------------------------------------------------------------------------
     def condition(self, node: T.Cond) -> exp.Expr:  # noqa: C901 - one branch per node type
@@ -730,8 +801,10 @@ def _without_empty_default(node: T.Compare, left: Typed, right: Typed) -> tuple[
     return left, right
 
 
-def _group_join(group: _AggGroup, on: exp.Expr | None = None) -> exp.Join:
+def _group_join(group: _AggGroup | _Windowed, on: exp.Expr | None = None) -> exp.Join:
     """The derived table of one aggregate group, LEFT JOINed to its anchor (or to the key ``on``)."""
+    if isinstance(group, _Windowed):
+        return _windowed_join(group, on)
     steps, aliases = group.steps, group.table_aliases
     first = steps[0]
     fk = D.column(aliases[0], first.target_column)
@@ -750,7 +823,9 @@ def _group_join(group: _AggGroup, on: exp.Expr | None = None) -> exp.Join:
         # With one shared filter it goes to WHERE (fewer rows to aggregate); otherwise each aggregate
         # filters its own rows with CASE WHEN, so one scan serves them all.
         where = None if shared_where is not None else m.where
-        select = select.select(exp.alias_(_agg_sql(m, where), m.column, copy=False), copy=False)
+        select = select.select(
+            exp.alias_(_agg_sql(m, where, group.records.dialect), m.column, copy=False), copy=False
+        )
     if shared_where is not None:
         select = select.where(shared_where, copy=False)
     select = select.group_by(fk.copy(), copy=False)
@@ -764,7 +839,7 @@ def _group_join(group: _AggGroup, on: exp.Expr | None = None) -> exp.Join:
     )
 
 
-def _agg_sql(m: _Measure, where: exp.Expr | None) -> exp.Expr:
+def _agg_sql(m: _Measure, where: exp.Expr | None, dialect: str) -> exp.Expr:
     if m.unless:
         # The rows where ``where`` is FALSE or NULL, as SUM(CASE WHEN where THEN 0 ELSE 1 END) (see
         # D.COUNT_NOT_TRUE_AS_SUM). A group has a row, so the SUM is never NULL.
@@ -779,8 +854,153 @@ def _agg_sql(m: _Measure, where: exp.Expr | None) -> exp.Expr:
         return exp.Count(this=value if (where is not None or m.value is not None) else exp.Star())
     if m.func == "count_distinct":
         return exp.Count(this=exp.Distinct(expressions=[value]))
+    if m.func in _ORDERED:
+        return D.aggregate_sql(m.func, value, m.fraction, dialect)
     cls = {"sum": exp.Sum, "avg": exp.Avg, "min": exp.Min, "max": exp.Max}[m.func]
     return cls(this=value)
+
+
+def _windowed_join(w: _Windowed, on: exp.Expr | None = None) -> exp.Join:
+    """The table of one ``_Windowed`` aggregate: ``k`` and ``v`` per anchor row that has records.
+
+    A window query over the records the filter keeps (and whose value, or for first/last whose order,
+    is not NULL), partitioned by the first step's key, then one row per key:
+    - percentile/median: the values numbered 1..n in order; PERCENTILE_CONT interpolates between the
+      values at 0-based positions floor(h) and ceil(h), h = p * (n - 1): the rows with
+      h < rn < h + 2 are those two (or the one at h);
+    - mode: the values counted per key, the most frequent first, ties to the smallest: row 1;
+    - first/last: the records by the order (descending for last), ties to the smallest key (without
+      a known key: the smallest value, NULL last): row 1;
+    - stddev: the squared deviations from the key's mean, summed, over n - 1, its square root.
+    Where ``FIRST(x ORDER BY ...)`` is an aggregate (``D.FIRST_ORDER_BY``), mode, first and last take
+    the first value in that order with GROUP BY instead of numbering the rows.
+    """
+    func, dialect = w.node.func, w.records.dialect
+    first = w.steps[0]
+    fk = D.column(w.table_aliases[0], first.target_column)
+    tested = w.by if func in ("first", "last") else w.value
+    assert tested is not None
+    conds = [c for c in (w.where, _not(exp.Is(this=tested.copy(), expression=exp.Null()))) if c is not None]
+    inner = exp.select(exp.alias_(fk.copy(), "k", copy=False), copy=False).from_(
+        D.table(first.target, w.table_aliases[0]), copy=False
+    )
+    for j in w.records.from_joins():
+        inner = inner.join(j, copy=False)
+    inner = inner.where(exp.and_(*conds, copy=False), copy=False)
+
+    def window(this: exp.Expr, *order: exp.Ordered) -> exp.Window:
+        return exp.Window(
+            this=this, partition_by=[fk.copy()], order=exp.Order(expressions=list(order)) if order else None
+        )
+
+    def col(name: str) -> exp.Column:
+        return D.column(w.inner_alias, name)
+
+    def one() -> exp.Expr:
+        return exp.Literal.number(1)
+
+    as_double = exp.Cast(this=w.value.copy(), to=exp.DataType.build("double"))
+    keep: exp.Expr | None = None
+    group_by: list[exp.Expr] = []
+    if func in ("median", "percentile"):
+        inner = inner.select(
+            exp.alias_(as_double, "v", copy=False),
+            exp.alias_(window(exp.RowNumber(), D.ordered(w.value.copy(), dialect)), "rn", copy=False),
+            exp.alias_(window(exp.Count(this=exp.Star())), "n", copy=False),
+            copy=False,
+        )
+        p = w.node.fraction
+        assert p is not None
+
+        def h() -> exp.Expr:  # the 0-based position, p * (n - 1)
+            n_minus_1 = exp.Paren(this=exp.Sub(this=col("n"), expression=one()))
+            return exp.Mul(this=exp.Literal.number(repr(p)), expression=n_minus_1)
+
+        low, high = exp.Min(this=col("v")), exp.Max(this=col("v"))
+        below = exp.Paren(this=exp.Sub(this=exp.Min(this=col("rn")), expression=one()))
+        frac = exp.Paren(this=exp.Sub(this=h(), expression=below))
+        spread = exp.Paren(this=exp.Sub(this=high, expression=low.copy()))
+        value: exp.Expr = exp.Add(this=low, expression=exp.Mul(this=frac, expression=spread))
+        keep = exp.and_(
+            exp.GT(this=col("rn"), expression=h()),
+            exp.LT(this=col("rn"), expression=exp.Add(this=h(), expression=exp.Literal.number(2))),
+            copy=False,
+        )
+        group_by = [col("k"), col("n")]
+    elif func == "stddev":
+        inner = inner.select(
+            exp.alias_(as_double, "v", copy=False),
+            exp.alias_(window(exp.Avg(this=as_double.copy())), "m", copy=False),
+            copy=False,
+        )
+        deviation = exp.Paren(this=exp.Sub(this=col("v"), expression=col("m")))
+        squares = exp.Sum(this=exp.Mul(this=deviation, expression=deviation.copy()))
+        n_minus_1 = exp.Sub(this=exp.Count(this=exp.Star()), expression=one())
+        value = exp.Sqrt(
+            this=exp.Div(
+                this=squares, expression=exp.Nullif(this=n_minus_1, expression=exp.Literal.number(0))
+            )
+        )
+        group_by = [col("k")]
+    else:  # mode, first, last: row 1 of an order
+        first_agg = dialect in D.FIRST_ORDER_BY
+        if func == "mode":
+            inner = inner.group_by(fk.copy(), w.value.copy(), copy=False)
+            count: exp.Expr = exp.Count(this=exp.Star())
+            if first_agg:  # counted first, then the first value by count
+                inner = inner.select(
+                    exp.alias_(w.value.copy(), "v", copy=False),
+                    exp.alias_(count, "n", copy=False),
+                    copy=False,
+                )
+                count = col("n")
+            values = col("v") if first_agg else w.value
+            order = [D.ordered(count, dialect, desc=True), D.ordered(values.copy(), dialect)]
+        else:
+            assert w.by is not None
+            values = w.value
+            order = [D.ordered(w.by.copy(), dialect, desc=func == "last")]
+            if w.key is not None:
+                order.append(D.ordered(w.key.copy(), dialect))
+            else:
+                is_null = exp.Is(this=w.value.copy(), expression=exp.Null())
+                null_last = exp.Case(ifs=[exp.If(this=is_null, true=one())], default=exp.Literal.number(0))
+                order += [D.ordered(null_last, dialect), D.ordered(w.value.copy(), dialect)]
+        if first_agg:
+            first_value = exp.First(this=exp.Order(this=values.copy(), expressions=order))
+            if func != "mode":  # one GROUP BY of the records: the table itself
+                select = inner.select(exp.alias_(first_value, "v", copy=False), copy=False)
+                return _keyed_join(w, select.group_by(fk.copy(), copy=False), on)
+            value, group_by = first_value, [col("k")]
+        else:
+            inner = inner.select(
+                exp.alias_(w.value.copy(), "v", copy=False),
+                exp.alias_(window(exp.RowNumber(), *order), "rn", copy=False),
+                copy=False,
+            )
+            value, keep = col("v"), exp.EQ(this=col("rn"), expression=one())
+    rows = exp.Subquery(this=inner, alias=exp.TableAlias(this=exp.to_identifier(w.inner_alias)))
+    outer = exp.select(exp.alias_(col("k"), "k", copy=False), exp.alias_(value, "v", copy=False), copy=False)
+    outer = outer.from_(rows, copy=False)
+    if keep is not None:
+        outer = outer.where(keep, copy=False)
+        if not group_by and dialect in D.DISTINCT_ROW_ONE:
+            outer = outer.distinct(copy=False)  # one row per key already: kept from being merged
+    if group_by:
+        outer = outer.group_by(*group_by, copy=False)
+    return _keyed_join(w, outer, on)
+
+
+def _keyed_join(w: _Windowed, select: exp.Select, on: exp.Expr | None) -> exp.Join:
+    """``select`` (``k``, ``v``) as the table ``w.alias``, LEFT JOINed to the anchor (or to ``on``)."""
+    return exp.Join(
+        this=exp.Subquery(this=select, alias=exp.TableAlias(this=exp.to_identifier(w.alias))),
+        on=exp.EQ(
+            this=D.column(w.alias, "k"),
+            expression=on if on is not None else D.column(w.anchor_alias, w.steps[0].source_column),
+        ),
+        side="LEFT",
+    )
 
 
 def _not(cond: exp.Expr) -> exp.Expr:

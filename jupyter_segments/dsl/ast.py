@@ -13,7 +13,20 @@ from dataclasses import dataclass, field
 from typing import Literal as TLiteral
 from typing import Union, cast
 
-AggFunc = TLiteral["count", "count_distinct", "sum", "avg", "min", "max"]
+AggFunc = TLiteral[
+    "count",
+    "count_distinct",
+    "sum",
+    "avg",
+    "min",
+    "max",
+    "median",
+    "percentile",
+    "mode",
+    "first",
+    "last",
+    "stddev",
+]
 ExistsKind = TLiteral["any", "none", "all"]
 SetOpKind = TLiteral["union", "intersect", "except"]
 TimeUnit = TLiteral["day", "week", "month", "year"]
@@ -58,12 +71,18 @@ class Aggregate(Node):
 
     With an expression of the records instead of a path (``sum(order_lines.quantity *
     order_lines.unit_price)``), ``path`` is empty and ``value`` holds the expression as written.
+
+    ``first(orders.channel by order_date)`` / ``last(...)``: ``by`` orders the records (read on them,
+    like ``where``); ``percentile(orders.amount, 0.9)``: ``fraction`` is the expression after the comma
+    (the binder checks it is a number from 0 to 1).
     """
 
     func: AggFunc
     path: tuple[str, ...]  # relationship steps, then the column (if any): resolved by the binder
     where: Expr | None = None
     value: Expr | None = None
+    by: Expr | None = None
+    fraction: Expr | None = None
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,9 @@ Grammar (lowest precedence first; see docs/dsl.md)::
     rank       := (TOP | BOTTOM) number ["%"] BY additive [AMONG notexpr]
     predicate  := additive [comparison tail]
     additive   := term (("+" | "-") (term | integer unit))* ; term := unary (("*" | "/") unary)*
-    primary    := literal | {param} | name ("." name)* | agg "(" (path | additive) [WHERE setexpr] ")"
+    primary    := literal | {param} | name ("." name)* | agg "(" (path | additive) [argument] [WHERE setexpr] ")"
+    argument   := "," additive        -- percentile(orders.amount, 0.9): the fraction
+                | BY additive         -- first/last(orders.channel by order_date): the records' order
                 | (any | none | all) "(" path [WHERE setexpr] ")" | function "(" additive ("," additive)* ")"
                 | CASE (WHEN setexpr THEN additive)+ [ELSE additive] END | "(" setexpr ")"
 
@@ -26,7 +28,10 @@ from ..errors import SegmentError, did_you_mean
 from . import ast as A
 from .tokens import T, Token, tokenize
 
-AGG_FUNCS = ("count", "count_distinct", "sum", "avg", "min", "max")
+AGG_FUNCS = (
+    "count", "count_distinct", "sum", "avg", "min", "max", "median", "percentile", "mode", "first", "last",
+    "stddev",
+)  # fmt: skip
 EXISTS_KINDS = ("any", "none", "all")
 # The scalar functions (their signatures and meaning: jupyter_segments/bind/functions.py).
 FUNCTIONS = (
@@ -52,6 +57,11 @@ INTERVAL_UNITS = {
     "hours": "hour",
     "minute": "minute",
     "minutes": "minute",
+}
+_AGG_EXAMPLES = {
+    "first": "first(orders.channel by order_date)",
+    "last": "last(orders.channel by order_date)",
+    "percentile": "percentile(orders.amount, 0.9)",
 }
 # Words that end an expression; they can still be column names when quoted.
 _RESERVED = {
@@ -473,15 +483,41 @@ class _Parser:
         if func == "count" and self.at_op("*") and self.peek().kind is T.OP and self.peek().text == ")":
             self.advance()  # count(*): the binder says what to count instead, from the user's model
             self.advance()
-            return A.Aggregate("count", (), None, None, **self.span(start))
+            return A.Aggregate("count", (), pos=start, end=self.span(start)["end"])
         if self.tok.kind not in (T.IDENT, T.QIDENT) and not self.at_op("(", "-"):
             self.path()  # raises: expected a relationship path (an expression starts with one too)
         value = self.additive()
+        by, fraction = self.aggregate_argument(func)
         where = self.setexpr() if self.accept_word("where") else None
         self.expect_op(")", "')' to close the aggregate")
+        span = self.span(start)
         if isinstance(value, A.Name):
-            return A.Aggregate(func, value.parts, where, **self.span(start))  # type: ignore[arg-type]
-        return A.Aggregate(func, (), where, value, **self.span(start))  # type: ignore[arg-type]
+            return A.Aggregate(func, value.parts, where, None, by, fraction, **span)  # type: ignore[arg-type]
+        return A.Aggregate(func, (), where, value, by, fraction, **span)  # type: ignore[arg-type]
+
+    def aggregate_argument(self, func: str) -> tuple[A.Expr | None, A.Expr | None]:
+        """After the value: ``by <order>`` of first/last, ``, <fraction>`` of percentile."""
+        if func in ("first", "last", "percentile") and self.at_word("where"):
+            what = "the fraction goes" if func == "percentile" else "BY and the order go"
+            raise self.error(f"{what} before WHERE, as in  {_AGG_EXAMPLES[func][:-1]} where ...)")
+        if func in ("first", "last"):
+            self.expect_word("by", f"BY and the order of the records, as in  {_AGG_EXAMPLES[func]}")
+            return self.additive(), None
+        if func == "percentile":
+            self.expect_op(",", f"',' and a fraction from 0 to 1, as in  {_AGG_EXAMPLES[func]}")
+            return None, self.additive()
+        if self.at_word("by"):
+            raise self.error(
+                f"{func}() has no BY; first(...) and last(...) do, as in  {_AGG_EXAMPLES['first']}"
+            )
+        if self.at_op(","):
+            hint = (
+                f"; percentile takes a fraction, as in  {_AGG_EXAMPLES['percentile']}"
+                if func == "median"
+                else ""
+            )
+            raise self.error(f"{func}() takes one value{hint}")
+        return None, None
 
     def function(self, name: str) -> A.Func:
         start = self.advance().pos

@@ -14,7 +14,7 @@ _KEYWORDS = {
     "starts", "ends", "with", "empty", "last", "before", "after", "where", "project", "as", "union",
     "intersect", "except", "segment", "date", "timestamp", "any", "none", "all", "count",
     "count_distinct", "sum", "avg", "min", "max", "case", "when", "then", "else", "end", "top", "bottom",
-    "by", "among", "distinct", "this", "previous",
+    "by", "among", "distinct", "this", "previous", "median", "percentile", "mode", "first", "stddev",
 }  # fmt: skip
 
 # Binding strength: a child weaker than its parent is parenthesised.
@@ -98,6 +98,11 @@ def _bare(node: A.Expr) -> str:  # noqa: C901 - one branch per node type reads b
     if isinstance(node, (A.Aggregate, A.Exists)):
         head = node.func if isinstance(node, A.Aggregate) else node.kind
         where = f" where {_expr(node.where, _SETOP)}" if node.where is not None else ""
+        if isinstance(node, A.Aggregate):
+            if node.by is not None:
+                where = f" by {_expr(node.by, _ADD)}{where}"
+            if node.fraction is not None:
+                where = f", {_expr(node.fraction, _ADD)}{where}"
         if isinstance(node, A.Aggregate) and node.value is not None:
             return f"{head}({_expr(node.value, _ADD)}{where})"
         return f"{head}({_path(node.path) if node.path else '*'}{where})"
