@@ -425,7 +425,9 @@ class Workspace:
         """Save one segment per RFM label (``scores`` from ``ws.rfm`` or the activity table name plus
         ``ws.rfm`` arguments); returns label -> segment name."""
         scores = self.rfm(scores, **rfm_args) if isinstance(scores, str) else scores
-        return intelligence.rfm.save_segments(self.segment, scores, labels, prefix=prefix)
+        return intelligence.rfm.save_segments(
+            self.segment, scores, labels, prefix=prefix, catalog=self.catalog
+        )
 
     def suggest(
         self, measure: str, using: list[str] | None = None, **options: Any

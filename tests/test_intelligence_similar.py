@@ -82,12 +82,11 @@ def test_importances_name_the_planted_features(scored_all):
     assert "country" not in top
 
 
-def test_default_output_top_fifth_and_floor(planted, scored_all):
+def test_default_output_is_the_best_fifth(planted, scored_all):
     ws, seed_text, seed, _ = planted
     sim = ws.similar(seed_text)
     audience = N - len(seed)
-    assert len(sim) <= math.ceil(0.2 * audience)
-    assert (sim["similarity"] >= 0.4).all()
+    assert len(sim) == math.ceil(0.2 * audience)  # no score floor by default: always the best 20%
     # the chosen ones are the best-scored of the audience (same model, same seed)
     best = scored_all.head(len(sim))
     assert set(sim["customer_id"]) == set(best["customer_id"])
@@ -97,6 +96,10 @@ def test_default_output_top_fifth_and_floor(planted, scored_all):
         ((scored_all["similarity"] >= lo) & (scored_all["similarity"] < hi)).sum() for lo, hi, _ in BANDS[:-1]
     ]
     assert list(sim.bands["customers"][:-1]) == expected
+    # min_score filters only when given
+    floor = ws.similar(seed_text, min_score=0.9)
+    assert set(floor["customer_id"]) == set(best.loc[best["similarity"] >= 0.9, "customer_id"])
+    assert len(floor) < len(sim) and "min_score 0.9 kept fewer" in floor.verdict
 
 
 def test_top_n_target_and_include_members(planted):

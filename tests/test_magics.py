@@ -698,11 +698,23 @@ def test_intelligence_commands(ip, demo_conn, demo_frames):
             ip, "%segment suggest --measure 'sum(orders.amount)' --using country newsletter -o sugg"
         )
         assert result.error_in_exec is None, out.stderr
-        assert all(hasattr(s, "definition") and hasattr(s, "lift") for s in ip.user_ns["sugg"])
+        sugg = ip.user_ns["sugg"]
+        assert sugg and sugg[0].definition == "newsletter"  # the demo's newsletter customers spend more
+        c = demo_frames["customers"]
+        spend = c["customer_id"].map(demo_frames["orders"].groupby("customer_id")["amount"].sum()).fillna(0.0)
+        news = c["newsletter"].astype(bool)
+        assert sugg[0].size == int(news.sum())
+        assert sugg[0].measure_inside == pytest.approx(spend[news].mean(), rel=1e-9)
+        assert sugg[0].lift == pytest.approx(spend[news].mean() / spend[~news].mean(), rel=1e-9)
 
+        # intel_a is count(orders) >= 8: every feature over orders is left out, and on what remains the
+        # demo's members look like everyone else; the honest answer is no lookalikes, said in words.
         result, out = run(ip, "%segment similar intel_a --size 0.1 -o sim")
         assert result.error_in_exec is None, out.stderr
-        assert 0.0 <= ip.user_ns["sim"].auc <= 1.0
+        sim = ip.user_ns["sim"]
+        assert len(sim) == 0 and sim.auc < 0.6
+        assert {"count(orders)", "sum(orders.amount)"} <= set(sim.excluded["feature"])
+        assert "no similar customers" in plain(out)
     finally:
         run(ip, "%segment delete intel_a")
         run(ip, "%segment delete intel_b")

@@ -20,16 +20,18 @@ Kinds: ``number`` (numeric values), ``category`` (text: one indicator per freque
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, replace
+from typing import Any, Literal, Union
 
 import numpy as np
 import pandas as pd
 from sqlglot import exp
 
+from ..bind import typed as T
 from ..catalog import members as M
 from ..catalog.store import Catalog
 from ..compile import dialects as D
@@ -158,7 +160,7 @@ def _type_of(session: Session, node: A.Expr, text: str) -> str:
     if isinstance(node, A.BoolTest):  # a bare value parses as a boolean test
         node = node.operand
     if isinstance(node, A.Aggregate):
-        if node.func in ("count", "count_distinct", "sum", "avg"):
+        if node.func in ("count", "count_distinct", "sum", "avg", "median", "percentile", "stddev"):
             return "number"
         return _path_type(session, session.model.customer_entity().name, node.path, text)
     if isinstance(node, (A.Arith, A.Neg)):
@@ -259,12 +261,114 @@ def tables_of(expr: str) -> set[str]:
     return found
 
 
+# --- groups: a definition, or the members of a saved segment's last refresh ---------------------------
+
+
+@dataclass(frozen=True)
+class Stored:
+    """The members of a saved segment's last successful refresh (or a static segment's snapshot).
+
+    ``table``: the members table in the user's database; otherwise ``keys`` (read from the Parquet file).
+    ``negated``: everyone but those members."""
+
+    name: str
+    run_id: int
+    finished_at: Any
+    members: int
+    table: str | None = None
+    keys: tuple = ()
+    negated: bool = False
+
+    def complement(self) -> Stored:
+        return replace(self, negated=not self.negated)
+
+    def describe(self) -> str:
+        when = f" of {self.finished_at:%Y-%m-%d %H:%M}" if isinstance(self.finished_at, dt.datetime) else ""
+        return f"{self.name}: the {self.members:,} members of refresh #{self.run_id}{when}"
+
+
+Group = Union[A.Expr, Stored]
+
+
+def stored_members(session: Session, catalog: Catalog, name: str) -> Stored | None:
+    """The members of the last successful refresh of saved segment ``name``, or None if it has none."""
+    row = catalog.segment_row(name)
+    if not row["members_run_id"] or not row["members_location"]:
+        return None
+    run = catalog.run_row(int(row["members_run_id"]))
+    key = session.model.customer_entity().key
+    assert key is not None
+    run_id, finished = int(row["members_run_id"]), run.get("finished_at")
+    if row["members_location"] == "table":
+        return Stored(name, run_id, finished, int(run.get("members") or 0), table=row["members_table"])
+    keys = M.stored_keys(session.backend, row, key)
+    values = tuple(v.item() if hasattr(v, "item") else v for v in keys)
+    return Stored(name, run_id, finished, len(values), keys=values)
+
+
+def group_query(
+    session: Session, group: Group, features: Sequence[Feature] = (), *, shape: str, as_of=None
+) -> exp.Select:
+    """The compiled query (``keys``, ``members`` or ``count``) of a group with feature PROJECT columns."""
+    if not isinstance(group, Stored):
+        return session.query(definition_text(group, features), shape=shape, as_of=as_of)  # type: ignore[arg-type]
+    key = session.model.customer_entity().key
+    assert key is not None
+    if group.table is None:
+        items = tuple(A.Literal(k) for k in group.keys)
+        cond: A.Expr = (
+            A.InList(A.Name((key,)), items, negated=group.negated) if items else A.Literal(group.negated)
+        )
+        return session.query(definition_text(cond, features), shape=shape, as_of=as_of)  # type: ignore[arg-type]
+    q = session.query(definition_text(everyone(), features), shape=shape, as_of=as_of)  # type: ignore[arg-type]
+    members = exp.select(D.column("m", key)).from_(D.table(group.table, "m"))
+    pred: exp.Expression = exp.In(this=D.column("c", key), query=exp.Subquery(this=members))
+    return q.where(exp.not_(pred) if group.negated else pred)
+
+
+def count(session: Session, group: Group, *, as_of=None) -> int:
+    """Members of a group, counted by the database."""
+    if not isinstance(group, Stored):
+        return session.count(A.Definition(group), as_of=as_of)
+    sql = group_query(session, group, shape="count", as_of=as_of).sql(dialect=session.dialect)
+    return int(session.fetch(sql).iloc[0, 0] or 0)
+
+
+# --- as_of recorded for a saved segment (RFM segments are cut at one date) -----------------------------
+
+
+def _as_of_key(name: str) -> str:
+    return f"intelligence.as_of:{name}"
+
+
+def record_as_of(catalog: Catalog, name: str, as_of: dt.date) -> None:
+    """Remember that saved segment ``name`` (its current definition) is meant to be evaluated at ``as_of``."""
+    catalog.set_setting(
+        _as_of_key(name), {"definition": catalog.definition_text(name), "as_of": as_of.isoformat()}
+    )
+
+
+def recorded_as_of(catalog: Catalog | None, ref: Any) -> dt.date | None:
+    """The as_of recorded for saved segment ``ref``, if it is one and its definition has not changed since."""
+    if catalog is None or not isinstance(ref, str) or not catalog.has_segment(ref.strip()):
+        return None
+    saved = catalog.get_setting(_as_of_key(ref.strip()))
+    if not isinstance(saved, dict):
+        return None
+    try:
+        if catalog.definition_text(ref.strip()) != saved.get("definition"):
+            return None  # the definition was changed since: the date no longer belongs to it
+    except KeyError:
+        return None
+    return dt.date.fromisoformat(saved["as_of"])
+
+
 # --- fetching ----------------------------------------------------------------------------------------
 
 
 def sample_frame(
     session: Session,
-    cond: A.Expr,
+    cond: Group,
     features: Sequence[Feature],
     *,
     max_rows: int = DEFAULT_SAMPLE,
@@ -279,9 +383,8 @@ def sample_frame(
     key by ``ORDER BY RANDOM()``. The rows are then capped with LIMIT.
     """
     all_features = [*features, *extra]
-    text = definition_text(cond, all_features)
-    n = population if population is not None else session.count(session.parse(text), as_of=as_of)
-    q = session.query(text, shape="members", as_of=as_of)
+    n = population if population is not None else count(session, cond, as_of=as_of)
+    q = group_query(session, cond, all_features, shape="members", as_of=as_of)
     key = session.model.customer_entity().key
     assert key is not None
     q = _only_columns(q, key, [f.alias for f in all_features])
@@ -303,11 +406,10 @@ def sample_frame(
 
 
 def iter_frames(
-    session: Session, cond: A.Expr, features: Sequence[Feature], *, chunk_size: int = 50_000, as_of=None
+    session: Session, cond: Group, features: Sequence[Feature], *, chunk_size: int = 50_000, as_of=None
 ):
     """Every member of ``cond`` with key and feature columns, streamed in chunks."""
-    text = definition_text(cond, features)
-    q = session.query(text, shape="members", as_of=as_of)
+    q = group_query(session, cond, features, shape="members", as_of=as_of)
     key = session.model.customer_entity().key
     assert key is not None
     sql = _only_columns(q, key, [f.alias for f in features]).sql(dialect=session.dialect)
@@ -413,3 +515,109 @@ def design_matrix(
         else:
             out[:, j] = pd.to_numeric(s, errors="coerce").astype(float).to_numpy()
     return out, columns
+
+
+# --- what a definition reads (the no-leakage rule of similar) ------------------------------------------
+
+Read = tuple  # ("col", path, column) or ("path", path): path is a tuple of model Steps from the customer
+
+
+def reads(node: object, prefix: tuple = ()) -> set[Read]:
+    """Every column and relationship path a typed tree reads, from the customer table.
+
+    Reads through saved measures (``MeasureRef``) and referenced segments (``SegmentRef``) count: the typed
+    tree carries their bound bodies. An aggregate's ``value`` and ``where`` are read in its records' scope,
+    so ``sum(orders.amount where status = 'paid')`` reads the path ``orders`` and the columns
+    ``orders.amount`` and ``orders.status``."""
+    out: set[Read] = set()
+
+    def add_path(path: tuple) -> None:
+        for i in range(1, len(path) + 1):
+            out.add(("path", path[:i]))
+            step = path[i - 1]
+            if not step.to_many:  # a to-one step reads its foreign key (regions.name reads region_id)
+                out.add(("col", path[: i - 1], step.source_column.lower()))
+
+    def walk(n: object, pre: tuple) -> None:
+        if isinstance(n, T.Col):
+            full = pre + tuple(n.steps)
+            add_path(full)
+            out.add(("col", full, n.column.lower()))
+            return
+        if isinstance(n, (T.Agg, T.Exists)):
+            full = pre + T.path(n)
+            add_path(full)
+            for child in (getattr(n, "value", None), n.where):
+                if child is not None:
+                    walk(child, full)
+            return
+        if isinstance(n, tuple):
+            for item in n:
+                walk(item, pre)
+            return
+        if hasattr(n, "__dataclass_fields__") and isinstance(n, T.Node):
+            for name in n.__dataclass_fields__:
+                if name in ("pos", "end"):
+                    continue
+                walk(getattr(n, name), pre)
+
+    walk(node, prefix)
+    return out
+
+
+def definition_reads(session: Session, cond: A.Expr) -> set[Read]:
+    """What the condition ``cond`` reads once bound (names of saved segments and measures followed)."""
+    return reads(session.bind(A.Definition(cond)).condition)
+
+
+def feature_reads(session: Session, feature: Feature) -> set[Read]:
+    """What one feature expression reads."""
+    typed = session.bind(A.Definition(everyone(), (A.Projection(value_node(feature.expr), feature.alias),)))
+    return reads(typed.projections[0].value)
+
+
+def describe_read(read: Read) -> str:
+    """``orders``, ``orders.amount``, ``age``: a read as the user would name it."""
+    path = read[1]
+    names = [s.relationship.many_name if s.to_many else s.relationship.one_name for s in path]
+    if read[0] == "col":
+        names.append(read[2])
+    return ".".join(names)
+
+
+# --- tests -------------------------------------------------------------------------------------------
+
+
+def welch_p(m1: float, v1: float, n1: int, m2: float, v2: float, n2: int) -> float:
+    from scipy import stats  # scipy comes with scikit-learn (the ml extra): loaded when needed
+
+    if n1 < 2 or n2 < 2:
+        return 1.0
+    se2 = v1 / n1 + v2 / n2
+    if se2 <= 0:
+        return 0.0 if m1 != m2 else 1.0
+    t = (m1 - m2) / math.sqrt(se2)
+    df = se2**2 / ((v1 / n1) ** 2 / (n1 - 1) + (v2 / n2) ** 2 / (n2 - 1))
+    return float(2 * stats.t.sf(abs(t), df))
+
+
+def two_proportion_p(p1: float, n1: int, p2: float, n2: int) -> float:
+    from scipy import stats  # scipy comes with scikit-learn (the ml extra): loaded when needed
+
+    pooled = (p1 * n1 + p2 * n2) / (n1 + n2)
+    se = math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
+    if se == 0:
+        return 1.0
+    return float(2 * stats.norm.sf(abs(p1 - p2) / se))
+
+
+def holm(p_values: Sequence[float]) -> list[float]:
+    """Holm-Bonferroni adjusted p-values (family-wise error over all the tests given)."""
+    m = len(p_values)
+    order = sorted(range(m), key=lambda i: p_values[i])
+    out = [1.0] * m
+    running = 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * p_values[i]))
+        out[i] = running
+    return out

@@ -59,12 +59,14 @@ from typing import Any
 import pandas as pd
 from sqlglot import exp
 
+from ..catalog.store import Catalog
 from ..compile import dialects as D
 from ..dsl import ast as A
 from ..dsl import parse_condition, to_text
 from ..errors import SegmentError, did_you_mean
 from ..session import Session
 from . import display
+from . import features as F
 
 SCORES = ("r", "f", "m")
 
@@ -558,10 +560,13 @@ def save_segments(
     labels: Sequence[str] | None = None,
     *,
     prefix: str = "rfm_",
+    catalog: Catalog | None = None,
 ) -> dict[str, str]:
     """Save one segment per label (``rfm_champions``, ...) with ``ws.segment``; returns label -> name.
 
     Labels no customer has (possible when ties leave a score unused) are skipped unless asked for.
+    ``catalog``: where to record the scores' ``as_of`` with each segment, so that ``compare`` and
+    ``similar`` evaluate the segment at the date its cut points belong to (``features.recorded_as_of``).
     """
     if not isinstance(scores, RfmScores):
         raise SegmentError("pass the result of ws.rfm(...) (or the activity table name and ws.rfm arguments)")
@@ -577,5 +582,7 @@ def save_segments(
             f"(quintile cut points as of {scores.spec.as_of})"
         )
         save(name, text, description=description)
+        if catalog is not None:
+            F.record_as_of(catalog, name, scores.spec.as_of)
         names[label] = name
     return names

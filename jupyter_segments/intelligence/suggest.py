@@ -3,19 +3,24 @@
 How (``ws.suggest(measure=..., using=...)``):
 
 1. A bounded sample (``sample`` rows, chosen in the database; see ``features.sample_frame``) of the
-   customers in ``within`` is fetched with the measure and the features as PROJECT columns.
+   customers in ``within`` is fetched with the measure and the features as PROJECT columns, and split at
+   random into two halves: the *fit* half finds rules, the *check* half judges them.
 2. A shallow decision tree (scikit-learn; ``max_depth`` 3, leaves of at least ``min_size`` sampled
-   customers) is fitted: a regression tree for a numeric measure, a classification tree for a
-   categorical one (text or boolean with at most 10 values).
+   customers) is fitted on the fit half: a regression tree for a numeric measure, a classification tree
+   for a categorical one (text or boolean with at most 10 values).
 3. Every node of the tree below the root is a candidate group: the conjunction of the rules on its path.
-   **Significance** is judged on the sample: a numeric measure's mean inside vs outside with Welch's
-   t-test; a category's share inside vs outside with a two-proportion z-test; a candidate is kept when
-   its p-value is below ``alpha`` (0.01) after a Bonferroni correction for the number of candidates
-   tested, it has at least ``min_size`` sampled members, and its lift (inside / outside) is at least
-   ``min_lift`` (1.25) or at most 1 / ``min_lift`` (for a category only higher shares count). A group
-   whose ancestor in the tree (fewer rules) is also kept with a lift within 15% is dropped, and the rest
-   are ranked by lift (or 1 / lift for lower groups).
-4. Each kept group becomes an ordinary DSL definition, and its **size and the measure inside and outside
+   **Significance** on the fit half: a numeric measure's mean inside vs outside with Welch's t-test; a
+   category's share inside vs outside with a two-proportion z-test; a candidate is kept when its p-value
+   is below ``alpha`` (0.01) after a Bonferroni correction for the number of candidates tested, it has
+   at least ``min_size`` members there, and its lift (inside / outside) is at least ``min_lift`` (1.25)
+   or at most 1 / ``min_lift`` (for a category only higher shares count). A group whose ancestor in the
+   tree (fewer rules) is also kept with a lift within 15% is dropped.
+4. **Held-out check**: each remaining rule is measured on the check half, which the tree never saw; it
+   must show a lift in the same direction of at least ``min_lift`` (or at most 1 / ``min_lift``) with
+   p < ``alpha`` Bonferroni-corrected for the rules checked. Rules that do not hold up are dropped
+   (``Suggestions.notes`` lists them); the rest are ranked by lift (or 1 / lift for lower groups) and
+   show their check-half lift (``holdout_lift``).
+5. Each kept group becomes an ordinary DSL definition, and its **size and the measure inside and outside
    are recomputed by the database** over all customers (the p-value shown is Welch's / the z-test's
    again, on those exact database moments).
 
@@ -59,7 +64,9 @@ class Suggestion:
     p_value: float
     measure: str
     category: Any = None  # for a categorical measure: the value whose share is higher
-    sample_size: int = 0  # members of the group in the sample
+    sample_size: int = 0  # members of the group in the half of the sample the rule was found on
+    holdout_lift: float = math.nan  # the lift on the other half (the check)
+    holdout_size: int = 0  # members of the group in that other half
     rules: list[str] = field(default_factory=list)
     _save: Callable[..., Any] | None = field(default=None, repr=False, compare=False)  # ws.segment
 
@@ -71,6 +78,14 @@ class Suggestion:
 
     def _repr_html_(self) -> str:
         return Suggestions([self])._repr_html_()
+
+    def __repr__(self) -> str:
+        what = self.measure if self.category is None else f"share of {self.measure} = {self.category}"
+        return (
+            f"Suggestion: {self.definition}\n  {self.size:,} customers; {what}: {self.measure_inside:,.3g} "
+            f"inside vs {self.measure_outside:,.3g} outside (lift {self.lift:.2f}, "
+            f"{self.holdout_lift:.2f} on the check half; p {self.p_value:.1e})"
+        )
 
 
 class Suggestions(list):
@@ -87,8 +102,30 @@ class Suggestions(list):
         self.notes = list(notes)
 
     def frame(self) -> pd.DataFrame:
-        cols = ["definition", "size", "measure_inside", "measure_outside", "lift", "p_value", "category"]
+        cols = [
+            "definition", "size", "measure_inside", "measure_outside", "lift", "holdout_lift", "p_value",
+            "category",
+        ]  # fmt: skip
         return pd.DataFrame([{c: getattr(s, c) for c in cols} for s in self], columns=cols)
+
+    def __repr__(self) -> str:
+        measure = self.measure or (self[0].measure if self else "")
+        lines = [f"Suggested segments for {measure}: {len(self)}"]
+        if self:
+            f = self.frame()
+            if f["category"].isna().all():
+                f = f.drop(columns="category")
+            f = f.rename(columns={"measure_inside": "inside", "measure_outside": "outside"})
+            for c in ("inside", "outside"):
+                f[c] = f[c].map(lambda v: f"{v:,.3g}")
+            for c in ("lift", "holdout_lift"):
+                f[c] = f[c].map(lambda v: f"{v:.2f}")
+            f["p_value"] = f["p_value"].map(lambda v: f"{v:.1e}")
+            lines += ["", f.to_string(index=False), "", "save one: sugg[0].save('name')"]
+        else:
+            lines.append("No group differs significantly.")
+        lines += [f"note: {n}" for n in self.notes]
+        return "\n".join(lines)
 
     def _repr_html_(self) -> str:
         title = f"<b>Suggested segments</b> for <code>{html.escape(self.measure or (self[0].measure if self else ''))}</code>"
@@ -105,6 +142,7 @@ class Suggestions(list):
                 "inside": "{:,.3g}",
                 "outside": "{:,.3g}",
                 "lift": "{:.2f}",
+                "holdout_lift": "{:.2f}",
                 "p_value": "{:.1e}",
             },
             bars={"lift": top},
@@ -167,9 +205,18 @@ def suggest(
     X, columns = F.design_matrix(frame, feats)
     if not columns:
         raise SegmentError("none of the features has usable values (text features need 2-15 distinct values)")
+    # Held-out check: rules are found on one half of the sample and must hold on the other half.
+    order = np.random.default_rng(random_state).permutation(len(frame))
+    fit_rows, check_rows = np.sort(order[: len(frame) // 2]), np.sort(order[len(frame) // 2 :])
+    X_check, X = X[check_rows], X[fit_rows]
+    y_check = frame[m_feat.alias].iloc[check_rows].reset_index(drop=True)
+    frame = frame.iloc[fit_rows].reset_index(drop=True)
     min_size = min_size or max(30, int(0.01 * len(frame)))
     y_raw = frame[m_feat.alias]
-    notes = [f"tree fitted on {len(frame):,} sampled customers of {population:,}"]
+    notes = [
+        f"rules found on {len(frame):,} sampled customers and checked on {len(y_check):,} others "
+        f"(of {population:,})"
+    ]
     categorical = m_kind in ("category", "boolean")
     if categorical:
         classes = sorted(y_raw.astype(str).unique())
@@ -189,6 +236,7 @@ def suggest(
         tree.fit(X, y_raw.astype(float))
     paths = _node_paths(tree)
     membership = tree.decision_path(X).toarray().astype(bool)
+    membership_check = tree.decision_path(X_check).toarray().astype(bool)
     nulls = {f.alias: bool(frame[f.alias].isna().any()) for f in feats}
 
     candidates: list[tuple[float, int, Any, float]] = []  # (strength, node, category, sample p)
@@ -202,14 +250,14 @@ def suggest(
             ys = y_raw.astype(str).to_numpy()
             for c in classes:
                 p_in, p_out = float((ys[inside] == c).mean()), float((ys[~inside] == c).mean())
-                p = _two_proportion_p(p_in, n_in, p_out, n_out)
+                p = F.two_proportion_p(p_in, n_in, p_out, n_out)
                 lift = p_in / p_out if p_out else math.inf
                 if p * n_tests < alpha and lift >= min_lift:
                     candidates.append((min(lift, 1e9), node, c, p))
         else:
             yv = y_raw.to_numpy(dtype=float)
             a, b = yv[inside], yv[~inside]
-            p = _welch_p(a.mean(), a.var(ddof=1), len(a), b.mean(), b.var(ddof=1), len(b))
+            p = F.welch_p(a.mean(), a.var(ddof=1), len(a), b.mean(), b.var(ddof=1), len(b))
             lift = a.mean() / b.mean() if b.mean() else math.inf
             strong = lift >= min_lift or (0 < lift <= 1 / min_lift)
             if p * n_tests < alpha and strong:
@@ -229,6 +277,24 @@ def suggest(
 
     candidates = [c for c in candidates if not redundant(c[1], c[2], c[0])]
     candidates.sort(key=lambda c: (-c[0], c[3]))
+    # The check half: the same direction, a lift of at least min_lift (or at most 1 / min_lift), and
+    # p < alpha Bonferroni-corrected for the candidates checked.
+    held: dict[tuple[int, Any], tuple[float, int]] = {}
+    failed: list[str] = []
+    for _, node, category, _p in candidates:
+        lift, p, n_in = _holdout(membership_check[:, node], y_check, category)
+        up = lift >= min_lift or (category is None and 0 < lift <= 1 / min_lift)
+        was_up = _holdout(membership[:, node], y_raw, category)[0] >= 1
+        if up and (lift >= 1) == was_up and p * len(candidates) < alpha:
+            held[(node, category)] = (lift, n_in)
+        else:
+            what = to_text(F.and_(*_rules(paths[node], columns, {f.alias: False for f in feats})))
+            failed.append(
+                f"{what}{'' if category is None else f' ({category})'}: lift {lift:.2f} on the check half"
+            )
+    if failed:
+        notes.append(f"dropped, did not hold on the check half: {'; '.join(failed[:5])}")
+    candidates = [c for c in candidates if (c[1], c[2]) in held]
 
     out: list[Suggestion] = []
     seen: set[str] = set()
@@ -256,17 +322,36 @@ def suggest(
                 measure=measure,
                 category=category,
                 sample_size=int(membership[:, node].sum()),
+                holdout_lift=held[(node, category)][0],
+                holdout_size=held[(node, category)][1],
                 rules=[to_text(r) for r in rules],
                 _save=save,
             )
         )
         if len(out) >= max_suggestions:
             break
-    if not candidates:
+    if not candidates and not failed:
         notes.append(
             f"no group passed p < {alpha} (Bonferroni over {n_tests} tests), size >= {min_size}, lift >= {min_lift}"
         )
     return Suggestions(out, measure=measure, notes=notes)
+
+
+def _holdout(inside: np.ndarray, y: pd.Series, category: Any) -> tuple[float, float, int]:
+    """(lift, p, members) of a group on rows it was not found on: the measure's mean (a category's
+    share) inside over outside, Welch's t-test or the two-proportion z-test."""
+    n_in, n_out = int(inside.sum()), int((~inside).sum())
+    if n_in < 2 or n_out < 2:
+        return math.nan, 1.0, n_in
+    if category is not None:
+        ys = y.astype(str).to_numpy() == str(category)
+        p_in, p_out = float(ys[inside].mean()), float(ys[~inside].mean())
+        lift = p_in / p_out if p_out else math.inf
+        return lift, F.two_proportion_p(p_in, n_in, p_out, n_out), n_in
+    yv = y.to_numpy(dtype=float)
+    a, b = yv[inside], yv[~inside]
+    lift = a.mean() / b.mean() if b.mean() else math.inf
+    return lift, F.welch_p(a.mean(), a.var(ddof=1), n_in, b.mean(), b.var(ddof=1), n_out), n_in
 
 
 def _parents(tree: Any) -> dict[int, int]:
@@ -363,29 +448,6 @@ def _threshold(t: float, kind: str, floor: bool) -> A.Literal:
     return A.Literal(int(v) if float(v).is_integer() else v)
 
 
-def _welch_p(m1: float, v1: float, n1: int, m2: float, v2: float, n2: int) -> float:
-    from scipy import stats
-
-    if n1 < 2 or n2 < 2:
-        return 1.0
-    se2 = v1 / n1 + v2 / n2
-    if se2 <= 0:
-        return 0.0 if m1 != m2 else 1.0
-    t = (m1 - m2) / math.sqrt(se2)
-    df = se2**2 / ((v1 / n1) ** 2 / (n1 - 1) + (v2 / n2) ** 2 / (n2 - 1))
-    return float(2 * stats.t.sf(abs(t), df))
-
-
-def _two_proportion_p(p1: float, n1: int, p2: float, n2: int) -> float:
-    from scipy import stats
-
-    pooled = (p1 * n1 + p2 * n2) / (n1 + n2)
-    se = math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
-    if se == 0:
-        return 1.0
-    return float(2 * stats.norm.sf(abs(p1 - p2) / se))
-
-
 def _measure_in_db(
     session: Session, base: A.Expr, cond: A.Expr, m: F.Feature, category: Any, as_of: dt.datetime
 ) -> tuple[int, float, float, float] | None:
@@ -398,11 +460,11 @@ def _measure_in_db(
     if n_in == 0 or k_in == 0 or k_out == 0:
         return None
     if category is not None:
-        p = _two_proportion_p(mean_in, k_in, mean_out, k_out)
+        p = F.two_proportion_p(mean_in, k_in, mean_out, k_out)
     else:
         v_in = max(0.0, sq_in - mean_in**2) * k_in / max(1, k_in - 1)
         v_out = max(0.0, sq_out - mean_out**2) * k_out / max(1, k_out - 1)
-        p = _welch_p(mean_in, v_in, k_in, mean_out, v_out, k_out)
+        p = F.welch_p(mean_in, v_in, k_in, mean_out, v_out, k_out)
     return n_in, mean_in, mean_out, p
 
 
