@@ -4,14 +4,35 @@ from __future__ import annotations
 
 import argparse
 import json
+import sqlite3
 import sys
 import time
 from collections.abc import Sequence
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 
+import duckdb
+import sqlalchemy.exc
+from sqlglot.dialects.dialect import Dialect
+
+from .backends.base import mask_url
 from .catalog import open_catalog
 from .catalog.store import FAILED
-from .errors import SegmentError
+from .errors import SegmentError, plural
 from .workspace import connect, connect_demo
+
+DESCRIPTION = """\
+Customer segmentation compiled to SQL for your own database: the command line over the same Python
+API as the notebook magics.
+
+  jupyter-segments demo        build the demo database, print segments, counts and SQL
+  jupyter-segments compile     print the SQL of a definition for any dialect
+  jupyter-segments refresh     refresh saved segments (for cron or a scheduler)
+
+Run a command with -h for its options."""
+
+DEMO_PATH = "demo.duckdb"  # where `jupyter-segments demo` leaves its database for the README's Python block
+DEMO_SIZES = (1_000, 10_000_000)
 
 # The segments the demo walks through: from one attribute to nested scopes and set operations.
 DEMO_SEGMENTS: list[tuple[str, str]] = [
@@ -34,16 +55,18 @@ DEMO_SEGMENTS: list[tuple[str, str]] = [
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     started = time.perf_counter()
-    ws = connect_demo(args.customers, seed=args.seed, path=args.path)
+    path = None if args.path == ":memory:" else args.path
+    ws = connect_demo(args.customers, seed=args.seed, path=path)
+    where = f", written to {path}" if path else " (in memory)"
     print(
         f"Demo database: {args.customers:,} customers (seed {args.seed}) built in "
-        f"{time.perf_counter() - started:.1f} s{' at ' + args.path if args.path else ''}\n"
+        f"{time.perf_counter() - started:.1f} s{where}\n"
     )
     for name, text in DEMO_SEGMENTS:
         started = time.perf_counter()
         count = ws.count(text)
         ms = (time.perf_counter() - started) * 1000
-        print(f"== {name}: {count:,} members ({ms:.0f} ms)")
+        print(f"== {name}: {plural(count, 'member')} ({ms:.0f} ms)")
         print("   " + text.replace("\n", "\n   "))
         if args.sql:
             print(ws.compile(text, dialect=args.dialect))
@@ -64,6 +87,11 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         print("\nSQL for big_spenders (" + args.dialect + "):")
         print(ws.compile(DEMO_SEGMENTS[1][1], dialect=args.dialect))
     ws.close()
+    print("\nNext steps:")
+    if path:
+        print(f'  in Python:   ws = jupyter_segments.connect("duckdb:///{path}")   (README.md, "In Python")')
+    print("  in Jupyter:  %load_ext jupyter_segments   %segment connect --demo   %segment help")
+    print("               or open notebooks/quickstart.ipynb from the source tree")
     return 0
 
 
@@ -93,8 +121,12 @@ def _add_refresh(sub: argparse._SubParsersAction) -> None:
         "--all", action="store_true", help="every segment (inactive ones are recorded as Skipped)"
     )
     which.add_argument("segments", nargs="*", default=[], metavar="NAME", help="segments to refresh")
-    p.add_argument("--db", required=True, help="the customer database URL, e.g. duckdb:///shop.duckdb")
-    p.add_argument("--catalog", required=True, help="the catalog: a file path or a SQLAlchemy URL")
+    p.add_argument(
+        "--db", type=_database, required=True, help="the customer database URL, e.g. duckdb:///shop.duckdb"
+    )
+    p.add_argument(
+        "--catalog", type=_catalog, required=True, help="the catalog: a file path or a SQLAlchemy URL"
+    )
     p.add_argument("--catalog-schema", default=None, help="PostgreSQL schema of the catalog tables")
     p.add_argument("--customers", default=None, help="customer table (default: the one saved in the catalog)")
     p.add_argument("--key", default=None, help="customer key column (with --customers)")
@@ -146,7 +178,7 @@ def _cmd_refresh(args: argparse.Namespace) -> int:
         else:
             line = f"{run.segment}: {run.status}"
             if run.members is not None:
-                line += f", {run.members} members (+{run.added} -{run.removed})"
+                line += f", {plural(run.members, 'member')} (+{run.added} -{run.removed})"
             if run.duration is not None:
                 line += f", {run.duration:.2f}s"
             for msg in run.errors + run.warnings:
@@ -155,24 +187,91 @@ def _cmd_refresh(args: argparse.Namespace) -> int:
     return 1 if any(r.status == FAILED for r in runs) else 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="jupyter-segments", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+def _version() -> str:
+    try:
+        return version("jupyter-segments")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "(not installed)"
 
-    demo = sub.add_parser("demo", help="build the demo database, define segments, print counts and SQL")
-    demo.add_argument("--customers", type=int, default=100_000, help="demo size (1,000 to 10,000,000)")
-    demo.add_argument("--seed", type=int, default=42)
-    demo.add_argument("--path", help="keep the demo DuckDB file here (default: in memory)")
+
+def _dialect(text: str) -> str:
+    aliases = {"postgresql": "postgres", "mariadb": "mysql", "sqlserver": "tsql", "mssql": "tsql"}
+    name = aliases.get(text.lower(), text.lower())
+    if name not in Dialect.classes:
+        raise argparse.ArgumentTypeError(
+            f"unknown dialect '{text}' (known: {', '.join(sorted(d for d in Dialect.classes if d))})"
+        )
+    return name
+
+
+def _database(text: str) -> str:
+    """A database URL; a DuckDB or SQLite file that does not exist is an error, not a new empty file."""
+    scheme, _, rest = text.partition(":///")
+    if (
+        scheme in ("duckdb", "sqlite")
+        and rest
+        and rest != ":memory:"
+        and not Path(rest.split("?")[0]).exists()
+    ):
+        raise argparse.ArgumentTypeError(f"there is no database file {rest} (from {text})")
+    return text
+
+
+def _catalog(text: str) -> str:
+    """A catalog to refresh from: a file that does not exist is an error (there is nothing to refresh)."""
+    if "://" not in text and text != ":memory:" and not Path(text).expanduser().exists():
+        raise argparse.ArgumentTypeError(f"there is no catalog file {text}")
+    return _database(text) if text.startswith("sqlite:///") else text
+
+
+def _demo_size(text: str) -> int:
+    try:
+        n = int(text.replace(",", "").replace("_", ""))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+    low, high = DEMO_SIZES
+    if not low <= n <= high:
+        raise argparse.ArgumentTypeError(f"{n:,} is outside {low:,} to {high:,}")
+    return n
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="jupyter-segments", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = sub.add_parser(
+        "demo",
+        help="build the demo database, define segments, print counts and SQL",
+        description="Build the generated retail demo in DuckDB, count seven segments on it and print the "
+        f"SQL. The database is left in {DEMO_PATH} (its demo tables replaced) for the README's Python "
+        "examples; --path :memory: keeps nothing.",
+    )
     demo.add_argument(
-        "--dialect", default="duckdb", help="dialect of the SQL shown (postgres, snowflake, ...)"
+        "--customers",
+        type=_demo_size,
+        default=100_000,
+        help="demo size (1,000 to 10,000,000; default 100,000)",
+    )
+    demo.add_argument("--seed", type=int, default=42, help="same seed, same data (default 42)")
+    demo.add_argument(
+        "--path", default=DEMO_PATH, help=f"the demo DuckDB file (default {DEMO_PATH}; :memory: for none)"
+    )
+    demo.add_argument(
+        "--dialect",
+        type=_dialect,
+        default="duckdb",
+        help="dialect of the SQL shown (postgres, snowflake, ...)",
     )
     demo.add_argument("--sql", action="store_true", help="print the SQL of every segment")
     demo.set_defaults(func=_cmd_demo)
 
     comp = sub.add_parser("compile", help="print the SQL of a definition ('-' reads it from stdin)")
     comp.add_argument("definition")
-    comp.add_argument("--dialect", default="duckdb")
-    comp.add_argument("--db", help="database URL (default: the demo schema)")
+    comp.add_argument("--dialect", type=_dialect, default="duckdb", help="SQL dialect (default duckdb)")
+    comp.add_argument("--db", type=_database, help="database URL (default: the demo schema)")
     comp.add_argument("--customers", default="customers", help="customer table (with --db)")
     comp.add_argument("--key", default="customer_id", help="customer key column (with --db)")
     comp.add_argument(
@@ -184,12 +283,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# What a user can cause (a bad definition, an unreachable server, a locked file, a full disk): a message,
+# exit status 2, no traceback. Anything else is a bug and keeps its traceback.
+EXPECTED_ERRORS = (SegmentError, OSError, duckdb.Error, sqlite3.Error, sqlalchemy.exc.SQLAlchemyError)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except SegmentError as e:
-        print(f"error: {e}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print("jupyter-segments: interrupted", file=sys.stderr)
+        return 130
+    except EXPECTED_ERRORS as e:
+        message = str(e) if isinstance(e, SegmentError) else f"{type(e).__name__}: {e}"
+        if isinstance(e, sqlalchemy.exc.SQLAlchemyError):  # drop SQLAlchemy's "(Background on ...)" link
+            message = message.split("\n(Background on this error")[0]
+        print(f"jupyter-segments {args.command}: {mask_url(message)}", file=sys.stderr)
         return 2
 
 

@@ -61,3 +61,9 @@ def did_you_mean(name: str, candidates: Iterable[str]) -> str:
         return f"; did you mean '{lowered[name.lower()]}'?"
     close = difflib.get_close_matches(name, candidates, n=1, cutoff=0.6)
     return f"; did you mean '{close[0]}'?" if close else ""
+
+
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """``n`` and ``word``, in the plural unless ``n`` is 1: ``plural(1, "member")`` is ``'1 member'``,
+    ``plural(2500, "member")`` is ``'2,500 members'``."""
+    return f"{n:,} {word if n == 1 else (many or word + 's')}"

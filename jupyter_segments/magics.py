@@ -40,7 +40,7 @@ from .display import (
 from .dsl import parse, to_text
 from .dsl.params import has_params
 from .editor import register_comm, unregister_comm
-from .errors import SegmentError, did_you_mean
+from .errors import SegmentError, did_you_mean, plural
 from .workspace import Workspace, connect
 
 if TYPE_CHECKING:
@@ -554,7 +554,7 @@ class SegmentMagic(Magics):
         if a.out:
             self._store(a.out, frame)
         shown = frame if a.all_columns else frame[[c for c in LIST_COLUMNS if c in frame.columns]]
-        display(FrameView(shown, title=f"{len(frame)} segments"))
+        display(FrameView(_listing(shown), title=plural(len(frame), "segment")))
 
     def _show(self, a: argparse.Namespace) -> None:
         display(SegmentCard(self._segment(a.name), preview_rows=self.preview_rows))
@@ -572,7 +572,7 @@ class SegmentMagic(Magics):
         frame = self._segment(a.name).history()
         if a.out:
             self._store(a.out, frame)
-        display(FrameView(frame, title=f"history of {a.name}"))
+        display(FrameView(_listing(frame), title=f"history of {a.name}"))
 
     def _delete(self, a: argparse.Namespace) -> None:
         self._segment(a.name).delete()
@@ -619,7 +619,7 @@ class SegmentMagic(Magics):
             Message(
                 f"exported '{a.name}' as {fmt}"
                 + (f" to {target}" if target else "")
-                + (f" ({rows:,} members)" if isinstance(rows, int) else "")
+                + (f" ({plural(rows, 'member')})" if isinstance(rows, int) else "")
             )
         )
 
@@ -697,6 +697,21 @@ class SegmentMagic(Magics):
     # --- help -------------------------------------------------------------------------------------------
     def _help(self) -> HelpTable:
         return HelpTable(HELP, footer=HELP_FOOTER)
+
+
+def _listing(frame: pd.DataFrame) -> pd.DataFrame:
+    """A catalog listing as people read it: times to the second, durations to the millisecond, lists of
+    errors or warnings as text (empty when there are none). The frame stored with -o stays as it was."""
+    out = frame.copy()
+    for col in out.columns:
+        values = out[col]
+        if pd.api.types.is_datetime64_any_dtype(values):
+            out[col] = values.dt.floor("s")
+        elif col == "duration":
+            out[col] = values.map(lambda v: v if v is None or pd.isna(v) else round(float(v), 3))
+        elif values.dtype == object and values.map(lambda v: isinstance(v, (list, tuple))).any():
+            out[col] = values.map(lambda v: "; ".join(map(str, v)) if isinstance(v, (list, tuple)) else v)
+    return out
 
 
 def _parse_when(text: str, option: str = "--at") -> dt.datetime:

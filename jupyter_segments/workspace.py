@@ -483,6 +483,9 @@ def connect_demo(
     path: str | None = None,
     catalog: str | Any | None = None,
 ) -> Workspace:
+    The demo is throw-away: unless ``catalog`` names one, its saved segments go to a catalog in memory
+    (gone at ``ws.close()``), never to ``.segments/catalog.sqlite`` where a real workspace keeps them.
+
     """The generated retail demo in embedded DuckDB, with its customer entity and relationships declared.
 
     >>> ws = connect_demo(5_000)
@@ -491,6 +494,6 @@ def connect_demo(
     conn = demo.generate(customers, seed=seed, anchor=anchor, path=path)
     backend = DuckDBBackend(conn, display_url=f"duckdb:///{path or ':memory:'} (demo)")
     backend._owns = True  # the demo connection is ours: ws.close() closes it
-    ws = Workspace(backend, catalog=catalog)
+    ws = Workspace(backend, catalog=":memory:" if catalog is None else catalog)
     demo.declare_model(ws.model)
     return ws

@@ -40,6 +40,9 @@ DIALECTS: dict[str, str] = {
     "starrocks": "starrocks",
 }
 
+# SQLAlchemy backend name -> the extra that installs the driver we pick for it (normalize_url).
+DRIVER_EXTRAS: dict[str, str] = {"postgresql": "postgres", "mysql": "mysql", "mariadb": "mysql"}
+
 _INSERT_BATCH = 10_000  # rows per executemany call: bounded memory for big frames
 
 
@@ -66,6 +69,31 @@ def normalize_url(url: str | sa.URL) -> sa.URL:
     return u
 
 
+def open_error(what: str, url: str | sa.URL, e: Exception) -> SegmentError:
+    """The SegmentError for a URL SQLAlchemy cannot open; a missing driver names the extra that installs it.
+
+    >>> open_error("cannot open", "postgresql://db/x", ModuleNotFoundError("No module named 'psycopg'")).hint
+    "install the PostgreSQL driver: pip install 'jupyter-segments[postgres]'"
+    """
+    shown = mask_url(str(url))
+    if isinstance(e, ImportError | sa.exc.NoSuchModuleError):
+        try:
+            backend = sa.make_url(url).get_backend_name()
+        except sa.exc.ArgumentError:
+            backend = ""
+        extra = DRIVER_EXTRAS.get(backend)
+        if extra is not None:
+            kind = {"postgres": "PostgreSQL", "mysql": "MySQL/MariaDB"}[extra]
+            return SegmentError(
+                f"{what} {shown}: the {kind} driver is not installed ({e})",
+                hint=f"install the {kind} driver: pip install 'jupyter-segments[{extra}]'",
+            )
+        return SegmentError(
+            f"{what} {shown}: {e}", hint="install the SQLAlchemy dialect and driver package for this database"
+        )
+    return SegmentError(f"{what} {shown}: {e}")
+
+
 class SQLAlchemyBackend:
     """A database behind a SQLAlchemy engine. Disposes the engine on ``close()`` only if it created it."""
 
@@ -82,7 +110,7 @@ class SQLAlchemyBackend:
         try:
             engine = sa.create_engine(normalize_url(url), pool_pre_ping=True)
         except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError) as e:
-            raise SegmentError(f"cannot open {mask_url(str(url))}: {e}") from e
+            raise open_error("cannot open", url, e) from e
         backend = cls(engine)
         backend._owns = True
         return backend

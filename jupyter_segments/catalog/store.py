@@ -21,7 +21,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.pool import StaticPool
 
-from ..backends.sqlalchemy_backend import normalize_url
+from ..backends.sqlalchemy_backend import normalize_url, open_error
 from ..errors import SegmentError, did_you_mean
 from .schema import MIGRATIONS, SCHEMA_VERSION, Tables, make_tables
 
@@ -105,7 +105,7 @@ def _engine_for(target: Any) -> tuple[sa.Engine, Path | None]:
         try:
             return sa.create_engine(url, pool_pre_ping=True), None
         except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError) as e:
-            raise SegmentError(f"cannot open the catalog at {target}: {e}") from None
+            raise open_error("cannot open the catalog at", target, e) from None
     path = Path(target).expanduser()
     return _sqlite_engine(path), path
 

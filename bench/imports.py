@@ -1,0 +1,58 @@
+"""Import time: ``import jupyter_segments`` and ``%load_ext jupyter_segments`` in a fresh interpreter.
+
+    python -m bench.imports [--runs 5]
+
+Each figure is the median wall time of ``--runs`` fresh ``python -c`` processes (so nothing is cached
+in the interpreter), next to a bare ``python -c pass`` for the interpreter's own start; then the heavy
+third-party modules each import leaves loaded. Nothing here is asserted in tests: the numbers depend
+on the machine and on what else runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+
+HEAVY = ("pandas", "numpy", "pyarrow", "duckdb", "sqlalchemy", "sqlglot", "IPython", "ipywidgets",
+         "altair", "sklearn", "scipy", "croniter", "matplotlib")  # fmt: skip
+
+CASES = {
+    "python -c pass": "pass",
+    "import jupyter_segments": "import jupyter_segments",
+    "%load_ext jupyter_segments": (
+        "from IPython.testing.globalipapp import start_ipython; ip = start_ipython(); "
+        "ip.run_line_magic('load_ext', 'jupyter_segments')"
+    ),
+}
+
+
+def timed(code: str) -> float:
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+    return time.perf_counter() - started
+
+
+def loaded(code: str) -> list[str]:
+    probe = f"{code}\nimport sys, json; print(json.dumps(sorted(m for m in {HEAVY!r} if m in sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", probe], check=True, capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args(argv)
+    print(f"| what | median s ({args.runs} runs) | min s | heavy modules loaded |")
+    print("|---|---|---|---|")
+    for name, code in CASES.items():
+        times = [timed(code) for _ in range(args.runs)]
+        mods = ", ".join(loaded(code)) if code != "pass" else ""
+        print(f"| {name} | {statistics.median(times):.2f} | {min(times):.2f} | {mods} |")
+
+
+if __name__ == "__main__":
+    main()
