@@ -483,10 +483,10 @@ def connect_demo(
     path: str | None = None,
     catalog: str | Any | None = None,
 ) -> Workspace:
+    """The generated retail demo in embedded DuckDB, with its customer entity and relationships declared.
+
     The demo is throw-away: unless ``catalog`` names one, its saved segments go to a catalog in memory
     (gone at ``ws.close()``), never to ``.segments/catalog.sqlite`` where a real workspace keeps them.
-
-    """The generated retail demo in embedded DuckDB, with its customer entity and relationships declared.
 
     >>> ws = connect_demo(5_000)
     >>> ws.count("country = 'DE'")
