@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 
 import numpy as np
 import pandas as pd
@@ -234,3 +235,44 @@ def test_rfm_segments_are_evaluated_at_their_as_of(tmp_path):
     e = ws.compare("nobody", using=["age"], as_of="2025-06-30")
     assert e.notes[0] == "nobody has no members: there is nothing to compare on its side"
     assert (e.differentiators["status"] == "too few members").all()
+
+
+def test_members_kept_in_parquet_and_plain_text_forms(tmp_path):
+    """A workspace that keeps members in Parquet files: compare reads the keys from the file."""
+    ws = connect_demo(600, seed=9, anchor=dt.date(2025, 6, 30), catalog=str(tmp_path / "c.sqlite"))
+    ws.members_storage = "parquet"
+    ws.segment("gold", "loyalty_tier = 'gold'")
+    ws.refresh(as_of="2025-06-30")
+    assert ws.segments().set_index("name").loc["gold", "location"] == "parquet"
+    people = ws.session.fetch("SELECT customer_id, loyalty_tier FROM customers")
+    gold = set(people.loc[people["loyalty_tier"] == "gold", "customer_id"])
+    ws.session.backend.execute("UPDATE customers SET loyalty_tier = 'gold'")  # the definition moves on
+    c = ws.compare("gold", using=["age"])
+    assert c.overlap == {"both": 0, "only_a": len(gold), "only_b": len(people) - len(gold)}
+    assert c.notes[0].startswith(f"gold: the {len(gold):,} members of refresh #")
+    # terminal IPython shows the plain-text form: readable, rounded, no dataclass repr
+    scores = ws.rfm("orders", date="order_date", amount="amount", as_of="2025-06-30")
+    text = repr(scores)
+    assert text.startswith("RFM of orders as of 2025-06-30, window 1 year: ") and "Champions" in text
+    assert re.search(r"\d\.\d{3,}", text.split("first rows:")[0]) is None  # averages rounded
+    assert "Comparison(" not in repr(c) and "std_diff" not in repr(c)
+
+
+def test_sampling_a_group_larger_than_the_sample(ws, people):
+    """features.sample_frame caps a big group in the database (systematic on a numeric key), and the
+    quartiles compare estimates from such a sample (SQLite, MariaDB) land near the exact ones."""
+    from jupyter_segments.intelligence import features as F
+    from jupyter_segments.intelligence.compare import _sampled_quartiles
+
+    feats = F.make_features(ws.session, ["age"])
+    cond = ws.parse("age >= 30").condition
+    members = people.loc[people["age"] >= 30]
+    frame = F.sample_frame(ws.session, cond, feats, max_rows=300)
+    step = math.ceil(len(members) / 300)
+    expected = members.loc[members["customer_id"] % step == 0, "customer_id"]
+    assert sorted(frame["customer_id"].astype(int)) == sorted(expected.astype(int))[:300]
+    assert 0 < len(frame) <= 300
+    q = _sampled_quartiles(ws.session, cond, feats, dt.datetime(2025, 6, 30), 300)[feats[0].alias]
+    exact = members["age"].astype(float)
+    for name, p in (("q1", 0.25), ("median", 0.5), ("q3", 0.75)):
+        assert abs(q[name] - exact.quantile(p)) <= 3, (name, q[name], exact.quantile(p))

@@ -206,6 +206,25 @@ class RfmScores(pd.DataFrame):
             title=f"RFM of {self.spec.table} as of {self.spec.as_of}"
         )
 
+    def __repr__(self) -> str:
+        s = self.summary.copy()
+        s["share"] = s["share"].map(lambda v: f"{v:.1%}")
+        for c, spec in (
+            ("avg_recency_days", "{:.0f}"),
+            ("avg_frequency", "{:.1f}"),
+            ("avg_monetary", "{:,.2f}"),
+        ):
+            s[c] = s[c].map(spec.format)
+        for c in ("avg_r", "avg_f", "avg_m"):
+            s[c] = s[c].map("{:.1f}".format)
+        head = pd.DataFrame(self).head(5).copy()
+        head["monetary"] = head["monetary"].map("{:,.2f}".format)
+        return (
+            f"RFM of {self.spec.table} as of {self.spec.as_of}, window {self.spec.window_text}: "
+            f"{len(self):,} customers scored\n\n{s.to_string(index=False)}\n\nfirst rows:\n"
+            f"{head.to_string(index=False)}"
+        )
+
     def _repr_html_(self) -> str:
         s = self.summary
         total = len(self)
