@@ -1,5 +1,7 @@
 """Property test: random definitions from the grammar, on small random data with NULLs and customers
-without orders, compiled and run on DuckDB and SQLite, must select what the pandas oracle selects.
+without orders, compiled and run on DuckDB and SQLite (``JS_PROPERTY_EXAMPLES``, default 100) and on
+PostgreSQL and MariaDB (``JS_PROPERTY_SERVER_EXAMPLES``, default 12: each example there creates its
+tables anew), must select what the pandas oracle selects: member keys and count.
 
 Each example draws a data set and a definition; the strategy builds the DSL text and the oracle
 (a function of the frames, tests/oracle.py) side by side, so the oracle never looks at the compiler.
@@ -17,10 +19,14 @@ from dataclasses import dataclass
 import duckdb
 import oracle as O
 import pandas as pd
+import pytest
+from conftest import _drop_session_database, _session_database, _unavailable, server_url
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from jupyter_segments import Workspace, connect
+from jupyter_segments.backends import open_backend
+from jupyter_segments.backends.base import Backend
 
 
 @dataclass
@@ -64,18 +70,28 @@ def datasets(draw) -> tuple[pd.DataFrame, pd.DataFrame]:
     return customers, orders
 
 
+def _rows(frame: pd.DataFrame) -> list[tuple]:
+    return [tuple(None if pd.isna(v) else v for v in r) for r in frame.astype(object).itertuples(index=False)]
+
+
+def _workspaces(target) -> list[Workspace]:
+    """Two workspaces on the loaded data: plain, and with the orders' integrity assumed (true: orders
+    point at a customer or at NULL), so queries may read orders alone (compile._driven_by_child)."""
+    ws = connect(target)
+    ws.customers("customers", key="customer_id")
+    assuming = connect(target)
+    assuming.customers("customers", key="customer_id")
+    assuming.relate("orders", "customers", on="customer_id", assume_integrity=True)
+    return [ws, assuming]
+
+
 def _load(customers: pd.DataFrame, orders: pd.DataFrame) -> list[Workspace]:
     """The data in a fresh DuckDB and a fresh SQLite database, with typed columns."""
     ddl = [
         "CREATE TABLE customers (customer_id INTEGER PRIMARY KEY, age INTEGER, country VARCHAR, active BOOLEAN)",
         "CREATE TABLE orders (order_id INTEGER PRIMARY KEY, customer_id INTEGER, amount DOUBLE, status VARCHAR)",
     ]
-    rows_c = [
-        tuple(None if pd.isna(v) else v for v in r) for r in customers.astype(object).itertuples(index=False)
-    ]
-    rows_o = [
-        tuple(None if pd.isna(v) else v for v in r) for r in orders.astype(object).itertuples(index=False)
-    ]
+    rows_c, rows_o = _rows(customers), _rows(orders)
     out = []
     d = duckdb.connect()
     s = sqlite3.connect(":memory:")
@@ -85,16 +101,35 @@ def _load(customers: pd.DataFrame, orders: pd.DataFrame) -> list[Workspace]:
         conn.executemany("INSERT INTO customers VALUES (?, ?, ?, ?)", rows_c)
         if rows_o:
             conn.executemany("INSERT INTO orders VALUES (?, ?, ?, ?)", rows_o)
-        ws = connect(conn)
-        ws.customers("customers", key="customer_id")
-        out.append(ws)
-        # The same data with the orders' integrity assumed (true: orders point at a customer or at
-        # NULL), so queries may read orders alone (compile._driven_by_child).
-        assuming = connect(conn)
-        assuming.customers("customers", key="customer_id")
-        assuming.relate("orders", "customers", on="customer_id", assume_integrity=True)
-        out.append(assuming)
+        out += _workspaces(conn)
     return out
+
+
+_SERVER_DOUBLE = {"postgres": "DOUBLE PRECISION", "mysql": "DOUBLE"}
+
+
+def _load_server(backend: Backend, customers: pd.DataFrame, orders: pd.DataFrame) -> list[Workspace]:
+    """The data in the server's property-test database (its tables dropped and created anew)."""
+    import sqlalchemy as sa
+
+    double = _SERVER_DOUBLE[backend.dialect]
+    with backend.engine.begin() as c:  # type: ignore[attr-defined]
+        c.exec_driver_sql("DROP TABLE IF EXISTS orders")
+        c.exec_driver_sql("DROP TABLE IF EXISTS customers")
+        c.exec_driver_sql(
+            "CREATE TABLE customers (customer_id INTEGER PRIMARY KEY, age INTEGER, country VARCHAR(8), "
+            "active BOOLEAN)"
+        )
+        c.exec_driver_sql(
+            f"CREATE TABLE orders (order_id INTEGER PRIMARY KEY, customer_id INTEGER, amount {double}, "
+            "status VARCHAR(8))"
+        )
+        for table, frame in (("customers", customers), ("orders", orders)):
+            if len(frame):
+                cols = list(frame.columns)
+                insert = sa.text(f"INSERT INTO {table} VALUES ({', '.join(':' + col for col in cols)})")
+                c.execute(insert, [dict(zip(cols, r, strict=True)) for r in _rows(frame)])
+    return _workspaces(backend)
 
 
 # --- definitions ------------------------------------------------------------------------------------
@@ -261,17 +296,46 @@ def test_random_child_only_definitions_match_oracle(data, definition: Cond) -> N
     _check(data, definition)
 
 
-def _check(data, definition: Cond) -> None:
+_SERVER_SETTINGS = settings(_SETTINGS, max_examples=int(os.environ.get("JS_PROPERTY_SERVER_EXAMPLES", "12")))
+
+
+@pytest.fixture(scope="module", params=["postgres", "mysql"])
+def server(request) -> Backend:
+    """A database of this test's own on the PostgreSQL / MariaDB test server, dropped at the end."""
+    from jupyter_segments.backends.sqlalchemy_backend import normalize_url
+
+    name = request.param
+    url = (
+        normalize_url(server_url(name)).set(database="js_test_property").render_as_string(hide_password=False)
+    )
+    try:
+        url = _session_database(name, url)  # js_test_property_<pid>, fresh
+        backend = open_backend(url)
+    except Exception as e:  # noqa: BLE001 - unreachable server, missing driver
+        _unavailable(f"{name} test server is not usable: {type(e).__name__}: {e}")
+    yield backend
+    backend.close()
+    _drop_session_database(name, url)
+
+
+@_SERVER_SETTINGS
+@given(data=datasets(), definition=st.one_of(_conditions(), _child_only_conditions()))
+def test_random_definitions_match_oracle_on_servers(server: Backend, data, definition: Cond) -> None:
+    _check(data, definition, lambda c, o: _load_server(server, c, o), close=False)
+
+
+def _check(data, definition: Cond, load=_load, close: bool = True) -> None:
     customers, orders = data
     text, fn = definition
     c = customers.astype({"customer_id": "Int64", "age": "Int64", "country": "string", "active": "boolean"})
     o = orders.astype({"order_id": "Int64", "customer_id": "Int64", "amount": "Float64", "status": "string"})
     env = Env(c=c.set_index("customer_id", drop=False), o=o.set_index("order_id", drop=False))
     want = O.members(fn(env))
-    workspaces = _load(customers, orders)
+    workspaces = load(customers, orders)
     for ws in workspaces:
         got = sorted(int(k) for k in ws.member_keys(text))
         assert got == want, f"{ws.dialect}: {text}\n{ws.compile(text)}"
         assert ws.count(text) == len(want), f"{ws.dialect}: {text}\n{ws.compile(text)}"
-    for ws in workspaces:
-        ws.close()
+    if close:  # the server's backend is the fixture's, shared by the examples
+        for ws in workspaces:
+            ws.close()
