@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from . import render
 from .backends.base import mask_url
-from .dsl import to_text
+from .dsl import parse, to_text
+from .errors import SegmentError
 from .session import as_datetime
 
 if TYPE_CHECKING:
@@ -29,6 +32,7 @@ _BOX = (
     "font-family:var(--jp-ui-font-family,sans-serif);color:var(--jp-ui-font-color1,inherit)"
 )
 _MUTED = "color:var(--jp-ui-font-color2,#666)"
+_WARN_TEXT = "color:var(--jp-warn-color0,#a65e00);font-weight:600"
 _WARNING = "color:var(--jp-warn-color0,#a65e00);border-left:3px solid var(--jp-warn-color1,#f5a623)"
 _PRE = (
     "background:var(--jp-layout-color2,#f6f6f6);padding:6px;margin:4px 0;overflow-x:auto;"
@@ -41,14 +45,12 @@ def _e(value: object) -> str:
 
 
 def _frame_html(frame: pd.DataFrame, max_rows: int = 50) -> str:
-    return frame.to_html(max_rows=max_rows, index=False, border=0, classes="dataframe", na_rep="NULL")
+    return render.frame_html(frame, max_rows=max_rows, empty="(none)")
 
 
 def _frame_text(frame: pd.DataFrame, max_rows: int = 50) -> str:
-    if frame.empty and len(frame.columns) == 0:
-        return "(empty)"
-    with pd.option_context("display.max_columns", 30, "display.width", 120):
-        return frame.to_string(index=False, max_rows=max_rows, na_rep="NULL")
+    # Lists, histories and run results: every column is kept (no width limit); values as in the previews.
+    return render.frame_text(frame, max_rows=max_rows, width=None, empty="(empty)")
 
 
 class _Pretty:
@@ -75,6 +77,11 @@ class SegmentResult(_Pretty):
 
     The evaluation time is pinned (``as_of``) so ``members()`` called later selects the same customers
     that were counted, even when the definition has relative windows such as ``in last 90 days``.
+
+    Shown as a one-line header (name, members, share of all customers, evaluation time, as_of, saved or
+    ad hoc, warnings), the static-check warnings, the first members (key, projected columns, then the
+    customer columns, or those chosen by ``columns``) and the SQL: HTML in JupyterLab, a text table that
+    fits 100 columns in a terminal.
     """
 
     def __init__(
@@ -91,6 +98,9 @@ class SegmentResult(_Pretty):
         draft: bool = False,
         dialect: str | None = None,
         warnings: list[CheckWarning] | None = None,
+        total: int | None = None,
+        seconds: float | None = None,
+        columns: Sequence[str] | None = None,
     ) -> None:
         self._ws = ws
         self.warnings = list(warnings or [])  # the static checks' findings, shown above the members
@@ -103,6 +113,12 @@ class SegmentResult(_Pretty):
         self.as_of = as_of
         self.saved = saved
         self.draft = draft
+        self.total = total  # all customers, for the share
+        self.seconds = seconds  # evaluation time: the count and the preview
+        # The customer columns shown (None: all); checked now, so a typo fails here and not at display.
+        self.columns = render.choose_columns(list(preview.columns), columns) if columns else None
+        self.key = _customer_key(ws)
+        self.projected = render.projected_columns(definition)
 
     @classmethod
     def evaluate(
@@ -116,16 +132,23 @@ class SegmentResult(_Pretty):
         dialect: str | None = None,
         saved: bool = False,
         draft: bool = False,
+        columns: Sequence[str] | None = None,
     ) -> SegmentResult:
         """Count and preview ``definition`` in the database; the SQL shown is in ``dialect``.
 
         Without ``as_of`` the SQL shown keeps relative windows relative (``CURRENT_DATE``) so it can be
-        scheduled as it is, while the count and preview are evaluated at the current time.
+        scheduled as it is, while the count and preview are evaluated at the current time. ``columns``
+        chooses the customer columns shown (the key and the projected columns always are).
         """
         pinned = _pin(as_of)
+        if columns:  # before any query: a misspelt column is reported at once
+            render.choose_columns(_customer_columns(ws), columns)
         warnings = ws.check(definition)  # legal but almost certainly wrong: said before the numbers
+        started = time.perf_counter()
         count = ws.count(definition, as_of=pinned)
         preview = ws.members(definition, limit=max(0, preview_rows), as_of=pinned)
+        seconds = time.perf_counter() - started
+        total = ws.customer_count()
         sql = ws.compile(definition, dialect=dialect or ws.dialect, as_of=as_of)
         return cls(
             ws,
@@ -138,6 +161,9 @@ class SegmentResult(_Pretty):
             saved=saved,
             draft=draft,
             warnings=warnings,
+            total=total,
+            seconds=seconds,
+            columns=columns,
         )
 
     @property
@@ -149,48 +175,114 @@ class SegmentResult(_Pretty):
         """All members (or the first ``limit``) as a DataFrame: customer columns plus projected columns."""
         return self._ws.members(self.definition, limit=limit, as_of=self.as_of)
 
+    def table(self) -> render.MembersTable:
+        """The preview as shown: key, projected columns, then the chosen customer columns."""
+        return render.MembersTable(self.preview, key=self.key, projected=self.projected, columns=self.columns)
+
     def _title(self) -> str:
-        return f"segment {self.name}" if self.name else "ad-hoc segment"
+        return f"segment {self.name}" if self.name else "unnamed segment"
 
     def _status(self) -> str:
         if self.draft:
             return "saved as draft"
-        return "saved" if self.saved else ("not saved" if self.name else "")
+        if self.name is None:
+            return "ad hoc"
+        return "saved" if self.saved else "not saved"
+
+    def _header_fields(self) -> list[tuple[str, str]]:
+        """(field, text) in header order: name, members, share, time, as_of, status, warnings."""
+        fields = [("name", self._title()), ("members", f"{self.count:,} members")]
+        if self.total is not None:
+            fields.append(("share", f"{render.share(self.count, self.total)} of {self.total:,} customers"))
+        if self.seconds is not None:
+            fields.append(("time", f"took {render.duration(self.seconds)}"))
+        fields.append(("as_of", f"as of {_when(self.as_of)}"))
+        fields.append(("status", self._status()))
+        if self.warnings:
+            n = len(self.warnings)
+            fields.append(("warnings", f"{n} warning{'s' if n > 1 else ''}"))
+        return fields
+
+    def _preview_note(self, table: render.MembersTable) -> str:
+        if not len(self.preview):
+            return "no members"
+        more = f" of {self.count:,}" if self.count > len(self.preview) else ""
+        note = f"first {len(self.preview)}{more} members"
+        if self.key:
+            note += f" by {self.key}"
+        if table.hidden:
+            n = len(table.hidden)
+            note += f"; {n} customer column{'s' if n > 1 else ''} not chosen"
+        return note
 
     def __repr__(self) -> str:
         name = f" {self.name}" if self.name else ""
         return f"<SegmentResult{name}: {self.count:,} members as of {self.as_of}>"
 
     def to_text(self) -> str:
-        status = self._status()
-        lines = [
-            f"{self._title()}: {self.count:,} members (as of {self.as_of}){' · ' + status if status else ''}"
-        ]
+        width = render.TEXT_WIDTH
+        lines = _wrap([text for _, text in self._header_fields()], width)
         lines += [f"warning: {w}" for w in self.warnings]
+        table = self.table()
+        lines.append(self._preview_note(table) + (":" if len(self.preview) else ""))
         if len(self.preview):
-            lines.append(f"first {len(self.preview)}:")
-            lines.append(_frame_text(self.preview))
+            lines.append(table.text(width))
         lines.append(f"SQL ({self.dialect}):")
         lines.append(self.sql)
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
-        status = self._status()
-        head = (
-            f"<div><b>{_e(self._title())}</b>: <b>{self.count:,}</b> members "
-            f"<span style='{_MUTED}'>as of {_e(self.as_of)}{' · ' + _e(status) if status else ''}</span></div>"
-        )
+        parts = []
+        for field, text in self._header_fields():
+            if field == "name":
+                label = "segment " if self.name else ""
+                parts.append(f"<b>{_e(label + (self.name or 'unnamed segment'))}</b>")
+            elif field == "members":
+                parts.append(f"<b>{self.count:,}</b> members")
+            elif field == "warnings":
+                parts.append(f"<span class='jseg-head-warn' style='{_WARN_TEXT}'>{_e(text)}</span>")
+            else:
+                parts.append(f"<span class='jseg-head-{field}' style='{_MUTED}'>{_e(text)}</span>")
+        sep = f"<span style='{_MUTED}'> · </span>"
+        head = f"<div class='jseg-head'>{sep.join(parts)}</div>"
         head += "".join(f"<pre style='{_PRE};{_WARNING}'>warning: {_e(str(w))}</pre>" for w in self.warnings)
-        if len(self.preview):
-            more = f" of {self.count:,}" if self.count > len(self.preview) else ""
-            table = (
-                f"<div style='{_MUTED}'>first {len(self.preview)}{more} members</div>"
-                f"<div style='overflow-x:auto'>{_frame_html(self.preview)}</div>"
-            )
-        else:
-            table = f"<div style='{_MUTED}'>no members</div>"
+        table = self.table()
+        note = f"<div class='jseg-note' style='{_MUTED}'>{_e(self._preview_note(table))}</div>"
+        body = table.html() if len(self.preview) else render.CSS
         sql = f"<details><summary>SQL ({_e(self.dialect)})</summary><pre style='{_PRE}'>{_e(self.sql)}</pre></details>"
-        return f"<div style='{_BOX}'>{head}{table}{sql}</div>"
+        return f"<div class='jseg-result' style='{_BOX}'>{head}{note}{body}{sql}</div>"
+
+
+def _customer_key(ws: Any) -> str | None:
+    try:
+        return ws.model.customer_key
+    except AttributeError:
+        return None
+
+
+def _customer_columns(ws: Any) -> list[str]:
+    try:
+        return [str(c) for c in ws.model.customer_entity().columns]
+    except (AttributeError, SegmentError):
+        return []
+
+
+def _when(value: dt.datetime | dt.date) -> str:
+    """An as_of for people: the date alone when it is midnight (``--as-of 2025-06-30``)."""
+    if isinstance(value, dt.datetime) and value.time() == dt.time(0) and value.tzinfo is None:
+        return value.date().isoformat()
+    return render.format_value(value)
+
+
+def _wrap(fields: list[str], width: int, sep: str = " · ") -> list[str]:
+    """Fields joined by ``sep`` on as few lines of at most ``width`` characters as they fit on."""
+    lines: list[str] = []
+    for field in fields:
+        if lines and len(lines[-1]) + len(sep) + len(field) <= width:
+            lines[-1] += sep + field
+        else:
+            lines.append(field)
+    return lines
 
 
 def _pin(as_of: dt.datetime | dt.date | str | None) -> dt.datetime | dt.date:
@@ -261,7 +353,7 @@ class FrameView(_Pretty):
         title = f"<div><b>{_e(self.title)}</b></div>" if self.title else ""
         body = _frame_html(self.frame) if len(self.frame) else f"<div style='{_MUTED}'>(none)</div>"
         note = f"<div style='{_MUTED}'>{_e(self.note)}</div>" if self.note else ""
-        return f"<div style='{_BOX}'>{title}<div style='overflow-x:auto'>{body}</div>{note}</div>"
+        return f"<div style='{_BOX}'>{title}{body}{note}</div>"
 
 
 class ModelView(_Pretty):
@@ -411,9 +503,11 @@ class SegmentCard(_Pretty):
 
     FIELDS = ("name", "display_name", "description", "type", "state", "draft", "version", "count", "status")
 
-    def __init__(self, segment: Any, preview_rows: int = 10) -> None:
+    def __init__(self, segment: Any, preview_rows: int = 10, *, key: str | None = None) -> None:
         self.info = {f: getattr(segment, f, None) for f in self.FIELDS}
         self.definition = str(getattr(segment, "definition", ""))
+        self.key = key  # the customer key: first in the preview
+        self.projected = _projected(self.definition)
         run = getattr(segment, "last_run", None)
         self.last_refresh = getattr(run, "finished_at", None) if run is not None else None
         self.errors = list(getattr(run, "errors", []) or []) if run is not None else []
@@ -452,8 +546,12 @@ class SegmentCard(_Pretty):
         lines += [f"  {k}: {v}" for k, v in self._facts()]
         lines += ["definition:", *("  " + line for line in self.definition.splitlines())]
         if self.preview is not None and len(self.preview):
-            lines += [f"first {len(self.preview)} members:", _frame_text(self.preview)]
+            lines += [f"first {len(self.preview)} members:", self._table().text()]
         return "\n".join(lines)
+
+    def _table(self) -> render.MembersTable:
+        assert self.preview is not None
+        return render.MembersTable(self.preview, key=self.key, projected=self.projected)
 
     def _repr_html_(self) -> str:
         i = self.info
@@ -468,14 +566,19 @@ class SegmentCard(_Pretty):
         )
         preview = ""
         if self.preview is not None and len(self.preview):
-            preview = (
-                f"<div style='{_MUTED}'>first {len(self.preview)} members</div>"
-                f"<div style='overflow-x:auto'>{_frame_html(self.preview)}</div>"
-            )
+            preview = f"<div style='{_MUTED}'>first {len(self.preview)} members</div>{self._table().html()}"
         return (
             f"<div style='{_BOX}'><div><b>segment {_e(i['name'])}</b>{display_name}</div>"
             f"<table border='0'>{facts}</table><pre style='{_PRE}'>{_e(self.definition)}</pre>{preview}</div>"
         )
+
+
+def _projected(text: str) -> list[str]:
+    """The PROJECT aliases of a saved definition's text (none for a draft that does not parse)."""
+    try:
+        return render.projected_columns(parse(text))
+    except SegmentError:
+        return []
 
 
 def describe(obj: Any) -> Any:

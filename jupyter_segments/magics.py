@@ -20,7 +20,7 @@ import pandas as pd
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.display import display
-from traitlets import Bool, Integer, Unicode
+from traitlets import Bool, Integer, List, Unicode
 
 from . import demo, ui  # ui is light: each widget module (ipywidgets) loads when first asked for
 from .backends.base import mask_url
@@ -41,6 +41,7 @@ from .dsl import parse, to_text
 from .dsl.params import has_params
 from .editor import register_comm, unregister_comm
 from .errors import SegmentError, did_you_mean, plural
+from .render import parse_columns
 from .workspace import Workspace, connect
 
 if TYPE_CHECKING:
@@ -119,6 +120,12 @@ class SegmentMagic(Magics):
     shell: InteractiveShell  # type: ignore[assignment, unused-ignore]  # IPython 8 only
 
     preview_rows = Integer(10, help="Rows of members previewed under a %%segment cell.").tag(config=True)
+    preview_columns = List(
+        Unicode(),
+        default_value=[],
+        help="Customer columns previewed under a %%segment cell, in this order (empty: all). The key and "
+        "the projected columns are always shown first. A cell's --columns a,b,c overrides it.",
+    ).tag(config=True)
     default_dialect = Unicode(
         "", help="SQL dialect shown by %%segment and %segment sql (empty: the connected database's)."
     ).tag(config=True)
@@ -451,6 +458,11 @@ class SegmentMagic(Magics):
         p.add_argument("--as-of", dest="as_of", help="evaluate relative windows at this date (YYYY-MM-DD)")
         p.add_argument("--preview", type=int, help="rows of members to preview")
         p.add_argument(
+            "--columns",
+            metavar="A,B,C",
+            help="customer columns to preview, in this order (the key and projected columns always show)",
+        )
+        p.add_argument(
             "--sql",
             nargs="?",
             const="",
@@ -501,6 +513,7 @@ class SegmentMagic(Magics):
             return
 
         preview_rows = self.preview_rows if a.preview is None else a.preview
+        columns = parse_columns(a.columns if a.columns is not None else list(self.preview_columns))
         result = SegmentResult.evaluate(
             ws,
             tree,
@@ -508,6 +521,7 @@ class SegmentMagic(Magics):
             as_of=a.as_of,
             preview_rows=preview_rows,
             dialect=self.default_dialect or None,
+            columns=columns,
         )
         if a.name is not None:
             result.saved = self._save(ws, a.name, self._saved_text(text, tree))
@@ -557,7 +571,9 @@ class SegmentMagic(Magics):
         display(FrameView(_listing(shown), title=plural(len(frame), "segment")))
 
     def _show(self, a: argparse.Namespace) -> None:
-        display(SegmentCard(self._segment(a.name), preview_rows=self.preview_rows))
+        ws = self._require_ws()
+        card = SegmentCard(ws.get(a.name), preview_rows=self.preview_rows, key=ws.model.customer_key)
+        display(card)
 
     def _check(self, a: argparse.Namespace) -> None:
         ws = self._require_ws()
@@ -734,7 +750,7 @@ HELP: list[HelpRow] = [
             "%segment relate support_calls customers --on cust_id:customer_id"),
     HelpRow("model", "entities, keys, typed columns, relationships and measures", "%segment model"),
     HelpRow("%%segment [NAME] [options]", "define (and with NAME save) a segment; shows count, members, SQL",
-            "%%segment vip --preview 5 -o vip_result"),
+            "%%segment vip --preview 5 --columns country,age -o vip_result"),
     HelpRow("%%segment --sql [DIALECT]", "show the compiled SQL without running it",
             "%%segment --sql snowflake"),
     HelpRow("list", "saved segments with state, members and last refresh", "%segment list --search vip"),
@@ -765,7 +781,7 @@ HELP: list[HelpRow] = [
 HELP_FOOTER = [
     "Every command takes -h for its options. In %%segment cells {name} binds a notebook variable as a value "
     "(a list becomes an IN list).",
-    "Settings: %config SegmentMagic.preview_rows / default_dialect / catalog / short_errors",
+    "Settings: %config SegmentMagic.preview_rows / preview_columns / default_dialect / catalog / short_errors",
 ]
 
 

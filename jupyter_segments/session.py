@@ -164,6 +164,13 @@ class Session:
         sql = self._sql(definition, "count", as_of, None, params)
         return int(self.run(lambda: self.backend.scalar(sql), sql) or 0)
 
+    def customer_count(self) -> int:
+        """Rows of the customer table: one ``COUNT(*)``, run each time (nothing kept that could go stale)."""
+        customer = self.model.customer_entity()
+        q = exp.select(exp.Count(this=exp.Star())).from_(D.table(customer.name, "c"))
+        sql = q.sql(dialect=self.dialect)
+        return int(self.run(lambda: self.backend.scalar(sql), sql) or 0)
+
     def members(
         self,
         definition: Definition,

@@ -203,6 +203,15 @@ class Workspace:
         """
         return self.session.count(definition, as_of=as_of, params=params)
 
+    def customer_count(self) -> int:
+        """All customers (rows of the customer table), counted by the database now: the whole that a
+        segment's share is of.
+
+        >>> ws.customer_count()
+        10000
+        """
+        return self.session.customer_count()
+
     def members(
         self,
         definition: Definition,

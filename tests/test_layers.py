@@ -56,8 +56,9 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("services", ("refresh", "export", "schedule", "intelligence", "demo")),
     # What users hold: the Workspace, and the Segment handle with save/get/list/duplicate.
     ("facade", ("workspace", "segments")),
-    # Front ends over the Workspace: rich display, completion and editor support, widgets, magics, CLI.
-    ("front ends", ("display", "completion", "editor", "ui", "magics", "cli")),
+    # Front ends over the Workspace: tables rendered, rich display, completion and editor support, widgets,
+    # magics, CLI.
+    ("front ends", ("render", "display", "completion", "editor", "ui", "magics", "cli")),
     # `import jupyter_segments`: connect, Workspace, SegmentError and %load_ext.
     ("package", ("",)),
 ]

@@ -12,7 +12,9 @@ import time
 from typing import Any
 
 import ipywidgets as W
+import pandas as pd
 
+from .. import render
 from ..dsl import parse, parse_condition, to_text
 from ..dsl.ast import Definition
 from ..errors import SegmentError
@@ -39,6 +41,8 @@ from .state import (
     to_definition,
     to_dsl,
 )
+
+PREVIEW_ROWS = 10  # members shown by "Preview members"
 
 SET_OP_LABELS = {"union": "Union (either)", "intersect": "Intersect (both)", "except": "Except (minus)"}
 
@@ -408,6 +412,17 @@ class SegmentBuilder:
         self.sql_accordion = W.Accordion(children=[self.sql], selected_index=None)
         self.sql_accordion.set_title(0, "Compiled SQL")
         self.count_label = W.HTML()
+        # The first members, on demand (a preview computes what the count does and more: not on every edit).
+        self.preview_button = theme.button(
+            "Preview members",
+            icon="table",
+            tooltip="Show the first members: key and projected columns first",
+            width="auto",
+        )
+        self.preview_button.on_click(g(lambda _b: self.preview(), "Could not preview the members"))
+        self.preview_html = W.HTML()
+        self.preview_frame: pd.DataFrame | None = None  # the members shown, if any
+        self.previewed_text: str | None = None  # the DSL they belong to
         self.name = W.Text(value=name or "", placeholder="segment_name", description="Name")
         self.display_name = W.Text(
             value=seg_meta.get("display_name", ""), placeholder="Shown in lists", description="Display name"
@@ -437,6 +452,7 @@ class SegmentBuilder:
                 self.add_group_button,
                 theme.section([self.projections_box, self.add_projection_button], "Projected attributes"),
                 theme.section([self.count_label, self.dsl, self.sql_accordion], "Definition"),
+                theme.section([self.preview_button, self.preview_html], "Members preview"),
                 theme.section(
                     [
                         self.name,
@@ -478,10 +494,43 @@ class SegmentBuilder:
 
     def static_html(self) -> str:
         count = f"{self.count:,}" if self.count is not None else "—"
+        preview = self._preview_table() if self.preview_frame is not None else ""
         return (
             f"{theme.CSS}<div class='jseg-root'><div class='jseg-title'>Segment builder</div>"
-            f"{theme.code_html(self.text)}<div class='jseg-count'>Estimated members: <b>{count}</b></div></div>"
+            f"{theme.code_html(self.text)}<div class='jseg-count'>Estimated members: <b>{count}</b></div>"
+            f"{preview}</div>"
         )
+
+    # -- members preview -------------------------------------------------------------------------
+    def preview(self, rows: int = PREVIEW_ROWS) -> pd.DataFrame:
+        """Show (and return) the first ``rows`` members of the current definition, by key: the key and
+        the projected columns first, as every preview shows them (``jupyter_segments.render``)."""
+        if self.definition is None:
+            raise SegmentError(self.error or "the definition is not complete yet")
+        frame = self.ws.members(self.definition, limit=rows)
+        self.preview_frame, self.previewed_text = frame, to_text(self.definition)
+        self.preview_html.value = self._preview_table()
+        return frame
+
+    def _preview_table(self) -> str:
+        assert self.preview_frame is not None
+        return render.frame_html(
+            self.preview_frame,
+            key=self.model.customer_key,
+            projected=render.projected_columns(self.definition),
+            max_rows=None,
+            empty="No members.",
+        )
+
+    def _preview_outdated(self) -> None:
+        """After an edit: members shown for another definition are taken away, not left looking current."""
+        current = to_text(self.definition) if self.definition is not None else None
+        if self.preview_frame is not None and current != self.previewed_text:
+            self.preview_frame, self.previewed_text = None, None
+            self.preview_html.value = (
+                '<span class="jseg-muted">The definition changed: Preview members shows its first '
+                "members.</span>"
+            )
 
     def render(self) -> None:
         """Rebuild the group views from the state (after a structural change), then refresh outputs."""
@@ -545,6 +594,7 @@ class SegmentBuilder:
             self.error = None
         except SegmentError as e:
             self.definition, self.error = None, str(e)
+        self._preview_outdated()
         if self.definition is not None:
             text = to_text(self.definition)
             self.dsl.value = theme.code_html(text)

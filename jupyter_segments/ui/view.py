@@ -10,41 +10,28 @@ import ipywidgets as W
 import pandas as pd
 from IPython.display import display
 
+from .. import render
+from ..dsl import parse
+from ..errors import SegmentError
 from . import charts, theme
 from .errors import Messages, describe
 
 PREVIEW_ROWS = 100
 
 
-def frame_html(frame: pd.DataFrame, *, max_rows: int = PREVIEW_ROWS) -> str:
-    """A DataFrame as a themed HTML table (numbers right-aligned, values escaped)."""
-    if frame.empty:
-        return '<span class="jseg-muted">No rows.</span>'
-    numeric = {c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c]) and frame[c].dtype != bool}
-    head = "".join(
-        f'<th class="{"num" if c in numeric else ""}">{html.escape(str(c))}</th>' for c in frame.columns
+def frame_html(
+    frame: pd.DataFrame,
+    *,
+    max_rows: int = PREVIEW_ROWS,
+    key: str | None = None,
+    projected: list[str] | tuple[str, ...] = (),
+    max_height: str | None = None,
+) -> str:
+    """A DataFrame as a themed HTML table: the renderer every preview shares (``jupyter_segments.render``):
+    key and projected columns first and sticky, text left and numbers right, one NULL, no wrapping."""
+    return render.frame_html(
+        frame, key=key, projected=projected, max_rows=max_rows, max_height=max_height, empty="No rows."
     )
-    body = []
-    for _, r in frame.head(max_rows).iterrows():
-        cells = []
-        for c in frame.columns:
-            v = r[c]
-            text = "" if v is None or (not isinstance(v, (list, tuple)) and pd.isna(v)) else _cell(v)
-            cells.append(f'<td class="{"num" if c in numeric else ""}">{html.escape(text)}</td>')
-        body.append("<tr>" + "".join(cells) + "</tr>")
-    return (
-        f'<div style="overflow-x:auto"><table class="jseg-table"><tr>{head}</tr>{"".join(body)}</table></div>'
-    )
-
-
-def _cell(v: Any) -> str:
-    if isinstance(v, float):
-        return f"{v:,.2f}"
-    if isinstance(v, (list, tuple)):
-        return "; ".join(str(x) for x in v)
-    if isinstance(v, pd.Timestamp):
-        return f"{v:%Y-%m-%d %H:%M:%S}" if (v.hour or v.minute or v.second) else f"{v:%Y-%m-%d}"
-    return str(v)
 
 
 def history_frame(history: pd.DataFrame) -> pd.DataFrame:
@@ -67,6 +54,14 @@ def history_frame(history: pd.DataFrame) -> pd.DataFrame:
             "warnings": [" | ".join(w) if isinstance(w, list) else (w or "") for w in h["warnings"]],
         }
     ).reset_index(drop=True)
+
+
+def _projected(text: str) -> list[str]:
+    """The PROJECT aliases of a saved definition (none for a draft that does not parse)."""
+    try:
+        return render.projected_columns(parse(str(text)))
+    except SegmentError:
+        return []
 
 
 class SegmentView:
@@ -142,6 +137,8 @@ class SegmentView:
     def load(self) -> None:
         """(Re)read the segment, its history and preview from the catalog, and redraw."""
         self.seg = self.ws.get(self.seg.name)
+        self.key = self.ws.model.customer_key
+        self.projected = _projected(self.seg.definition)
         self.history = self.seg.history()
         self.points = charts.trend_points(self.history)
         try:
@@ -212,8 +209,11 @@ class SegmentView:
             f"{theme.fmt_int(total)} members. To get all of them use Download CSV on the segments page, or "
             f"<code>ws.get({name!r}).export('csv', path='{name}.csv')</code>.</span>"
         )
-        # A fixed-height scroller keeps the history below in sight.
-        self.preview_html.value = f'<div style="max-height: 380px; overflow: auto">{frame_html(frame)}</div>'
+        # A fixed-height scroller keeps the history below in sight (the header row stays on top of it).
+        self.preview_html.value = self._preview_table(frame, max_height="380px")
+
+    def _preview_table(self, frame: pd.DataFrame, *, max_rows: int = PREVIEW_ROWS, **options: Any) -> str:
+        return frame_html(frame, max_rows=max_rows, key=self.key, projected=self.projected, **options)
 
     def refresh_now(self) -> None:
         run = self.seg.refresh()
@@ -233,7 +233,7 @@ class SegmentView:
         return (
             f"{theme.CSS}<div class='jseg-root'><div class='jseg-title'>{title}</div>"
             f"{charts.static_html(self.points, f'{self.seg.name}: members')}"
-            f"<h4>Members preview</h4>{frame_html(self.preview, max_rows=20)}"
+            f"<h4>Members preview</h4>{self._preview_table(self.preview, max_rows=20)}"
             f"<h4>Run history</h4>{frame_html(history_frame(self.history), max_rows=50)}</div>"
         )
 
