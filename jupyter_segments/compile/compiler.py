@@ -496,7 +496,7 @@ class Scope:
             out = (
                 D.like_ci(v.sql, pattern.sql, self.dialect, None)
                 if node.case_insensitive
-                else exp.Like(this=v.sql, expression=pattern.sql)
+                else D.like(v.sql, pattern.sql, self.dialect)
             )
             return _not(out) if node.negated else out
         if isinstance(node, T.TextMatch):
