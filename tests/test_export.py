@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -102,6 +103,60 @@ def test_dbt_model_runs_in_the_warehouse(ws, conn, oracle, tmp_path):
     assert rec.target == str(tmp_path / "pg" / "vip_pg.sql")
     with pytest.raises(SegmentError, match="dbt source name"):
         ws.get("vip").add_to("dbt", path=tmp_path, source="x') }}{{ evil")
+
+
+def _render_sources(model: str, schema: str) -> str:
+    """The model's SQL as dbt would run it: config and comment lines dropped, each
+    ``{{ source('shop', 't') }}`` replaced by the table in the sources' schema."""
+    sql = "\n".join(line for line in model.splitlines() if not line.startswith(("{{ config", "--")))
+    sql = re.sub(r"\{\{ source\('shop', '(\w+)'\) \}\}", lambda m: f'"{schema}"."{m.group(1)}"', sql)
+    assert "{{" not in sql and "}}" not in sql, sql
+    return sql
+
+
+@pytest.mark.parametrize("backend_name", ["postgres"], indirect=True)
+def test_dbt_model_for_postgres_runs_on_postgres(ws, demo_backend, demo_frames, tmp_path, backend_name):
+    """The PostgreSQL models (with dbt sources) run on PostgreSQL select the segment's members -- keys, and
+    members with their projected spend -- computed in pandas from the same demo data."""
+    spend = demo_frames["orders"].groupby("customer_id")["amount"].sum()
+    want = spend[spend >= 1000]
+    for shape in ("keys", "members"):
+        path = tmp_path / f"vip_{shape}.sql"
+        ws.get("vip").add_to("dbt", path=path, dialect="postgres", source="shop", shape=shape)
+        model = path.read_text()
+        assert "-- Dialect: postgres" in model
+        got = demo_backend.query(_render_sources(model, "public"))
+        assert sorted(int(k) for k in got["customer_id"]) == sorted(int(k) for k in want.index), shape
+        if shape == "members":
+            got = got.set_index(got["customer_id"].astype(int))
+            assert (got["spend"].astype(float) - want.loc[got.index]).abs().max() < 1e-6
+
+
+@pytest.mark.parametrize("backend_name", ["postgres", "mysql"], indirect=True)
+def test_table_destination_on_a_server(ws, demo_backend, oracle, backend_name):
+    """Members written into PostgreSQL / MariaDB (the test server's database), replaced and appended."""
+    url = demo_backend.engine.url.render_as_string(hide_password=False)
+    table = H.unique("vip_out_")
+    quoted = demo_backend.engine.dialect.identifier_preparer.quote(table)
+    want = H.vip_keys(oracle)
+    spend = oracle["orders"].groupby("customer_id")["amount"].sum()
+    try:
+        ws.get("vip").add_to("table", url=url, table=table)
+        got = demo_backend.query(f"SELECT * FROM {quoted}")
+        assert sorted(int(k) for k in got["customer_id"]) == sorted(want)
+        assert list(got.columns) == [*oracle["customers"].columns, "spend"]
+        got = got.set_index(got["customer_id"].astype(int))
+        assert (got["spend"].astype(float) - spend.loc[got.index]).abs().max() < 1e-6
+        ws.get("vip").add_to("table", url=url, table=table)  # replace (the default): still once each
+        assert int(demo_backend.scalar(f"SELECT COUNT(*) FROM {quoted}")) == len(want)
+        ws.get("vip").add_to("table", url=url, table=table, if_exists="append", columns="keys")
+        keys = demo_backend.query(f"SELECT customer_id FROM {quoted}")["customer_id"].astype(int)
+        assert keys.value_counts().to_dict() == dict.fromkeys(want, 2)
+        log = ws.get("vip").exports()
+        assert log.iloc[-1]["status"] == "Completed" and log.iloc[-1]["target"].endswith(f":: {table}")
+        assert "password" not in log.iloc[-1]["target"]
+    finally:
+        demo_backend.execute(f"DROP TABLE IF EXISTS {quoted}")
 
 
 class _Hook(BaseHTTPRequestHandler):
