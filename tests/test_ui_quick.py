@@ -187,3 +187,22 @@ def test_percentile_of_bounds(ws):
     q.wait()
     assert q.percentile_of(-5) == "below p1"
     assert q.percentile_of(10_000) == "above p99"
+
+
+def test_value_is_not_carried_into_another_field(ws, frames):
+    """Issue 17, item 4: age 67 (p75) must not become 'total_spend > 67' after switching field."""
+    c = frames["customers"]
+    q = QuickSegment(ws, delay=0.02)
+    pick_source(q, "customer")
+    q.field.value = ("age", "numeric")
+    q.wait()
+    age_p75 = np.percentile(c.age.dropna(), 75)
+    assert float(q.value.value) == pytest.approx(age_p75, rel=0.01)
+    q.value.value = "67"
+    q.wait()
+    pick_source(q, "measure")
+    q.wait()
+    field = q.field.value[0]
+    assert q.value.value != "67"
+    assert q.text.startswith(f"{field} > ")
+    assert q.stats.percentiles[74] == pytest.approx(float(q.value.value), rel=0.01)

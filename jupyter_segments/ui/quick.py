@@ -181,6 +181,8 @@ class QuickSegment:
 
     def _field_changed(self) -> None:
         self.stats, self.count, self.definition = None, None, None
+        # A value typed for one field means nothing for the next: start again at the new field's p75.
+        self.value.value = self.value2.value = ""
         self.condition_box.children = []
         self.percentile_label.value = ""
         if self.field.value is None:
