@@ -205,7 +205,7 @@ class SegmentResult(_Pretty):
 
     def _preview_note(self, table: render.MembersTable) -> str:
         if not len(self.preview):
-            return "no members"
+            return "no members" if not self.count else "no preview (--preview 0)"
         more = f" of {self.count:,}" if self.count > len(self.preview) else ""
         note = f"first {len(self.preview)}{more} members"
         if self.key:

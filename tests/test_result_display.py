@@ -210,6 +210,14 @@ def test_text_form_fits_100_columns(ip, demo_frames):
         assert line[spend_end - 1] != " " and line[spend_end] == " "
 
 
+def test_no_preview_is_not_no_members(ip):
+    _, out = run(ip, f"%%segment --as-of {AS_OF} --preview 0\nage > 40")
+    assert "no preview (--preview 0)" in plain(out) and "no members" not in plain(out)
+    assert "no preview (--preview 0)" in html(out) and "<table class='jseg-members'>" not in html(out)
+    _, out = run(ip, f"%%segment --as-of {AS_OF}\nage > 400")
+    assert "\nno members\n" in plain(out) and "no members" in html(out)
+
+
 def test_o_variable_displays_the_same(ip):
     _, out = run(ip, PROJECT_CELL)
     res = ip.user_ns["top"]
