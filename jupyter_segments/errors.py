@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import unicodedata
 from collections.abc import Iterable
 
 
@@ -48,9 +49,27 @@ def point_at(text: str, pos: int, end: int | None = None) -> tuple[int, int, str
     line_start = text.rfind("\n", 0, pos) + 1
     line_end = text.find("\n", pos)
     line_end = len(text) if line_end == -1 else line_end
-    width = max(1, min((end if end is not None else pos + 1), line_end) - pos)
-    excerpt = f"  {text[line_start:line_end]}\n  {' ' * (pos - line_start)}{'^' * width}"
+    stop = max(pos + 1, min((end if end is not None else pos + 1), line_end))
+    # The caret line copies the tabs before the fault and counts wide characters twice, so that it
+    # stays under the fault in a terminal or a notebook's monospaced output.
+    excerpt = f"  {text[line_start:line_end]}\n  {_blank(text[line_start:pos])}{'^' * _width(text[pos:stop])}"
     return line, pos - line_start + 1, excerpt
+
+
+def _width(s: str) -> int:
+    """Columns ``s`` takes in a monospaced font: East Asian wide and fullwidth characters take two;
+    combining marks none; at least 1 (a caret under the end of the text)."""
+    return max(1, sum(_char_width(c) for c in s))
+
+
+def _char_width(c: str) -> int:
+    if unicodedata.combining(c):
+        return 0
+    return 2 if unicodedata.east_asian_width(c) in ("W", "F") else 1
+
+
+def _blank(prefix: str) -> str:
+    return "".join(c if c == "\t" else " " * _char_width(c) for c in prefix)
 
 
 def did_you_mean(name: str, candidates: Iterable[str]) -> str:

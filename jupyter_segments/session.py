@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import pandas as pd
@@ -108,7 +109,8 @@ class Session:
     def bind(self, definition: Definition, params: Mapping[str, Any] | None = None) -> typed.Definition:
         """The typed tree of a definition: parsed, ``{name}`` placeholders bound, every name resolved
         against the model (``SegmentError`` with line, column and caret otherwise). Runs no segment SQL."""
-        return bind(self.model, self.parse(definition, params), self._segment_source)
+        with _too_deep(definition):
+            return bind(self.model, self.parse(definition, params), self._segment_source)
 
     def query(
         self,
@@ -127,7 +129,8 @@ class Session:
             as_of=None if relative else as_datetime(as_of),
             whole_day=is_whole_day(as_of),
         )
-        return build_query(self.model, self.bind(definition, params), options, shape, limit)
+        with _too_deep(definition):
+            return build_query(self.model, self.bind(definition, params), options, shape, limit)
 
     def compile(
         self,
@@ -145,7 +148,8 @@ class Session:
         q = self.query(
             definition, shape=shape, dialect=target, as_of=as_of, relative=as_of is None, params=params
         )
-        return q.sql(dialect=target, pretty=pretty, copy=False)  # a fresh tree: no need to copy it
+        with _too_deep(definition):
+            return q.sql(dialect=target, pretty=pretty, copy=False)  # a fresh tree: no need to copy it
 
     def check(self, definition: Definition, params: Mapping[str, Any] | None = None) -> list[CheckWarning]:
         """Raise ``SegmentError`` if the definition does not parse or type-check; otherwise the static
@@ -154,7 +158,8 @@ class Session:
 
     def _sql(self, definition: Definition, shape: Shape, as_of: AsOf, limit: int | None, params) -> str:
         q = self.query(definition, shape=shape, as_of=as_of, limit=limit, params=params)
-        return q.sql(dialect=self.dialect, copy=False)
+        with _too_deep(definition):
+            return q.sql(dialect=self.dialect, copy=False)
 
     # --- running ----------------------------------------------------------------------------------
     def count(
@@ -334,3 +339,20 @@ def database_error(e: Exception, sql: str) -> SegmentError:
     err = SegmentError(f"the database rejected the query: {first}\nSQL sent:\n{sql}")
     err.sql = sql  # type: ignore[attr-defined]
     return err
+
+
+@contextmanager
+def _too_deep(definition: Definition) -> Iterator[None]:
+    """A RecursionError below (a definition the parser's depth limit let through, but too long for a
+    stage that walks it recursively: thousands of ANDed conditions) becomes a SegmentError over the text."""
+    try:
+        yield
+    except RecursionError:
+        text = definition if isinstance(definition, str) else getattr(definition, "text", None)
+        raise SegmentError(
+            "definition too deeply nested or too long to compile: split it into saved segments "
+            "(in segment ...)",
+            text=text or None,
+            pos=0 if text else None,
+            end=len(text) if text else None,
+        ) from None

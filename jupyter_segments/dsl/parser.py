@@ -22,6 +22,8 @@ Keywords are case-insensitive and recognised by position, so a column may be cal
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import cast
 
 from ..errors import SegmentError, did_you_mean
@@ -68,6 +70,11 @@ _RESERVED = {
     "and", "or", "not", "where", "project", "as", "union", "intersect", "except", "then", "else", "end",
     "when", "by", "among",
 }  # fmt: skip
+# How deeply a definition may nest: parentheses, NOTs, minus signs, aggregates and functions inside one
+# another, and chains that build a tree one level per operator (a + 1 + 1 ..., ... union ...). Every
+# later stage (bind, compile, SQL generation) walks the tree recursively, so a deeper one is refused
+# here, with a caret, instead of ending in a RecursionError somewhere below.
+MAX_DEPTH = 64
 
 
 def parse(text: str) -> A.Definition:
@@ -88,6 +95,22 @@ class _Parser:
         self.text = text
         self.tokens = tokenize(text)
         self.i = 0
+        self.depth = 0
+
+    @contextmanager
+    def deeper(self, tok: Token, levels: int = 1) -> Iterator[None]:
+        """One (or ``levels``) more level(s) of nesting, starting at ``tok``; too deep is an error there."""
+        if self.depth + levels > MAX_DEPTH:
+            raise self.error(
+                f"nested too deeply (limit {MAX_DEPTH} levels): split the definition into saved segments "
+                "(in segment ...) or flatten it",
+                tok,
+            )
+        self.depth += levels
+        try:
+            yield
+        finally:
+            self.depth -= levels
 
     # --- token helpers ----------------------------------------------------------------------------
     @property
@@ -166,9 +189,12 @@ class _Parser:
     def setexpr(self) -> A.Expr:
         start = self.tok.pos
         left = self.orexpr()
+        levels = 0
         while self.at_word(*SET_OPS):
-            op = cast(A.SetOpKind, self.advance().text.lower())
-            right = self.orexpr()
+            levels += 1
+            with self.deeper(self.tok, levels):
+                op = cast(A.SetOpKind, self.advance().text.lower())
+                right = self.orexpr()
             left = A.SetOp(op, left, right, **self.span(start))
         return left
 
@@ -193,8 +219,9 @@ class _Parser:
             return self.segment_ref(start, negated=True)
         if self.at_word("in") and self.peek().is_word("segment"):
             return self.segment_ref(start, negated=False)
-        if self.accept_word("not"):
-            return A.Not(self.notexpr(), **self.span(start))
+        if self.at_word("not"):
+            with self.deeper(self.advance()):
+                return A.Not(self.notexpr(), **self.span(start))
         if self.at_word("top", "bottom") and self.peek().kind is T.NUMBER:
             return self.rank(start)
         return self.predicate()
@@ -343,9 +370,12 @@ class _Parser:
     def additive(self) -> A.Expr:
         start = self.tok.pos
         left = self.term()
+        levels = 0
         while self.at_op("+", "-"):
-            op = self.advance().text
-            right = self.term()
+            levels += 1
+            with self.deeper(self.tok, levels):
+                op = self.advance().text
+                right = self.term()
             if (
                 isinstance(right, A.Literal)
                 and self.tok.kind is T.IDENT
@@ -370,16 +400,20 @@ class _Parser:
     def term(self) -> A.Expr:
         start = self.tok.pos
         left = self.unary()
+        levels = 0
         while self.at_op("*", "/"):
-            op = self.advance().text
-            left = A.Arith(op, left, self.unary(), **self.span(start))  # type: ignore[arg-type]
+            levels += 1
+            with self.deeper(self.tok, levels):
+                op = self.advance().text
+                right = self.unary()
+            left = A.Arith(op, left, right, **self.span(start))  # type: ignore[arg-type]
         return left
 
     def unary(self) -> A.Expr:
         start = self.tok.pos
         if self.at_op("-"):
-            self.advance()
-            operand = self.unary()
+            with self.deeper(self.advance()):
+                operand = self.unary()
             if isinstance(operand, A.Literal) and isinstance(operand.value, (int, float)):
                 return A.Literal(-operand.value, **self.span(start))
             return A.Neg(operand, **self.span(start))
@@ -396,8 +430,8 @@ class _Parser:
             self.advance()
             return A.Literal(tok.text, pos=tok.pos, end=tok.end)
         if tok.kind is T.OP and tok.text == "(":
-            self.advance()
-            inner = self.setexpr()
+            with self.deeper(self.advance()):
+                inner = self.setexpr()
             self.expect_op(")", "')'")
             # setexpr wraps a bare value in BoolTest; in value position "(age + 1) * 2" it is a value.
             # predicate() wraps it again when the parentheses stand alone as a condition.
@@ -425,14 +459,16 @@ class _Parser:
                 lit = self.advance()
                 return A.Literal(self.date_value(lit, word), **self.span(start))
             if word == "case" and nxt.is_word("when"):
-                return self.case()
+                with self.deeper(tok):
+                    return self.case()
             if nxt.kind is T.OP and nxt.text == "(":
-                if word in AGG_FUNCS:
-                    return self.aggregate(word)
-                if word in EXISTS_KINDS:
-                    return self.exists(word)
-                if word in FUNCTIONS:
-                    return self.function(word)
+                with self.deeper(tok):
+                    if word in AGG_FUNCS:
+                        return self.aggregate(word)
+                    if word in EXISTS_KINDS:
+                        return self.exists(word)
+                    if word in FUNCTIONS:
+                        return self.function(word)
                 raise self.error(
                     f"unknown function '{tok.text}'{did_you_mean(word, AGG_FUNCS + EXISTS_KINDS + FUNCTIONS)}; "
                     f"aggregates: {', '.join(AGG_FUNCS)}; tests: any, none, all; functions: {', '.join(FUNCTIONS)}"

@@ -29,6 +29,9 @@ class Token:
 
 
 _TWO_CHAR_OPS = {"!=", "<>", "<=", ">="}
+# Only ASCII digits make numbers: str.isdigit() is also true of "²" and "١٢", which int() refuses or
+# reads as another number than the one shown.
+_DIGITS = frozenset("0123456789")
 _ONE_CHAR_OPS = set("=<>+-*/%(),.{}")
 
 
@@ -53,21 +56,21 @@ def tokenize(text: str) -> list[Token]:
                 raise SegmentError("empty quoted name", text=text, pos=i, end=j)
             tokens.append(Token(T.QIDENT, value, i, j))
             i = j
-        elif c.isdigit() or (c == "." and i + 1 < n and text[i + 1].isdigit()):
+        elif c in _DIGITS or (c == "." and i + 1 < n and text[i + 1] in _DIGITS):
             j = i
-            while j < n and text[j].isdigit():
+            while j < n and text[j] in _DIGITS:
                 j += 1
-            if j < n and text[j] == "." and j + 1 < n and text[j + 1].isdigit():
+            if j < n and text[j] == "." and j + 1 < n and text[j + 1] in _DIGITS:
                 j += 1
-                while j < n and text[j].isdigit():
+                while j < n and text[j] in _DIGITS:
                     j += 1
             if j < n and text[j] in "eE":
                 k = j + 1
                 if k < n and text[k] in "+-":
                     k += 1
-                if k < n and text[k].isdigit():
+                if k < n and text[k] in _DIGITS:
                     j = k
-                    while j < n and text[j].isdigit():
+                    while j < n and text[j] in _DIGITS:
                         j += 1
             if j < n and (text[j].isalpha() or text[j] == "_"):
                 raise SegmentError("a name cannot start with a digit", text=text, pos=i, end=j + 1)
@@ -102,6 +105,8 @@ def _read_quoted(text: str, start: int, quote: str, error: str) -> tuple[str, in
                 i += 2
                 continue
             return "".join(out), i + 1
+        if text[i] == "\x00":  # no database keeps it in a string; drivers truncate at it or fail
+            raise SegmentError("a NUL character (\\x00) cannot be part of a value or name", text=text, pos=i)
         out.append(text[i])
         i += 1
     raise SegmentError(error, text=text, pos=start, end=len(text))

@@ -1,0 +1,130 @@
+"""Hostile or careless input (issue 15): every definition either works or is a SegmentError with a
+line, a column and a caret; never a RecursionError, ValueError or a silently different number."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+import jupyter_segments as js
+from jupyter_segments.dsl.parser import MAX_DEPTH
+from jupyter_segments.errors import SegmentError, point_at
+
+N = MAX_DEPTH
+
+
+@pytest.fixture(scope="module")
+def ws():
+    w = js.connect_demo()
+    yield w
+    w.close()
+
+
+def _stack(extra: int, f):
+    """Run ``f`` ``extra`` frames deeper than here: a notebook kernel calls us from deep in its stack."""
+    return f() if extra == 0 else _stack(extra - 1, f)
+
+
+# Each at the limit: these must work (and be counted by the database), even from 250 frames down.
+AT_LIMIT = {
+    "parentheses": "(" * (N - 1) + "age > 30" + ")" * (N - 1),
+    "not": "not " * N + "age > 30",
+    "a + 1 + 1 ...": "age " + "+ 0 " * N + "> 30",
+    "a * 1 * 1 ...": "age " + "* 1 " * N + "> 30",
+    "minus signs": "age > " + "- " * N + "30",
+    "union": " union ".join(["age > 30"] * (N + 1)),
+    "functions": "age > " + "abs(" * (N - 1) + "30" + ")" * (N - 1),
+    "parenthesised not": "(not " * (N // 2) + "age > 30" + ")" * (N // 2),
+}
+
+
+@pytest.mark.parametrize("name", list(AT_LIMIT))
+def test_nesting_up_to_the_limit_works(ws, name):
+    text = AT_LIMIT[name]
+    expected = ws.count("not (age > 30)" if name in ("not", "parenthesised not") and N % 2 else "age > 30")
+    if name == "minus signs":
+        expected = ws.count("age > 30") if N % 2 == 0 else ws.count("age > -30")
+    if name == "parenthesised not":
+        expected = ws.count("age > 30") if (N // 2) % 2 == 0 else ws.count("not (age > 30)")
+    assert _stack(250, lambda: ws.count(text)) == expected
+    assert _stack(250, lambda: ws.check(text)) is not None
+
+
+# What the fuzzer found (RecursionError at modest depth) and what a generator writes.
+TOO_DEEP = {
+    "110 parentheses": ("(" * 110 + "age > 1" + ")" * 110, N),
+    "1000 parentheses": ("(" * 1000 + "age > 1" + ")" * 1000, N),
+    "163 nots": ("not " * 163 + "age > 1", 4 * N),
+    "a + 1 ... 163 times": ("age " + "+ 1 " * 163 + "> 3", 4 + 4 * N),
+    "164 groups joined by union": (" union ".join(["(age > 1)"] * 164), None),
+    "minus signs": ("age > " + "- " * 500 + "1", 6 + 2 * N),
+    "nested functions": ("age > " + "abs(" * 200 + "1" + ")" * 200, 6 + 4 * N),
+}
+
+
+@pytest.mark.parametrize("name", list(TOO_DEEP))
+def test_too_deep_is_a_segment_error_at_the_caret(ws, name):
+    text, pos = TOO_DEEP[name]
+    for call in (ws.compile, ws.count, ws.check):
+        with pytest.raises(SegmentError, match=rf"nested too deeply \(limit {N} levels\)") as e:
+            call(text)
+        assert e.value.line == 1 and e.value.column is not None and "^" in str(e.value)
+        if pos is not None:
+            assert e.value.column == pos + 1, (name, e.value.column)
+
+
+@pytest.mark.parametrize("n", [994, 10_000])
+def test_long_flat_chains_work_or_are_a_segment_error(ws, n):
+    # Flat AND/OR chains are one node in the tree; a stage below that still recurses per condition
+    # (compile's conjuncts) ends in a SegmentError over the text, never a RecursionError.
+    for joiner in (" and ", " or "):
+        text = joiner.join(f"age > {i % 50}" for i in range(n))
+        try:
+            got = ws.count(text)
+        except SegmentError as e:
+            assert e.line == 1 and "^" in str(e)
+        else:
+            assert got == ws.count("age > 49" if joiner == " and " else "age > 0")
+
+
+def test_huge_in_list_is_counted(ws):
+    values = ", ".join(str(i) for i in range(20_000))
+    assert ws.count(f"age in ({values})") == ws.count("age >= 0")
+
+
+@pytest.mark.parametrize(
+    "text, column",
+    [
+        ("first_name = 'a\x00b'", 16),  # inside a string: the caret on the NUL itself
+        ("\"first\x00name\" = 'a'", 7),  # inside a quoted name
+        ("age > 1\x00", 8),  # outside: an unexpected character
+    ],
+)
+def test_nul_characters_are_refused_at_the_caret(ws, text, column):
+    for call in (ws.compile, ws.count):
+        with pytest.raises(SegmentError) as e:
+            call(text)
+        assert (e.value.line, e.value.column) == (1, column)
+
+
+@pytest.mark.parametrize("digits", ["²", "١٢", "１２", "߁"])
+def test_only_ascii_digits_are_numbers(ws, digits):
+    # "²" made int() raise ValueError; "١٢" was silently read as 12.
+    with pytest.raises(SegmentError) as e:
+        ws.compile(f"age > {digits}")
+    assert (e.value.line, e.value.column) == (1, 7)
+
+
+def test_caret_stays_under_the_fault_after_tabs_and_wide_characters():
+    # The caret line copies tabs and counts East Asian wide characters twice.
+    _, column, excerpt = point_at("\tname = '日本' and agee > 1", 17, 21)
+    source, carets = excerpt.split("\n")
+    assert column == 18
+    assert carets == "  \t" + " " * 18 + "^^^^"
+    _, _, excerpt = point_at("x = '日本'", 4, 8)
+    assert excerpt.split("\n")[1] == "      ^^^^^^"
+
+
+def test_recursion_limit_untouched():
+    assert sys.getrecursionlimit() <= 10_000  # we refuse deep input; we do not raise Python's limit
