@@ -368,3 +368,129 @@ def test_to_text_of_builder_tree_parses_back(ws):
     assert b.text == "first_name = 'O''Brien'"
     assert parse(b.text) == b.definition
     assert to_text(parse(b.text)) == b.text
+
+
+# --- issue 14's forms in the rows, issue 17's row errors ------------------------------------------------
+
+NEW_FORMS = [
+    "lower(email) starts with 'a'",
+    "year(signup_date) = 2024",
+    "weekday(signup_date) >= 6",
+    "signup_date in previous year",
+    "signup_date in this month",
+    "signup_date in month 2024-03",
+    "signup_date in year 2024",
+    "median(orders.amount) between 10 and 200",
+    "percentile(orders.amount, 0.9) > 100",
+    "stddev(orders.amount) < 50",
+    "mode(orders.channel) = 'web'",
+    "first(orders.channel by order_date) = 'web'",
+    "last(orders.amount by order_date) > 30",
+    "top 10% by sum(orders.amount)",
+    "bottom 5 by age",
+    "top 3 by count(orders where status = 'returned')",
+    "any(orders where month(order_date) = 12)",
+]
+TEXT_FORMS = [
+    "top 10% by sum(orders.amount) among country = 'DE'",
+    "round(age, 1) > 3",
+    "sum(orders.amount * 2) > 300",
+    "year(signup_date) + 1 > 2024",
+]
+
+
+@pytest.mark.parametrize("text", NEW_FORMS)
+def test_new_forms_open_as_rows_and_round_trip(ws, text):
+    from jupyter_segments.dsl import parse
+
+    b = SegmentBuilder(ws, text=text, delay=0.01)
+    try:
+        (rv,) = b.row_views()
+        assert not rv.row.is_text, text
+        assert b.definition == parse(text)  # exactly the same tree back
+        assert b.wait() == len(ws.members(parse(text)))  # the engine's own count of the same text
+    finally:
+        b.close()
+
+
+@pytest.mark.parametrize("text", TEXT_FORMS)
+def test_other_forms_stay_dsl_text_rows(ws, text):
+    from jupyter_segments.dsl import parse, to_text
+
+    b = SegmentBuilder(ws, text=text, delay=0.01)
+    try:
+        (rv,) = b.row_views()
+        assert rv.row.is_text and rv.row.text == to_text(parse(text))
+        assert b.definition == parse(text)
+    finally:
+        b.close()
+
+
+def test_function_and_calendar_rows_by_clicks(ws):
+    b = SegmentBuilder(ws, delay=0.01)
+    try:
+        rv = b.row_views()[0]
+        rv.attribute.value = ("email",)
+        assert "lower" in rv.func.options[1]
+        rv.func.value = "lower"
+        b.row_views()[0].op.value = "ends with"
+        b.row_views()[0].value.value = ".com"
+        assert b.text == "lower(email) ends with '.com'"
+        rv = b.row_views()[0]
+        rv.attribute.value = ("signup_date",)
+        rv = b.row_views()[0]
+        assert rv.func.value == ""  # a new attribute starts without a function
+        rv.op.value = "in previous"
+        b.row_views()[0].value2.value = "quarter"
+        assert b.text == "signup_date in previous quarter"
+        b.row_views()[0].func.value = "year"
+        rv = b.row_views()[0]
+        rv.op.value = ">="
+        b.row_views()[0].value.value = "2024"
+        assert b.text == "year(signup_date) >= 2024"
+    finally:
+        b.close()
+
+
+def test_ranking_row_by_clicks(ws):
+    from jupyter_segments.dsl import parse
+
+    b = SegmentBuilder(ws, delay=0.01)
+    try:
+        node = b.node_views()[0]
+        node.add_rank.click()
+        rows = b.row_views()
+        assert rows[1].row.rank == "top"
+        rows[1].entity.value = ("orders",)
+        rv = b.row_views()[1]
+        rv.quantifier.value = "median"
+        assert b.text == "top 10% by median(orders.amount)"
+        rv = b.row_views()[1]
+        rv.rank.value, rv.rank_unit.value, rv.rank_amount.value = "bottom", False, "25"
+        assert b.text == "bottom 25 by median(orders.amount)"
+        assert b.wait() == len(ws.members(parse("bottom 25 by median(orders.amount)")))
+    finally:
+        b.close()
+
+
+def test_text_row_error_has_caret_and_marks_the_row(ws):
+    """Issue 17, item 3: the row's own text with a caret, and the row at fault outlined."""
+    b = SegmentBuilder(ws, text="age > 30", delay=0.01)
+    try:
+        node = b.node_views()[0]
+        node.add_text.click()
+        b.row_views()[1].text.value = "country = 'DE' and agee > 3"
+        rows = b.row_views()
+        assert b.definition is None
+        assert b.error.startswith("Condition 2 (text): line 1, column 20")
+        assert "  country = 'DE' and agee > 3\n                     ^^^^" in b.error
+        assert "jseg-row-error" in rows[1].box._dom_classes and "agee" in rows[1].error_html.value
+        assert "jseg-row-error" not in rows[0].box._dom_classes
+        rows[1].text.value = "country = 'DE' and age >> 3"  # a parse error: its column too
+        assert "line 1, column 25" in b.error and "^" in b.row_views()[1].error_html.value
+        b.row_views()[1].text.value = "country = 'DE' and age > 3"
+        assert b.error is None and b.wait() is not None
+        assert all("jseg-row-error" not in r.box._dom_classes for r in b.row_views())
+        assert all(r.error_html.value == "" for r in b.row_views())
+    finally:
+        b.close()

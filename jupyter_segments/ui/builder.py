@@ -22,12 +22,19 @@ from . import theme
 from .debounce import Debouncer, WorkerDB
 from .errors import Messages, describe
 from .state import (
+    AGG_FUNCS,
     COMPARE_OPS,
+    FUNC_RESULT,
+    FUNCS_BY_TYPE,
     NO_VALUE_OPS,
+    NUMBER_AGGS,
     OPS_BY_TYPE,
+    PERIODS,
     PROJECTION_FUNCS,
     QUANTIFIERS,
+    RANK_DIRECTIONS,
     SET_OPS,
+    UNIT_OPS,
     UNITS,
     BuilderState,
     Group,
@@ -45,6 +52,15 @@ from .state import (
 PREVIEW_ROWS = 10  # members shown by "Preview members"
 
 SET_OP_LABELS = {"union": "Union (either)", "intersect": "Intersect (both)", "except": "Except (minus)"}
+
+# The builder's own styles (JupyterLab variables only): a row at fault is outlined, its message beside it.
+BUILDER_CSS = """<style>
+.jseg-row-error { outline: 1px solid var(--jp-error-color1); outline-offset: 2px; border-radius: 2px;
+  background: var(--jp-layout-color2); }
+.jseg-row-msg pre { margin: 2px 0 0 0; color: var(--jp-error-color1); font-family: var(--jp-code-font-family);
+  font-size: var(--jp-code-font-size); white-space: pre; line-height: 1.3; }
+.jseg-rank { font-weight: 600; color: var(--jp-ui-font-color1); }
+</style>"""
 
 
 def _dropdown(options: list[tuple[str, Any]], value: Any, width: str) -> W.Dropdown:
@@ -81,6 +97,15 @@ class RowView:
         self.value: W.Text | None = None
         self.value2: W.Text | W.Dropdown | None = None  # a unit dropdown for "in last"
         self.text: W.Text | None = None
+        self.func: W.Dropdown | None = None  # a function applied to the attribute
+        self.agg_fraction: W.Text | None = None  # percentile's fraction
+        self.agg_by: W.Dropdown | None = None  # first / last: the ordering column
+        self.rank: W.Dropdown | None = None
+        self.rank_amount: W.Text | None = None
+        self.rank_unit: W.Dropdown | None = None
+        self.error_html = W.HTML()  # the row's own error, beside it
+        self.error_html.add_class("jseg-row-msg")
+        self.outer = W.VBox([self.box, self.error_html])
         self.remove = _icon_button("times", "Remove this condition")
         self.as_text = _icon_button("code", "Edit this condition as DSL text")
         g = builder.messages.guard
@@ -102,6 +127,9 @@ class RowView:
             tag = W.HTML('<span class="jseg-badge">DSL</span>')
             self.box.children = [tag, self.text, self.remove]
             return
+        if r.rank:
+            self._build_rank()
+            return
         paths = b.schema.entity_paths()
         self.entity = _dropdown([(self._path_label(p), p) for p in paths], r.entity, theme.W_ENTITY)
         self.entity.observe(g(lambda c: self._set("entity", c["new"], rebuild=True)), names="value")
@@ -119,30 +147,115 @@ class RowView:
         children += [self.as_text, self.remove]
         self.box.children = children
 
+    def _build_rank(self) -> None:
+        """``top 10 % by sum of orders › amount [where ...]`` or ``bottom 5 customers by age``."""
+        r, b = self.row, self.builder
+        g = b.messages.guard
+        self.rank = _dropdown([(d, d) for d in RANK_DIRECTIONS], r.rank, "90px")
+        self.rank.observe(g(lambda c: self._set("rank", c["new"])), names="value")
+        self.rank_amount = _text(r.rank_amount, "64px", "N")
+        self.rank_amount.observe(g(lambda c: self._set("rank_amount", c["new"])), names="value")
+        self.rank_unit = _dropdown([("%", True), ("customers", False)], r.rank_percent, "110px")
+        self.rank_unit.observe(g(lambda c: self._set("rank_percent", c["new"])), names="value")
+        paths = b.schema.entity_paths()
+        self.entity = _dropdown([(self._path_label(p), p) for p in paths], r.entity, theme.W_ENTITY)
+        self.entity.observe(g(lambda c: self._set("entity", c["new"], rebuild=True)), names="value")
+        children: list[W.Widget] = [
+            W.HTML('<span class="jseg-rank">Rank</span>'),
+            self.rank,
+            self.rank_amount,
+            self.rank_unit,
+            W.HTML('<span class="jseg-muted">by</span>'),
+            self.entity,
+        ]
+        if r.entity:
+            if r.quantifier not in AGG_FUNCS:
+                r.quantifier = "sum"
+            aggs = [(QUANTIFIERS[k], k) for k in AGG_FUNCS]
+            self.quantifier = _dropdown(aggs, r.quantifier, "150px")
+            self.quantifier.observe(
+                g(lambda c: self._set("quantifier", c["new"], rebuild=True)), names="value"
+            )
+            children.append(self.quantifier)
+            children += self._aggregate_widgets(compare=False)
+            children.append(W.HTML('<span class="jseg-muted">&nbsp;where&nbsp;</span>'))
+            children += self._filter_widgets()
+        else:
+            attrs = b.schema.attributes(())
+            ranked = [a for a, t in attrs.items() if t in ("number", "date", "timestamp")]
+            self.attribute = _dropdown(
+                [("— attribute —", ())] + [(".".join(a), a) for a in ranked], r.attribute, theme.W_ATTR
+            )
+            self.attribute.observe(g(lambda c: self._set("attribute", c["new"], rebuild=True)), names="value")
+            children.append(self.attribute)
+            if r.attribute:
+                children += self._func_widgets(attrs.get(r.attribute, "other"))
+        self.box.children = children + [self.as_text, self.remove]
+
+    def _func_widgets(self, attr_type: str) -> list[W.Widget]:
+        """A function on the attribute (``lower``, ``year``, ``round``...), when its type has some."""
+        r, g = self.row, self.builder.messages.guard
+        funcs = FUNCS_BY_TYPE.get(attr_type, [])
+        if r.func not in funcs:
+            r.func = ""
+        if not funcs:
+            return []
+        self.func = _dropdown([("as is", "")] + [(f, f) for f in funcs], r.func, "92px")
+        self.func.tooltip = "Apply a function to the attribute: lower(email), year(signup_date), ..."
+        self.func.observe(g(lambda c: self._set("func", c["new"], rebuild=True)), names="value")
+        return [self.func]
+
     def _path_label(self, path: tuple[str, ...]) -> str:
         return self.builder.schema.customer if not path else " › ".join(path)
 
-    def _aggregate_widgets(self) -> list[W.Widget]:
+    def _aggregate_widgets(self, compare: bool = True) -> list[W.Widget]:
         r, g = self.row, self.builder.messages.guard
+        schema = self.builder.schema
         out: list[W.Widget] = []
+        value_type = "number"
         if r.quantifier != "count":
-            cols = self.builder.schema.number_columns(r.entity)
+            all_columns = schema.columns(r.entity)
+            cols = schema.number_columns(r.entity) if r.quantifier in NUMBER_AGGS else list(all_columns)
             if r.agg_attribute not in cols and cols:
                 r.agg_attribute = cols[0]
             self.agg_attribute = _dropdown(
                 [(c, c) for c in cols] or [("(no numbers)", "")], r.agg_attribute, "130px"
             )
-            self.agg_attribute.observe(g(lambda c: self._set("agg_attribute", c["new"])), names="value")
+            self.agg_attribute.observe(
+                g(lambda c: self._set("agg_attribute", c["new"], rebuild=True)), names="value"
+            )
             out.append(self.agg_attribute)
+            if r.quantifier not in NUMBER_AGGS:
+                value_type = all_columns.get(r.agg_attribute, "other")
+            if r.quantifier == "percentile":
+                if r.agg_fraction is None:
+                    r.agg_fraction = 0.9
+                self.agg_fraction = _text(r.agg_fraction, "64px", "0.9")
+                self.agg_fraction.tooltip = "The fraction, from 0 to 1 (0.9 is the 90th percentile)"
+                self.agg_fraction.observe(g(lambda c: self._set("agg_fraction", c["new"])), names="value")
+                out += [W.HTML('<span class="jseg-muted">at</span>'), self.agg_fraction]
+            if r.quantifier in ("first", "last"):
+                # Dates first: records are usually ordered by when they happened.
+                by_cols = sorted(all_columns, key=lambda c: all_columns[c] not in ("date", "timestamp"))
+                if r.agg_by not in by_cols and by_cols:
+                    r.agg_by = by_cols[0]
+                self.agg_by = _dropdown([(c, c) for c in by_cols], r.agg_by, "130px")
+                self.agg_by.observe(g(lambda c: self._set("agg_by", c["new"])), names="value")
+                out += [W.HTML('<span class="jseg-muted">by</span>'), self.agg_by]
+        if not compare:
+            return out
         if r.agg_op not in COMPARE_OPS:
             r.agg_op = ">="
         self.agg_op = _dropdown([(o, o) for o in COMPARE_OPS], r.agg_op, "90px")
         self.agg_op.observe(g(lambda c: self._set("agg_op", c["new"], rebuild=True)), names="value")
-        self.agg_value = _text(r.agg_value, theme.W_SMALL, "number")
+        placeholder = {"date": "YYYY-MM-DD", "timestamp": "YYYY-MM-DD", "number": "number"}.get(
+            value_type, "text"
+        )
+        self.agg_value = _text(r.agg_value, theme.W_SMALL, placeholder)
         self.agg_value.observe(g(lambda c: self._set("agg_value", c["new"])), names="value")
         out += [self.agg_op, self.agg_value]
         if r.agg_op == "between":
-            self.agg_value2 = _text(r.agg_value2, theme.W_SMALL, "and")
+            self.agg_value2 = _text(r.agg_value2, theme.W_SMALL, placeholder)
             self.agg_value2.observe(g(lambda c: self._set("agg_value2", c["new"])), names="value")
             out += [W.HTML("and"), self.agg_value2]
         return out
@@ -158,21 +271,31 @@ class RowView:
         out: list[W.Widget] = [self.attribute]
         if not r.attribute:
             return out
-        ops = OPS_BY_TYPE.get(attrs.get(r.attribute, "other"), [])
+        out += self._func_widgets(attrs.get(r.attribute, "other"))
+        kind = FUNC_RESULT.get(r.func, "number") if r.func else attrs.get(r.attribute, "other")
+        ops = OPS_BY_TYPE.get(kind, [])
         if r.op not in ops:
             r.op = ops[0] if ops else ""
         self.op = _dropdown([(o, o) for o in ops], r.op, theme.W_OP)
         self.op.observe(g(lambda c: self._set("op", c["new"], rebuild=True)), names="value")
         out.append(self.op)
-        kind = attrs.get(r.attribute, "other")
         if r.op in NO_VALUE_OPS:
+            return out
+        if r.op in UNIT_OPS:  # in this / in previous: a period picked from a list
+            if r.value2 not in PERIODS:
+                r.value2 = "month"
+            self.value2 = _dropdown([(u, u) for u in PERIODS], r.value2, "100px")
+            self.value2.observe(g(lambda c: self._set("value2", c["new"])), names="value")
+            out.append(self.value2)
             return out
         placeholder = {"date": "YYYY-MM-DD", "timestamp": "YYYY-MM-DD", "number": "number"}.get(kind, "text")
         if r.op in ("in list", "not in list"):
             placeholder = "a, b, c"
         if r.op == "in last":
             placeholder = "N"
-        self.value = _text(r.value, theme.W_VALUE if r.op != "in last" else "70px", placeholder)
+        placeholder = {"in year": "YYYY", "in month": "YYYY-MM"}.get(r.op, placeholder)
+        narrow = r.op in ("in last", "in year", "in month")
+        self.value = _text(r.value, "90px" if narrow else theme.W_VALUE, placeholder)
         self.value.observe(g(lambda c: self._set("value", c["new"])), names="value")
         out.append(self.value)
         if r.op == "between":
@@ -194,6 +317,9 @@ class RowView:
             self.row.attribute, self.row.op, self.row.value, self.row.value2 = (), "", None, None
         if attr == "attribute":
             self.row.value = self.row.value2 = None
+            self.row.func = ""
+        if attr == "func":  # another result type: other operators and values
+            self.row.op, self.row.value, self.row.value2 = "", None, None
         if rebuild:
             self.build()
         self.builder.changed()
@@ -206,6 +332,7 @@ class RowView:
             text = ""
         for f in ("entity", "attribute"):
             setattr(self.row, f, ())
+        self.row.rank = ""
         self.row.text = text
         self.build()
         self.builder.changed()
@@ -228,14 +355,24 @@ class NodeView:
             "Nested group", icon="plus-square", tooltip="Add an AND/OR group inside"
         )
         self.add_text = theme.button("DSL text", icon="code", tooltip="Add a condition written in the DSL")
+        self.add_rank = theme.button(
+            "Top / bottom", icon="sort-amount-desc", tooltip="Add a ranking: top 10% by sum of orders amount"
+        )
         self.remove = theme.button("Remove group", icon="trash", tooltip="Remove this nested group")
-        for b in (self.add_condition, self.add_nested, self.add_text, self.remove):
+        for b in (self.add_condition, self.add_nested, self.add_rank, self.add_text, self.remove):
             b.layout.width = "auto"
         self.add_condition.on_click(g(lambda _b: builder.add_item(node, Row())))
         self.add_nested.on_click(
             g(lambda _b: builder.add_item(node, Node("or" if node.op == "and" else "and")))
         )
         self.add_text.on_click(g(lambda _b: builder.add_item(node, Row(text=""))))
+        self.add_rank.on_click(
+            g(
+                lambda _b: builder.add_item(
+                    node, Row(rank="top", rank_amount=10, rank_percent=True, quantifier="sum")
+                )
+            )
+        )
         self.remove.on_click(g(lambda _b: builder.remove_item(parent, node)))
         self.items: list[RowView | NodeView] = []
         for item in node.items:
@@ -244,10 +381,11 @@ class NodeView:
             else:
                 self.items.append(RowView(builder, item, node))
         header = [theme.label("match"), self.toggle, W.HTML('<span class="jseg-muted">of these</span>')]
-        buttons = [self.add_condition, self.add_nested, self.add_text] + ([self.remove] if parent else [])
+        buttons = [self.add_condition, self.add_nested, self.add_rank, self.add_text]
+        buttons += [self.remove] if parent else []
         self.box = W.VBox(
             [W.HBox(header, layout=W.Layout(align_items="center"))]
-            + [i.box for i in self.items]
+            + [i.outer if isinstance(i, RowView) else i.box for i in self.items]
             + [W.HBox(buttons, layout=W.Layout())]
         )
         self.box.add_class("jseg-node")
@@ -447,6 +585,7 @@ class SegmentBuilder:
 
         self.widget = theme.root(
             [
+                W.HTML(BUILDER_CSS),
                 theme.title("Segment builder", "Groups of conditions; the count updates as you edit."),
                 self.groups_box,
                 self.add_group_button,
@@ -587,6 +726,35 @@ class SegmentBuilder:
         """The DSL the builder stands for (best effort when invalid, as saved for drafts)."""
         return to_dsl(self.state, self.schema)
 
+    def find_fault(self) -> tuple[RowView, str] | None:
+        """The first row at fault, numbered as the rows show, with its message: a row that is incomplete,
+        whose text does not parse, or that the engine rejects on its own (the caret points into the
+        row's own text)."""
+        for i, rv in enumerate(self.row_views(), 1):
+            if rv.row.is_blank:
+                continue
+            label = f"Condition {i}"
+            try:
+                expr = row_to_expr(rv.row, self.schema, label)
+                source = parse(rv.row.text or "") if rv.row.is_text else Definition(expr)
+                self.ws.compile(source)
+            except SegmentError as e:
+                message = str(e)
+                if rv.row.is_text and not message.startswith(label):
+                    message = f"{label} (text): {message}"
+                return rv, message
+        return None
+
+    def _mark(self, fault: tuple[RowView, str] | None) -> None:
+        """Outline the row at fault and show its message beside it; clear the others."""
+        for rv in self.row_views():
+            if fault is not None and rv is fault[0]:
+                rv.box.add_class("jseg-row-error")
+                rv.error_html.value = f"<pre>{html.escape(fault[1])}</pre>"
+            else:
+                rv.box.remove_class("jseg-row-error")
+                rv.error_html.value = ""
+
     def changed(self) -> None:
         """After any edit: validate, print DSL, compile SQL, queue a count."""
         try:
@@ -595,6 +763,7 @@ class SegmentBuilder:
         except SegmentError as e:
             self.definition, self.error = None, str(e)
         self._preview_outdated()
+        fault = None
         if self.definition is not None:
             text = to_text(self.definition)
             self.dsl.value = theme.code_html(text)
@@ -602,13 +771,20 @@ class SegmentBuilder:
                 sql = self.ws.compile(self.definition)
             except SegmentError as e:  # valid rows that the engine rejects (e.g. an unknown segment)
                 self.definition, self.error = None, str(e)
+                fault = self.find_fault()
             else:
+                self._mark(None)
                 self.sql.value = theme.code_html(sql)
                 self._show_counting()
                 self.debouncer.submit(self.definition)
                 if self.messages.kind == "error":
                     self.messages.clear()
                 return
+        if fault is None and self.error is not None:
+            fault = self.find_fault()
+        if fault is not None:
+            self.error = fault[1]
+        self._mark(fault)
         self.dsl.value = theme.code_html(self.text or "(empty)")
         self.sql.value = '<span class="jseg-muted">The SQL appears when the definition is valid.</span>'
         self.count = None

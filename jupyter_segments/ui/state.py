@@ -21,6 +21,18 @@ from ..dsl import ast as A
 from ..dsl import parse_condition, to_text
 from ..errors import SegmentError
 
+
+class RowError(SegmentError):
+    """An error in one row's DSL text: keeps the row (so the builder can mark it) and the parser's error
+    (so the message shows the row's text with a caret under the fault)."""
+
+    def __init__(self, what: str, row: Row, cause: SegmentError) -> None:
+        super().__init__(cause.reason, text=cause.text, pos=cause.pos, hint=cause.hint)
+        self.args = (f"{what}: {super().__str__()}",)  # "Condition 2 (text): line 1, column 5: ..."
+        self.row = row
+        self.cause = cause
+
+
 # --- operators by attribute type ---------------------------------------------------------------------
 
 NUMBER_OPS = ["=", "!=", "<", "<=", ">", ">=", "between", "is empty", "is not empty"]
@@ -28,7 +40,10 @@ STRING_OPS = [
     "is", "is not", "contains", "does not contain", "starts with", "ends with", "in list", "not in list",
     "is empty", "is not empty",
 ]  # fmt: skip
-DATE_OPS = ["before", "after", "between", "in last", "is empty", "is not empty"]
+DATE_OPS = [
+    "before", "after", "between", "in last", "in this", "in previous", "in year", "in month",
+    "is empty", "is not empty",
+]  # fmt: skip
 BOOL_OPS = ["is true", "is false"]
 OPS_BY_TYPE = {
     "number": NUMBER_OPS,
@@ -41,6 +56,18 @@ OPS_BY_TYPE = {
 NO_VALUE_OPS = {"is empty", "is not empty", "is true", "is false"}
 TWO_VALUE_OPS = {"between", "in last"}  # in last: value = amount, value2 = unit
 UNITS = ["days", "weeks", "months", "years"]
+PERIOD_OPS = {"in this": "this", "in previous": "previous"}  # value2 = the period
+PERIODS = ["week", "month", "quarter", "year"]
+UNIT_OPS = {"in this", "in previous"}  # the value is a unit picked from a list, not typed
+# Functions a row may apply to its attribute (``lower(email)``, ``year(signup_date)``): one argument,
+# offered by the attribute's type; the row's operators follow the function's result type.
+FUNCS_BY_TYPE = {
+    "string": ["lower", "upper", "trim", "length"],
+    "date": ["year", "quarter", "month", "day", "weekday"],
+    "timestamp": ["year", "quarter", "month", "day", "weekday", "date"],
+    "number": ["abs", "round", "floor", "ceil"],
+}
+FUNC_RESULT = {"lower": "string", "upper": "string", "trim": "string", "length": "number", "date": "date"}
 QUANTIFIERS = {
     "any": "any record",
     "all": "all records",
@@ -50,8 +77,17 @@ QUANTIFIERS = {
     "avg": "average of",
     "min": "minimum of",
     "max": "maximum of",
+    "median": "median of",
+    "percentile": "percentile of",
+    "stddev": "std. deviation of",
+    "mode": "most frequent",
+    "first": "first (earliest) of",
+    "last": "last (latest) of",
 }
-AGG_FUNCS = ("count", "sum", "avg", "min", "max")
+AGG_FUNCS = ("count", "sum", "avg", "min", "max", "median", "percentile", "stddev", "mode", "first", "last")
+NUMBER_AGGS = ("sum", "avg", "min", "max", "median", "percentile", "stddev")  # take and give numbers
+TYPED_AGGS = ("mode", "first", "last")  # take any column; compared with a value of its type
+RANK_DIRECTIONS = ["top", "bottom"]
 COMPARE_OPS = ["=", "!=", "<", "<=", ">", ">=", "between"]
 SET_OPS = ["union", "intersect", "except"]
 PROJECTION_FUNCS = ["count", "count_distinct", "sum", "avg", "min", "max"]
@@ -76,6 +112,12 @@ class Row:
     agg_op: str = ">="
     agg_value: Any = None
     agg_value2: Any = None
+    func: str = ""  # a function applied to the attribute (FUNCS_BY_TYPE), or "" for the attribute itself
+    agg_fraction: Any = None  # percentile: the fraction, 0 to 1
+    agg_by: str = ""  # first / last: the column ordering the records
+    rank: str = ""  # "top" / "bottom": a ranking row (``top 10% by sum(orders.amount)``)
+    rank_amount: Any = None
+    rank_percent: bool = False
     text: str | None = None  # a DSL text row when set
 
     @property
@@ -84,7 +126,7 @@ class Row:
 
     @property
     def is_blank(self) -> bool:
-        return not self.is_text and not self.entity and not self.attribute
+        return not self.is_text and not self.rank and not self.entity and not self.attribute
 
 
 @dataclass
@@ -174,6 +216,11 @@ class Schema:
             entity = self.entity_of(path)
             raise SegmentError(f"unknown attribute '{'.'.join(attribute)}' on {entity}")
         return types[attribute]
+
+    def columns(self, path: Path) -> dict[str, str]:
+        """The own columns of the entity at ``path`` and their types (what mode / first / last read)."""
+        entity = self.model.entity(self.entity_of(path))
+        return {c.name: c.type for c in entity.columns.values()}
 
     def number_columns(self, path: Path) -> list[str]:
         entity = self.model.entity(self.entity_of(path))
@@ -272,6 +319,21 @@ def _simple(operand: A.Expr, op: str, value: Any, value2: Any, attr_type: str, w
         if unit not in ("day", "week", "month", "year"):
             raise SegmentError(f"{what}: choose days, weeks, months or years")
         return A.InLast(operand, amount, unit)  # type: ignore[arg-type]
+    if op in PERIOD_OPS:
+        unit = str(value2 or "")
+        if unit not in PERIODS:
+            raise SegmentError(f"{what}: choose week, month, quarter or year")
+        return A.InPeriod(operand, PERIOD_OPS[op], unit)  # type: ignore[arg-type]
+    if op == "in year":
+        year = coerce(value, "number", what)
+        if not isinstance(year, int) or not 1 <= year <= 9999:
+            raise SegmentError(f"{what}: '{value}' is not a year; write it as YYYY")
+        return A.InPeriod(operand, "fixed", "year", year)
+    if op == "in month":
+        m = re.match(r"^\s*(\d{4})-(\d{1,2})\s*$", str(value or ""))
+        if not m or not 1 <= int(m.group(2)) <= 12:
+            raise SegmentError(f"{what}: '{display_value(value)}' is not a month; write it as YYYY-MM")
+        return A.InPeriod(operand, "fixed", "month", int(m.group(1)), int(m.group(2)))
     if op in ("in list", "not in list"):
         items = split_list(value)
         if not items:
@@ -286,57 +348,107 @@ def _simple(operand: A.Expr, op: str, value: Any, value2: Any, attr_type: str, w
     return A.Compare(cmp, operand, _lit(coerce(value, attr_type, what)))  # type: ignore[arg-type]
 
 
+def operand_of(row: Row, schema: Schema, path: Path) -> tuple[A.Expr, str]:
+    """The row's attribute (through its function, if any) and that value's type."""
+    attr_type = schema.attr_type(path, row.attribute)
+    if not row.func:
+        return A.Name(row.attribute), attr_type
+    if row.func not in FUNCS_BY_TYPE.get(attr_type, []):
+        raise SegmentError(f"'{row.func}' does not apply to {'.'.join(row.attribute)} ({attr_type})")
+    return A.Func(row.func, (A.Name(row.attribute),)), FUNC_RESULT.get(row.func, "number")
+
+
+def _row_filter(row: Row, schema: Schema, path: Path, what: str) -> A.Expr:
+    operand, attr_type = operand_of(row, schema, path)
+    label = ".".join(row.attribute) if not row.func else f"{row.func}({'.'.join(row.attribute)})"
+    return _simple(operand, row.op, row.value, row.value2, attr_type, f"{what} ({label})")
+
+
+def _aggregate(row: Row, schema: Schema, where: A.Expr | None, what: str) -> tuple[A.Aggregate, str]:
+    """The row's aggregate over its records, and the type of its value."""
+    if row.quantifier not in AGG_FUNCS:
+        raise SegmentError(f"{what}: choose any record, all records, no record or an aggregate")
+    if row.quantifier == "count":
+        return A.Aggregate("count", row.entity, where), "number"
+    if not row.agg_attribute:
+        raise SegmentError(f"{what}: choose the attribute to {row.quantifier}")
+    columns = schema.columns(row.entity)
+    col_type = columns.get(row.agg_attribute, "other")
+    if row.quantifier in NUMBER_AGGS and col_type != "number":
+        raise SegmentError(f"{what}: {row.quantifier} needs a number attribute")
+    path = (*row.entity, row.agg_attribute)
+    if row.quantifier == "percentile":
+        fraction = coerce(row.agg_fraction, "number", f"{what} (percentile)")
+        if not 0 <= fraction <= 1:
+            raise SegmentError(f"{what} (percentile): the fraction is a number from 0 to 1, e.g. 0.9")
+        return A.Aggregate("percentile", path, where, fraction=_lit(fraction)), "number"
+    if row.quantifier in ("first", "last"):
+        if row.agg_by not in columns:
+            raise SegmentError(f"{what}: choose the attribute that orders the records ({row.quantifier} by)")
+        return A.Aggregate(row.quantifier, path, where, by=A.Name((row.agg_by,))), col_type  # type: ignore[arg-type]
+    return A.Aggregate(row.quantifier, path, where), "number" if row.quantifier != "mode" else col_type  # type: ignore[arg-type]
+
+
+def _rank_to_expr(row: Row, schema: Schema, what: str) -> A.Expr:
+    if row.rank not in RANK_DIRECTIONS:
+        raise SegmentError(f"{what}: choose top or bottom")
+    amount = coerce(row.rank_amount, "number", f"{what} (how many)")
+    if (
+        amount <= 0
+        or (row.rank_percent and amount > 100)
+        or (not row.rank_percent and not isinstance(amount, int))
+    ):
+        raise SegmentError(
+            f"{what}: enter a percentage from 0 to 100"
+            if row.rank_percent
+            else f"{what}: enter a whole number"
+        )
+    by: A.Expr
+    if not row.entity:
+        if not row.attribute:
+            raise SegmentError(f"{what}: choose the attribute to rank by")
+        by, by_type = operand_of(row, schema, ())
+        if by_type not in ("number", "date", "timestamp"):
+            raise SegmentError(f"{what}: rank by a number or a date")
+    else:
+        schema.entity_of(row.entity)
+        where = _row_filter(row, schema, row.entity, what) if row.attribute else None
+        by, _ = _aggregate(row, schema, where, what)
+    return A.Rank(row.rank, amount, row.rank_percent, by)  # type: ignore[arg-type]
+
+
 def row_to_expr(row: Row, schema: Schema, what: str = "condition") -> A.Expr:
     """The condition a row stands for. Raises ``SegmentError`` naming the row when it is incomplete."""
     if row.is_text:
         try:
             return parse_condition(row.text or "")
         except SegmentError as e:
-            raise SegmentError(f"{what} (text): {e}") from None
+            raise RowError(f"{what} (text)", row, e) from None
+    if row.rank:
+        return _rank_to_expr(row, schema, what)
     if not row.entity:
         if not row.attribute:
             raise SegmentError(f"{what}: choose an attribute")
-        attr_type = schema.attr_type((), row.attribute)
-        return _simple(
-            A.Name(row.attribute),
-            row.op,
-            row.value,
-            row.value2,
-            attr_type,
-            f"{what} ({'.'.join(row.attribute)})",
-        )
+        return _row_filter(row, schema, (), what)
     schema.entity_of(row.entity)
     where = None
     if row.attribute:
-        attr_type = schema.attr_type(row.entity, row.attribute)
-        where = _simple(
-            A.Name(row.attribute),
-            row.op,
-            row.value,
-            row.value2,
-            attr_type,
-            f"{what} ({'.'.join(row.attribute)})",
-        )
+        where = _row_filter(row, schema, row.entity, what)
     if row.quantifier in ("any", "all", "none"):
         if row.quantifier == "all" and where is None:
             raise SegmentError(f"{what}: 'all records' needs a condition on the records")
         return A.Exists(row.quantifier, row.entity, where)  # type: ignore[arg-type]
-    if row.quantifier not in AGG_FUNCS:
-        raise SegmentError(f"{what}: choose any record, all records, no record or an aggregate")
-    path = row.entity
-    if row.quantifier != "count":
-        if not row.agg_attribute:
-            raise SegmentError(f"{what}: choose the attribute to {row.quantifier}")
-        path = (*path, row.agg_attribute)
-    agg = A.Aggregate(row.quantifier, path, where)  # type: ignore[arg-type]
+    agg, value_type = _aggregate(row, schema, where, what)
     label = f"{what} ({row.quantifier})"
     if row.agg_op == "between":
         return A.Between(
-            agg, _lit(coerce(row.agg_value, "number", label)), _lit(coerce(row.agg_value2, "number", label))
+            agg,
+            _lit(coerce(row.agg_value, value_type, label)),
+            _lit(coerce(row.agg_value2, value_type, label)),
         )
     if row.agg_op not in COMPARE_OPS:
         raise SegmentError(f"{label}: choose a comparison")
-    return A.Compare(row.agg_op, agg, _lit(coerce(row.agg_value, "number", label)))  # type: ignore[arg-type]
+    return A.Compare(row.agg_op, agg, _lit(coerce(row.agg_value, value_type, label)))  # type: ignore[arg-type]
 
 
 def node_to_expr(node: Node, schema: Schema, where: str) -> A.Expr | None:
@@ -472,15 +584,27 @@ def _literal_value(e: A.Expr) -> Any:
     raise ValueError("not a literal")
 
 
-def _match_simple(e: A.Expr, schema: Schema, path: Path) -> tuple[Path, str, Any, Any] | None:
-    """Match ``e`` to (attribute, op, value, value2) on the entity at ``path``."""
+def _match_simple(e: A.Expr, schema: Schema, path: Path) -> tuple[Path, str, Any, Any, str] | None:
+    """Match ``e`` to (attribute, op, value, value2, function) on the entity at ``path``."""
     operand = getattr(e, "operand", None) if not isinstance(e, A.Compare) else e.left
+    func = ""
+    if isinstance(operand, A.Func) and len(operand.args) == 1:
+        func, operand = operand.name, operand.args[0]
     if not isinstance(operand, A.Name):
         return None
     attr = operand.parts
     attr_type = schema.attributes(path).get(attr)
     if attr_type is None:
         return None
+    if func:
+        if func not in FUNCS_BY_TYPE.get(attr_type, []):
+            return None
+        attr_type = FUNC_RESULT.get(func, "number")
+    simple = _match_op(e, attr, attr_type)
+    return None if simple is None else (*simple, func)
+
+
+def _match_op(e: A.Expr, attr: Path, attr_type: str) -> tuple[Path, str, Any, Any] | None:
     if isinstance(e, A.IsEmpty):
         return attr, "is not empty" if e.negated else "is empty", None, None
     if isinstance(e, A.Compare):
@@ -503,27 +627,75 @@ def _match_simple(e: A.Expr, schema: Schema, path: Path) -> tuple[Path, str, Any
         return attr, op, _literal_value(e.value), None
     if isinstance(e, A.BeforeAfter):
         return attr, e.kind, _literal_value(e.value), None
+    if isinstance(e, A.InPeriod):
+        if e.which == "fixed":
+            if e.unit == "year":
+                return attr, "in year", e.year, None
+            if e.unit == "month" and e.year is not None and e.month is not None:
+                return attr, "in month", f"{e.year:04d}-{e.month:02d}", None
+            return None
+        return attr, f"in {e.which}", None, e.unit
     return None
 
 
 def _match_row(e: A.Expr, schema: Schema) -> Row | None:
     simple = _match_simple(e, schema, ())
     if simple is not None:
-        attr, op, v1, v2 = simple
-        return Row((), attr, op, v1, v2)
+        attr, op, v1, v2, func = simple
+        return Row((), attr, op, v1, v2, func=func)
+    if isinstance(e, A.Rank):
+        return _match_rank(e, schema)
     if isinstance(e, A.Exists):
         row = Row(entity=e.path, quantifier=e.kind)
         return _with_filter(row, e.where, schema)
-    agg, cmp, v1, v2 = None, "", None, None
+    agg: A.Aggregate | None = None
+    cmp, v1, v2 = "", None, None
     if isinstance(e, A.Compare) and isinstance(e.left, A.Aggregate):
         agg, cmp, v1 = e.left, e.op, _literal_value(e.right)
     elif isinstance(e, A.Between) and isinstance(e.operand, A.Aggregate) and not e.negated:
         agg, cmp, v1, v2 = e.operand, "between", _literal_value(e.low), _literal_value(e.high)
-    if agg is None or agg.func not in AGG_FUNCS:
+    if agg is None:
+        return None
+    agg_row = _agg_row(agg)
+    if agg_row is None:
+        return None
+    agg_row.agg_op, agg_row.agg_value, agg_row.agg_value2 = cmp, v1, v2
+    return _with_filter(agg_row, agg.where, schema)
+
+
+def _agg_row(agg: A.Aggregate) -> Row | None:
+    """A row for an aggregate over a path (its comparison and filter left to the caller)."""
+    if agg.func not in AGG_FUNCS or agg.value is not None or not agg.path:
         return None
     path, col = (agg.path, "") if agg.func == "count" else (agg.path[:-1], agg.path[-1])
-    row = Row(entity=path, quantifier=agg.func, agg_attribute=col, agg_op=cmp, agg_value=v1, agg_value2=v2)
-    return _with_filter(row, agg.where, schema)
+    row = Row(entity=path, quantifier=agg.func, agg_attribute=col)
+    if agg.fraction is not None:
+        row.agg_fraction = _literal_value(agg.fraction)
+    if agg.by is not None:
+        if not isinstance(agg.by, A.Name) or len(agg.by.parts) != 1:
+            return None
+        row.agg_by = agg.by.parts[0]
+    return row
+
+
+def _match_rank(e: A.Rank, schema: Schema) -> Row | None:
+    if e.among is not None:
+        return None  # a population condition: shown as DSL text
+    base = Row(rank=e.direction, rank_amount=e.amount, rank_percent=e.percent)
+    if isinstance(e.by, A.Aggregate):
+        row = _agg_row(e.by)
+        if row is None:
+            return None
+        row.rank, row.rank_amount, row.rank_percent = base.rank, base.rank_amount, base.rank_percent
+        return _with_filter(row, e.by.where, schema)
+    operand: A.Expr = e.by
+    func = ""
+    if isinstance(operand, A.Func) and len(operand.args) == 1:
+        func, operand = operand.name, operand.args[0]
+    if not isinstance(operand, A.Name):
+        return None
+    base.attribute, base.func = operand.parts, func
+    return base
 
 
 def _with_filter(row: Row, where: A.Expr | None, schema: Schema) -> Row | None:
@@ -534,7 +706,7 @@ def _with_filter(row: Row, where: A.Expr | None, schema: Schema) -> Row | None:
     simple = _match_simple(where, schema, row.entity)
     if simple is None:
         return None
-    row.attribute, row.op, row.value, row.value2 = simple
+    row.attribute, row.op, row.value, row.value2, row.func = simple
     return row
 
 
