@@ -141,6 +141,45 @@ def lab(tmp_path_factory):
         yield base, token, work
 
 
+# (selector, CSS property, the JupyterLab variable ui/theme.py gives it)
+THEMED = [
+    (".jseg-root", "color", "--jp-ui-font-color1"),
+    (".jseg-root", "background-color", "--jp-layout-color1"),
+    (".jseg-count b", "color", "--jp-brand-color1"),
+    (".jseg-code pre, pre.jseg-code", "background-color", "--jp-layout-color2"),
+    (".jseg-table th", "background-color", "--jp-layout-color2"),
+    (".jseg-table th", "color", "--jp-ui-font-color1"),
+]
+
+# Each element's computed value, and the theme variable's value resolved the same way (a probe element
+# styled with var(...)), both as the browser's rgb() strings.
+THEMED_JS = """checks => checks.map(([sel, prop, name]) => {
+    const el = document.querySelector(sel);
+    if (!el) return [sel, prop, null, null];
+    const probe = document.createElement('div');
+    probe.style.setProperty(prop, `var(${name})`);
+    el.parentElement.appendChild(probe);
+    const want = getComputedStyle(probe).getPropertyValue(prop);
+    probe.remove();
+    return [sel, prop, getComputedStyle(el).getPropertyValue(prop), want];
+})"""
+
+
+def _luminance(rgb: str) -> float:
+    r, g, b = (int(v) for v in re.findall(r"\d+", rgb)[:3])
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def _themed(page) -> dict[tuple[str, str], str]:
+    """Computed colours of the widgets; each must be its JupyterLab variable's value in the current theme."""
+    out = {}
+    for sel, prop, got, want in page.evaluate(THEMED_JS, THEMED):
+        assert got is not None, f"no {sel} on the page"
+        assert got == want, f"{sel} {prop} is {got}, the theme's variable is {want}"
+        out[(sel, prop)] = got
+    return out
+
+
 def test_widgets_in_jupyterlab(lab):
     from playwright.sync_api import sync_playwright
 
@@ -205,12 +244,26 @@ def test_widgets_in_jupyterlab(lab):
             for i, name in enumerate(["builder", "quick", "manager", "view"]):
                 roots.nth(i).scroll_into_view_if_needed()
                 roots.nth(i).screenshot(path=str(ARTIFACTS / f"{name}.png"))
+            light = _themed(page)
             # Dark theme: the same widgets with JupyterLab's dark theme variables.
             page.get_by_role("menuitem", name="Settings", exact=True).click()
             page.get_by_text("Theme", exact=True).hover()
             page.get_by_text("JupyterLab Dark", exact=True).click()
             page.wait_for_function("() => document.body.dataset.jpThemeLight === 'false'", timeout=20_000)
-            time.sleep(1)
+            # The theme's stylesheet is in once the root's background follows the dark variable.
+            page.wait_for_function(
+                """light => getComputedStyle(document.querySelector('.jseg-root')).backgroundColor !== light""",
+                arg=light[(".jseg-root", "background-color")],
+                timeout=20_000,
+            )
+            dark = _themed(page)  # every colour is the dark theme's variable...
+            for key in THEMED:  # ...and differs from the light one
+                assert dark[key[:2]] != light[key[:2]], (key, light[key[:2]])
+            bg, fg = (".jseg-root", "background-color"), (".jseg-root", "color")
+            assert _luminance(dark[bg]) < _luminance(light[bg]) and _luminance(dark[fg]) > _luminance(
+                light[fg]
+            )
+            assert _luminance(dark[fg]) - _luminance(dark[bg]) > 100  # light text on a dark background
             roots.nth(0).scroll_into_view_if_needed()
             roots.nth(0).screenshot(path=str(ARTIFACTS / "builder_dark.png"))
             roots.nth(2).scroll_into_view_if_needed()
