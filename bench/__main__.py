@@ -74,15 +74,21 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     store = args.out / "results.json"
     results: dict[str, Any] = json.loads(store.read_text()) if store.exists() else {}
+    commit = _commit()
 
     def save(section: str, value: Any) -> None:
-        results[section] = {"measured_at": dt.datetime.now().isoformat(timespec="seconds"), "rows": value}
+        # Each figure keeps when and at which commit it was measured: a partial re-run (--figures)
+        # keeps the other figures from earlier runs, and the report says which run each comes from.
+        results[section] = {
+            "measured_at": dt.datetime.now().isoformat(timespec="seconds"),
+            "commit": commit,
+            "rows": value,
+        }
         results["machine"] = {
             "python": platform.python_version(),
             "duckdb": duckdb.__version__,
             "cpus": __import__("os").cpu_count(),
             "platform": platform.platform(),
-            "commit": _commit(),
         }
         store.write_text(json.dumps(results, indent=1, default=str))
         write_report(results, args.out)

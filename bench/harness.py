@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -21,18 +22,12 @@ from .suite import SAVED, Segment
 
 def workspace(target: Any) -> Workspace:
     """A workspace over the demo tables, modelled as ``connect_demo`` models them, with the suite's
-    saved segments reachable by name."""
-    ws = js.connect(target)
+    saved segments (SAVED) saved in a catalog in memory, so ``in segment`` resolves as for a user."""
+    ws = js.connect(target, catalog=":memory:")
     demo.declare_model(ws.model)
-    ws.session.segment_source = _saved_source  # the catalog's hook, fed by SAVED
+    for name, text in SAVED.items():
+        ws.segment(name, text)
     return ws
-
-
-def _saved_source(name: str) -> str:
-    try:
-        return SAVED[name]
-    except KeyError:
-        raise KeyError(f" (saved: {', '.join(sorted(SAVED))})") from None
 
 
 def compiled_sql(ws: Workspace, seg: Segment, dialect: str | None = None, shape: str | None = None) -> str:
@@ -80,15 +75,23 @@ def result_frame(result: Any, seg: Segment) -> pd.DataFrame:
 
 
 def same_members(a: pd.DataFrame, b: pd.DataFrame | pd.Index) -> str | None:
-    """None when both hold the same keys (and projected values, within rounding); else what differs."""
+    """None when both hold the same keys, each as many times (multisets: a key listed twice is a
+    difference), and the same projected values (within rounding); else what differs."""
     b_frame = b if isinstance(b, pd.DataFrame) else pd.DataFrame(index=pd.Index(b, name="customer_id"))
-    b_frame = b_frame.sort_index()
-    ka, kb = set(a.index.tolist()), set(b_frame.index.tolist())
-    if ka != kb:
-        return f"{len(ka)} vs {len(kb)} members; {len(ka - kb)} only left, {len(kb - ka)} only right"
+    a, b_frame = a.sort_index(kind="stable"), b_frame.sort_index(kind="stable")
+    ca, cb = Counter(a.index.tolist()), Counter(b_frame.index.tolist())
+    if ca != cb:
+        ka, kb = set(ca), set(cb)
+        dup_a, dup_b = len(a) - len(ka), len(b_frame) - len(kb)
+        return (
+            f"{len(a)} vs {len(b_frame)} rows, {len(ka)} vs {len(kb)} distinct members; "
+            f"{len(ka - kb)} only left, {len(kb - ka)} only right; "
+            f"{dup_a} duplicate rows left, {dup_b} duplicate rows right"
+        )
     if len(a.columns):
         for col in a.columns:
-            x, y = a[col], b_frame.loc[a.index, col]
+            x, y = a[col], b_frame[col]
+            x, y = x.reset_index(drop=True), y.reset_index(drop=True)
             if pd.api.types.is_numeric_dtype(x) or pd.api.types.is_numeric_dtype(y):
                 diff = (pd.to_numeric(x).astype(float) - pd.to_numeric(y).astype(float)).abs()
                 if (diff > 1e-6 * (1 + pd.to_numeric(x).abs().astype(float))).any():

@@ -75,6 +75,21 @@ def test_same_members_detects_differences():
     assert same_members(a, pd.Index([1, 2])) is not None
     b = pd.DataFrame({"x": [1.0, 2.0]}, index=pd.Index([1, 2], name="customer_id"))
     assert same_members(b, b.assign(x=[1.0, 2.5])) == "column x differs"
+    # a member listed twice is a difference (the same set of keys is not enough)
+    problem = same_members(a, pd.Index([1, 2, 3, 3]))
+    assert problem is not None and "1 duplicate rows right" in problem
+    assert same_members(a, pd.Index([1, 2, 3, 3, 1])) is not None
+    assert (
+        same_members(b, pd.DataFrame({"x": [2.0, 1.0]}, index=pd.Index([2, 1], name="customer_id"))) is None
+    )
+
+
+def test_saved_segments_resolve_through_a_catalog(ws):
+    """The bench workspace saves SAVED in a real catalog (no stand-in hook): in segment reads it there."""
+    from bench.suite import SAVED
+
+    assert set(ws.catalog.names()) >= set(SAVED)
+    assert ws.count("in segment high_value") == ws.count(SAVED["high_value"]) > 0
 
 
 def test_figures_and_report_run(ws, conn, frames, tmp_path):
@@ -113,7 +128,14 @@ def test_figures_and_report_run(ws, conn, frames, tmp_path):
     assert "| 1. compiled / fastest hand-written SQL, duckdb 3k (3 segments)" in md
     assert "whole suite as a batch (load once + every segment vs one shared refresh of all 3)" in md
     assert "| per segment: 3 separate queries" in md and "| whole suite as a batch: one shared refresh" in md
-    assert "(suite CPU time: parse " in md and "| parse / compile / SQL text ms |" in md
+    assert "(suite wall time: parse " in md and "| parse / compile / SQL text ms |" in md
+    assert all(r.clock == "wall" for r in compile_rows)
+    # each figure says when and at which commit it was measured (older results: not recorded)
+    assert "| figure | measured at | commit |" in md
+    assert "| 1. compiled vs hand-written, DuckDB | not recorded | not recorded (measured before" in md
+    results["fig3_refresh"].update(measured_at="2025-07-01T10:00:00", commit="abc1234")
+    write_report(json.loads(json.dumps(results, default=str)), tmp_path)
+    assert "| 3. refresh-all | 2025-07-01 10:00:00 | abc1234 |" in (tmp_path / "results.md").read_text()
     assert (tmp_path / "fig1_vs_hand.png").stat().st_size > 1000
 
 
