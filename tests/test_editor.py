@@ -12,7 +12,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from conftest import DEMO_ANCHOR, DEMO_SEED, DEMO_SIZE
+from conftest import DEMO_ANCHOR, DEMO_SEED, DEMO_SIZE, require_module
 
 import jupyter_segments as js
 from jupyter_segments import demo, editor
@@ -291,7 +291,7 @@ def _open(kc, data: dict) -> str:
 
 @pytest.mark.slow
 def test_comm_in_a_kernel_before_and_after_load_ext(tmp_path):
-    jupyter_client = pytest.importorskip("jupyter_client")
+    jupyter_client = require_module("jupyter_client")  # skip, or fail under JS_REQUIRE_ALL_BACKENDS=1
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     km = jupyter_client.KernelManager(kernel_name="python3")
