@@ -262,6 +262,13 @@ class SegmentMagic(Magics):
                 p.add_argument("-o", "--out", help="put the DataFrame in this variable")
             c[name] = (getattr(self, f"_{name}"), p)
 
+        p = _parser("explain", "Why a customer is (not) in a saved segment (or DSL text in quotes).")
+        p.add_argument("name")
+        p.add_argument("key", help="the customer's key")
+        p.add_argument("--as-of", dest="as_of", help="YYYY-MM-DD: evaluate as of that date")
+        p.add_argument("-o", "--out", help="put the Explanation in this variable")
+        c["explain"] = (self._explain, p)
+
         p = _parser("refresh", "Re-evaluate saved segments and store their members.")
         p.add_argument("names", nargs="*")
         p.add_argument("--all", action="store_true", help="every active segment")
@@ -583,6 +590,14 @@ class SegmentMagic(Magics):
             display(Message(f"'{a.name}': no problems found"))
         for warning in found:
             display(Message(f"warning: {warning}"))
+
+    def _explain(self, a: argparse.Namespace) -> None:
+        ws = self._require_ws()
+        text = a.name if not a.name.isidentifier() else self._segment(a.name).definition
+        found = ws.explain(text, a.key, as_of=a.as_of, params=self.shell.user_ns)
+        if a.out:
+            self._store(a.out, found)
+        display(found)
 
     def _history(self, a: argparse.Namespace) -> None:
         frame = self._segment(a.name).history()

@@ -17,6 +17,7 @@ import pandas as pd
 from sqlglot import exp
 
 from . import demo, intelligence, segments
+from . import explain as explain_
 from .backends import open_backend
 from .backends.base import Backend
 from .backends.duckdb_backend import DuckDBBackend
@@ -276,6 +277,70 @@ class Workspace:
         [CheckWarning('`age > 50` and `age < 30` are never both true', ...)]
         """
         return self.session.check(definition, params)
+
+    # --- why and what-if (issue 21): see jupyter_segments/explain.py --------------------------------
+    def _definition_or_saved(self, definition: Definition) -> Definition:
+        """A saved segment's text for its name; anything else is a definition."""
+        if isinstance(definition, str) and definition.strip().isidentifier():
+            catalog = self.catalog_or_none
+            if catalog is not None:
+                try:
+                    return catalog.definition_text(definition.strip())
+                except KeyError:
+                    pass
+        return definition
+
+    def explain(
+        self,
+        definition: Definition,
+        customer: Any,
+        *,
+        as_of: AsOf = None,
+        params: Mapping[str, Any] | None = None,
+        records: bool = True,
+    ) -> explain_.Explanation:
+        """Why ``customer`` (a key) is or is not a member of a saved segment or a definition: each
+        condition's values and truth, groups evaluated, the verdict, the records aggregates counted.
+
+        >>> print(ws.explain("vip", customer=1234))
+        """
+        return explain_.explain(
+            self.session,
+            self._definition_or_saved(definition),
+            customer,
+            as_of=as_of,
+            params=params,
+            records=records,
+        )
+
+    def near_misses(
+        self,
+        definition: Definition,
+        *,
+        max_failed: int = 1,
+        limit: int = 100,
+        as_of: AsOf = None,
+        params: Mapping[str, Any] | None = None,
+    ) -> explain_.NearMisses:
+        """Customers who fail only one (up to ``max_failed``) of the top-level AND conditions.
+
+        >>> ws.near_misses("vip").counts
+        """
+        return explain_.near_misses(
+            self.session,
+            self._definition_or_saved(definition),
+            max_failed=max_failed,
+            limit=limit,
+            as_of=as_of,
+            params=params,
+        )
+
+    def sweep(self, template: str, *, as_of: AsOf = None, **grid: Any) -> pd.DataFrame:
+        """The member count for every value of each ``{name}`` in ``template``, in one query.
+
+        >>> ws.sweep("sum(orders.amount) >= {x}", x=range(0, 5001, 250))
+        """
+        return explain_.sweep(self.session, template, as_of=as_of, **grid)
 
     # --- catalog (saved segments, measures, refresh, export): see jupyter_segments/catalog -----------
     # (methods for the catalog issue live in this section)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Literal
 
 from sqlglot import exp
@@ -285,3 +286,87 @@ def orphan_count_sql(rel: Relationship, dialect: str) -> str:
         .where(orphan)
         .sql(dialect=dialect)
     )
+
+
+def build_columns(
+    model: Model, items: Sequence[T.Typed], options: Options, customer: object = None
+) -> exp.Select:
+    """One row per customer (only the customer whose key is ``customer``, unless None): the key as
+    ``k``, then ``c_0, c_1, ...``, one column per item: a value's value, a condition's truth as 1
+    (TRUE), 0 (FALSE) or NULL (unknown), in one scope (aggregates over one path share one table).
+
+    Conditions are compiled as under NOT: exact three-valued truths (``count(orders) >= 5`` is FALSE,
+    not unknown, without orders) and set operators and segment references TRUE or FALSE. Explain,
+    near misses and sweeps read it.
+    """
+    entity = model.customer_entity()
+    key = entity.key
+    assert key is not None
+    ctx = _Context(model, options)
+    scope = Scope(ctx, "c")
+    ctx.used_aliases.add("c")
+    scope.prepare_groups(list(items))
+    scope.under_not += 1
+    columns: list[exp.Expr] = [exp.alias_(D.column("c", key), "k", copy=False)]
+    for i, item in enumerate(items):
+        if isinstance(item, _VALUES):
+            sql = scope.value(item).sql
+        else:
+            cond = scope.condition(item)
+            sql = exp.Case(
+                ifs=[
+                    exp.If(this=cond, true=exp.Literal.number(1)),
+                    exp.If(this=exp.Not(this=exp.Paren(this=cond.copy())), true=exp.Literal.number(0)),
+                ]
+            )
+        columns.append(exp.alias_(sql, f"c_{i}", copy=False))
+    select = exp.select(*columns, copy=False).from_(D.table(entity.name, "c"), copy=False)
+    for join in scope.from_joins():
+        select = select.join(join, copy=False)
+    if customer is not None:
+        select = select.where(exp.EQ(this=D.column("c", key), expression=scope.literal(customer)), copy=False)
+    return select
+
+
+def build_records(
+    model: Model, node: T.Agg | T.Exists, options: Options, customer: object, limit: int = 20
+) -> exp.Select:
+    """The records an aggregate or any/none/all reads for one customer: every column of the records'
+    table, those its WHERE keeps (for ``all``: those it does not), the first ``limit`` in key order."""
+    entity = model.customer_entity()
+    key = entity.key
+    assert key is not None
+    ctx = _Context(model, options)
+    scope = Scope(ctx, "c")
+    ctx.used_aliases.add("c")
+    anchor = scope.walk(node.steps)
+    steps = list(node.many)
+    records, aliases, _ = scope.records_scope(anchor, steps)
+    records.prepare_groups([node.where])
+    records.under_not += 1
+    where = records.condition(node.where) if node.where is not None else None
+    if where is not None and isinstance(node, T.Exists) and node.kind == "all":
+        truth = exp.Case(ifs=[exp.If(this=where, true=exp.Literal.number(1))], default=exp.Literal.number(0))
+        where = exp.EQ(this=truth, expression=exp.Literal.number(0))  # not TRUE: FALSE or unknown
+    first = steps[0]
+    on = exp.EQ(
+        this=D.column(aliases[0], first.target_column), expression=D.column(anchor, first.source_column)
+    )
+    select = exp.select(exp.Column(this=exp.Star(), table=exp.to_identifier(aliases[-1])), copy=False).from_(
+        D.table(entity.name, "c"), copy=False
+    )
+    for join in scope.from_joins():
+        select = select.join(join, copy=False)
+    select = select.join(exp.Join(this=D.table(first.target, aliases[0]), on=on), copy=False)
+    for join in records.from_joins():
+        select = select.join(join, copy=False)
+    conds: list[exp.Expr] = [exp.EQ(this=D.column("c", key), expression=scope.literal(customer))]
+    if where is not None:
+        conds.append(where)
+    select = select.where(exp.and_(*conds, copy=False), copy=False)
+    record_key = model.key_of(steps[-1].target) or next(iter(model.entity(steps[-1].target).columns))
+    select = select.order_by(D.column(aliases[-1], record_key), copy=False)
+    return select.limit(limit, copy=False)
+
+
+_VALUES = (T.Lit, T.Col, T.MeasureRef, T.Agg, T.Arith, T.Neg, T.Func, T.Case, T.DateShift)
