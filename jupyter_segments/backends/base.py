@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
@@ -80,11 +81,31 @@ def low_memory(backend: Backend) -> AbstractContextManager[None]:
     return getattr(backend, "low_memory", nullcontext)()
 
 
-def mask_url(url: str) -> str:
-    """``postgresql://user:secret@host/db`` -> ``postgresql://user:***@host/db``."""
-    import re
+# A query parameter whose name says it carries a secret: ?token=..., &api_key=..., &X-Amz-Signature=...
+_SECRET_PARAM = re.compile(
+    r"([?&;][^=&#\s]*?(?:token|key|secret|passw|pwd|signature|sig|auth|credential|session)[^=&#\s]*=)"
+    r"[^&#\s'\"]*",
+    re.IGNORECASE,
+)
+# The password of user:password@ (any scheme; SQLAlchemy's driver URLs too) up to the last @ of the
+# authority; and a bare user@ on http(s), where it is usually a token.
+_USER_PASSWORD = re.compile(r"(://[^:/@\s]*:)[^\s@]*(@)")
+_HTTP_USER = re.compile(r"(https?://)[^:/@\s]+(@)", re.IGNORECASE)
 
-    return re.sub(r"(://[^:/@]*:)[^@]*(@)", r"\1***\2", url)
+
+def mask_url(url: str) -> str:
+    """Hide the secrets of a URL, or of every URL in a message: the password of ``user:password@``, the
+    user of ``https://token@host``, and query parameters named like token, key, secret, password,
+    signature. The one masking function for whatever the project prints or stores.
+
+    >>> mask_url("postgresql://user:secret@host/db")
+    'postgresql://user:***@host/db'
+    >>> mask_url("failed: https://hooks.example/x?token=abc&batch=1")
+    'failed: https://hooks.example/x?token=***&batch=1'
+    """
+    url = _USER_PASSWORD.sub(r"\1***\2", url)
+    url = _HTTP_USER.sub(r"\1***\2", url)
+    return _SECRET_PARAM.sub(r"\1***", url)
 
 
 def classify_type(db_type: str) -> AttrType:

@@ -21,6 +21,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.pool import StaticPool
 
+from ..backends.base import mask_url
 from ..backends.sqlalchemy_backend import normalize_url, open_error
 from ..errors import SegmentError, did_you_mean
 from .schema import MIGRATIONS, SCHEMA_VERSION, Tables, make_tables
@@ -97,7 +98,7 @@ def _engine_for(target: Any) -> tuple[sa.Engine, Path | None]:
         try:
             url = normalize_url(target)
         except sa.exc.ArgumentError as e:
-            raise SegmentError(f"'{target}' is not a catalog URL: {e}") from None
+            raise SegmentError(f"'{mask_url(target)}' is not a catalog URL: {mask_url(str(e))}") from None
         if url.get_backend_name() == "sqlite":
             path = _sqlite_file(url)
             if path is not None:
@@ -169,12 +170,24 @@ class Catalog:
     """
 
     def __init__(self, target: Any = DEFAULT_PATH, *, schema: str | None = None) -> None:
-        self.engine, self.path = _engine_for(target)
-        self._owns = not isinstance(target, sa.Engine)
-        self.schema = schema
-        self.t: Tables = make_tables(schema)
-        self.url = self.engine.url.render_as_string(hide_password=True)
-        self.migrate()
+        shown = mask_url(os.fspath(target) if isinstance(target, str | os.PathLike) else repr(target))
+        try:
+            self.engine, self.path = _engine_for(target)
+            self._owns = not isinstance(target, sa.Engine)
+            self.schema = schema
+            self.t: Tables = make_tables(schema)
+            self.url = mask_url(self.engine.url.render_as_string(hide_password=True))
+            self.migrate()
+        except (sa.exc.SQLAlchemyError, OSError) as e:
+            # An unreachable server, a wrong password, a read-only folder or a corrupt file: what a user
+            # can cause, so a SegmentError naming the catalog (its password masked), not a driver's.
+            reason = getattr(e, "orig", None) or e
+            first = str(reason).strip().splitlines()[0] if str(reason).strip() else type(reason).__name__
+            raise SegmentError(
+                f"cannot open the catalog at {shown}: {mask_url(first)}",
+                hint="check the path or URL (and that the server is running); "
+                "js.connect(..., catalog=...) chooses another catalog",
+            ) from None
 
     def __repr__(self) -> str:
         return f"<Catalog {self.path or self.url}>"
@@ -618,8 +631,8 @@ class Catalog:
                     segment_name=segment["name"],
                     run_id=segment.get("members_run_id"),
                     destination=destination,
-                    target=target,
-                    options=_json(dict(options)),
+                    target=None if target is None else mask_url(target),  # never a secret in the catalog
+                    options=mask_url(_json(dict(options))),
                     status="Running",
                     started_at=_precise_now(),
                 )  # fmt: skip
@@ -638,11 +651,11 @@ class Catalog:
         values: dict[str, Any] = {
             "status": status,
             "rows": rows,
-            "error": error,
+            "error": None if error is None else mask_url(error),
             "finished_at": _precise_now(),
         }
         if target is not None:
-            values["target"] = target
+            values["target"] = mask_url(target)
         with self.transaction() as c:
             c.execute(self.t.exports.update().where(self.t.exports.c.id == export_id).values(**values))
 

@@ -15,6 +15,25 @@ from sqlglot import exp
 from ..errors import SegmentError
 from . import ExportResult
 
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_JINJA_OPEN = re.compile(r"\{(?=[{%#])")
+
+
+def _escape_jinja(text: str) -> str:
+    """Text that Jinja renders as itself: each ``{`` that would open ``{{``, ``{%`` or ``{#`` is written as
+    the expression ``{{ '{' }}``.
+
+    >>> _escape_jinja("'{{ run_query(1) }}'")
+    "'{{ '{' }}{ run_query(1) }}'"
+    """
+    return _JINJA_OPEN.sub("{{ '{' }}", text)
+
+
+def _comment(text: str) -> str:
+    """One line of a ``--`` comment: every line break (``\\r``, ``\\n``, ``\\u2028``, ...) and run of
+    white space is one space, and Jinja is escaped."""
+    return _escape_jinja(" ".join(text.split()))
+
 
 class DbtDestination:
     """Write ``<path>/<model>.sql`` (``path``: a dbt project's models directory, or a file ending in .sql).
@@ -35,7 +54,14 @@ class DbtDestination:
         source: str | None = None, materialized: str = "table", shape: str = "keys",
     ) -> ExportResult:  # fmt: skip
         session = segment.session
+        if model is not None and not _IDENTIFIER.fullmatch(model):
+            raise SegmentError(
+                f"model must be a plain dbt model name (letters, digits, _), not {model!r}",
+                hint="choose the folder with path=...",
+            )
         name = model or re.sub(r"[^0-9A-Za-z_]+", "_", f"segment_{segment.name}").strip("_").lower()
+        if not _IDENTIFIER.fullmatch(name):
+            name = f"segment_{name}"
         target = Path(os.fspath(path)).expanduser()
         if target.suffix != ".sql":
             target = target / f"{name}.sql"
@@ -58,14 +84,16 @@ class DbtDestination:
                     mark = f"__js_source_{len(marks)}__"
                     marks[mark] = f"{{{{ source('{source}', '{table.name}') }}}}"
                     table.set("this", exp.to_identifier(mark))
-        sql = query.sql(dialect=dialect, pretty=True)
+        # dbt renders the file with Jinja: the user's text (names, literals, descriptions) must reach the
+        # warehouse as written, never run as a template. Escape it first, then put our own Jinja in.
+        sql = _escape_jinja(query.sql(dialect=dialect, pretty=True))
         for mark, jinja in marks.items():
             sql = sql.replace(mark, jinja)
-        description = (segment.description or "").replace("\n", " ")
+        description = _comment(segment.description or "")
         text = (
             f"{{{{ config(materialized='{materialized}') }}}}\n"
-            f"-- Segment '{segment.name}' (version {segment.version}) exported by jupyter-segments\n"
-            f"-- Definition: {' '.join(segment.definition.split())}\n"
+            f"-- Segment '{_comment(segment.name)}' (version {segment.version}) exported by jupyter-segments\n"
+            f"-- Definition: {_comment(segment.definition)}\n"
             + (f"-- {description}\n" if description else "")
             + f"-- Dialect: {dialect}\n\n{sql}\n"
         )

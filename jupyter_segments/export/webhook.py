@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from typing import Any
 
+from ..backends.base import mask_url
 from ..errors import SegmentError
 from . import ExportResult
 
@@ -27,19 +30,28 @@ class WebhookDestination:
 
     Connection errors, timeouts and 408/429/5xx responses are retried ``retries`` times with
     exponential backoff (``backoff`` seconds, doubling); other 4xx responses fail at once.
+
+    ``https://user:password@host/...`` sends basic auth. The URL is stored in the catalog and shown in
+    messages with its password, a bare ``token@`` and query parameters named like token/key/secret/
+    signature masked; pass secrets that must not even reach the process's messages through ``headers``
+    (never logged) built from the environment at send time, e.g.
+    ``headers={"Authorization": f"Bearer {os.environ['HOOK_TOKEN']}"}``.
     """
 
     name = "webhook"
 
     def target(self, url: str | None = None, **_: Any) -> str | None:
-        return url
+        return None if url is None else mask_url(url)
 
     def send(
         self, segment, url: str | None = None, batch_size: int = 1000, retries: int = 3, backoff: float = 0.5,
         timeout: float = 10.0, headers: dict[str, str] | None = None,
     ) -> ExportResult:  # fmt: skip
-        if not url or not url.startswith(("http://", "https://")):
-            raise SegmentError(f"webhook url must be an http(s) URL, not {url!r}")
+        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+            shown = mask_url(url) if isinstance(url, str) else repr(url)
+            raise SegmentError(f"webhook url must be an http(s) URL, not {shown!r}")
+        url, auth = _split_credentials(url)
+        headers = {**({"Authorization": auth} if auth else {}), **(headers or {})}
         if batch_size < 1:
             raise SegmentError("batch_size must be at least 1")
         name = segment.name
@@ -53,7 +65,7 @@ class WebhookDestination:
             self._post(url, body, headers or {}, retries, backoff, timeout, sent)
             sent += len(keys)
             batches += 1
-        return ExportResult(sent, url, {"batches": batches})
+        return ExportResult(sent, mask_url(url), {"batches": batches})
 
     def _post(self, url, body, headers, retries, backoff, timeout, sent) -> None:
         attempt = 0
@@ -69,15 +81,28 @@ class WebhookDestination:
             except urllib.error.HTTPError as e:
                 if e.code not in _RETRY_STATUS or attempt >= retries:
                     raise WebhookError(
-                        f"webhook {url} answered {e.code} {e.reason} after {attempt + 1} attempt(s); {sent} rows were sent before",
+                        f"webhook {mask_url(url)} answered {e.code} {e.reason} after {attempt + 1} attempt(s); {sent} rows were sent before",
                         sent,
                     ) from None
             except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as e:
                 if attempt >= retries:
-                    reason = getattr(e, "reason", e)
+                    reason = mask_url(str(getattr(e, "reason", e)))
                     raise WebhookError(
-                        f"webhook {url} failed after {attempt + 1} attempt(s): {reason}; {sent} rows were sent before",
+                        f"webhook {mask_url(url)} failed after {attempt + 1} attempt(s): {reason}; {sent} rows were sent before",
                         sent,
                     ) from None
             time.sleep(backoff * (2**attempt))
             attempt += 1
+
+
+def _split_credentials(url: str) -> tuple[str, str | None]:
+    """``https://user:pw@host/x`` -> (``https://host/x``, ``Basic ...``): urllib sends no URL user info."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url, None
+    user = urllib.parse.unquote(parts.username or "")
+    password = urllib.parse.unquote(parts.password or "")
+    host = parts.hostname or ""
+    netloc = (f"[{host}]" if ":" in host else host) + (f":{parts.port}" if parts.port else "")
+    token = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc)), f"Basic {token}"

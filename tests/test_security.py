@@ -1,0 +1,181 @@
+"""Security (issue 15): secrets are never printed or stored; a dbt model runs no template code from
+segment text. Real servers on 127.0.0.1, real catalogs, jinja2 rendering the model as dbt does."""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import subprocess
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import jinja2
+import pytest
+import sqlalchemy as sa
+import test_catalog_support as H
+
+from jupyter_segments import SegmentError
+from jupyter_segments.backends.base import mask_url
+from jupyter_segments.catalog import Catalog
+
+SECRET = "S3cretXyz"  # grep every output for this
+
+
+class _Hook(BaseHTTPRequestHandler):
+    def do_POST(self):  # noqa: N802 - http.server's naming
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        srv = self.server
+        with srv.lock:
+            srv.seen.append((self.path, self.headers.get("Authorization"), json.loads(body)))
+        self.send_response(srv.code)
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def hook():
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), _Hook)
+    srv.lock, srv.seen, srv.code = threading.Lock(), [], 200
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    yield srv
+    srv.shutdown()
+    srv.server_close()
+
+
+@pytest.fixture
+def ws(tmp_path):
+    conn = H.fresh_demo()
+    w = H.workspace(conn, catalog=str(tmp_path / "catalog.db"))
+    w.segment("vip", H.VIP, description="big spenders")
+    w.refresh()
+    yield w
+    w.close()
+    conn.close()
+
+
+def _catalog_text(catalog: Catalog) -> str:
+    """Every row of every table of the catalog, as text."""
+    out = []
+    with catalog.engine.connect() as c:
+        for table in sa.inspect(c).get_table_names(schema=catalog.schema):
+            out += [repr(tuple(r)) for r in c.execute(sa.text(f'SELECT * FROM "{table}"'))]
+    return "\n".join(out)
+
+
+@pytest.mark.parametrize(
+    "url, shown",
+    [
+        ("postgresql://bob:S3cretXyz@h/db", "postgresql://bob:***@h/db"),
+        ("postgresql+psycopg://bob:S3cretXyz@h:5432/db?sslmode=require", "postgresql+psycopg://bob:***@h:5432/db?sslmode=require"),
+        ("sqlite://bob:S3cretXyz@/x.db", "sqlite://bob:***@/x.db"),
+        ("https://S3cretXyz@hooks.example/x", "https://***@hooks.example/x"),
+        ("https://h/x?token=S3cretXyz&batch=1", "https://h/x?token=***&batch=1"),
+        ("https://h/x?a=1&api_key=S3cretXyz", "https://h/x?a=1&api_key=***"),
+        ("https://h/x?X-Amz-Signature=S3cretXyz", "https://h/x?X-Amz-Signature=***"),
+        ("error at mysql://root:S3cretXyz@127.0.0.1/db: refused", "error at mysql://root:***@127.0.0.1/db: refused"),
+        ("mysql://root@127.0.0.1/db", "mysql://root@127.0.0.1/db"),
+    ],
+)  # fmt: skip
+def test_mask_url(url, shown):
+    assert mask_url(url) == shown
+
+
+def test_webhook_with_secrets_in_the_url(ws, hook, caplog):
+    caplog.set_level(logging.DEBUG)
+    port = hook.server_port
+    url = f"http://bob:{SECRET}@127.0.0.1:{port}/hook?token={SECRET}2"
+    record = ws.get("vip").add_to("webhook", url=url, batch_size=500)
+    # user:password@ is basic auth, and the URL sent has no user info.
+    path, auth, _ = hook.seen[0]
+    assert auth == "Basic " + base64.b64encode(f"bob:{SECRET}".encode()).decode()
+    assert path == f"/hook?token={SECRET}2"
+    shown = [repr(record), str(record.target), repr(ws.get("vip").exports().to_dict("records"))]
+    # A failing send: the message and the logged error.
+    hook.code = 400
+    with pytest.raises(SegmentError) as e:
+        ws.get("vip").add_to("webhook", url=url, batch_size=500, retries=0)
+    shown += [str(e.value), repr(e.value)]
+    with pytest.raises(SegmentError) as e2:
+        ws.get("vip").add_to("webhook", url=f"http://bob:{SECRET}@127.0.0.1:9/x?token={SECRET}", retries=0)
+    shown += [str(e2.value)]
+    with pytest.raises(SegmentError) as e3:
+        ws.get("vip").add_to("webhook", url=f"ftp://bob:{SECRET}@h/x")
+    shown += [str(e3.value)]
+    shown += [_catalog_text(ws.catalog), caplog.text, repr(ws.catalog)]
+    for text in shown:
+        assert SECRET not in text
+    assert "token=***" in str(e.value)
+
+
+def test_catalog_open_errors_mask_the_password(tmp_path):
+    refused = f"postgresql://postgres:{SECRET}@127.0.0.1:1/nothing"
+    with pytest.raises(SegmentError, match=r"cannot open the catalog at postgresql://postgres:\*\*\*@") as e:
+        Catalog(refused)
+    assert SECRET not in str(e.value)
+    with pytest.raises(SegmentError) as e:
+        Catalog(f"nosuchdb+nodriver://u:{SECRET}@h/x")
+    assert SECRET not in str(e.value)
+    # The CLI: a message, no traceback, no password.
+    out = subprocess.run(
+        [sys.executable, "-m", "jupyter_segments.cli", "refresh", "--catalog", refused, "--db", refused],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert out.returncode != 0 and SECRET not in out.stderr + out.stdout
+    assert "Traceback" not in out.stderr, out.stderr
+
+
+# --- dbt: the model file is a Jinja template; segment text must not run in it -----------------------
+HOSTILE = '{{ run_query("DROP TABLE customers") }}'
+
+
+def _render_as_dbt(path, calls):
+    env = jinja2.Environment()
+
+    def run_query(sql):
+        calls.append(sql)
+        return ""
+
+    return env.from_string(path.read_text(encoding="utf-8")).render(
+        config=lambda **kw: "",
+        source=lambda s, t: t,
+        run_query=run_query,
+        ref=lambda m: m,
+    )
+
+
+def test_dbt_model_runs_no_template_code_from_segment_text(tmp_path):
+    conn = H.fresh_demo()
+    try:
+        w = H.workspace(conn)
+        conn.execute("UPDATE customers SET first_name = ? WHERE customer_id = 1", [HOSTILE])
+        w.segment(
+            "hostile",
+            f"first_name = '{HOSTILE}' or first_name = '{{% set x = 1 %}}{{# c #}}'",
+            description="line one\r\nDROP TABLE customers; {{ run_query('x') }}\u2028bare line",
+        )
+        calls: list[str] = []
+        for source in (None, "shop"):
+            w.get("hostile").add_to("dbt", path=tmp_path / "models", source=source)
+            model = tmp_path / "models" / "segment_hostile.sql"
+            rendered = _render_as_dbt(model, calls)
+            assert calls == []
+            # Comments stay comments: every line is a comment, blank, config, or the SQL that follows.
+            head = rendered.split("\n\n", 1)[0].splitlines()
+            assert all(line.startswith("--") or not line.strip() for line in head), head
+            # The rendered SQL finds the customer whose name is the hostile text: the literal survived.
+            keys = conn.execute(rendered.split("\n\n", 1)[1]).fetchall()
+            assert keys == [(1,)]
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("model", ["../../x", "a/b", "x.sql", "", "a b", "{{ x }}"])
+def test_dbt_model_names_must_be_identifiers(ws, tmp_path, model):
+    with pytest.raises(SegmentError, match="plain dbt model name"):
+        ws.get("vip").add_to("dbt", path=tmp_path / "models", model=model)
+    assert not (tmp_path / "x.sql").exists() and not list(tmp_path.glob("**/*.sql"))
