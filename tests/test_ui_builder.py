@@ -19,7 +19,7 @@ from jupyter_segments.errors import SegmentError
 from jupyter_segments.ui.builder import SegmentBuilder
 from jupyter_segments.ui.debounce import Debouncer, WorkerDB
 from jupyter_segments.ui.errors import Messages
-from jupyter_segments.ui.state import Schema, from_definition, to_definition
+from jupyter_segments.ui.state import Row, Schema, from_definition, to_definition
 
 ANCHOR = dt.date(2025, 6, 30)
 
@@ -492,5 +492,18 @@ def test_text_row_error_has_caret_and_marks_the_row(ws):
         assert b.error is None and b.wait() is not None
         assert all("jseg-row-error" not in r.box._dom_classes for r in b.row_views())
         assert all(r.error_html.value == "" for r in b.row_views())
+    finally:
+        b.close()
+
+
+def test_a_late_count_is_not_shown_for_an_invalid_definition(ws):
+    """Seen in the browser: a count finishing after an edit made the definition invalid was shown as current."""
+    b = SegmentBuilder(ws, text="age >= 30", delay=0.0)
+    try:
+        b.wait()
+        b.add_item(b.state.groups[0].root, Row(text="agee > 3"))  # now invalid
+        b._count_done((99, "age >= 30", 0.01))  # the worker delivers the count of the earlier definition
+        assert b.definition is None and b.count is None
+        assert "Estimated members: —" in b.count_label.value
     finally:
         b.close()

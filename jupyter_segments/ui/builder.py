@@ -804,6 +804,8 @@ class SegmentBuilder:
 
     def _count_done(self, result: tuple[int, str, float]) -> None:
         n, text, seconds = result
+        if self.definition is None or to_text(self.definition) != text:
+            return  # a count for an earlier definition, finished after an edit made it invalid or different
         self.count, self.counted_text, self.count_error = n, text, None
         self.count_label.value = (
             f'<span class="jseg-count">Estimated members: <b>{n:,}</b></span> '

@@ -1,0 +1,79 @@
+"""The builder's rows for issue 14's forms and a text row at fault (issue 17, item 3), in a real
+JupyterLab (headless Chromium), light and dark; screenshots under tests/artifacts/ (ignored by git)."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+from test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, skip_without_browser, start_lab
+
+pytestmark = pytest.mark.browser
+
+TEXT = (
+    "age >= 30 AND lower(email) ends with '.com' AND signup_date in previous year"
+    " AND (top 10% by sum(orders.amount) OR median(orders.amount) > 50)"
+    " AND first(orders.channel by order_date) = 'web'"
+)
+CELLS = [
+    "import jupyter_segments as js\n"
+    "from jupyter_segments.ui import SegmentBuilder\n"
+    "from jupyter_segments.ui.state import Row\n"
+    "ws = js.connect_demo(2000, seed=7)",
+    f"builder = SegmentBuilder(ws, text={TEXT!r})\n"
+    "builder.add_item(builder.state.groups[0].root, Row(text=\"country = 'DE' and agee > 3\"))\n"
+    "builder",
+]
+
+
+def test_builder_new_forms_and_row_error(tmp_path):
+    skip_without_browser()
+    from playwright.sync_api import sync_playwright
+
+    cells = [
+        {"cell_type": "code", "metadata": {}, "source": s, "outputs": [], "execution_count": None}
+        for s in CELLS
+    ]
+    nb = {"cells": cells, "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3"}}}
+    (tmp_path / "forms.ipynb").write_text(json.dumps({**nb, "nbformat": 4, "nbformat_minor": 5}))
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with start_lab(tmp_path) as (base, token), sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1600})
+        try:
+            page.goto(f"{base}/lab/tree/forms.ipynb?token={token}")
+            page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
+            time.sleep(2)
+            page.get_by_role("menuitem", name="Run", exact=True).click()
+            page.get_by_text("Run All Cells", exact=True).click()
+            root = page.locator(".jseg-root").first
+            root.wait_for(timeout=120_000)
+            bad = root.locator(".jseg-row-error")
+            bad.wait_for(timeout=30_000)
+            assert bad.count() == 1
+            assert "agee" in bad.locator("input").input_value()
+            msg = root.locator(".jseg-row-msg pre").first.inner_text()
+            assert "Condition 7 (text): line 1, column 20" in msg and "^^^^" in msg, msg
+            selects = root.locator(".jseg-row select")
+            labels = [
+                selects.nth(i).locator("option:checked").inner_text().replace("\xa0", " ")
+                for i in range(selects.count())
+            ]
+            for shown in ("lower", "in previous", "year", "top", "%", "median of", "first (earliest) of"):
+                assert shown in labels, (shown, labels)
+            root.screenshot(path=str(ARTIFACTS / "builder_forms_light.png"))
+            page.get_by_role("menuitem", name="Settings", exact=True).click()
+            page.get_by_text("Theme", exact=True).hover()
+            page.get_by_text("JupyterLab Dark", exact=True).click()
+            page.wait_for_function("() => document.body.dataset.jpThemeLight === 'false'", timeout=20_000)
+            time.sleep(1.5)
+            root.screenshot(path=str(ARTIFACTS / "builder_forms_dark.png"))
+        except Exception:
+            try:
+                page.screenshot(path=str(ARTIFACTS / "builder_forms_failure.png"), timeout=10_000)
+            except Exception:  # noqa: BLE001
+                pass
+            raise
+        finally:
+            browser.close()
