@@ -460,6 +460,8 @@ class Scope:
             ]
             if not self.under_not:
                 left, right = _without_empty_default(node, left, right)
+            if left.type == right.type == "string":
+                right = Typed(D.case_sensitive(right.sql, self.dialect), "string")
             return cls(this=left.sql, expression=right.sql)
         if isinstance(node, T.Between):
             v = self.value(node.operand)
@@ -472,7 +474,14 @@ class Scope:
             return _not(out) if node.negated else out
         if isinstance(node, T.InList):
             v = self.value(node.operand)
-            out = exp.In(this=v.sql, expressions=[self.value(i).sql for i in node.items])
+            items = [self.value(i) for i in node.items]
+            out = exp.In(
+                this=v.sql,
+                expressions=[
+                    D.case_sensitive(i.sql, self.dialect) if i.type == v.type == "string" else i.sql
+                    for i in items
+                ],
+            )
             return _not(out) if node.negated else out
         if isinstance(node, T.IsNull):
             v = self.value(node.operand)

@@ -169,9 +169,31 @@ def like_pattern(pattern: exp.Expr, dialect: str) -> exp.Expr:
     return pattern
 
 
+# Where text compares without regard to case by default (MariaDB's *_ci collations): a comparison
+# reads the other side as bytes, so '=', '!=', IN, the order and LIKE are case-sensitive as elsewhere.
+CASE_INSENSITIVE_TEXT = {"mysql"}
+
+
+def case_sensitive(value: exp.Expr, dialect: str) -> exp.Expr:
+    """``value`` as the side of a text comparison that makes it case-sensitive (see above)."""
+    if dialect in CASE_INSENSITIVE_TEXT:
+        return exp.Cast(this=value, to=exp.DataType.build("BINARY"))
+    return value
+
+
 def like(operand: exp.Expr, pattern: exp.Expr, dialect: str) -> exp.Expr:
-    """Case-sensitive ``operand LIKE pattern`` for a user's pattern (see ``like_pattern``)."""
-    return exp.Like(this=operand, expression=like_pattern(pattern, dialect))
+    """Case-sensitive ``operand LIKE pattern`` for a user's pattern (see ``like_pattern``).
+
+    SQLite's LIKE ignores ASCII case: a literal pattern becomes the same GLOB (case-sensitive)."""
+    if dialect == "sqlite" and isinstance(pattern, exp.Literal) and pattern.is_string:
+        return exp.Glob(this=operand, expression=exp.Literal.string(_glob(pattern.this)))
+    return exp.Like(this=operand, expression=case_sensitive(like_pattern(pattern, dialect), dialect))
+
+
+def _glob(pattern: str) -> str:
+    """A LIKE pattern as a GLOB pattern: % -> *, _ -> ?, and GLOB's own * ? [ matched literally."""
+    special = {"*": "[*]", "?": "[?]", "[": "[[]", "%": "*", "_": "?"}
+    return "".join(special.get(ch, ch) for ch in pattern)
 
 
 def like_ci(operand: exp.Expr, pattern: exp.Expr, dialect: str, escape: str | None) -> exp.Expr:

@@ -7,7 +7,7 @@ LEFT JOIN (
     orders_1.customer_id AS k,
     SUM(
       CASE
-        WHEN orders_1.status <> 'returned'
+        WHEN orders_1.status <> CAST('returned' AS BINARY)
         AND (
           orders_1.order_date >= DATE_SUB(CURRENT_DATE, INTERVAL 90 DAY)
           AND orders_1.order_date <= CURRENT_DATE
@@ -38,7 +38,7 @@ LEFT JOIN (
     orders_1.customer_id AS k,
     SUM(
       CASE
-        WHEN orders_1.status <> 'returned'
+        WHEN orders_1.status <> CAST('returned' AS BINARY)
         AND (
           orders_1.order_date >= CAST('2025-04-01' AS DATE)
           AND orders_1.order_date <= CAST('2025-06-30' AS DATE)

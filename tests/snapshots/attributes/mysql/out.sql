@@ -4,7 +4,7 @@ SELECT
 FROM customers AS c
 WHERE
   c.age >= 30
-  AND c.country IN ('DE', 'FR')
+  AND c.country IN (CAST('DE' AS BINARY), CAST('FR' AS BINARY))
   AND c.newsletter
   AND NOT (
     c.gender IS NULL
@@ -16,7 +16,7 @@ SELECT
 FROM customers AS c
 WHERE
   c.age >= 30
-  AND c.country IN ('DE', 'FR')
+  AND c.country IN (CAST('DE' AS BINARY), CAST('FR' AS BINARY))
   AND c.newsletter
   AND NOT (
     c.gender IS NULL

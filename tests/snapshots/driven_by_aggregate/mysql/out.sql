@@ -7,7 +7,7 @@ FROM (
     COUNT(*) AS count_1
   FROM orders AS orders_1
   WHERE
-    orders_1.status = 'delivered'
+    orders_1.status = CAST('delivered' AS BINARY)
   GROUP BY
     orders_1.customer_id
 ) AS orders_agg_1
@@ -28,7 +28,7 @@ WHERE
         web_events_1.customer_id
       FROM web_events AS web_events_1
       WHERE
-        web_events_1.event_type = 'checkout'
+        web_events_1.event_type = CAST('checkout' AS BINARY)
         AND NOT (
           web_events_1.customer_id IS NULL
         )
@@ -45,7 +45,7 @@ FROM (
     COUNT(*) AS count_1
   FROM orders AS orders_1
   WHERE
-    orders_1.status = 'delivered'
+    orders_1.status = CAST('delivered' AS BINARY)
   GROUP BY
     orders_1.customer_id
 ) AS orders_agg_1
@@ -66,7 +66,7 @@ WHERE
         web_events_1.customer_id
       FROM web_events AS web_events_1
       WHERE
-        web_events_1.event_type = 'checkout'
+        web_events_1.event_type = CAST('checkout' AS BINARY)
         AND NOT (
           web_events_1.customer_id IS NULL
         )

@@ -8,7 +8,7 @@ WHERE
       web_events_1.customer_id
     FROM web_events AS web_events_1
     WHERE
-      web_events_1.event_type = 'checkout'
+      web_events_1.event_type = CAST('checkout' AS BINARY)
       AND NOT (
         web_events_1.customer_id IS NULL
       )
@@ -19,7 +19,8 @@ WHERE
         orders_1.customer_id
       FROM orders AS orders_1
       WHERE
-        orders_1.channel = 'app' AND NOT (
+        orders_1.channel = CAST('app' AS BINARY)
+        AND NOT (
           orders_1.customer_id IS NULL
         )
     )
@@ -35,7 +36,7 @@ WHERE
       web_events_1.customer_id
     FROM web_events AS web_events_1
     WHERE
-      web_events_1.event_type = 'checkout'
+      web_events_1.event_type = CAST('checkout' AS BINARY)
       AND NOT (
         web_events_1.customer_id IS NULL
       )
@@ -46,7 +47,8 @@ WHERE
         orders_1.customer_id
       FROM orders AS orders_1
       WHERE
-        orders_1.channel = 'app' AND NOT (
+        orders_1.channel = CAST('app' AS BINARY)
+        AND NOT (
           orders_1.customer_id IS NULL
         )
     )

@@ -29,7 +29,7 @@ WHERE
         orders_2.customer_id
       FROM orders AS orders_2
       WHERE
-        CASE WHEN orders_2.status = 'delivered' THEN 1 ELSE 0 END = 0
+        CASE WHEN orders_2.status = CAST('delivered' AS BINARY) THEN 1 ELSE 0 END = 0
         AND NOT (
           orders_2.customer_id IS NULL
         )
@@ -68,7 +68,7 @@ WHERE
         orders_2.customer_id
       FROM orders AS orders_2
       WHERE
-        CASE WHEN orders_2.status = 'delivered' THEN 1 ELSE 0 END = 0
+        CASE WHEN orders_2.status = CAST('delivered' AS BINARY) THEN 1 ELSE 0 END = 0
         AND NOT (
           orders_2.customer_id IS NULL
         )

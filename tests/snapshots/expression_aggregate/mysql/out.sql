@@ -5,7 +5,9 @@ FROM customers AS c
 LEFT JOIN (
   SELECT
     orders_1.customer_id AS k,
-    SUM(CASE WHEN orders_1.channel = 'web' THEN orders_1.amount ELSE 0 END) AS sum_1
+    SUM(
+      CASE WHEN orders_1.channel = CAST('web' AS BINARY) THEN orders_1.amount ELSE 0 END
+    ) AS sum_1
   FROM orders AS orders_1
   GROUP BY
     orders_1.customer_id
@@ -36,7 +38,9 @@ FROM customers AS c
 LEFT JOIN (
   SELECT
     orders_1.customer_id AS k,
-    SUM(CASE WHEN orders_1.channel = 'web' THEN orders_1.amount ELSE 0 END) AS sum_1
+    SUM(
+      CASE WHEN orders_1.channel = CAST('web' AS BINARY) THEN orders_1.amount ELSE 0 END
+    ) AS sum_1
   FROM orders AS orders_1
   GROUP BY
     orders_1.customer_id

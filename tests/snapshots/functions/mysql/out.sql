@@ -3,12 +3,12 @@ SELECT
   c.customer_id
 FROM customers AS c
 WHERE
-  LOWER(TRIM(c.city)) = 'berlin'
+  LOWER(TRIM(c.city)) = CAST('berlin' AS BINARY)
   AND CHAR_LENGTH(c.last_name) > 3
-  AND COALESCE(c.gender, 'x') <> 'x'
+  AND COALESCE(c.gender, 'x') <> CAST('x' AS BINARY)
   AND (
     CONCAT(COALESCE(c.first_name, ''), COALESCE(' ', ''), COALESCE(c.last_name, ''))
-  ) LIKE 'A%'
+  ) LIKE CAST('A%' AS BINARY)
   AND ABS((
     c.churn_score
   ) - (
@@ -57,12 +57,12 @@ SELECT
   c.customer_id
 FROM customers AS c
 WHERE
-  LOWER(TRIM(c.city)) = 'berlin'
+  LOWER(TRIM(c.city)) = CAST('berlin' AS BINARY)
   AND CHAR_LENGTH(c.last_name) > 3
-  AND COALESCE(c.gender, 'x') <> 'x'
+  AND COALESCE(c.gender, 'x') <> CAST('x' AS BINARY)
   AND (
     CONCAT(COALESCE(c.first_name, ''), COALESCE(' ', ''), COALESCE(c.last_name, ''))
-  ) LIKE 'A%'
+  ) LIKE CAST('A%' AS BINARY)
   AND ABS((
     c.churn_score
   ) - (

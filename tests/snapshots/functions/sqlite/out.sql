@@ -8,7 +8,7 @@ WHERE
   AND COALESCE(c.gender, 'x') <> 'x'
   AND (
     COALESCE(c.first_name, '') || COALESCE(' ', '') || COALESCE(c.last_name, '')
-  ) LIKE 'A%'
+  ) GLOB 'A*'
   AND ABS((
     c.churn_score
   ) - (
@@ -90,7 +90,7 @@ WHERE
   AND COALESCE(c.gender, 'x') <> 'x'
   AND (
     COALESCE(c.first_name, '') || COALESCE(' ', '') || COALESCE(c.last_name, '')
-  ) LIKE 'A%'
+  ) GLOB 'A*'
   AND ABS((
     c.churn_score
   ) - (

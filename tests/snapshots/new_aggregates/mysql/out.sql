@@ -67,7 +67,8 @@ LEFT JOIN (
       COUNT(*) OVER (PARTITION BY orders_3.customer_id) AS n
     FROM orders AS orders_3
     WHERE
-      orders_3.status <> 'returned' AND NOT (
+      orders_3.status <> CAST('returned' AS BINARY)
+      AND NOT (
         orders_3.amount IS NULL
       )
   ) AS ordered_2
@@ -157,9 +158,9 @@ WHERE
   orders_median_1.v > 40
   AND orders_pctl_1.v > 100
   AND orders_agg_1.stddev_1 > 10
-  AND order_lines_mode_1.v = 'toys'
-  AND orders_first_1.v = 'web'
-  AND support_calls_last_1.v = 'billing'
+  AND order_lines_mode_1.v = CAST('toys' AS BINARY)
+  AND orders_first_1.v = CAST('web' AS BINARY)
+  AND support_calls_last_1.v = CAST('billing' AS BINARY)
   AND c.customer_id IN (
     SELECT
       orders_6.customer_id
@@ -275,7 +276,8 @@ LEFT JOIN (
       COUNT(*) OVER (PARTITION BY orders_3.customer_id) AS n
     FROM orders AS orders_3
     WHERE
-      orders_3.status <> 'returned' AND NOT (
+      orders_3.status <> CAST('returned' AS BINARY)
+      AND NOT (
         orders_3.amount IS NULL
       )
   ) AS ordered_2
@@ -365,9 +367,9 @@ WHERE
   orders_median_1.v > 40
   AND orders_pctl_1.v > 100
   AND orders_agg_1.stddev_1 > 10
-  AND order_lines_mode_1.v = 'toys'
-  AND orders_first_1.v = 'web'
-  AND support_calls_last_1.v = 'billing'
+  AND order_lines_mode_1.v = CAST('toys' AS BINARY)
+  AND orders_first_1.v = CAST('web' AS BINARY)
+  AND support_calls_last_1.v = CAST('billing' AS BINARY)
   AND c.customer_id IN (
     SELECT
       orders_6.customer_id

@@ -26,7 +26,8 @@ WHERE
       WHERE
         NOT (
           COALESCE(orders_agg_1.sum_1, 0) IS NULL
-        ) AND c_1.country = 'DE'
+        )
+        AND c_1.country = CAST('DE' AS BINARY)
     ) AS ranked_1
     WHERE
       (
@@ -82,7 +83,8 @@ WHERE
       WHERE
         NOT (
           COALESCE(orders_agg_1.sum_1, 0) IS NULL
-        ) AND c_1.country = 'DE'
+        )
+        AND c_1.country = CAST('DE' AS BINARY)
     ) AS ranked_1
     WHERE
       (

@@ -10,7 +10,7 @@ WHERE
     c.email IS NULL OR c.email = ''
   )
   OR LOWER(c.first_name) LIKE LOWER('a%')
-  OR c.first_name LIKE 'B%';
+  OR c.first_name LIKE CAST('B%' AS BINARY);
 
 -- as_of=2025-06-30T12:30:00
 SELECT
@@ -24,4 +24,4 @@ WHERE
     c.email IS NULL OR c.email = ''
   )
   OR LOWER(c.first_name) LIKE LOWER('a%')
-  OR c.first_name LIKE 'B%';
+  OR c.first_name LIKE CAST('B%' AS BINARY);

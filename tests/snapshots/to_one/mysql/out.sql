@@ -5,7 +5,7 @@ FROM customers AS c
 LEFT JOIN regions AS regions_1
   ON regions_1.region_id = c.region_id
 WHERE
-  regions_1.name = 'North'
+  regions_1.name = CAST('North' AS BINARY)
   AND c.customer_id IN (
     SELECT
       orders_1.customer_id
@@ -15,7 +15,8 @@ WHERE
     LEFT JOIN products AS products_1
       ON products_1.product_id = order_lines_1.product_id
     WHERE
-      products_1.category = 'toys' AND NOT (
+      products_1.category = CAST('toys' AS BINARY)
+      AND NOT (
         orders_1.customer_id IS NULL
       )
   );
@@ -27,7 +28,7 @@ FROM customers AS c
 LEFT JOIN regions AS regions_1
   ON regions_1.region_id = c.region_id
 WHERE
-  regions_1.name = 'North'
+  regions_1.name = CAST('North' AS BINARY)
   AND c.customer_id IN (
     SELECT
       orders_1.customer_id
@@ -37,7 +38,8 @@ WHERE
     LEFT JOIN products AS products_1
       ON products_1.product_id = order_lines_1.product_id
     WHERE
-      products_1.category = 'toys' AND NOT (
+      products_1.category = CAST('toys' AS BINARY)
+      AND NOT (
         orders_1.customer_id IS NULL
       )
   );
