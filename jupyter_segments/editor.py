@@ -174,8 +174,8 @@ def error_diagnostic(cell: Cell, e: SegmentError) -> dict[str, Any]:
         line_end = cell.offset + (len(cell.body) if first == -1 else first)
         return _diagnostic(cell, cell.offset, line_end, message, "error")
     pos = max(0, min(pos, len(cell.body)))
-    given = getattr(e, "end", None)  # SegmentError does not keep its end yet: the fault's token then
-    end = given if isinstance(given, int) and given > pos else _token_end(cell.body, pos)
+    # The error's own end where it has one; else (a parse error at one token) that token's end.
+    end = e.end if e.end is not None and e.end > pos else _token_end(cell.body, pos)
     end = min(end, len(cell.body))
     return _diagnostic(cell, cell.offset + pos, cell.offset + end, message, "error")
 

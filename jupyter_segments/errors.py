@@ -26,6 +26,7 @@ class SegmentError(Exception):
         self.reason = message
         self.text = text
         self.pos = pos
+        self.end = end  # where the fault ends in ``text`` (the caret's width), when known
         self.hint = hint
         self.line: int | None = None
         self.column: int | None = None
