@@ -14,6 +14,7 @@ projections, a DataFrame indexed by key holding the projected columns).
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -253,6 +254,32 @@ def pd_projection_filtered(f: Frames) -> pd.DataFrame:
     a = _per_customer(o, avg_order=("amount", "mean"))
     app = o[o["channel"] == "app"].groupby("customer_id").size().rename("app_orders")
     return a.join(app, how="inner")[["app_orders", "avg_order"]]
+
+
+def pd_ranking(f: Frames) -> pd.Index:
+    c, o = f["customers"], f["orders"]
+    de = c[c["country"] == "DE"][["customer_id"]]
+    spend = o.groupby("customer_id")["amount"].sum()
+    de = de.assign(total=de["customer_id"].map(spend).fillna(0.0))
+    ranked = de.sort_values(["total", "customer_id"], ascending=[False, True])
+    return pd.Index(ranked["customer_id"].head(math.ceil(len(ranked) * 10 / 100)))
+
+
+def pd_median_spend(f: Frames) -> pd.Index:
+    median = f["orders"].groupby("customer_id")["amount"].median()
+    return pd.Index(median.index[median > 60])
+
+
+def pd_basket(f: Frames) -> pd.Index:
+    lines = f["order_lines"].merge(f["orders"][["order_id", "customer_id"]], on="order_id")
+    value = (lines["quantity"] * lines["unit_price"]).groupby(lines["customer_id"]).sum()
+    return pd.Index(value.index[value > 500])
+
+
+def pd_first_channel(f: Frames) -> pd.Index:
+    o = f["orders"][f["orders"]["order_date"].notna()]
+    first = o.sort_values(["customer_id", "order_date", "order_id"]).groupby("customer_id").head(1)
+    return pd.Index(first.loc[first["channel"] == "web", "customer_id"])
 
 
 # --- the suite ---------------------------------------------------------------------------------------
@@ -513,6 +540,53 @@ SUITE: tuple[Segment, ...] = (
         ),
         pd_projection_filtered,
         ("app_orders", "avg_order"),
+    ),
+    Segment(
+        "ranking",
+        "top p% by an aggregate among a population",
+        "top 10% by sum(orders.amount) among country = 'DE'",
+        (
+            "SELECT customer_id FROM (SELECT c.customer_id, NTILE(10) OVER (ORDER BY COALESCE(s.total, 0) DESC, "
+            "c.customer_id) AS tile FROM customers c LEFT JOIN (SELECT customer_id, SUM(amount) AS total "
+            "FROM orders GROUP BY customer_id) s ON s.customer_id = c.customer_id WHERE c.country = 'DE') r "
+            "WHERE tile = 1",
+            "SELECT customer_id FROM (SELECT c.customer_id, ROW_NUMBER() OVER (ORDER BY COALESCE(s.total, 0) DESC, "
+            "c.customer_id) AS rn, COUNT(*) OVER () AS n FROM customers c LEFT JOIN (SELECT customer_id, "
+            "SUM(amount) AS total FROM orders GROUP BY customer_id) s ON s.customer_id = c.customer_id "
+            "WHERE c.country = 'DE') r WHERE (rn - 1) * 10 < n",
+        ),
+        pd_ranking,
+    ),
+    Segment(
+        "median_spend",
+        "median of related records",
+        "median(orders.amount) > 60",
+        (
+            "SELECT customer_id FROM orders GROUP BY customer_id "
+            "HAVING PERCENTILE_CONT(0.5) WITHIN GROUP (ORDER BY amount) > 60",
+        ),
+        pd_median_spend,
+    ),
+    Segment(
+        "basket",
+        "aggregate of an expression over a two-step path",
+        "sum(orders.order_lines.quantity * orders.order_lines.unit_price) > 500",
+        (
+            "SELECT o.customer_id FROM orders o JOIN order_lines l ON l.order_id = o.order_id "
+            "GROUP BY o.customer_id HAVING SUM(l.quantity * l.unit_price) > 500",
+        ),
+        pd_basket,
+    ),
+    Segment(
+        "first_channel",
+        "first(x by y): the value on the earliest record",
+        "first(orders.channel by order_date) = 'web'",
+        (
+            "SELECT customer_id FROM (SELECT customer_id, channel, ROW_NUMBER() OVER (PARTITION BY customer_id "
+            "ORDER BY order_date, order_id) AS rn FROM orders WHERE order_date IS NOT NULL) t "
+            "WHERE rn = 1 AND channel = 'web'",
+        ),
+        pd_first_channel,
     ),
 )
 
