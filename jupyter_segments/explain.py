@@ -129,7 +129,8 @@ def explain(
             node.truth = None if value is None else bool(int(value))
         else:
             label = kind[len("value:") :]
-            node.values.append((label, value))
+            item = plan.items[index]
+            node.values.append((label, _typed(value, getattr(item, "type", ""))))
     if records:
         key = _key_value(session, customer)
         for node, agg, label in plan.aggregates:
@@ -391,17 +392,13 @@ def near_misses(
     n = len(items)
     # Columns: the truths c_0..c_{n-1}, then for each comparison the value compared (c_n, ...).
     columns: list[T.Typed] = list(items)
-    gaps: dict[int, tuple[int, str, float]] = {}  # condition -> (its value's column, op, threshold)
+    gaps: dict[int, tuple[int, Any, str]] = {}  # condition -> (its value's column, threshold, type)
     for i, item in enumerate(items):
-        if (
-            isinstance(item, T.Compare)
-            and item.op in ("<", "<=", ">", ">=", "=")
-            and isinstance(item.right, T.Lit)
-            and isinstance(item.right.value, (int, float))
-            and not isinstance(item.right.value, bool)
-        ):
-            gaps[i] = (len(columns), item.op, float(item.right.value))
-            columns.append(item.left)
+        measured = _measured(item)
+        if measured is not None:
+            value, threshold = measured
+            gaps[i] = (len(columns), threshold, value.type)
+            columns.append(value)
     inner = build_columns(session.model, columns, options)
     t = exp.Subquery(this=inner, alias=exp.TableAlias(this=exp.to_identifier("t")))
 
@@ -454,11 +451,9 @@ def near_misses(
         entry: dict[str, Any] = {key: _plain(r["k"]), "failed": [texts[i] for i in failed_idx]}
         entry["value"], entry["gap"] = None, None
         if len(failed_idx) == 1 and failed_idx[0] in gaps:
-            column, op, threshold = gaps[failed_idx[0]]
-            value = _plain(r[f"c_{column}"])
-            entry["value"] = value
-            if isinstance(value, (int, float)) or hasattr(value, "__float__"):
-                entry["gap"] = _gap(float(value), op, threshold) if value is not None else None
+            column, threshold, vtype = gaps[failed_idx[0]]
+            entry["value"] = _typed(_plain(r[f"c_{column}"]), vtype)
+            entry["gap"] = _gap(entry["value"], threshold)
         rows.append(entry)
     customers = pd.DataFrame(rows, columns=[key, "failed", "value", "gap"])
     if len(customers):
@@ -468,9 +463,47 @@ def near_misses(
     return NearMisses(texts, members, counts, customers, sql)
 
 
-def _gap(value: float, op: str, threshold: float) -> float:
-    """How far ``value`` is from passing ``value op threshold`` (for > and <: from reaching it)."""
-    return abs(threshold - value)
+def _measured(item: T.Cond) -> tuple[T.Value, Any] | None:
+    """For a comparison of a number or date with a literal (either side): the value and the literal."""
+    if not isinstance(item, T.Compare) or item.op == "!=":
+        return None
+    for value, other in ((item.left, item.right), (item.right, item.left)):
+        if isinstance(other, T.Lit) and not isinstance(value, T.Lit) and other.value is not None:
+            literal = other.value
+            if isinstance(literal, bool):
+                return None
+            if isinstance(literal, (int, float)) and value.type == "number":
+                return value, literal
+            if isinstance(literal, dt.date) and value.type in ("date", "timestamp"):
+                return value, literal
+    return None
+
+
+def _gap(value: Any, threshold: Any) -> float | None:
+    """How far ``value`` is from the literal it failed against: in its units for a number, in days
+    for a date or timestamp; None when the value is NULL."""
+    if value is None:
+        return None
+    if isinstance(threshold, dt.date):
+        delta = pd.Timestamp(value) - pd.Timestamp(threshold)
+        return abs(delta.total_seconds()) / 86400
+    return abs(float(threshold) - float(value))
+
+
+def _typed(value: Any, vtype: str) -> Any:
+    """A fetched value in its DSL type: dates and timestamps that a database returns as text (SQLite)
+    as ``datetime.date`` / ``pandas.Timestamp``, Decimals as floats."""
+    if value is None:
+        return None
+    if vtype in ("date", "timestamp") and isinstance(value, (str, dt.date)):
+        stamp = pd.Timestamp(value)
+        return stamp.date() if vtype == "date" else stamp
+    if vtype == "number" and not isinstance(value, (int, float, bool)):
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            return value
+    return value
 
 
 # --- threshold sweeps ------------------------------------------------------------------------------

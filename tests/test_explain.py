@@ -13,7 +13,7 @@ import oracle as O
 import pandas as pd
 import pytest
 from conftest import DEMO_ANCHOR
-from test_engine_oracle import Demo, workspace_for
+from test_engine_oracle import CASES, SEGMENT_CASES, Demo, window, workspace_for
 
 from jupyter_segments import SegmentError, Workspace
 
@@ -37,6 +37,8 @@ def _same(got, want) -> bool:
         return got is None
     if isinstance(want, str):
         return got == want
+    if isinstance(want, pd.Timestamp):
+        return pd.Timestamp(got) == want
     return math.isclose(float(got), float(want), rel_tol=1e-9, abs_tol=1e-6)
 
 
@@ -90,6 +92,27 @@ EXPLAIN_CASES = [
         ),
     ),
 ]
+
+
+EXPLAIN_CASES.append(
+    (
+        # between, in list, a date window and arithmetic on an aggregate; dates come back as dates.
+        "age between 30 and 50 and country in ('DE', 'FR') and signup_date in last 2 years "
+        "and count(orders) * 2 > 10",
+        lambda d: [
+            (O.between(d.c.age, 30, 50), [d.c.age]),
+            (O.in_list(d.c.country, ["DE", "FR"]), [d.c.country]),
+            (window(d.c.signup_date, pd.DateOffset(years=2)), [d.c.signup_date]),
+            (O.cmp(d.agg("count", "orders") * 2, ">", 10), [d.agg("count", "orders") * 2]),
+        ],
+        lambda d: (
+            O.between(d.c.age, 30, 50)
+            & O.in_list(d.c.country, ["DE", "FR"])
+            & window(d.c.signup_date, pd.DateOffset(years=2))
+            & O.cmp(d.agg("count", "orders") * 2, ">", 10)
+        ),
+    )
+)
 
 
 def _customers(d: Demo, whole: pd.Series) -> list[int]:
@@ -161,7 +184,7 @@ def test_near_misses_against_oracle(ws: Workspace, demo: Demo) -> None:
     text = "sum(orders.amount) >= 1000 and country = 'DE' and age > 30"
     spend = demo.agg("sum", "orders", "amount")
     parts = [O.cmp(spend, ">=", 1000), O.cmp(demo.c.country, "=", "DE"), O.cmp(demo.c.age, ">", 30)]
-    failing = pd.concat([~p.fillna(False) for p in parts], axis=1).astype(int)
+    failing = pd.concat([~p.fillna(False) for p in parts], axis=1, keys=range(3)).astype(int)
     n_failed = failing.sum(axis=1)
     found = ws.near_misses(text, as_of=DEMO_ANCHOR, limit=100_000)
     assert found.members == int((n_failed == 0).sum())
@@ -200,3 +223,51 @@ def test_sweep_against_oracle_and_counts(ws: Workspace, demo: Demo, template: st
         params = {k: v for k, v in row.items() if k != "members"}
         assert ws.count(template, as_of=DEMO_ANCHOR, params=params) == want
     assert len(frame) == math.prod(len(v) for v in grid.values())
+
+
+def test_near_misses_two_failed_and_dates(ws: Workspace, demo: Demo) -> None:
+    text = "signup_date >= '2024-01-01' and count(orders) >= 10 and newsletter"
+    n_orders = demo.agg("count", "orders")
+    parts = [
+        O.cmp(demo.c.signup_date, ">=", pd.Timestamp("2024-01-01")),
+        O.cmp(n_orders, ">=", 10),
+        O.tv(demo.c.newsletter),
+    ]
+    failing = pd.concat([~p.fillna(False) for p in parts], axis=1, keys=range(3)).astype(int)
+    n_failed = failing.sum(axis=1)
+    found = ws.near_misses(text, max_failed=2, as_of=DEMO_ANCHOR, limit=100_000)
+    got = {int(r.customer_id): r for r in found.customers.itertuples()}
+    assert set(got) == {int(k) for k in n_failed.index[(n_failed >= 1) & (n_failed <= 2)]}
+    assert found.counts["customers"].tolist() == [
+        int(((n_failed == 1) & (failing[i] == 1)).sum()) for i in range(3)
+    ]
+    only_date = [k for k in got if n_failed.loc[k] == 1 and failing.loc[k, 0] == 1]
+    assert only_date
+    for k in only_date[:20]:
+        signup = pd.Timestamp(demo.c.signup_date.loc[k])
+        assert got[k].gap == (pd.Timestamp("2024-01-01") - signup).days
+        assert pd.Timestamp(got[k].value) == signup
+    two = [k for k in got if n_failed.loc[k] == 2]
+    assert two and all(len(got[k].failed) == 2 and pd.isna(got[k].gap) for k in two[:20])
+
+
+ALL_FORMS = CASES + SEGMENT_CASES
+
+
+# Oracles that answer FALSE where SQL's answer is NULL (they only model membership).
+TWO_VALUED = {"division_by_zero"}
+
+
+@pytest.mark.parametrize(("case", "text", "expected"), ALL_FORMS, ids=[c[0] for c in ALL_FORMS])
+def test_explain_verdict_on_every_form(ws: Workspace, demo: Demo, case: str, text: str, expected) -> None:
+    """Every DSL form of the oracle suite: the verdict and the whole condition's three-valued truth
+    for two members, two non-members and one customer whose condition is unknown, if any."""
+    whole = expected(demo)
+    members = O.members(whole)
+    false = list(whole.index[(whole == False).fillna(False).to_numpy(dtype=bool)])  # noqa: E712
+    unknown = list(whole.index[whole.isna().to_numpy(dtype=bool)])
+    for key in list(dict.fromkeys(int(k) for k in members[:2] + false[:2] + unknown[:1])):
+        found = ws.explain(text, key, as_of=DEMO_ANCHOR, records=False)
+        assert found.verdict == (key in members), (key, str(found))
+        if case not in TWO_VALUED:
+            assert found.tree.truth == _truth(whole.loc[key]), (key, str(found))

@@ -42,7 +42,7 @@ def build_query(
         scope.prepare_groups([definition.condition])
     where = scope.condition(definition.condition)
     if shape != "members":
-        driven = _driven_by_child(scope, where, key, shape)
+        driven = _driven_by_ranking(scope, where, key, shape) or _driven_by_child(scope, where, key, shape)
         if driven is not None:
             return driven
     if shape != "members":
@@ -152,6 +152,19 @@ def _count_or_keys(shape: Shape, keys: exp.Expr) -> exp.Select:
     if shape == "count":
         return exp.select(exp.alias_(exp.Count(this=exp.Star()), "members", copy=False), copy=False)
     return exp.select(keys, copy=False)
+
+
+def _driven_by_ranking(scope: Scope, where: exp.Expr, key: str, shape: Shape) -> exp.Select | None:
+    """A definition that is one ranking (``top 10% by ...``): its ranked keys are the members, read
+    without testing every customer against them (DuckDB, 1M customers: the semi-join over the
+    customer table made the query 4x the hand-written window query)."""
+    if not (scope.rankings and where is scope.rankings[0] and not scope.joins):
+        return None
+    ranked = where.args["query"].this  # SELECT ranked.k FROM (...) WHERE the rank is kept
+    members = exp.Subquery(this=ranked, alias=exp.TableAlias(this=exp.to_identifier("r")))
+    return _count_or_keys(shape, exp.alias_(D.column("r", "k"), D.identifier(key), copy=False)).from_(
+        members, copy=False
+    )
 
 
 def _every_child_has_parent(scope: Scope, step: Step) -> bool:
@@ -321,11 +334,37 @@ def build_columns(
             )
         columns.append(exp.alias_(sql, f"c_{i}", copy=False))
     select = exp.select(*columns, copy=False).from_(D.table(entity.name, "c"), copy=False)
-    for join in scope.from_joins():
+    joins = scope.from_joins()
+    if customer is not None:
+        _only_customer(scope, joins, key, customer)
+    for join in joins:
         select = select.join(join, copy=False)
     if customer is not None:
         select = select.where(exp.EQ(this=D.column("c", key), expression=scope.literal(customer)), copy=False)
     return select
+
+
+def _only_customer(scope: Scope, joins: list[exp.Join], key: str, customer: object) -> None:
+    """Filter the aggregate tables and semi-joins keyed by the customer key to that one customer's
+    records, so a database that does not push ``c.key = x`` into a GROUP BY subquery (SQLite) reads
+    one customer's records, not all of them. The rows for that customer are unchanged."""
+    by_alias = {
+        g.alias: g
+        for g in scope.groups.values()
+        if g.measures and g.anchor_alias == scope.alias and g.steps[0].source_column == key
+    }
+    for join in joins:
+        table = join.this
+        group = by_alias.get(table.alias) if isinstance(table, exp.Subquery) else None
+        if group is not None and isinstance(table.this, exp.Select):
+            fk = D.column(group.table_aliases[0], group.steps[0].target_column)
+            table.this.where(exp.EQ(this=fk, expression=scope.literal(customer)), copy=False)
+    for test, steps in scope.semi_joins:
+        query = test.args.get("query")
+        inner = query.this if isinstance(query, exp.Subquery) else None
+        if isinstance(inner, exp.Select) and steps[0].source_column == key and inner.expressions:
+            fk = inner.expressions[0].copy()
+            inner.where(exp.EQ(this=fk, expression=scope.literal(customer)), copy=False)
 
 
 def build_records(
