@@ -145,6 +145,8 @@ class Scope:
         # The ``key IN (SELECT fk ...)`` tests any() compiled here, with their path: a query
         # may read such a child's keys instead of the customer table (compile._driven_by_child).
         self.semi_joins: list[tuple[exp.In, list[Step]]] = []
+        # The ``key IN (the ranked keys)`` tests of rankings compiled here (compile._driven_by_ranking).
+        self.rankings: list[exp.In] = []
 
     @property
     def model(self) -> Model:
@@ -594,7 +596,8 @@ class Scope:
         ranked = Scope(self.ctx, self.ctx.alias("c"))
         ranked.prepare_groups([node.by, node.among])
         by = ranked.value(node.by).sql
-        conds = [_not(exp.Is(this=by.copy(), expression=exp.Null()))]
+        # Customers without a value are not ranked (a COALESCE(sum, 0) always has one).
+        conds = [] if isinstance(by, exp.Coalesce) else [_not(exp.Is(this=by.copy(), expression=exp.Null()))]
         if node.among is not None:
             conds.append(ranked.condition(node.among))
         own_key = D.column(ranked.alias, key)
@@ -612,7 +615,8 @@ class Scope:
         )
         for join in ranked.from_joins():
             inner = inner.join(join, copy=False)
-        inner = inner.where(exp.and_(*conds, copy=False), copy=False)
+        if conds:
+            inner = inner.where(exp.and_(*conds, copy=False), copy=False)
         alias = self.ctx.alias("ranked")
         rn, n = D.column(alias, "rn"), D.column(alias, "n")
         if node.percent:
@@ -632,7 +636,9 @@ class Scope:
             .from_(exp.Subquery(this=inner, alias=exp.TableAlias(this=exp.to_identifier(alias))), copy=False)
             .where(keep, copy=False)
         )
-        return exp.In(this=D.column(self.alias, key), query=exp.Subquery(this=sub))
+        test = exp.In(this=D.column(self.alias, key), query=exp.Subquery(this=sub))
+        self.rankings.append(test)
+        return test
 
     def in_period(self, node: T.InPeriod) -> exp.Expr:
         """From the period's first day (as a bound of the operand's own type) to as_of for ``this``,

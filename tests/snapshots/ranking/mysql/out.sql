@@ -24,10 +24,7 @@ WHERE
       ) AS orders_agg_1
         ON orders_agg_1.k = c_1.customer_id
       WHERE
-        NOT (
-          COALESCE(orders_agg_1.sum_1, 0) IS NULL
-        )
-        AND c_1.country = CAST('DE' AS BINARY)
+        c_1.country = CAST('DE' AS BINARY)
     ) AS ranked_1
     WHERE
       (
@@ -81,10 +78,7 @@ WHERE
       ) AS orders_agg_1
         ON orders_agg_1.k = c_1.customer_id
       WHERE
-        NOT (
-          COALESCE(orders_agg_1.sum_1, 0) IS NULL
-        )
-        AND c_1.country = CAST('DE' AS BINARY)
+        c_1.country = CAST('DE' AS BINARY)
     ) AS ranked_1
     WHERE
       (

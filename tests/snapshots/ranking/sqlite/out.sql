@@ -22,9 +22,7 @@ WHERE
       ) AS orders_agg_1
         ON orders_agg_1.k = c_1.customer_id
       WHERE
-        NOT (
-          COALESCE(orders_agg_1.sum_1, 0) IS NULL
-        ) AND c_1.country = 'DE'
+        c_1.country = 'DE'
     ) AS ranked_1
     WHERE
       (
@@ -74,9 +72,7 @@ WHERE
       ) AS orders_agg_1
         ON orders_agg_1.k = c_1.customer_id
       WHERE
-        NOT (
-          COALESCE(orders_agg_1.sum_1, 0) IS NULL
-        ) AND c_1.country = 'DE'
+        c_1.country = 'DE'
     ) AS ranked_1
     WHERE
       (
