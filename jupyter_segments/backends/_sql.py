@@ -5,8 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import math
+import threading
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, TypeVar
 
 import pandas as pd
 from sqlglot import exp
@@ -170,3 +172,43 @@ def path_from_url(url: str, scheme: str, example: str) -> str:
 
 def no_such_table(table: str, existing: list[str]) -> SegmentError:
     return SegmentError(f"no table '{table}'{did_you_mean(table, existing)}")
+
+
+_T = TypeVar("_T")
+
+
+def interruptible(fn: Callable[[], _T], interrupt: Callable[[], Any]) -> _T:
+    """``fn()``, a blocking driver call, stoppable by Ctrl-C.
+
+    DuckDB (and SQLite) run a query in C with the GIL released and never let Python's SIGINT handler
+    run, so Ctrl-C in a notebook did nothing until the query ended. On the main thread the call runs
+    on a worker while the main thread waits in an interruptible wait; a KeyboardInterrupt there calls
+    ``interrupt()`` (the driver's cancel), waits for the call to end, and is raised to the caller.
+    Elsewhere (a widget's thread) ``fn()`` is called as it is.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return fn()
+    result: list[Any] = []
+    failure: list[BaseException] = []
+    done = threading.Event()
+
+    def work() -> None:
+        try:
+            result.append(fn())
+        except BaseException as e:  # noqa: BLE001 - handed to the caller's thread below
+            failure.append(e)
+        finally:
+            done.set()
+
+    threading.Thread(target=work, name="jupyter-segments-query", daemon=True).start()
+    try:
+        while not done.wait(0.25):
+            pass
+    except KeyboardInterrupt:
+        interrupt()
+        while not done.wait(0.25):
+            interrupt()  # a cancel that arrived between two statements of the call: again
+        raise
+    if failure:
+        raise failure[0]
+    return result[0]

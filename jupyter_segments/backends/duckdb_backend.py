@@ -12,7 +12,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from ._sql import no_such_table, path_from_url, quote, staging_name
+from ._sql import interruptible, no_such_table, path_from_url, quote, staging_name
 from .base import Column, ForeignKey, classify_type, mask_url
 
 DIALECT = "duckdb"
@@ -79,11 +79,13 @@ class DuckDBBackend:
         with self._lock:
             # date_as_object: DATE stays datetime.date (as from PostgreSQL), so writing a result
             # back creates a DATE column, not a TIMESTAMP.
-            return self._conn.execute(sql).df(date_as_object=True)
+            conn = self._conn
+            return interruptible(lambda: conn.execute(sql).df(date_as_object=True), conn.interrupt)
 
     def scalar(self, sql: str) -> Any:
         with self._lock:
-            row = self._conn.execute(sql).fetchone()
+            conn = self._conn
+            row = interruptible(lambda: conn.execute(sql).fetchone(), conn.interrupt)
             # duckdb 2 keeps the rest of the result pending and refuses other work until it's dropped
             # (duckdb 1.x has no abort() and needs nothing).
             _finish(self._conn, "abort")
@@ -157,8 +159,9 @@ class DuckDBBackend:
         cur = self._conn.cursor()  # own cursor: the main connection stays usable while we stream
 
         def first_chunk() -> pd.DataFrame:
-            cur.execute(sql)
-            return cur.fetch_df_chunk(vectors, date_as_object=True)
+            return interruptible(
+                lambda: cur.execute(sql).fetch_df_chunk(vectors, date_as_object=True), cur.interrupt
+            )
 
         try:
             try:
@@ -187,14 +190,15 @@ class DuckDBBackend:
                     if not yielded:
                         yield part
                     break
-                part = cur.fetch_df_chunk(vectors, date_as_object=True)
+                part = interruptible(lambda: cur.fetch_df_chunk(vectors, date_as_object=True), cur.interrupt)
         finally:
             _finish(cur, "abort")
             cur.close()
 
     def execute(self, sql: str) -> None:
         with self._lock:
-            self._conn.execute(sql)
+            conn = self._conn
+            interruptible(lambda: conn.execute(sql), conn.interrupt)
             _finish(self._conn, "complete")
 
     # -- catalog -------------------------------------------------------------------------------

@@ -1,0 +1,82 @@
+"""Ctrl-C (issue 15): SIGINT stops a running query within a second and raises KeyboardInterrupt in the
+caller; an interrupted refresh records Canceled, keeps the previous members, and the workspace stays
+usable. Each scenario runs in a child process that sends itself SIGINT (so a stray interrupt cannot
+stop the test run), on a real DuckDB database whose customers view is made slow on purpose."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="SIGINT")
+
+CHILD = textwrap.dedent(
+    """
+    import json, os, signal, sys, threading, time
+    import duckdb
+    import jupyter_segments as js
+    from jupyter_segments import demo
+    from jupyter_segments.backends import open_backend
+
+    conn = demo.generate(2000, seed=1)
+    conn.execute("ALTER TABLE customers RENAME TO base_customers")
+    fast = "CREATE OR REPLACE VIEW customers AS SELECT * FROM base_customers"
+    # Every query on customers takes minutes: a cross join that filters nothing out in the end.
+    slow = (
+        "CREATE OR REPLACE VIEW customers AS SELECT b.* FROM base_customers b, range(2000000) r(i) "
+        "WHERE r.i * 0 = 0 QUALIFY row_number() OVER (PARTITION BY b.customer_id) = 1"
+    )
+    conn.execute(fast)
+    ws = js.Workspace(open_backend(conn), catalog=sys.argv[1])
+    ws.customers("customers", key="customer_id")
+    out = {}
+
+    def interrupted(f):
+        threading.Timer(0.7, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
+        t = time.time()
+        try:
+            f()
+            return ["finished", time.time() - t]
+        except KeyboardInterrupt:
+            return ["KeyboardInterrupt", time.time() - t]
+
+    ws.segment("older", "age > 40")
+    ws.refresh()
+    out["before"] = ws.get("older").count
+    conn.execute(slow)
+    out["count"] = interrupted(lambda: ws.count("age > 40"))
+    out["refresh"] = interrupted(lambda: ws.refresh())
+    out["last_status"] = ws.get("older").status
+    out["members_kept"] = len(ws.get("older").keys())
+    conn.execute(fast)
+    out["count_after"] = ws.count("age > 40")
+    out["refresh_after"] = ws.refresh() is not None and ws.get("older").status
+    print(json.dumps(out))
+    """
+)
+
+
+def test_ctrl_c_stops_duckdb_queries_and_refreshes(tmp_path):
+    child = tmp_path / "child.py"
+    child.write_text(CHILD)
+    done = subprocess.run(
+        [sys.executable, str(child), str(tmp_path / "catalog.db")],
+        capture_output=True, text=True, timeout=300, env={**os.environ, "PYTHONPATH": REPO},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    # The interrupt reached the caller as KeyboardInterrupt within a second of SIGINT (sent at 0.7 s).
+    for what in ("count", "refresh"):
+        status, seconds = out[what]
+        assert status == "KeyboardInterrupt", (what, out)
+        assert seconds < 5, (what, out)  # generous under load; a missed interrupt runs for minutes
+    assert out["last_status"] == "Canceled", out
+    assert out["members_kept"] == out["before"] > 0
+    assert out["count_after"] == out["before"]
+    assert out["refresh_after"] == "Successful", out
