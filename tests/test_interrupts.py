@@ -1,7 +1,7 @@
 """Ctrl-C (issue 15): SIGINT stops a running query within a second and raises KeyboardInterrupt in the
 caller; an interrupted refresh records Canceled, keeps the previous members, and the workspace stays
 usable. Each scenario runs in a child process that sends itself SIGINT (so a stray interrupt cannot
-stop the test run), on a real DuckDB database whose customers view is made slow on purpose."""
+stop the test run), on real DuckDB and SQLite databases whose customers view is made slow on purpose."""
 
 from __future__ import annotations
 
@@ -24,16 +24,34 @@ CHILD = textwrap.dedent(
     from jupyter_segments import demo
     from jupyter_segments.backends import open_backend
 
-    conn = demo.generate(2000, seed=1)
-    conn.execute("ALTER TABLE customers RENAME TO base_customers")
-    fast = "CREATE OR REPLACE VIEW customers AS SELECT * FROM base_customers"
-    # Every query on customers takes minutes: a cross join that filters nothing out in the end.
-    slow = (
-        "CREATE OR REPLACE VIEW customers AS SELECT b.* FROM base_customers b, range(2000000) r(i) "
-        "WHERE r.i * 0 = 0 QUALIFY row_number() OVER (PARTITION BY b.customer_id) = 1"
-    )
-    conn.execute(fast)
-    ws = js.Workspace(open_backend(conn), catalog=sys.argv[1])
+    catalog, kind, path = sys.argv[1:]
+    source = demo.generate(2000, seed=1)
+    if kind == "duckdb":
+        conn = source
+        conn.execute("ALTER TABLE customers RENAME TO base_customers")
+        # Every query on customers takes minutes: a cross join that filters nothing out in the end.
+        slow = (
+            "CREATE OR REPLACE VIEW customers AS SELECT b.* FROM base_customers b, range(2000000) r(i) "
+            "WHERE r.i * 0 = 0 QUALIFY row_number() OVER (PARTITION BY b.customer_id) = 1"
+        )
+        fast = "CREATE OR REPLACE VIEW customers AS SELECT * FROM base_customers"
+        run = conn.execute
+        backend = open_backend(conn)
+    else:
+        backend = open_backend("sqlite:///" + path)
+        backend.write_table("base_customers", source.execute("SELECT * FROM customers").df())
+        # A correlated count over a million-row recursive CTE for every customer: minutes.
+        slow = (
+            "CREATE VIEW customers AS SELECT b.* FROM base_customers b WHERE (WITH RECURSIVE "
+            "r(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM r WHERE i < 1000000) "
+            "SELECT count(*) FROM r WHERE i > b.customer_id * 0) > 0"
+        )
+        fast = "CREATE VIEW customers AS SELECT * FROM base_customers"
+        def run(sql):
+            backend.execute("DROP VIEW IF EXISTS customers")
+            backend.execute(sql)
+    run(fast)
+    ws = js.Workspace(backend, catalog=catalog)
     ws.customers("customers", key="customer_id")
     out = {}
 
@@ -49,12 +67,12 @@ CHILD = textwrap.dedent(
     ws.segment("older", "age > 40")
     ws.refresh()
     out["before"] = ws.get("older").count
-    conn.execute(slow)
+    run(slow)
     out["count"] = interrupted(lambda: ws.count("age > 40"))
     out["refresh"] = interrupted(lambda: ws.refresh())
     out["last_status"] = ws.get("older").status
     out["members_kept"] = len(ws.get("older").keys())
-    conn.execute(fast)
+    run(fast)
     out["count_after"] = ws.count("age > 40")
     out["refresh_after"] = ws.refresh() is not None and ws.get("older").status
     print(json.dumps(out))
@@ -62,11 +80,12 @@ CHILD = textwrap.dedent(
 )
 
 
-def test_ctrl_c_stops_duckdb_queries_and_refreshes(tmp_path):
+@pytest.mark.parametrize("kind", ["duckdb", "sqlite"])
+def test_ctrl_c_stops_queries_and_refreshes(tmp_path, kind):
     child = tmp_path / "child.py"
     child.write_text(CHILD)
     done = subprocess.run(
-        [sys.executable, str(child), str(tmp_path / "catalog.db")],
+        [sys.executable, str(child), str(tmp_path / "catalog.db"), kind, str(tmp_path / "shop.db")],
         capture_output=True, text=True, timeout=300, env={**os.environ, "PYTHONPATH": REPO},
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]

@@ -6,6 +6,7 @@ import re
 import sqlite3
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pandas as pd
@@ -59,6 +60,27 @@ def sqlite_frame_types(frame: pd.DataFrame) -> list[tuple[str, str]]:
     return out
 
 
+def _let_signals_in() -> int:
+    return 0  # 0: carry on. A pending SIGINT raises KeyboardInterrupt as this is called.
+
+
+@contextmanager
+def _ctrl_c() -> Iterator[None]:
+    """A query aborted by Ctrl-C (see ``_let_signals_in``) raises KeyboardInterrupt, not a database error.
+    On the main thread only: elsewhere "interrupted" comes from a ``connection.interrupt()`` call."""
+    try:
+        yield
+    except sqlite3.OperationalError as e:
+        if str(e) == "interrupted" and threading.current_thread() is threading.main_thread():
+            raise KeyboardInterrupt from None
+        raise
+
+
+def _fetchmany(cur: sqlite3.Cursor, n: int) -> list[Any]:
+    with _ctrl_c():
+        return cur.fetchmany(n)
+
+
 class SQLiteBackend:
     """A SQLite database file. Dates are stored as ISO text and booleans as 0/1, with declared
     column types DATE / TIMESTAMP / BOOLEAN so ``columns()`` knows what they mean."""
@@ -70,6 +92,10 @@ class SQLiteBackend:
         self._owns = False
         self.display_url = mask_url(display_url)
         self._lock = threading.RLock()
+        # SQLite runs a query in C with the GIL released: Python's SIGINT handler only runs when
+        # Python code does. A progress handler (a Python call every 10,000 VM steps) lets it run; its
+        # KeyboardInterrupt aborts the query ("interrupted"), and _ctrl_c raises it to the caller.
+        conn.set_progress_handler(_let_signals_in, 10_000)
 
     @classmethod
     def from_url(cls, url: str) -> SQLiteBackend:
@@ -91,7 +117,7 @@ class SQLiteBackend:
     # -- reading -------------------------------------------------------------------------------
 
     def query(self, sql: str) -> pd.DataFrame:
-        with self._lock:
+        with self._lock, _ctrl_c():
             cur = self._conn.execute(sql)
             try:
                 return _frame(cur, cur.fetchall())
@@ -99,7 +125,7 @@ class SQLiteBackend:
                 cur.close()
 
     def scalar(self, sql: str) -> Any:
-        with self._lock:
+        with self._lock, _ctrl_c():
             cur = self._conn.execute(sql)
             try:
                 row = cur.fetchone()
@@ -116,9 +142,10 @@ class SQLiteBackend:
             raise ValueError("chunk_size must be positive")
         cur = self._conn.cursor()
         try:
-            cur.execute(sql)
+            with _ctrl_c():
+                cur.execute(sql)
             yielded = False
-            while rows := cur.fetchmany(chunk_size):
+            while rows := _fetchmany(cur, chunk_size):
                 yielded = True
                 yield _frame(cur, rows)
             if not yielded:
@@ -127,7 +154,7 @@ class SQLiteBackend:
             cur.close()
 
     def execute(self, sql: str) -> None:
-        with self._lock:
+        with self._lock, _ctrl_c():
             self._conn.execute(sql).close()
             self._commit()
 
