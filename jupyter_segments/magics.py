@@ -269,6 +269,21 @@ class SegmentMagic(Magics):
         p.add_argument("-o", "--out", help="put the Explanation in this variable")
         c["explain"] = (self._explain, p)
 
+        p = _parser("near", "Who misses a saved segment (or DSL text in quotes) by one AND condition.")
+        p.add_argument("name")
+        p.add_argument("--max-failed", dest="max_failed", type=int, default=1, help="conditions missed")
+        p.add_argument("--limit", type=int, default=100, help="customers listed")
+        p.add_argument("--as-of", dest="as_of", help="YYYY-MM-DD: evaluate as of that date")
+        p.add_argument("-o", "--out", help="put the NearMisses in this variable")
+        c["near"] = (self._near, p)
+
+        p = _parser("sweep", "Member counts of a definition with {x} for many values of x, in one query.")
+        p.add_argument("template", help="DSL text in quotes with {name} placeholders")
+        p.add_argument("values", nargs="+", help="name=1,5,10 or name=start:stop:step (stop excluded)")
+        p.add_argument("--as-of", dest="as_of", help="YYYY-MM-DD: evaluate as of that date")
+        p.add_argument("-o", "--out", help="put the DataFrame in this variable")
+        c["sweep"] = (self._sweep, p)
+
         p = _parser("refresh", "Re-evaluate saved segments and store their members.")
         p.add_argument("names", nargs="*")
         p.add_argument("--all", action="store_true", help="every active segment")
@@ -599,6 +614,22 @@ class SegmentMagic(Magics):
             self._store(a.out, found)
         display(found)
 
+    def _near(self, a: argparse.Namespace) -> None:
+        ws = self._require_ws()
+        text = a.name if not a.name.isidentifier() else self._segment(a.name).definition
+        found = ws.near_misses(text, max_failed=a.max_failed, limit=a.limit, as_of=a.as_of)
+        if a.out:
+            self._store(a.out, found)
+        display(found)
+
+    def _sweep(self, a: argparse.Namespace) -> None:
+        ws = self._require_ws()
+        grid = dict(_sweep_values(v) for v in a.values)
+        frame = ws.sweep(a.template, as_of=a.as_of, **grid)
+        if a.out:
+            self._store(a.out, frame)
+        display(frame)
+
     def _history(self, a: argparse.Namespace) -> None:
         frame = self._segment(a.name).history()
         if a.out:
@@ -771,6 +802,11 @@ HELP: list[HelpRow] = [
     HelpRow("list", "saved segments with state, members and last refresh", "%segment list --search vip"),
     HelpRow("show NAME", "one saved segment", "%segment show vip"),
     HelpRow("check NAME", "static checks of a saved segment (or quoted DSL text)", "%segment check vip"),
+    HelpRow("explain NAME KEY", "why a customer is (not) in a segment: each condition's values and truth",
+            "%segment explain vip 1234"),
+    HelpRow("near NAME", "who misses a segment by one AND condition, counted per condition", "%segment near vip"),
+    HelpRow("sweep 'TEXT {x}' x=A:B:STEP", "member counts for many values of {x} (one query)",
+            "%segment sweep 'sum(orders.amount) >= {x}' x=0:5001:250"),
     HelpRow("refresh NAME...|--all", "re-evaluate saved segments and store their members", "%segment refresh --all"),
     HelpRow("activate NAME [--at T]", "activate a segment, now or at a later time", "%segment activate vip"),
     HelpRow("deactivate NAME [--at T]", "deactivate a segment, now or at a later time",
@@ -812,3 +848,42 @@ def load_ipython_extension(ipython: Any) -> None:
 def unload_ipython_extension(ipython: Any) -> None:
     uninstall(ipython)
     unregister_comm(getattr(ipython, "kernel", None))
+
+
+def _sweep_values(spec: str) -> tuple[str, list[Any]]:
+    """``x=1,5,10`` or ``x=0:5001:250`` (a range, stop excluded) as ("x", [values])."""
+    name, sep, values = spec.partition("=")
+    if not sep or not name.strip().isidentifier() or not values.strip():
+        raise UsageError(f"%segment sweep: '{spec}' is not name=1,5,10 or name=start:stop:step")
+
+    def number(text: str) -> int | float:
+        try:
+            return int(text)
+        except ValueError:
+            try:
+                return float(text)
+            except ValueError:
+                raise UsageError(f"%segment sweep: '{text}' is not a number (in '{spec}')") from None
+
+    if ":" in values:
+        parts = [number(p) for p in values.split(":")]
+        if len(parts) not in (2, 3) or (len(parts) == 3 and parts[2] == 0):
+            raise UsageError(f"%segment sweep: '{spec}': write name=start:stop or name=start:stop:step")
+        start, stop, step = parts[0], parts[1], parts[2] if len(parts) == 3 else 1
+        out: list[Any] = []
+        x = start
+        while (x < stop) if step > 0 else (x > stop):
+            out.append(x)
+            x += step
+            if len(out) > 10_000:
+                raise UsageError(f"%segment sweep: '{spec}' has more than 10,000 values")
+        return name.strip(), out
+    return name.strip(), [number(v.strip()) if _looks_numeric(v) else v.strip() for v in values.split(",")]
+
+
+def _looks_numeric(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True

@@ -53,3 +53,29 @@ def test_explain_magic(ip, demo_frames) -> None:
         )
     finally:
         ws.get("js_explain_vip").delete()
+
+
+def test_sweep_and_near_magics(ip, demo_frames) -> None:
+    orders = demo_frames["orders"]
+    customers = pd.Index(demo_frames["customers"]["customer_id"])
+    spend = orders.groupby("customer_id")["amount"].sum().reindex(customers, fill_value=0)
+    result, out = run(ip, '%segment sweep "sum(orders.amount) >= {x}" x=0:3000:1000 --as-of 2025-06-30 -o sw')
+    assert result.error_in_exec is None, out.stderr
+    frame = ip.user_ns["sw"]
+    assert frame["x"].tolist() == [0, 1000, 2000]
+    assert frame["members"].tolist() == [int((spend >= x).sum()) for x in (0, 1000, 2000)]
+    _, out = run(ip, '%segment sweep "age > {a}" a=30,60.5 -o sw2')
+    ages = demo_frames["customers"]["age"]
+    assert ip.user_ns["sw2"]["members"].tolist() == [int((ages > 30).sum()), int((ages > 60.5).sum())]
+    result, out = run(ip, '%segment sweep "age > {a}" a=x:y')
+    assert result.error_in_exec is not None and "is not a number" in str(result.error_in_exec)
+
+    text = "sum(orders.amount) >= 1000 and age > 30"
+    result, out = run(ip, f'%segment near "{text}" --as-of 2025-06-30 -o nm')
+    assert result.error_in_exec is None, out.stderr
+    found = ip.user_ns["nm"]
+    age = demo_frames["customers"].set_index("customer_id")["age"].reindex(customers)
+    rich, old = spend >= 1000, (age > 30).fillna(False)
+    assert found.members == int((rich & old).sum())
+    assert found.counts["customers"].tolist() == [int((~rich & old).sum()), int((rich & ~old).sum())]
+    assert "miss only: age > 30" in "\n".join(o.data.get("text/plain", "") for o in out.outputs)
