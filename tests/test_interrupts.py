@@ -99,3 +99,47 @@ def test_ctrl_c_stops_queries_and_refreshes(tmp_path, kind):
     assert out["members_kept"] == out["before"] > 0
     assert out["count_after"] == out["before"]
     assert out["refresh_after"] == "Successful", out
+
+
+PG_CHILD = textwrap.dedent(
+    """
+    import json, os, signal, sys, threading, time
+    from jupyter_segments.backends import open_backend
+
+    b = open_backend(sys.argv[1])
+    out = {}
+    for how in ("scalar", "query", "stream", "execute"):
+        threading.Timer(0.7, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
+        t = time.time()
+        call = {
+            "scalar": lambda: b.scalar("SELECT pg_sleep(60)"),
+            "query": lambda: b.query("SELECT pg_sleep(60)"),
+            "stream": lambda: list(b.iter_chunks("SELECT pg_sleep(60)")),
+            "execute": lambda: b.execute("SELECT pg_sleep(60)"),
+        }[how]
+        try:
+            call()
+            out[how] = ["finished", time.time() - t]
+        except KeyboardInterrupt:
+            out[how] = ["KeyboardInterrupt", time.time() - t]
+        out[how].append(b.scalar("SELECT 42"))  # the connection is usable at once
+    print(json.dumps(out))
+    """
+)
+
+
+def test_ctrl_c_cancels_a_postgres_query(tmp_path):
+    from conftest import server_url
+
+    url = server_url("postgres")
+    child = tmp_path / "pg_child.py"
+    child.write_text(PG_CHILD)
+    done = subprocess.run(
+        [sys.executable, str(child), url], capture_output=True, text=True, timeout=200,
+        env={**os.environ, "PYTHONPATH": REPO},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    for how, (status, seconds, after) in out.items():
+        # psycopg sends the server a cancel on KeyboardInterrupt: the sleep ends, the session is free.
+        assert status == "KeyboardInterrupt" and seconds < 5 and after == 42, (how, out)
