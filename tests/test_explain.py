@@ -271,3 +271,22 @@ def test_explain_verdict_on_every_form(ws: Workspace, demo: Demo, case: str, tex
         assert found.verdict == (key in members), (key, str(found))
         if case not in TWO_VALUED:
             assert found.tree.truth == _truth(whole.loc[key]), (key, str(found))
+
+
+def test_explain_records_two_steps_and_all(ws: Workspace, demo: Demo) -> None:
+    """The records of a two-step aggregate (order lines through orders) and the offending records of
+    all() (those whose condition is not TRUE, NULL included), against pandas."""
+    text = "sum(orders.order_lines.quantity where quantity > 3) > 10 and all(support_calls where escalated = false)"
+    lines, calls = demo.ol, demo.sc
+    with_calls = calls.cust_id.dropna().astype(int).unique().tolist()
+    for key in with_calls[:3] + [int(k) for k in demo.K if int(k) not in set(with_calls)][:1]:
+        found = ws.explain(text, key, as_of=DEMO_ANCHOR)
+        leaves = found.tree.leaves()
+        ((_, rows),) = leaves[0].records
+        want = lines[(lines.customer_id == key) & (lines.quantity > 3).fillna(False)]
+        assert [int(i) for i in rows["line_id"]] == sorted(int(i) for i in want.line_id)[:20]
+        ((_, offending),) = leaves[1].records
+        own = calls[calls.cust_id == key]
+        bad = own[~(own.escalated == False).fillna(False).astype(bool)]  # noqa: E712
+        assert sorted(int(i) for i in offending["call_id"]) == sorted(int(i) for i in bad.call_id)[:20]
+        assert leaves[1].truth == (len(bad) == 0)
