@@ -412,3 +412,33 @@ def test_refresh_export_and_dbt_on_spark(spark_backend, demo_frames, tmp_path):
             ws.get(name).delete()
         spark_backend.drop_table("js_spark_export")
     assert not [t for t in spark_backend.tables() if t.startswith(("js_spark_", "_js_"))]
+
+
+# --- the magics on a Spark session ------------------------------------------------------------------
+
+
+def test_magics_connect_to_a_spark_session_variable(spark_backend, spark_session, demo_frames, tmp_path):
+    """%segment connect spark takes the notebook's SparkSession; a %%segment cell then counts on Spark
+    what pandas counts."""
+    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.utils.capture import capture_output
+
+    shell = InteractiveShell.instance()
+    shell.run_line_magic("load_ext", "jupyter_segments")
+    shell.run_line_magic("config", f"SegmentMagic.catalog = {str(tmp_path / 'catalog.sqlite')!r}")
+    shell.user_ns["spark"] = spark_session
+    magic = shell.magics_manager.registry["SegmentMagic"]
+    previous = magic.ws
+    try:
+        with capture_output() as out:
+            shell.run_line_magic("segment", "connect spark")
+            shell.run_line_magic("segment", "customers customers --key customer_id")
+            shell.run_cell_magic("segment", "-o de_big", "country = 'DE' and count(orders) >= 3")
+        assert "(spark)" in out.stdout + "".join(o.data.get("text/plain", "") for o in out.outputs)
+        orders = demo_frames["orders"].groupby("customer_id").size()
+        c = demo_frames["customers"]
+        want = int(((c["country"] == "DE") & c["customer_id"].map(orders).fillna(0).ge(3)).sum())
+        assert shell.user_ns["de_big"].count == want > 0
+        assert magic.ws.dialect == "spark"
+    finally:
+        magic.ws = previous
