@@ -542,6 +542,15 @@ class _Batch:
         if (target in self._tables) != catalog_says:
             self._tables = set(self.session.backend.tables())
         has_current = target in self._tables
+        if has_current and not row["members_table"]:
+            # The catalog never recorded a members table for this segment, so a table of that name is
+            # someone else's (a user's seg_members__vip): never replace it.
+            raise SegmentError(
+                f"a table named {target} already exists in the database and jupyter-segments did not "
+                "create it: refusing to replace it. Rename or drop it, or choose another members table "
+                "prefix (ws.members_prefix = 'myseg_') or keep members in Parquet "
+                "(ws.members_storage = 'parquet')"
+            )
         had = row["members_location"] == "table" and has_current
         if not had and row["members_location"] == "parquet" and row["members_file"]:
             item.warnings.append(
