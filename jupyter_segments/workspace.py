@@ -27,6 +27,7 @@ from .catalog.api import check_measure, list_measures, list_segments, restore_mo
 from .catalog.members import Storage
 from .compile import Shape
 from .dsl import ast as A
+from .errors import SegmentError
 from .model import Model, Relationship
 from .refresh import Run
 from .refresh import refresh as refresh_segments
@@ -142,6 +143,14 @@ class Workspace:
             [{"column": c.name, "type": c.type, "db_type": c.db_type} for c in entity.columns.values()],
             columns=["column", "type", "db_type"],
         )
+
+    def types(self, table: str, **types: str) -> None:
+        """Say what columns hold where the database's types do not: dates kept as text, flags kept as
+        integers. The compiler converts them; the catalog keeps them with the model.
+
+        >>> ws.types("support_calls", escalated="boolean", call_date="date")
+        """
+        self.model.set_types(table, types)
 
     def refresh_model(self) -> None:
         """Re-read tables, columns and foreign keys from the database."""
@@ -280,14 +289,21 @@ class Workspace:
 
     # --- why and what-if (issue 21): see jupyter_segments/explain.py --------------------------------
     def _definition_or_saved(self, definition: Definition) -> Definition:
-        """A saved segment's text for its name; anything else is a definition."""
+        """A saved segment's text for its name; anything else is a definition. A name that is neither
+        (``vipp``) is reported as both: no saved segment (with the nearest) and why it is no definition."""
         if isinstance(definition, str) and definition.strip().isidentifier():
-            catalog = self.catalog_or_none
+            name, catalog = definition.strip(), self.catalog_or_none
             if catalog is not None:
                 try:
-                    return catalog.definition_text(definition.strip())
-                except KeyError:
-                    pass
+                    return catalog.definition_text(name)
+                except KeyError as missing:
+                    try:
+                        self.session.bind(definition)
+                    except SegmentError as e:
+                        raise SegmentError(
+                            f"no saved segment '{name}'{missing.args[0] if missing.args else ''}, "
+                            f"and as a definition: {e}"
+                        ) from None
         return definition
 
     def explain(

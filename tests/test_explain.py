@@ -290,3 +290,8 @@ def test_explain_records_two_steps_and_all(ws: Workspace, demo: Demo) -> None:
         bad = own[~(own.escalated == False).fillna(False).astype(bool)]  # noqa: E712
         assert sorted(int(i) for i in offending["call_id"]) == sorted(int(i) for i in bad.call_id)[:20]
         assert leaves[1].truth == (len(bad) == 0)
+
+
+def test_explain_unknown_name_names_the_nearest_segment(ws: Workspace) -> None:
+    with pytest.raises(SegmentError, match=r"no saved segment 'vipp'.*did you mean.*vip.*as a definition"):
+        ws.explain("vipp", 1, as_of=DEMO_ANCHOR)
