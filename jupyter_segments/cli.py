@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sqlite3
 import sys
 import time
@@ -295,6 +296,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("jupyter-segments: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (jupyter-segments demo | head): stop quietly, as cat would. Point stdout
+        # at /dev/null so the interpreter's last flush does not complain about the pipe either.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE
     except EXPECTED_ERRORS as e:
         message = str(e) if isinstance(e, SegmentError) else f"{type(e).__name__}: {e}"
         if isinstance(e, sqlalchemy.exc.SQLAlchemyError):  # drop SQLAlchemy's "(Background on ...)" link

@@ -113,6 +113,8 @@ class Model:
     # Refreshes keep members in <prefix>members__<segment> tables and scratch work in _js_* tables:
     # not customer data, so not listed (a user's own "club_members__2024" is).
     members_prefix: str = "seg_"
+    # table -> column -> the type the user says it holds (set_types), over the database's own types
+    type_overrides: dict[str, dict[str, str]] = field(default_factory=dict)
 
     # --- entities ---------------------------------------------------------------------------------
     def tables(self) -> list[str]:
@@ -142,10 +144,42 @@ class Model:
         if table is None:
             raise SegmentError(f"unknown table '{name}'{did_you_mean(name, self.tables())}")
         if table not in self._entities:
-            cols = {c.name: c for c in self.backend.columns(table)}
+            cols = {c.name: self._as_declared(table, c) for c in self.backend.columns(table)}
             key = self.customer_key if table == self.customer else None
             self._entities[table] = Entity(table, cols, key)
         return self._entities[table]
+
+    def _as_declared(self, table: str, col: Column) -> Column:
+        """``col`` with the type the user gave it (``set_types``), remembering how it is stored."""
+        declared = self.type_overrides.get(table, {}).get(col.name)
+        if declared is None or declared == col.type:
+            return col
+        return Column(col.name, declared, col.db_type, stored=col.type)  # type: ignore[arg-type]
+
+    def set_types(self, table: str, types: dict[str, str]) -> None:
+        """Say what columns hold where the database's types do not (dates kept as text, flags kept as
+        integers): ``{"escalated": "boolean", "call_date": "date"}``."""
+        entity = self.entity(table)
+        allowed = {"number", "string", "date", "timestamp", "boolean"}
+        checked: dict[str, str] = {}
+        for name, kind in types.items():
+            col = entity.column(name)
+            if col is None:
+                raise SegmentError(
+                    f"unknown column '{name}' on {entity.name}{did_you_mean(name, entity.columns)}"
+                )
+            if kind not in allowed:
+                raise SegmentError(
+                    f"unknown type '{kind}' for {entity.name}.{col.name}: use one of {sorted(allowed)}"
+                )
+            stored = col.stored or col.type
+            if (stored, kind) not in _CONVERTIBLE and stored != kind:
+                raise SegmentError(
+                    f"{entity.name}.{col.name} is stored as {col.db_type} ({stored}): it cannot be read as {kind}"
+                )
+            checked[col.name] = kind
+        self.type_overrides.setdefault(entity.name, {}).update(checked)
+        self._entities.pop(entity.name, None)  # read again with the new types
 
     def set_customer(self, table: str, key: str) -> Entity:
         entity = self.entity(table)
@@ -412,6 +446,14 @@ class Model:
             return steps[name]
         folded = [s for n, s in steps.items() if n.lower() == name.lower()]
         return folded[0] if len(folded) == 1 else None
+
+
+# What a column stored as one type may be read as (see compile's conversion of Col values).
+_CONVERTIBLE = {
+    ("string", "date"), ("string", "timestamp"), ("string", "number"), ("number", "boolean"),
+    ("timestamp", "date"), ("number", "string"), ("other", "string"), ("other", "date"),
+    ("other", "timestamp"), ("other", "number"), ("other", "boolean"),
+}  # fmt: skip
 
 
 def _singular(name: str) -> str:

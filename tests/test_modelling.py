@@ -269,3 +269,37 @@ def test_text_dates_and_integer_flags_mean_what_they_say(demo_backend: Backend) 
             ]
     finally:
         demo_backend.execute("DROP TABLE IF EXISTS m13_kept")
+
+
+def test_types_say_what_text_and_integer_columns_hold(demo_backend: Backend, tmp_path) -> None:
+    """ws.types: dates kept as text and flags kept as integers, read as what they are on every
+    database, kept in the catalog's model and shown by %segment model."""
+    demo_backend.execute("DROP TABLE IF EXISTS m13_typed")
+    demo_backend.execute(
+        "CREATE TABLE m13_typed (k INTEGER, d VARCHAR(20), flag INTEGER, amount VARCHAR(20))"
+    )
+    for row in ((1, "'2024-01-05'", 1, "'10.5'"), (2, "'2023-12-31'", 0, "'3'"), (3, "NULL", 2, "NULL")):
+        demo_backend.execute(f"INSERT INTO m13_typed VALUES ({', '.join(map(str, row))})")
+    try:
+        catalog = str(tmp_path / "catalog.sqlite")
+        ws = Workspace(demo_backend, catalog=catalog)
+        ws.customers("m13_typed", key="k")
+        if demo_backend.dialect != "sqlite":  # SQLite's ISO text is sampled as dates already
+            with pytest.raises(SegmentError, match="'in year' needs a date or timestamp, but d is a string"):
+                ws.check("d in year 2024")  # text, until told otherwise
+        ws.types("m13_typed", d="date", flag="boolean", amount="number")
+        assert members(ws, "d > '2024-01-01'") == [1]
+        assert members(ws, "year(d) = 2023") == [2]
+        assert members(ws, "flag") == members(ws, "flag = true") == [1, 3]
+        assert members(ws, "amount * 2 > 10") == [1]
+        with pytest.raises(SegmentError, match="unknown type 'datetime'"):
+            ws.types("m13_typed", d="datetime")
+        ws.segment("recent", "d in year 2024")
+        again = Workspace(demo_backend, catalog=catalog)
+        assert again.get("recent").definition == "d in year 2024"  # opens the catalog: its model too
+        assert members(again, "d in year 2024") == [1]
+        assert re.search(
+            r"\n  d +date \(VARCHAR", ModelView(again).to_text()
+        )  # read as a date, stored as text
+    finally:
+        demo_backend.execute("DROP TABLE IF EXISTS m13_typed")

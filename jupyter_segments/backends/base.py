@@ -23,6 +23,9 @@ class Column:
     # An integer column holding only 0 and 1 (how SQLite, and pandas.to_sql, store booleans): a number
     # that may also be used as a condition or compared with true/false.
     flag: bool = False
+    # Set when the user said what the column holds (ws.types): the type the database stores it as,
+    # which the compiler converts from (text to a date, a number to a boolean, ...).
+    stored: AttrType | None = None
 
 
 @dataclass(frozen=True)

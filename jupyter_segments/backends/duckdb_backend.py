@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -12,6 +13,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from ..errors import SegmentError
 from ._sql import interruptible, no_such_table, path_from_url, quote, staging_name
 from .base import Column, ForeignKey, classify_type, mask_url
 
@@ -65,7 +67,18 @@ class DuckDBBackend:
         path = path_from_url(
             url, "duckdb", "DuckDB URLs look like duckdb:///file.duckdb or duckdb:///:memory:"
         )
-        backend = cls(duckdb.connect(path), display_url=url)
+        try:
+            conn = duckdb.connect(path)
+        except duckdb.IOException as e:
+            if "lock" not in str(e).lower():
+                raise
+            holder = re.search(r"held in (.+?)(?:\. See|$)", str(e))
+            raise SegmentError(
+                f"the DuckDB file {path} is open in another process"
+                + (f" ({holder.group(1)})" if holder else "")
+                + ": close it there (a notebook: close its connection or shut its kernel down) and try again"
+            ) from None
+        backend = cls(conn, display_url=url)
         backend._owns = True
         return backend
 

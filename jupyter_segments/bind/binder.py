@@ -110,7 +110,7 @@ class Scope:
         last = parts[-1]
         col = entity.column(last)
         if col is not None:
-            return T.Col(tuple(steps), col.name, col.type, col.flag, **self._span(node))
+            return T.Col(tuple(steps), col.name, col.type, col.flag, col.stored, **self._span(node))
         if len(parts) == 1 and self.is_customer:
             measures = self.model.all_measures()
             if last in measures:

@@ -43,6 +43,7 @@ class Col(Node):
     column: str  # as the database spells it
     type: ValueType
     flag: bool = False  # a number column of only 0 and 1 (a boolean as SQLite stores it)
+    stored: ValueType | None = None  # the database's type when the user declared another (ws.types)
 
 
 @dataclass(frozen=True)

@@ -162,6 +162,7 @@ def remember_model(m: Model, cat: Catalog) -> None:
                 for r in m.declared
             ],
             "removed": sorted([list(p) for p in m.removed]),
+            "types": m.type_overrides,
         },
     )
 
@@ -183,6 +184,8 @@ def restore_model(model: Model, cat: Catalog) -> None:
             )
         for child, parent in saved.get("removed", []):
             model.removed.add((child, parent))
+        for table, types in saved.get("types", {}).items():
+            model.set_types(table, types)
     except SegmentError:
         # The database no longer has those tables: the user will be told when they use it.
         pass

@@ -214,6 +214,8 @@ class Scope:
             return Typed(self.literal(node.value), node.type)
         if isinstance(node, T.Col):
             column: exp.Expr = D.column(self.walk(node.steps), node.column)
+            if node.stored is not None:  # the user said it holds another type (ws.types)
+                column = D.convert(column, node.stored, node.type, self.dialect)
             if node.type == "timestamp" and self.dialect in D.TEXT_TIMESTAMPS:
                 column = D.as_timestamp_text(column)
             return Typed(column, node.type)

@@ -51,6 +51,22 @@ BOOLEANS_ARE_INTEGERS = {"mysql", "sqlite"}
 TEXT_TIMESTAMPS = {"sqlite"}
 
 
+def convert(value: exp.Expr, stored: str, wanted: str, dialect: str) -> exp.Expr:
+    """A column stored as ``stored`` read as ``wanted`` (the user's ``ws.types``): text to a date,
+    timestamp or number, a number to a boolean (not 0 is true), anything to text."""
+    if wanted == "boolean":
+        return exp.Paren(this=exp.NEQ(this=value, expression=exp.Literal.number(0)))
+    if dialect == "sqlite" and wanted in ("date", "timestamp"):
+        return exp.Anonymous(this="DATE" if wanted == "date" else "DATETIME", expressions=[value])
+    target = {
+        "date": "DATE",
+        "timestamp": "DATETIME" if dialect == "mysql" else "TIMESTAMP",
+        "number": "DOUBLE",
+        "string": "CHAR" if dialect == "mysql" else "VARCHAR",
+    }[wanted]
+    return exp.Cast(this=value, to=exp.DataType.build(target, dialect=dialect))
+
+
 def as_timestamp_text(value: exp.Expr) -> exp.Expr:
     return exp.Anonymous(this="DATETIME", expressions=[value])
 
