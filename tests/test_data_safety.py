@@ -71,3 +71,32 @@ def test_refresh_never_replaces_a_users_table(target, shared):
         "seg_members__older__prev",
     ):
         backend.drop_table(table)
+
+
+def test_a_deleted_catalog_file_is_an_error_not_a_silent_loss(tmp_path):
+    # SQLite keeps writing to an unlinked file: saves and refreshes "succeeded", and were gone on reopen.
+    from jupyter_segments import SegmentError
+
+    conn = H.fresh_demo()
+    try:
+        catalog = tmp_path / "catalog.db"
+        ws = H.workspace(conn, catalog=str(catalog))
+        ws.segment("vip", H.VIP)
+        ws.refresh()
+        catalog.unlink()
+        for write in (lambda: ws.segment("older", "age > 40"), ws.refresh, lambda: ws.get("vip").refresh()):
+            with pytest.raises(SegmentError, match="was deleted or replaced after it was opened"):
+                write()
+        # Replaced by another file of that name (a restore, a sync tool): also refused.
+        catalog.write_bytes(b"")
+        with pytest.raises(SegmentError, match="deleted or replaced"):
+            ws.segment("older", "age > 40")
+        ws.close()
+        # Opened again, the catalog there is a fresh one, and it works.
+        catalog.unlink()
+        ws = H.workspace(conn, catalog=str(catalog))
+        ws.segment("older", "age > 40")
+        assert [r.status for r in ws.refresh()] == ["Successful"]
+        ws.close()
+    finally:
+        conn.close()

@@ -127,6 +127,17 @@ def _sqlite_engine(path: Path) -> sa.Engine:
     return engine
 
 
+def _file_identity(path: Path | None) -> tuple[int, int] | None:
+    """(device, inode) of the catalog file, None if it is not there (or not a file catalog)."""
+    if path is None:
+        return None
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
 def _sqlite_events(engine: sa.Engine, wal: bool = False) -> None:
     @sa.event.listens_for(engine, "connect")
     def _connect(dbapi_conn, _record):  # noqa: ANN001 - DB-API objects
@@ -177,7 +188,9 @@ class Catalog:
             self.schema = schema
             self.t: Tables = make_tables(schema)
             self.url = mask_url(self.engine.url.render_as_string(hide_password=True))
+            self._identity: tuple[int, int] | None = None
             self.migrate()
+            self._identity = _file_identity(self.path)
         except (sa.exc.SQLAlchemyError, OSError) as e:
             # An unreachable server, a wrong password, a read-only folder or a corrupt file: what a user
             # can cause, so a SegmentError naming the catalog (its password masked), not a driver's.
@@ -213,7 +226,20 @@ class Catalog:
         with self.engine.connect() as conn:
             conn.execution_options(js_write=True)
             with conn.begin():
+                self._check_file()
                 yield conn
+
+    def _check_file(self) -> None:
+        """Refuse to write into a catalog file that was deleted or replaced since it was opened: SQLite
+        would write to the unlinked file, report success, and everything would be gone on reopen."""
+        if self._identity is None or self.path is None:
+            return
+        if _file_identity(self.path) != self._identity:
+            raise SegmentError(
+                f"the catalog file {self.path} was deleted or replaced after it was opened: nothing was "
+                "written. Restore the file, or open the catalog again (js.connect(..., catalog=...)) to "
+                "start a new one there"
+            )
 
     def migrate(self) -> int:
         """Bring the schema to ``SCHEMA_VERSION`` (idempotent, safe with several processes)."""
