@@ -12,8 +12,6 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from croniter import croniter
-
 from .catalog import members as M
 from .catalog.store import Catalog
 from .errors import SegmentError
@@ -23,6 +21,8 @@ from .session import Session
 
 def check_cron(cron: Any) -> None:
     """``SegmentError`` unless ``cron`` is a cron expression (5 fields, or 6 with seconds last)."""
+    from croniter import croniter  # late: only schedules need it (keeps `import jupyter_segments` light)
+
     if not isinstance(cron, str) or not croniter.is_valid(cron):
         raise SegmentError(
             f"'{cron}' is not a cron expression",
@@ -106,6 +106,8 @@ class Scheduler:
         return runs
 
     def _loop(self) -> None:
+        from croniter import croniter  # late: see check_cron
+
         it = croniter(self.cron, dt.datetime.now())
         while not self._stop.is_set():
             when = it.get_next(dt.datetime)
