@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import pandas as pd
 import pytest
 
 import jupyter_segments as js
@@ -259,3 +260,107 @@ def test_the_same_aggregate_written_twice_is_computed_once(plain_ws):
     hand = """SELECT customer_id FROM orders GROUP BY customer_id
               HAVING sum(amount) > 300 AND sum(amount) < 900 AND count(*) >= 2"""
     assert set(plain_ws.member_keys(text)) == keys(plain_ws, hand)
+
+
+@pytest.fixture(scope="module")
+def gaps_ws():
+    """Customers with sales whose customer or date key is NULL, or names no date row (issue 22's
+    TPC-DS shapes): ``any`` semi-joins over NULL keys, aggregates of a parent's value with missing
+    parents. One workspace trusts the links (assume_integrity), one does not."""
+    import duckdb
+
+    conn = duckdb.connect()
+    conn.execute("CREATE TABLE customer (ck INTEGER, born INTEGER)")
+    conn.execute("INSERT INTO customer SELECT i, 1930 + i % 50 FROM range(1, 41) t(i)")
+    conn.execute("CREATE TABLE date_dim (dk INTEGER, d DATE, y INTEGER)")
+    conn.execute(
+        "INSERT INTO date_dim SELECT i, CAST(DATE '2000-01-01' + to_days(CAST(i * 40 AS INTEGER)) AS DATE), 2000 + i * 40 // 365 "
+        "FROM range(1, 60) t(i)"
+    )
+    conn.execute("CREATE TABLE sales (sk INTEGER, ck INTEGER, dk INTEGER, paid DOUBLE)")
+    # customer key NULL every 7th row; date key NULL every 5th, a missing date (dk 100+) every 11th
+    conn.execute(
+        """INSERT INTO sales SELECT i, CASE WHEN i % 7 = 0 THEN NULL ELSE 1 + i % 30 END,
+           CASE WHEN i % 5 = 0 THEN NULL WHEN i % 11 = 0 THEN 100 + i ELSE 1 + (i * 13) % 59 END,
+           (i * 37) % 100 FROM range(1, 200) t(i)"""
+    )
+    conn.execute("INSERT INTO sales VALUES (900, 35, NULL, 50), (901, 35, 555, 60), (902, 36, NULL, 99)")
+    out = {}
+    for trusted in (False, True):
+        ws = js.connect(conn, catalog=":memory:")
+        ws.customers("customer", key="ck")
+        ws.relate("sales", "customer", on="ck", assume_integrity=trusted)
+        ws.relate("sales", "date_dim", on="dk")
+        out[trusted] = ws
+    return out
+
+
+@pytest.mark.parametrize("trusted", [False, True])
+def test_any_filters_null_keys_only_under_not(gaps_ws, trusted):
+    """``key IN (SELECT fk ...)`` is NULL, not FALSE, for a non-member when some fk is NULL: the same
+    to a filter, so ``fk IS NOT NULL`` (which flipped DuckDB's semi-join build side) is only added
+    under NOT, and where the child's keys drive the query (a NULL key is no customer)."""
+    ws = gaps_ws[trusted]
+    text = "any(sales where paid > 90)"
+    sql = ws.compile(text, pretty=False)
+    hand = "SELECT DISTINCT ck FROM sales WHERE paid > 90 AND ck IS NOT NULL"
+    assert set(ws.member_keys(text)) == keys(ws, hand) and None not in set(ws.member_keys(text))
+    assert ("IS NULL" in sql) == trusted  # the DISTINCT keys of the driving child
+    beside = "born < 1960 and any(sales where paid > 90)"
+    hand_beside = f"SELECT ck FROM customer WHERE born < 1960 AND ck IN ({hand})"
+    assert set(ws.member_keys(beside)) == keys(ws, hand_beside)
+    if not trusted:
+        assert "IS NULL" not in ws.compile(beside, pretty=False)
+    negated = "not any(sales where paid > 90)"
+    assert "IS NULL" in ws.compile(negated, pretty=False) or "EXISTS" in ws.compile(negated, pretty=False)
+    assert set(ws.member_keys(negated)) == keys(ws, f"SELECT ck FROM customer EXCEPT {hand}")
+    for dialect in ("postgres", "sqlite", "mysql"):
+        assert "IS NULL" in ws.compile(f"born < 1960 and {negated}", dialect=dialect, pretty=False)
+
+
+@pytest.mark.parametrize(
+    ("text", "inner", "hand"),
+    [
+        (
+            "min(sales.date_dim.d) >= '2003-01-01'",
+            True,
+            "SELECT s.ck FROM sales s JOIN date_dim d USING (dk) GROUP BY s.ck HAVING min(d.d) >= DATE '2003-01-01'",
+        ),
+        (
+            "count_distinct(sales.date_dim.y) < 2",  # 0 matches: customers without dated sales too
+            True,
+            """SELECT ck FROM customer EXCEPT SELECT s.ck FROM sales s JOIN date_dim d USING (dk)
+               GROUP BY s.ck HAVING count(DISTINCT d.y) >= 2""",
+        ),
+        (
+            "not (max(sales.date_dim.d) < '2004-01-01')",
+            True,
+            "SELECT s.ck FROM sales s JOIN date_dim d USING (dk) GROUP BY s.ck HAVING max(d.d) >= DATE '2004-01-01'",
+        ),
+        (
+            "sum(sales.date_dim.y where paid > 50) > 8000",
+            True,
+            "SELECT s.ck FROM sales s JOIN date_dim d USING (dk) WHERE paid > 50 GROUP BY s.ck HAVING sum(y) > 8000",
+        ),
+        (  # a count of records: a sale without its date still counts
+            "max(sales.date_dim.d) < '2004-01-01' and count(sales) >= 7",
+            False,
+            """SELECT s.ck FROM sales s LEFT JOIN date_dim d USING (dk) GROUP BY s.ck
+               HAVING max(d.d) < DATE '2004-01-01' AND count(*) >= 7""",
+        ),
+        (  # a value of the sale itself: a sale without its date still counts
+            "min(sales.date_dim.d) >= '2001-01-01' and sum(sales.paid) > 300",
+            False,
+            """SELECT s.ck FROM sales s LEFT JOIN date_dim d USING (dk) GROUP BY s.ck
+               HAVING min(d.d) >= DATE '2001-01-01' AND sum(paid) > 300""",
+        ),
+    ],
+)
+@pytest.mark.parametrize("trusted", [False, True])
+def test_aggregate_of_a_parents_value_inner_joins_the_parent(gaps_ws, trusted, text, inner, hand):
+    """A record without its parent row adds only NULLs to an aggregate of the parent's value, which
+    skips them: INNER JOIN gives the same aggregates (the hand-written JOIN ... GROUP BY)."""
+    ws = gaps_ws[trusted]
+    sql = ws.compile(text, pretty=False)
+    assert ("LEFT JOIN date_dim" not in sql) == inner and "JOIN date_dim" in sql
+    assert set(ws.member_keys(text)) == {k for k in keys(ws, hand) if not pd.isna(k)}

@@ -269,8 +269,11 @@ def _driving_semi_join(scope: Scope, conjuncts: list[exp.Expr], key: str) -> exp
 
 def _distinct_keys(scope: Scope, semi_join: exp.In) -> tuple[exp.Subquery, exp.Column]:
     """The semi-join's subquery as ``(SELECT DISTINCT fk AS k ...) AS keys_n``, and its key column."""
-    keys = semi_join.args["query"].this  # SELECT fk FROM child ... WHERE ... AND fk IS NOT NULL
-    keys.set("expressions", [exp.alias_(keys.expressions[0], "k", copy=False)])
+    keys = semi_join.args["query"].this  # SELECT fk FROM child ... WHERE ...
+    fk = keys.expressions[0]
+    no_null = exp.not_(exp.Is(this=fk.copy(), expression=exp.Null()), copy=False)  # NULL: no customer
+    keys.where(no_null, copy=False)
+    keys.set("expressions", [exp.alias_(fk, "k", copy=False)])
     alias = scope.ctx.alias("keys")
     source = exp.Subquery(this=keys.distinct(copy=False), alias=exp.TableAlias(this=exp.to_identifier(alias)))
     return source, D.column(alias, "k")

@@ -716,8 +716,15 @@ class Scope:
         for j in records.from_joins():
             source = source.join(j, copy=False)  # copy=False: fresh nodes; copying made compiling O(n^2)
         if node.kind == "any":
-            conds = [c for c in (where, _not(exp.Is(this=fk, expression=exp.Null()))) if c is not None]
-            sub = source.select(fk.copy(), copy=False).where(exp.and_(*conds, copy=False), copy=False)
+            # ``fk IS NOT NULL`` only under NOT: outside it, ``key IN (..., NULL)`` being NULL instead of
+            # FALSE for a non-member filters the same, and the extra filter made DuckDB build the
+            # semi-join's hash table on the wrong side (TPC-DS sf=1: 1.3x the hand-written SQL).
+            # ``compile._distinct_keys`` adds it back where the keys drive the query.
+            not_null = _not(exp.Is(this=fk, expression=exp.Null())) if self.under_not else None
+            conds = [c for c in (where, not_null) if c is not None]
+            sub = source.select(fk.copy(), copy=False)
+            if conds:
+                sub = sub.where(exp.and_(*conds, copy=False), copy=False)
             semi_join = exp.In(this=parent_key, query=exp.Subquery(this=sub))
             if anchor_alias == self.alias:
                 self.semi_joins.append((semi_join, steps))
@@ -834,7 +841,11 @@ def _group_join(group: _AggGroup | _Windowed, on: exp.Expr | None = None) -> exp
     select = exp.select(exp.alias_(fk.copy(), "k", copy=False), copy=False).from_(
         D.table(first.target, aliases[0]), copy=False
     )
+    inner = _inner_to_one(group)
     for j in group.records.from_joins():
+        if isinstance(j.this, exp.Table) and j.this.alias_or_name in inner:
+            j = j.copy()
+            j.set("side", None)
         select = select.join(j, copy=False)  # the builder's default copy made compiling O(n^2)
     for m in group.measures:
         # With one shared filter it goes to WHERE (fewer rows to aggregate); otherwise each aggregate
@@ -854,6 +865,34 @@ def _group_join(group: _AggGroup | _Windowed, on: exp.Expr | None = None) -> exp
         ),
         side="LEFT",
     )
+
+
+# Aggregates that skip NULL values: over no rows and over only NULLs they give the same result
+# (NULL, or 0 for count_distinct/count(x), which the compiler COALESCEs to 0 in both cases).
+_SKIP_NULLS = {"min", "max", "sum", "avg", "count", "count_distinct"}
+
+
+def _inner_to_one(group: _AggGroup) -> set[str]:
+    """The to-one tables of an aggregate table that it may INNER JOIN instead of LEFT JOIN: the one
+    table that every aggregate's value is a column of (``min(web_sales.date_dim.d_date)``).
+
+    A record without its parent row has a NULL value in every aggregate, which skips it: dropping the
+    record changes no aggregate, at most whether the key has a row at all, which the LEFT JOIN of the
+    table to its anchor reads as the same NULL (or COALESCEd 0). A ``count`` of records, a value from
+    the records themselves or from a second table keeps the LEFT JOIN. TPC-DS sf=1 (DuckDB): the
+    LEFT JOIN made such segments 1.4-1.65x the hand-written ``JOIN ... GROUP BY``.
+    """
+    tables: set[str] = set()
+    for m in group.measures:
+        if (
+            m.unless
+            or m.func not in _SKIP_NULLS
+            or m.fraction is not None
+            or not isinstance(m.value, exp.Column)
+        ):
+            return set()
+        tables.add(m.value.table)
+    return tables & set(group.records.to_one.values()) if len(tables) == 1 else set()
 
 
 def _agg_sql(m: _Measure, where: exp.Expr | None, dialect: str) -> exp.Expr:

@@ -29,20 +29,15 @@ WHERE
     FROM support_calls AS support_calls_1
     WHERE
       (
-        (
-          DATE_ADD((
-            support_calls_1.called_at
-          ), INTERVAL '6' HOUR)
-        ) > CAST('2025-06-30 20:00:00' AS DATETIME)
-        AND (
-          DATE_ADD((
-            support_calls_1.called_at
-          ), INTERVAL '-1' MONTH)
-        ) < CAST('2025-06-01 00:00:00' AS DATETIME)
-      )
-      AND NOT (
-        support_calls_1.cust_id IS NULL
-      )
+        DATE_ADD((
+          support_calls_1.called_at
+        ), INTERVAL '6' HOUR)
+      ) > CAST('2025-06-30 20:00:00' AS DATETIME)
+      AND (
+        DATE_ADD((
+          support_calls_1.called_at
+        ), INTERVAL '-1' MONTH)
+      ) < CAST('2025-06-01 00:00:00' AS DATETIME)
   );
 
 -- as_of=2025-06-30T12:30:00
@@ -76,18 +71,13 @@ WHERE
     FROM support_calls AS support_calls_1
     WHERE
       (
-        (
-          DATE_ADD((
-            support_calls_1.called_at
-          ), INTERVAL '6' HOUR)
-        ) > CAST('2025-06-30 20:00:00' AS DATETIME)
-        AND (
-          DATE_ADD((
-            support_calls_1.called_at
-          ), INTERVAL '-1' MONTH)
-        ) < CAST('2025-06-01 00:00:00' AS DATETIME)
-      )
-      AND NOT (
-        support_calls_1.cust_id IS NULL
-      )
+        DATE_ADD((
+          support_calls_1.called_at
+        ), INTERVAL '6' HOUR)
+      ) > CAST('2025-06-30 20:00:00' AS DATETIME)
+      AND (
+        DATE_ADD((
+          support_calls_1.called_at
+        ), INTERVAL '-1' MONTH)
+      ) < CAST('2025-06-01 00:00:00' AS DATETIME)
   );

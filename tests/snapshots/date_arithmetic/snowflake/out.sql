@@ -29,20 +29,15 @@ WHERE
     FROM support_calls AS support_calls_1
     WHERE
       (
-        (
-          DATEADD(HOUR, 6, (
-            support_calls_1.called_at
-          ))
-        ) > CAST('2025-06-30 20:00:00' AS TIMESTAMP)
-        AND (
-          DATEADD(MONTH, -1, (
-            support_calls_1.called_at
-          ))
-        ) < CAST('2025-06-01 00:00:00' AS TIMESTAMP)
-      )
-      AND NOT (
-        support_calls_1.cust_id IS NULL
-      )
+        DATEADD(HOUR, 6, (
+          support_calls_1.called_at
+        ))
+      ) > CAST('2025-06-30 20:00:00' AS TIMESTAMP)
+      AND (
+        DATEADD(MONTH, -1, (
+          support_calls_1.called_at
+        ))
+      ) < CAST('2025-06-01 00:00:00' AS TIMESTAMP)
   );
 
 -- as_of=2025-06-30T12:30:00
@@ -76,18 +71,13 @@ WHERE
     FROM support_calls AS support_calls_1
     WHERE
       (
-        (
-          DATEADD(HOUR, 6, (
-            support_calls_1.called_at
-          ))
-        ) > CAST('2025-06-30 20:00:00' AS TIMESTAMP)
-        AND (
-          DATEADD(MONTH, -1, (
-            support_calls_1.called_at
-          ))
-        ) < CAST('2025-06-01 00:00:00' AS TIMESTAMP)
-      )
-      AND NOT (
-        support_calls_1.cust_id IS NULL
-      )
+        DATEADD(HOUR, 6, (
+          support_calls_1.called_at
+        ))
+      ) > CAST('2025-06-30 20:00:00' AS TIMESTAMP)
+      AND (
+        DATEADD(MONTH, -1, (
+          support_calls_1.called_at
+        ))
+      ) < CAST('2025-06-01 00:00:00' AS TIMESTAMP)
   );

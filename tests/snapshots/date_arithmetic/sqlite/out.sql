@@ -39,27 +39,22 @@ WHERE
     FROM support_calls AS support_calls_1
     WHERE
       (
-        (
+        DATETIME((
+          DATETIME(support_calls_1.called_at)
+        ), '+6 hours')
+      ) > '2025-06-30 20:00:00'
+      AND (
+        MIN(
           DATETIME((
             DATETIME(support_calls_1.called_at)
-          ), '+6 hours')
-        ) > '2025-06-30 20:00:00'
-        AND (
-          MIN(
-            DATETIME((
-              DATETIME(support_calls_1.called_at)
-            ), '-1 months'),
-            DATE((
-              DATETIME(support_calls_1.called_at)
-            ), 'start of month', '+0 months', '-1 day') || ' ' || TIME((
-              DATETIME(support_calls_1.called_at)
-            ))
-          )
-        ) < '2025-06-01 00:00:00'
-      )
-      AND NOT (
-        support_calls_1.cust_id IS NULL
-      )
+          ), '-1 months'),
+          DATE((
+            DATETIME(support_calls_1.called_at)
+          ), 'start of month', '+0 months', '-1 day') || ' ' || TIME((
+            DATETIME(support_calls_1.called_at)
+          ))
+        )
+      ) < '2025-06-01 00:00:00'
   );
 
 -- as_of=2025-06-30T12:30:00
@@ -103,25 +98,20 @@ WHERE
     FROM support_calls AS support_calls_1
     WHERE
       (
-        (
+        DATETIME((
+          DATETIME(support_calls_1.called_at)
+        ), '+6 hours')
+      ) > '2025-06-30 20:00:00'
+      AND (
+        MIN(
           DATETIME((
             DATETIME(support_calls_1.called_at)
-          ), '+6 hours')
-        ) > '2025-06-30 20:00:00'
-        AND (
-          MIN(
-            DATETIME((
-              DATETIME(support_calls_1.called_at)
-            ), '-1 months'),
-            DATE((
-              DATETIME(support_calls_1.called_at)
-            ), 'start of month', '+0 months', '-1 day') || ' ' || TIME((
-              DATETIME(support_calls_1.called_at)
-            ))
-          )
-        ) < '2025-06-01 00:00:00'
-      )
-      AND NOT (
-        support_calls_1.cust_id IS NULL
-      )
+          ), '-1 months'),
+          DATE((
+            DATETIME(support_calls_1.called_at)
+          ), 'start of month', '+0 months', '-1 day') || ' ' || TIME((
+            DATETIME(support_calls_1.called_at)
+          ))
+        )
+      ) < '2025-06-01 00:00:00'
   );

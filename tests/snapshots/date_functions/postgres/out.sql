@@ -41,20 +41,15 @@ WHERE
     FROM support_calls AS support_calls_1
     WHERE
       (
-        (
-          CAST((
-            support_calls_1.called_at
-          ) AS DATE)
-        ) = CAST('2025-06-01' AS DATE)
-        AND (
-          CAST(EXTRACT(ISODOW FROM (
-            support_calls_1.called_at
-          )) AS INT)
-        ) = 1
-      )
-      AND NOT (
-        support_calls_1.cust_id IS NULL
-      )
+        CAST((
+          support_calls_1.called_at
+        ) AS DATE)
+      ) = CAST('2025-06-01' AS DATE)
+      AND (
+        CAST(EXTRACT(ISODOW FROM (
+          support_calls_1.called_at
+        )) AS INT)
+      ) = 1
   );
 
 -- as_of=2025-06-30T12:30:00
@@ -100,18 +95,13 @@ WHERE
     FROM support_calls AS support_calls_1
     WHERE
       (
-        (
-          CAST((
-            support_calls_1.called_at
-          ) AS DATE)
-        ) = CAST('2025-06-01' AS DATE)
-        AND (
-          CAST(EXTRACT(ISODOW FROM (
-            support_calls_1.called_at
-          )) AS INT)
-        ) = 1
-      )
-      AND NOT (
-        support_calls_1.cust_id IS NULL
-      )
+        CAST((
+          support_calls_1.called_at
+        ) AS DATE)
+      ) = CAST('2025-06-01' AS DATE)
+      AND (
+        CAST(EXTRACT(ISODOW FROM (
+          support_calls_1.called_at
+        )) AS INT)
+      ) = 1
   );

@@ -45,20 +45,15 @@ WHERE
     FROM support_calls AS support_calls_1
     WHERE
       (
-        (
-          CAST((
-            support_calls_1.called_at
-          ) AS DATE)
-        ) = CAST('2025-06-01' AS DATE)
-        AND (
-          DAYOFWEEKISO((
-            support_calls_1.called_at
-          ))
-        ) = 1
-      )
-      AND NOT (
-        support_calls_1.cust_id IS NULL
-      )
+        CAST((
+          support_calls_1.called_at
+        ) AS DATE)
+      ) = CAST('2025-06-01' AS DATE)
+      AND (
+        DAYOFWEEKISO((
+          support_calls_1.called_at
+        ))
+      ) = 1
   );
 
 -- as_of=2025-06-30T12:30:00
@@ -108,18 +103,13 @@ WHERE
     FROM support_calls AS support_calls_1
     WHERE
       (
-        (
-          CAST((
-            support_calls_1.called_at
-          ) AS DATE)
-        ) = CAST('2025-06-01' AS DATE)
-        AND (
-          DAYOFWEEKISO((
-            support_calls_1.called_at
-          ))
-        ) = 1
-      )
-      AND NOT (
-        support_calls_1.cust_id IS NULL
-      )
+        CAST((
+          support_calls_1.called_at
+        ) AS DATE)
+      ) = CAST('2025-06-01' AS DATE)
+      AND (
+        DAYOFWEEKISO((
+          support_calls_1.called_at
+        ))
+      ) = 1
   );

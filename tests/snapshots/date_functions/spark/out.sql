@@ -43,22 +43,17 @@ WHERE
     FROM support_calls AS support_calls_1
     WHERE
       (
+        CAST((
+          support_calls_1.called_at
+        ) AS DATE)
+      ) = CAST('2025-06-01' AS DATE)
+      AND (
         (
-          CAST((
+          DAYOFWEEK((
             support_calls_1.called_at
-          ) AS DATE)
-        ) = CAST('2025-06-01' AS DATE)
-        AND (
-          (
-            DAYOFWEEK((
-              support_calls_1.called_at
-            )) + 5
-          ) % 7 + 1
-        ) = 1
-      )
-      AND NOT (
-        support_calls_1.cust_id IS NULL
-      )
+          )) + 5
+        ) % 7 + 1
+      ) = 1
   );
 
 -- as_of=2025-06-30T12:30:00
@@ -106,20 +101,15 @@ WHERE
     FROM support_calls AS support_calls_1
     WHERE
       (
+        CAST((
+          support_calls_1.called_at
+        ) AS DATE)
+      ) = CAST('2025-06-01' AS DATE)
+      AND (
         (
-          CAST((
+          DAYOFWEEK((
             support_calls_1.called_at
-          ) AS DATE)
-        ) = CAST('2025-06-01' AS DATE)
-        AND (
-          (
-            DAYOFWEEK((
-              support_calls_1.called_at
-            )) + 5
-          ) % 7 + 1
-        ) = 1
-      )
-      AND NOT (
-        support_calls_1.cust_id IS NULL
-      )
+          )) + 5
+        ) % 7 + 1
+      ) = 1
   );

@@ -45,22 +45,17 @@ WHERE
     FROM support_calls AS support_calls_1
     WHERE
       (
+        DATE((
+          DATETIME(support_calls_1.called_at)
+        ))
+      ) = '2025-06-01'
+      AND (
         (
-          DATE((
+          CAST(STRFTIME('%w', (
             DATETIME(support_calls_1.called_at)
-          ))
-        ) = '2025-06-01'
-        AND (
-          (
-            CAST(STRFTIME('%w', (
-              DATETIME(support_calls_1.called_at)
-            )) AS INTEGER) + 6
-          ) % 7 + 1
-        ) = 1
-      )
-      AND NOT (
-        support_calls_1.cust_id IS NULL
-      )
+          )) AS INTEGER) + 6
+        ) % 7 + 1
+      ) = 1
   );
 
 -- as_of=2025-06-30T12:30:00
@@ -110,20 +105,15 @@ WHERE
     FROM support_calls AS support_calls_1
     WHERE
       (
+        DATE((
+          DATETIME(support_calls_1.called_at)
+        ))
+      ) = '2025-06-01'
+      AND (
         (
-          DATE((
+          CAST(STRFTIME('%w', (
             DATETIME(support_calls_1.called_at)
-          ))
-        ) = '2025-06-01'
-        AND (
-          (
-            CAST(STRFTIME('%w', (
-              DATETIME(support_calls_1.called_at)
-            )) AS INTEGER) + 6
-          ) % 7 + 1
-        ) = 1
-      )
-      AND NOT (
-        support_calls_1.cust_id IS NULL
-      )
+          )) AS INTEGER) + 6
+        ) % 7 + 1
+      ) = 1
   );

@@ -47,22 +47,17 @@ WHERE
     FROM support_calls AS support_calls_1
     WHERE
       (
+        CAST((
+          support_calls_1.called_at
+        ) AS DATE)
+      ) = CAST('2025-06-01' AS DATE)
+      AND (
         (
-          CAST((
+          DATEPART(WEEKDAY, (
             support_calls_1.called_at
-          ) AS DATE)
-        ) = CAST('2025-06-01' AS DATE)
-        AND (
-          (
-            DATEPART(WEEKDAY, (
-              support_calls_1.called_at
-            )) + @@DATEFIRST + 5
-          ) % 7 + 1
-        ) = 1
-      )
-      AND NOT (
-        support_calls_1.cust_id IS NULL
-      )
+          )) + @@DATEFIRST + 5
+        ) % 7 + 1
+      ) = 1
   );
 
 -- as_of=2025-06-30T12:30:00
@@ -114,20 +109,15 @@ WHERE
     FROM support_calls AS support_calls_1
     WHERE
       (
+        CAST((
+          support_calls_1.called_at
+        ) AS DATE)
+      ) = CAST('2025-06-01' AS DATE)
+      AND (
         (
-          CAST((
+          DATEPART(WEEKDAY, (
             support_calls_1.called_at
-          ) AS DATE)
-        ) = CAST('2025-06-01' AS DATE)
-        AND (
-          (
-            DATEPART(WEEKDAY, (
-              support_calls_1.called_at
-            )) + @@DATEFIRST + 5
-          ) % 7 + 1
-        ) = 1
-      )
-      AND NOT (
-        support_calls_1.cust_id IS NULL
-      )
+          )) + @@DATEFIRST + 5
+        ) % 7 + 1
+      ) = 1
   );

@@ -18,9 +18,7 @@ WHERE
       support_calls_1.cust_id
     FROM support_calls AS support_calls_1
     WHERE
-      support_calls_1.escalated AND NOT (
-        support_calls_1.cust_id IS NULL
-      )
+      support_calls_1.escalated
   )
   AND NOT (
     orders_agg_1.k IN (
@@ -56,9 +54,7 @@ WHERE
       support_calls_1.cust_id
     FROM support_calls AS support_calls_1
     WHERE
-      support_calls_1.escalated AND NOT (
-        support_calls_1.cust_id IS NULL
-      )
+      support_calls_1.escalated
   )
   AND NOT (
     orders_agg_1.k IN (

@@ -9,9 +9,6 @@ WHERE
     FROM web_events AS web_events_1
     WHERE
       web_events_1.event_type = CAST('checkout' AS BINARY)
-      AND NOT (
-        web_events_1.customer_id IS NULL
-      )
   )
   AND NOT (
     c.customer_id IN (
@@ -37,9 +34,6 @@ WHERE
     FROM web_events AS web_events_1
     WHERE
       web_events_1.event_type = CAST('checkout' AS BINARY)
-      AND NOT (
-        web_events_1.customer_id IS NULL
-      )
   )
   AND NOT (
     c.customer_id IN (

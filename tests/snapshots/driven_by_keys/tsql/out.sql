@@ -9,9 +9,6 @@ WHERE
     FROM web_events AS web_events_1
     WHERE
       web_events_1.event_type = 'checkout'
-      AND NOT (
-        web_events_1.customer_id IS NULL
-      )
   )
   AND NOT (
     EXISTS(
@@ -34,9 +31,6 @@ WHERE
     FROM web_events AS web_events_1
     WHERE
       web_events_1.event_type = 'checkout'
-      AND NOT (
-        web_events_1.customer_id IS NULL
-      )
   )
   AND NOT (
     EXISTS(

@@ -8,9 +8,7 @@ WHERE
       orders_1.customer_id
     FROM orders AS orders_1
     WHERE
-      orders_1.amount > 100 AND NOT (
-        orders_1.customer_id IS NULL
-      )
+      orders_1.amount > 100
   )
   AND NOT (
     EXISTS(
@@ -43,9 +41,7 @@ WHERE
       orders_1.customer_id
     FROM orders AS orders_1
     WHERE
-      orders_1.amount > 100 AND NOT (
-        orders_1.customer_id IS NULL
-      )
+      orders_1.amount > 100
   )
   AND NOT (
     EXISTS(

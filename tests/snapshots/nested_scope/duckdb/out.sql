@@ -17,9 +17,7 @@ WHERE
     ) AS order_lines_agg_1
       ON order_lines_agg_1.k = orders_1.order_id
     WHERE
-      order_lines_agg_1.sum_1 > 30 AND NOT (
-        orders_1.customer_id IS NULL
-      )
+      order_lines_agg_1.sum_1 > 30
   );
 
 -- as_of=2025-06-30T12:30:00
@@ -41,7 +39,5 @@ WHERE
     ) AS order_lines_agg_1
       ON order_lines_agg_1.k = orders_1.order_id
     WHERE
-      order_lines_agg_1.sum_1 > 30 AND NOT (
-        orders_1.customer_id IS NULL
-      )
+      order_lines_agg_1.sum_1 > 30
   );

@@ -201,9 +201,7 @@ WHERE
     ) AS order_lines_median_1
       ON order_lines_median_1.k = orders_6.order_id
     WHERE
-      order_lines_median_1.v > 2 AND NOT (
-        orders_6.customer_id IS NULL
-      )
+      order_lines_median_1.v > 2
   );
 
 -- as_of=2025-06-30T12:30:00
@@ -409,7 +407,5 @@ WHERE
     ) AS order_lines_median_1
       ON order_lines_median_1.k = orders_6.order_id
     WHERE
-      order_lines_median_1.v > 2 AND NOT (
-        orders_6.customer_id IS NULL
-      )
+      order_lines_median_1.v > 2
   );

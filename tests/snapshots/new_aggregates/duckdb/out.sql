@@ -91,9 +91,7 @@ WHERE
     ) AS order_lines_agg_1
       ON order_lines_agg_1.k = orders_4.order_id
     WHERE
-      order_lines_agg_1.median_1 > 2 AND NOT (
-        orders_4.customer_id IS NULL
-      )
+      order_lines_agg_1.median_1 > 2
   );
 
 -- as_of=2025-06-30T12:30:00
@@ -189,7 +187,5 @@ WHERE
     ) AS order_lines_agg_1
       ON order_lines_agg_1.k = orders_4.order_id
     WHERE
-      order_lines_agg_1.median_1 > 2 AND NOT (
-        orders_4.customer_id IS NULL
-      )
+      order_lines_agg_1.median_1 > 2
   );

@@ -95,9 +95,7 @@ WHERE
     ) AS order_lines_agg_2
       ON order_lines_agg_2.k = orders_4.order_id
     WHERE
-      order_lines_agg_2.median_1 > 2 AND NOT (
-        orders_4.customer_id IS NULL
-      )
+      order_lines_agg_2.median_1 > 2
   );
 
 -- as_of=2025-06-30T12:30:00
@@ -197,7 +195,5 @@ WHERE
     ) AS order_lines_agg_2
       ON order_lines_agg_2.k = orders_4.order_id
     WHERE
-      order_lines_agg_2.median_1 > 2 AND NOT (
-        orders_4.customer_id IS NULL
-      )
+      order_lines_agg_2.median_1 > 2
   );

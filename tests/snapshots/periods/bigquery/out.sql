@@ -53,27 +53,22 @@ WHERE
     FROM support_calls AS support_calls_1
     WHERE
       (
-        (
-          support_calls_1.called_at >= (
-            DATE_TRUNC(CURRENT_DATE, MONTH)
-          )
-          AND support_calls_1.called_at <= CURRENT_TIMESTAMP()
+        support_calls_1.called_at >= (
+          DATE_TRUNC(CURRENT_DATE, MONTH)
         )
-        OR (
-          support_calls_1.called_at >= (
-            DATE_ADD((
-              (
-                DATE_TRUNC(CURRENT_DATE, ISOWEEK)
-              )
-            ), INTERVAL '-7' DAY)
-          )
-          AND support_calls_1.called_at < (
-            DATE_TRUNC(CURRENT_DATE, ISOWEEK)
-          )
-        )
+        AND support_calls_1.called_at <= CURRENT_TIMESTAMP()
       )
-      AND NOT (
-        support_calls_1.cust_id IS NULL
+      OR (
+        support_calls_1.called_at >= (
+          DATE_ADD((
+            (
+              DATE_TRUNC(CURRENT_DATE, ISOWEEK)
+            )
+          ), INTERVAL '-7' DAY)
+        )
+        AND support_calls_1.called_at < (
+          DATE_TRUNC(CURRENT_DATE, ISOWEEK)
+        )
       )
   );
 
@@ -112,16 +107,11 @@ WHERE
     FROM support_calls AS support_calls_1
     WHERE
       (
-        (
-          support_calls_1.called_at >= CAST('2025-06-01 00:00:00' AS DATETIME)
-          AND support_calls_1.called_at <= CAST('2025-06-30 12:30:00' AS DATETIME)
-        )
-        OR (
-          support_calls_1.called_at >= CAST('2025-06-23 00:00:00' AS DATETIME)
-          AND support_calls_1.called_at < CAST('2025-06-30 00:00:00' AS DATETIME)
-        )
+        support_calls_1.called_at >= CAST('2025-06-01 00:00:00' AS DATETIME)
+        AND support_calls_1.called_at <= CAST('2025-06-30 12:30:00' AS DATETIME)
       )
-      AND NOT (
-        support_calls_1.cust_id IS NULL
+      OR (
+        support_calls_1.called_at >= CAST('2025-06-23 00:00:00' AS DATETIME)
+        AND support_calls_1.called_at < CAST('2025-06-30 00:00:00' AS DATETIME)
       )
   );

@@ -59,30 +59,25 @@ WHERE
     FROM support_calls AS support_calls_1
     WHERE
       (
-        (
-          support_calls_1.called_at >= (
-            DATE_SUB(CURRENT_DATE, INTERVAL (DAYOFMONTH(CURRENT_DATE) - 1) DAY)
-          )
-          AND support_calls_1.called_at <= CURRENT_TIMESTAMP()
+        support_calls_1.called_at >= (
+          DATE_SUB(CURRENT_DATE, INTERVAL (DAYOFMONTH(CURRENT_DATE) - 1) DAY)
         )
-        OR (
-          support_calls_1.called_at >= (
-            DATE_ADD(
-              (
-                (
-                  DATE_SUB(CURRENT_DATE, INTERVAL (WEEKDAY(CURRENT_DATE)) DAY)
-                )
-              ),
-              INTERVAL '-7' DAY
-            )
-          )
-          AND support_calls_1.called_at < (
-            DATE_SUB(CURRENT_DATE, INTERVAL (WEEKDAY(CURRENT_DATE)) DAY)
-          )
-        )
+        AND support_calls_1.called_at <= CURRENT_TIMESTAMP()
       )
-      AND NOT (
-        support_calls_1.cust_id IS NULL
+      OR (
+        support_calls_1.called_at >= (
+          DATE_ADD(
+            (
+              (
+                DATE_SUB(CURRENT_DATE, INTERVAL (WEEKDAY(CURRENT_DATE)) DAY)
+              )
+            ),
+            INTERVAL '-7' DAY
+          )
+        )
+        AND support_calls_1.called_at < (
+          DATE_SUB(CURRENT_DATE, INTERVAL (WEEKDAY(CURRENT_DATE)) DAY)
+        )
       )
   );
 
@@ -121,16 +116,11 @@ WHERE
     FROM support_calls AS support_calls_1
     WHERE
       (
-        (
-          support_calls_1.called_at >= CAST('2025-06-01 00:00:00' AS DATETIME)
-          AND support_calls_1.called_at <= CAST('2025-06-30 12:30:00' AS DATETIME)
-        )
-        OR (
-          support_calls_1.called_at >= CAST('2025-06-23 00:00:00' AS DATETIME)
-          AND support_calls_1.called_at < CAST('2025-06-30 00:00:00' AS DATETIME)
-        )
+        support_calls_1.called_at >= CAST('2025-06-01 00:00:00' AS DATETIME)
+        AND support_calls_1.called_at <= CAST('2025-06-30 12:30:00' AS DATETIME)
       )
-      AND NOT (
-        support_calls_1.cust_id IS NULL
+      OR (
+        support_calls_1.called_at >= CAST('2025-06-23 00:00:00' AS DATETIME)
+        AND support_calls_1.called_at < CAST('2025-06-30 00:00:00' AS DATETIME)
       )
   );

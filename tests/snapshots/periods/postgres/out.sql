@@ -53,27 +53,22 @@ WHERE
     FROM support_calls AS support_calls_1
     WHERE
       (
-        (
-          support_calls_1.called_at >= (
-            CAST(DATE_TRUNC('MONTH', CURRENT_DATE) AS DATE)
-          )
-          AND support_calls_1.called_at <= CURRENT_TIMESTAMP
+        support_calls_1.called_at >= (
+          CAST(DATE_TRUNC('MONTH', CURRENT_DATE) AS DATE)
         )
-        OR (
-          support_calls_1.called_at >= (
-            CAST((
-              (
-                CAST(DATE_TRUNC('WEEK', CURRENT_DATE) AS DATE)
-              )
-            ) + INTERVAL '-7 DAY' AS DATE)
-          )
-          AND support_calls_1.called_at < (
-            CAST(DATE_TRUNC('WEEK', CURRENT_DATE) AS DATE)
-          )
-        )
+        AND support_calls_1.called_at <= CURRENT_TIMESTAMP
       )
-      AND NOT (
-        support_calls_1.cust_id IS NULL
+      OR (
+        support_calls_1.called_at >= (
+          CAST((
+            (
+              CAST(DATE_TRUNC('WEEK', CURRENT_DATE) AS DATE)
+            )
+          ) + INTERVAL '-7 DAY' AS DATE)
+        )
+        AND support_calls_1.called_at < (
+          CAST(DATE_TRUNC('WEEK', CURRENT_DATE) AS DATE)
+        )
       )
   );
 
@@ -112,16 +107,11 @@ WHERE
     FROM support_calls AS support_calls_1
     WHERE
       (
-        (
-          support_calls_1.called_at >= CAST('2025-06-01 00:00:00' AS TIMESTAMP)
-          AND support_calls_1.called_at <= CAST('2025-06-30 12:30:00' AS TIMESTAMP)
-        )
-        OR (
-          support_calls_1.called_at >= CAST('2025-06-23 00:00:00' AS TIMESTAMP)
-          AND support_calls_1.called_at < CAST('2025-06-30 00:00:00' AS TIMESTAMP)
-        )
+        support_calls_1.called_at >= CAST('2025-06-01 00:00:00' AS TIMESTAMP)
+        AND support_calls_1.called_at <= CAST('2025-06-30 12:30:00' AS TIMESTAMP)
       )
-      AND NOT (
-        support_calls_1.cust_id IS NULL
+      OR (
+        support_calls_1.called_at >= CAST('2025-06-23 00:00:00' AS TIMESTAMP)
+        AND support_calls_1.called_at < CAST('2025-06-30 00:00:00' AS TIMESTAMP)
       )
   );

@@ -97,27 +97,22 @@ WHERE
     FROM support_calls AS support_calls_1
     WHERE
       (
-        (
-          DATETIME(support_calls_1.called_at) >= (
-            DATE('now', 'start of month')
-          )
-          AND DATETIME(support_calls_1.called_at) <= DATETIME('now')
+        DATETIME(support_calls_1.called_at) >= (
+          DATE('now', 'start of month')
         )
-        OR (
-          DATETIME(support_calls_1.called_at) >= (
-            DATE((
-              (
-                DATE('now', '-6 days', 'weekday 1')
-              )
-            ), '-7 days')
-          )
-          AND DATETIME(support_calls_1.called_at) < (
-            DATE('now', '-6 days', 'weekday 1')
-          )
-        )
+        AND DATETIME(support_calls_1.called_at) <= DATETIME('now')
       )
-      AND NOT (
-        support_calls_1.cust_id IS NULL
+      OR (
+        DATETIME(support_calls_1.called_at) >= (
+          DATE((
+            (
+              DATE('now', '-6 days', 'weekday 1')
+            )
+          ), '-7 days')
+        )
+        AND DATETIME(support_calls_1.called_at) < (
+          DATE('now', '-6 days', 'weekday 1')
+        )
       )
   );
 
@@ -150,16 +145,11 @@ WHERE
     FROM support_calls AS support_calls_1
     WHERE
       (
-        (
-          DATETIME(support_calls_1.called_at) >= '2025-06-01 00:00:00'
-          AND DATETIME(support_calls_1.called_at) <= '2025-06-30 12:30:00'
-        )
-        OR (
-          DATETIME(support_calls_1.called_at) >= '2025-06-23 00:00:00'
-          AND DATETIME(support_calls_1.called_at) < '2025-06-30 00:00:00'
-        )
+        DATETIME(support_calls_1.called_at) >= '2025-06-01 00:00:00'
+        AND DATETIME(support_calls_1.called_at) <= '2025-06-30 12:30:00'
       )
-      AND NOT (
-        support_calls_1.cust_id IS NULL
+      OR (
+        DATETIME(support_calls_1.called_at) >= '2025-06-23 00:00:00'
+        AND DATETIME(support_calls_1.called_at) < '2025-06-30 00:00:00'
       )
   );

@@ -69,47 +69,42 @@ WHERE
     FROM support_calls AS support_calls_1
     WHERE
       (
-        (
-          support_calls_1.called_at >= (
-            DATEFROMPARTS(YEAR(GETDATE()), MONTH(GETDATE()), 1)
-          )
-          AND support_calls_1.called_at <= GETDATE()
+        support_calls_1.called_at >= (
+          DATEFROMPARTS(YEAR(GETDATE()), MONTH(GETDATE()), 1)
         )
-        OR (
-          support_calls_1.called_at >= (
-            DATEADD(
-              DAY,
-              -7,
+        AND support_calls_1.called_at <= GETDATE()
+      )
+      OR (
+        support_calls_1.called_at >= (
+          DATEADD(
+            DAY,
+            -7,
+            (
               (
-                (
-                  DATEADD(
-                    DAY,
-                    -(
-                      (
-                        DATEPART(WEEKDAY, GETDATE()) + @@DATEFIRST + 5
-                      ) % 7
-                    ),
-                    CAST(GETDATE() AS DATE)
-                  )
+                DATEADD(
+                  DAY,
+                  -(
+                    (
+                      DATEPART(WEEKDAY, GETDATE()) + @@DATEFIRST + 5
+                    ) % 7
+                  ),
+                  CAST(GETDATE() AS DATE)
                 )
               )
             )
           )
-          AND support_calls_1.called_at < (
-            DATEADD(
-              DAY,
-              -(
-                (
-                  DATEPART(WEEKDAY, GETDATE()) + @@DATEFIRST + 5
-                ) % 7
-              ),
-              CAST(GETDATE() AS DATE)
-            )
+        )
+        AND support_calls_1.called_at < (
+          DATEADD(
+            DAY,
+            -(
+              (
+                DATEPART(WEEKDAY, GETDATE()) + @@DATEFIRST + 5
+              ) % 7
+            ),
+            CAST(GETDATE() AS DATE)
           )
         )
-      )
-      AND NOT (
-        support_calls_1.cust_id IS NULL
       )
   );
 
@@ -148,16 +143,11 @@ WHERE
     FROM support_calls AS support_calls_1
     WHERE
       (
-        (
-          support_calls_1.called_at >= CAST('2025-06-01 00:00:00' AS DATETIME2)
-          AND support_calls_1.called_at <= CAST('2025-06-30 12:30:00' AS DATETIME2)
-        )
-        OR (
-          support_calls_1.called_at >= CAST('2025-06-23 00:00:00' AS DATETIME2)
-          AND support_calls_1.called_at < CAST('2025-06-30 00:00:00' AS DATETIME2)
-        )
+        support_calls_1.called_at >= CAST('2025-06-01 00:00:00' AS DATETIME2)
+        AND support_calls_1.called_at <= CAST('2025-06-30 12:30:00' AS DATETIME2)
       )
-      AND NOT (
-        support_calls_1.cust_id IS NULL
+      OR (
+        support_calls_1.called_at >= CAST('2025-06-23 00:00:00' AS DATETIME2)
+        AND support_calls_1.called_at < CAST('2025-06-30 00:00:00' AS DATETIME2)
       )
   );

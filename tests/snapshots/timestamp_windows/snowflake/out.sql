@@ -9,25 +9,20 @@ WHERE
     FROM support_calls AS support_calls_1
     WHERE
       (
-        (
-          support_calls_1.called_at >= DATEADD(DAY, 30 * -1, CURRENT_TIMESTAMP())
-          AND support_calls_1.called_at <= CURRENT_TIMESTAMP()
-        )
-        OR (
-          support_calls_1.called_at >= DATEADD(DAY, 21 * -1, CURRENT_TIMESTAMP())
-          AND support_calls_1.called_at <= CURRENT_TIMESTAMP()
-        )
-        OR (
-          support_calls_1.called_at >= DATEADD(MONTH, 2 * -1, CURRENT_TIMESTAMP())
-          AND support_calls_1.called_at <= CURRENT_TIMESTAMP()
-        )
-        OR (
-          support_calls_1.called_at >= DATEADD(YEAR, 1 * -1, CURRENT_TIMESTAMP())
-          AND support_calls_1.called_at <= CURRENT_TIMESTAMP()
-        )
+        support_calls_1.called_at >= DATEADD(DAY, 30 * -1, CURRENT_TIMESTAMP())
+        AND support_calls_1.called_at <= CURRENT_TIMESTAMP()
       )
-      AND NOT (
-        support_calls_1.cust_id IS NULL
+      OR (
+        support_calls_1.called_at >= DATEADD(DAY, 21 * -1, CURRENT_TIMESTAMP())
+        AND support_calls_1.called_at <= CURRENT_TIMESTAMP()
+      )
+      OR (
+        support_calls_1.called_at >= DATEADD(MONTH, 2 * -1, CURRENT_TIMESTAMP())
+        AND support_calls_1.called_at <= CURRENT_TIMESTAMP()
+      )
+      OR (
+        support_calls_1.called_at >= DATEADD(YEAR, 1 * -1, CURRENT_TIMESTAMP())
+        AND support_calls_1.called_at <= CURRENT_TIMESTAMP()
       )
   );
 
@@ -42,24 +37,19 @@ WHERE
     FROM support_calls AS support_calls_1
     WHERE
       (
-        (
-          support_calls_1.called_at >= CAST('2025-05-31 12:30:00' AS TIMESTAMP)
-          AND support_calls_1.called_at <= CAST('2025-06-30 12:30:00' AS TIMESTAMP)
-        )
-        OR (
-          support_calls_1.called_at >= CAST('2025-06-09 12:30:00' AS TIMESTAMP)
-          AND support_calls_1.called_at <= CAST('2025-06-30 12:30:00' AS TIMESTAMP)
-        )
-        OR (
-          support_calls_1.called_at >= CAST('2025-04-30 12:30:00' AS TIMESTAMP)
-          AND support_calls_1.called_at <= CAST('2025-06-30 12:30:00' AS TIMESTAMP)
-        )
-        OR (
-          support_calls_1.called_at >= CAST('2024-06-30 12:30:00' AS TIMESTAMP)
-          AND support_calls_1.called_at <= CAST('2025-06-30 12:30:00' AS TIMESTAMP)
-        )
+        support_calls_1.called_at >= CAST('2025-05-31 12:30:00' AS TIMESTAMP)
+        AND support_calls_1.called_at <= CAST('2025-06-30 12:30:00' AS TIMESTAMP)
       )
-      AND NOT (
-        support_calls_1.cust_id IS NULL
+      OR (
+        support_calls_1.called_at >= CAST('2025-06-09 12:30:00' AS TIMESTAMP)
+        AND support_calls_1.called_at <= CAST('2025-06-30 12:30:00' AS TIMESTAMP)
+      )
+      OR (
+        support_calls_1.called_at >= CAST('2025-04-30 12:30:00' AS TIMESTAMP)
+        AND support_calls_1.called_at <= CAST('2025-06-30 12:30:00' AS TIMESTAMP)
+      )
+      OR (
+        support_calls_1.called_at >= CAST('2024-06-30 12:30:00' AS TIMESTAMP)
+        AND support_calls_1.called_at <= CAST('2025-06-30 12:30:00' AS TIMESTAMP)
       )
   );

@@ -9,25 +9,20 @@ WHERE
     FROM support_calls AS support_calls_1
     WHERE
       (
-        (
-          DATETIME(support_calls_1.called_at) >= DATETIME('now', '-30 days')
-          AND DATETIME(support_calls_1.called_at) <= DATETIME('now')
-        )
-        OR (
-          DATETIME(support_calls_1.called_at) >= DATETIME('now', '-21 days')
-          AND DATETIME(support_calls_1.called_at) <= DATETIME('now')
-        )
-        OR (
-          DATETIME(support_calls_1.called_at) >= DATETIME('now', '-2 months')
-          AND DATETIME(support_calls_1.called_at) <= DATETIME('now')
-        )
-        OR (
-          DATETIME(support_calls_1.called_at) >= DATETIME('now', '-1 years')
-          AND DATETIME(support_calls_1.called_at) <= DATETIME('now')
-        )
+        DATETIME(support_calls_1.called_at) >= DATETIME('now', '-30 days')
+        AND DATETIME(support_calls_1.called_at) <= DATETIME('now')
       )
-      AND NOT (
-        support_calls_1.cust_id IS NULL
+      OR (
+        DATETIME(support_calls_1.called_at) >= DATETIME('now', '-21 days')
+        AND DATETIME(support_calls_1.called_at) <= DATETIME('now')
+      )
+      OR (
+        DATETIME(support_calls_1.called_at) >= DATETIME('now', '-2 months')
+        AND DATETIME(support_calls_1.called_at) <= DATETIME('now')
+      )
+      OR (
+        DATETIME(support_calls_1.called_at) >= DATETIME('now', '-1 years')
+        AND DATETIME(support_calls_1.called_at) <= DATETIME('now')
       )
   );
 
@@ -42,24 +37,19 @@ WHERE
     FROM support_calls AS support_calls_1
     WHERE
       (
-        (
-          DATETIME(support_calls_1.called_at) >= '2025-05-31 12:30:00'
-          AND DATETIME(support_calls_1.called_at) <= '2025-06-30 12:30:00'
-        )
-        OR (
-          DATETIME(support_calls_1.called_at) >= '2025-06-09 12:30:00'
-          AND DATETIME(support_calls_1.called_at) <= '2025-06-30 12:30:00'
-        )
-        OR (
-          DATETIME(support_calls_1.called_at) >= '2025-04-30 12:30:00'
-          AND DATETIME(support_calls_1.called_at) <= '2025-06-30 12:30:00'
-        )
-        OR (
-          DATETIME(support_calls_1.called_at) >= '2024-06-30 12:30:00'
-          AND DATETIME(support_calls_1.called_at) <= '2025-06-30 12:30:00'
-        )
+        DATETIME(support_calls_1.called_at) >= '2025-05-31 12:30:00'
+        AND DATETIME(support_calls_1.called_at) <= '2025-06-30 12:30:00'
       )
-      AND NOT (
-        support_calls_1.cust_id IS NULL
+      OR (
+        DATETIME(support_calls_1.called_at) >= '2025-06-09 12:30:00'
+        AND DATETIME(support_calls_1.called_at) <= '2025-06-30 12:30:00'
+      )
+      OR (
+        DATETIME(support_calls_1.called_at) >= '2025-04-30 12:30:00'
+        AND DATETIME(support_calls_1.called_at) <= '2025-06-30 12:30:00'
+      )
+      OR (
+        DATETIME(support_calls_1.called_at) >= '2024-06-30 12:30:00'
+        AND DATETIME(support_calls_1.called_at) <= '2025-06-30 12:30:00'
       )
   );

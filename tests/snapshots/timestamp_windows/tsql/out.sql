@@ -9,25 +9,20 @@ WHERE
     FROM support_calls AS support_calls_1
     WHERE
       (
-        (
-          support_calls_1.called_at >= DATEADD(DAY, -30, GETDATE())
-          AND support_calls_1.called_at <= GETDATE()
-        )
-        OR (
-          support_calls_1.called_at >= DATEADD(DAY, -21, GETDATE())
-          AND support_calls_1.called_at <= GETDATE()
-        )
-        OR (
-          support_calls_1.called_at >= DATEADD(MONTH, -2, GETDATE())
-          AND support_calls_1.called_at <= GETDATE()
-        )
-        OR (
-          support_calls_1.called_at >= DATEADD(YEAR, -1, GETDATE())
-          AND support_calls_1.called_at <= GETDATE()
-        )
+        support_calls_1.called_at >= DATEADD(DAY, -30, GETDATE())
+        AND support_calls_1.called_at <= GETDATE()
       )
-      AND NOT (
-        support_calls_1.cust_id IS NULL
+      OR (
+        support_calls_1.called_at >= DATEADD(DAY, -21, GETDATE())
+        AND support_calls_1.called_at <= GETDATE()
+      )
+      OR (
+        support_calls_1.called_at >= DATEADD(MONTH, -2, GETDATE())
+        AND support_calls_1.called_at <= GETDATE()
+      )
+      OR (
+        support_calls_1.called_at >= DATEADD(YEAR, -1, GETDATE())
+        AND support_calls_1.called_at <= GETDATE()
       )
   );
 
@@ -42,24 +37,19 @@ WHERE
     FROM support_calls AS support_calls_1
     WHERE
       (
-        (
-          support_calls_1.called_at >= CAST('2025-05-31 12:30:00' AS DATETIME2)
-          AND support_calls_1.called_at <= CAST('2025-06-30 12:30:00' AS DATETIME2)
-        )
-        OR (
-          support_calls_1.called_at >= CAST('2025-06-09 12:30:00' AS DATETIME2)
-          AND support_calls_1.called_at <= CAST('2025-06-30 12:30:00' AS DATETIME2)
-        )
-        OR (
-          support_calls_1.called_at >= CAST('2025-04-30 12:30:00' AS DATETIME2)
-          AND support_calls_1.called_at <= CAST('2025-06-30 12:30:00' AS DATETIME2)
-        )
-        OR (
-          support_calls_1.called_at >= CAST('2024-06-30 12:30:00' AS DATETIME2)
-          AND support_calls_1.called_at <= CAST('2025-06-30 12:30:00' AS DATETIME2)
-        )
+        support_calls_1.called_at >= CAST('2025-05-31 12:30:00' AS DATETIME2)
+        AND support_calls_1.called_at <= CAST('2025-06-30 12:30:00' AS DATETIME2)
       )
-      AND NOT (
-        support_calls_1.cust_id IS NULL
+      OR (
+        support_calls_1.called_at >= CAST('2025-06-09 12:30:00' AS DATETIME2)
+        AND support_calls_1.called_at <= CAST('2025-06-30 12:30:00' AS DATETIME2)
+      )
+      OR (
+        support_calls_1.called_at >= CAST('2025-04-30 12:30:00' AS DATETIME2)
+        AND support_calls_1.called_at <= CAST('2025-06-30 12:30:00' AS DATETIME2)
+      )
+      OR (
+        support_calls_1.called_at >= CAST('2024-06-30 12:30:00' AS DATETIME2)
+        AND support_calls_1.called_at <= CAST('2025-06-30 12:30:00' AS DATETIME2)
       )
   );

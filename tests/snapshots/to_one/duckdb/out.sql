@@ -15,9 +15,7 @@ WHERE
     LEFT JOIN products AS products_1
       ON products_1.product_id = order_lines_1.product_id
     WHERE
-      products_1.category = 'toys' AND NOT (
-        orders_1.customer_id IS NULL
-      )
+      products_1.category = 'toys'
   );
 
 -- as_of=2025-06-30T12:30:00
@@ -37,7 +35,5 @@ WHERE
     LEFT JOIN products AS products_1
       ON products_1.product_id = order_lines_1.product_id
     WHERE
-      products_1.category = 'toys' AND NOT (
-        orders_1.customer_id IS NULL
-      )
+      products_1.category = 'toys'
   );

@@ -16,9 +16,6 @@ WHERE
       ON products_1.product_id = order_lines_1.product_id
     WHERE
       products_1.category = CAST('toys' AS BINARY)
-      AND NOT (
-        orders_1.customer_id IS NULL
-      )
   );
 
 -- as_of=2025-06-30T12:30:00
@@ -39,7 +36,4 @@ WHERE
       ON products_1.product_id = order_lines_1.product_id
     WHERE
       products_1.category = CAST('toys' AS BINARY)
-      AND NOT (
-        orders_1.customer_id IS NULL
-      )
   );
