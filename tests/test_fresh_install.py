@@ -1,16 +1,17 @@
 """A new user's first commands, in a fresh virtual environment built from this checkout (issue 20).
 
-One venv per test run (a module fixture, removed after this file's tests): ``python -m venv``, then the README's first Quickstart
-command, ``pip install .``, run in the checkout. pip's ordinary configuration applies (its cache, and
-on CI the local wheelhouse ``PIP_FIND_LINKS``); nothing from the test's own environment leaks in
-(``PYTHONPATH``, ``VIRTUAL_ENV`` are dropped, and the venv has no system site-packages). In it:
-``jupyter-segments demo``, the README's "In Python" block as written, every notebook in notebooks/,
-and ``jupyter labextension list`` showing the extension enabled and OK.
+One venv per test run (a module fixture, removed after this file's tests): ``python -m venv``, then
+the README's first Quickstart command, ``pip install .``, run in the checkout. pip's ordinary
+configuration applies (its cache, and on CI the local wheelhouse ``PIP_FIND_LINKS``); nothing from
+the test's own environment leaks in (``PYTHONPATH``, ``VIRTUAL_ENV`` are dropped, and the venv has no
+system site-packages). In it: ``jupyter-segments demo``, the README's "In Python" block as written,
+every notebook in notebooks/, and ``jupyter labextension list`` showing the extension enabled and OK.
 
 The install is ~1 GB (issue 20: 105 packages): the venv goes to pytest's temp folder, or to /dev/shm
-when that disk has less than ``MIN_FREE_GB`` free (and is removed at the end); with neither the test
-skips, saying why, rather than fill a shared disk. ``JS_FRESH_VENV=/some/dir`` keeps the venv
-there and reuses it if it already has the package (a faster rerun that still tests the same install).
+when that disk has less than ``MIN_FREE_GB`` free (and is removed at the end); with neither, the test
+skips saying why rather than fill a shared disk (and fails in CI, JS_REQUIRE_ALL_BACKENDS=1).
+``JS_FRESH_VENV=/some/dir`` keeps the venv there and reuses it if it already has the package (a
+faster rerun that still tests the same install).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from conftest import unavailable
 
 pytestmark = pytest.mark.slow
 
@@ -93,7 +95,7 @@ def venv(tmp_path_factory) -> Iterator[Path]:
         base = _roomy_temp(tmp_path_factory)
         if base is None:
             free = shutil.disk_usage(tmp_path_factory.getbasetemp()).free / 1e9
-            pytest.skip(
+            unavailable(
                 f"a fresh install needs ~{MIN_FREE_GB:.0f} GB free in a temp folder; {free:.1f} GB free"
             )
         scratch = Path(tempfile.mkdtemp(prefix="js-fresh-", dir=base))
