@@ -179,3 +179,32 @@ def test_dbt_model_names_must_be_identifiers(ws, tmp_path, model):
     with pytest.raises(SegmentError, match="plain dbt model name"):
         ws.get("vip").add_to("dbt", path=tmp_path / "models", model=model)
     assert not (tmp_path / "x.sql").exists() and not list(tmp_path.glob("**/*.sql"))
+
+
+def test_connect_failures_are_segment_errors_with_a_timeout(monkeypatch):
+    # A server that accepts connections and never answers hung the first query for 130 s.
+    import socket
+    import time
+
+    import jupyter_segments as js
+    from jupyter_segments.backends import sqlalchemy_backend as SB
+
+    monkeypatch.setattr(SB, "CONNECT_TIMEOUT", 1)
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    try:
+        port = silent.getsockname()[1]
+        cases = {
+            f"postgresql://u:{SECRET}@127.0.0.1:{port}/x": "connection timeout expired",
+            f"postgresql://u:{SECRET}@no-such-host.invalid/x": "no-such-host.invalid",
+            f"postgresql://u:{SECRET}@127.0.0.1:1/x": "Connection refused",
+        }
+        for url, reason in cases.items():
+            started = time.monotonic()
+            with pytest.raises(SegmentError, match="cannot connect to postgresql") as e:
+                js.connect(url).customers("customers", key="customer_id")
+            assert reason in str(e.value) and SECRET not in str(e.value) and "u:***@" in str(e.value)
+            assert time.monotonic() - started < 30  # the 1 s timeout, not the driver's minutes
+    finally:
+        silent.close()

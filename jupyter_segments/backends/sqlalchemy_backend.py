@@ -94,6 +94,38 @@ def open_error(what: str, url: str | sa.URL, e: Exception) -> SegmentError:
     return SegmentError(f"{what} {shown}: {e}")
 
 
+# Seconds to wait for a server to accept a connection and answer (a host that accepts and never
+# answers hung the first query for over two minutes). A URL's own ?connect_timeout= wins; set this to
+# change the default for every URL opened afterwards (catalogs too).
+CONNECT_TIMEOUT = 10
+
+
+def connect_args(url: sa.URL) -> dict[str, Any]:
+    """The driver's connect timeout for ``url``: PostgreSQL (psycopg, psycopg2) and MySQL/MariaDB
+    (pymysql, mysqlclient) take ``connect_timeout`` in seconds; other drivers get nothing."""
+    if "connect_timeout" in url.query or CONNECT_TIMEOUT is None:
+        return {}
+    if url.get_backend_name() in ("postgresql", "mysql", "mariadb"):
+        return {"connect_timeout": int(CONNECT_TIMEOUT)}
+    return {}
+
+
+def _name_connect_errors(engine: Engine, shown: str) -> None:
+    """A server that refuses, times out, is unknown or rejects the login: a SegmentError naming the
+    database (password masked), at whatever call first connects, instead of the driver's exception."""
+
+    @sa.event.listens_for(engine, "handle_error")
+    def _connect_failed(ctx: sa.engine.ExceptionContext) -> None:
+        if ctx.connection is not None or ctx.is_pre_ping:
+            return  # a query's error: the engine reports it with the SQL sent
+        reason = str(ctx.original_exception).strip().splitlines() or [type(ctx.original_exception).__name__]
+        raise SegmentError(
+            f"cannot connect to {shown}: {mask_url(reason[0])}",
+            hint=f"is the server running and reachable? (connect timeout {CONNECT_TIMEOUT} s: "
+            "jupyter_segments.backends.sqlalchemy_backend.CONNECT_TIMEOUT, or ?connect_timeout= in the URL)",
+        )
+
+
 class SQLAlchemyBackend:
     """A database behind a SQLAlchemy engine. Disposes the engine on ``close()`` only if it created it."""
 
@@ -108,11 +140,13 @@ class SQLAlchemyBackend:
     @classmethod
     def from_url(cls, url: str | sa.URL) -> SQLAlchemyBackend:
         try:
-            engine = sa.create_engine(normalize_url(url), pool_pre_ping=True)
+            url = normalize_url(url)
+            engine = sa.create_engine(url, pool_pre_ping=True, connect_args=connect_args(url))
         except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError) as e:
             raise open_error("cannot open", url, e) from e
         backend = cls(engine)
         backend._owns = True
+        _name_connect_errors(engine, backend.display_url)
         return backend
 
     @property
