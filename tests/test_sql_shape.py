@@ -285,12 +285,21 @@ def gaps_ws():
            (i * 37) % 100 FROM range(1, 200) t(i)"""
     )
     conn.execute("INSERT INTO sales VALUES (900, 35, NULL, 50), (901, 35, 555, 60), (902, 36, NULL, 99)")
+    conn.execute("CREATE TABLE web (wk INTEGER, ck INTEGER, paid DOUBLE)")
+    conn.execute(
+        "INSERT INTO web SELECT i, CASE WHEN i % 9 = 0 THEN NULL ELSE 1 + i % 25 END, "
+        "CASE WHEN i % 13 = 0 THEN NULL ELSE (i * 53) % 80 END FROM range(1, 120) t(i)"
+    )
+    conn.execute("CREATE TABLE calls (ck INTEGER)")
+    conn.execute("INSERT INTO calls SELECT 1 + (i * 7) % 40 FROM range(1, 50) t(i)")
     out = {}
     for trusted in (False, True):
         ws = js.connect(conn, catalog=":memory:")
         ws.customers("customer", key="ck")
         ws.relate("sales", "customer", on="ck", assume_integrity=trusted)
         ws.relate("sales", "date_dim", on="dk")
+        ws.relate("web", "customer", on="ck", assume_integrity=trusted)
+        ws.relate("calls", "customer", on="ck", assume_integrity=trusted)
         out[trusted] = ws
     return out
 
@@ -322,9 +331,9 @@ def test_any_filters_null_keys_only_under_not(gaps_ws, trusted):
     ("text", "inner", "hand"),
     [
         (
-            "min(sales.date_dim.d) >= '2003-01-01'",
+            "min(sales.date_dim.d) >= '2001-01-01'",
             True,
-            "SELECT s.ck FROM sales s JOIN date_dim d USING (dk) GROUP BY s.ck HAVING min(d.d) >= DATE '2003-01-01'",
+            "SELECT s.ck FROM sales s JOIN date_dim d USING (dk) GROUP BY s.ck HAVING min(d.d) >= DATE '2001-01-01'",
         ),
         (
             "count_distinct(sales.date_dim.y) < 2",  # 0 matches: customers without dated sales too
@@ -343,10 +352,10 @@ def test_any_filters_null_keys_only_under_not(gaps_ws, trusted):
             "SELECT s.ck FROM sales s JOIN date_dim d USING (dk) WHERE paid > 50 GROUP BY s.ck HAVING sum(y) > 8000",
         ),
         (  # a count of records: a sale without its date still counts
-            "max(sales.date_dim.d) < '2004-01-01' and count(sales) >= 7",
+            "max(sales.date_dim.d) < '2006-01-01' and count(sales) >= 6",
             False,
             """SELECT s.ck FROM sales s LEFT JOIN date_dim d USING (dk) GROUP BY s.ck
-               HAVING max(d.d) < DATE '2004-01-01' AND count(*) >= 7""",
+               HAVING max(d.d) < DATE '2006-01-01' AND count(*) >= 6""",
         ),
         (  # a value of the sale itself: a sale without its date still counts
             "min(sales.date_dim.d) >= '2001-01-01' and sum(sales.paid) > 300",
@@ -364,3 +373,60 @@ def test_aggregate_of_a_parents_value_inner_joins_the_parent(gaps_ws, trusted, t
     sql = ws.compile(text, pretty=False)
     assert ("LEFT JOIN date_dim" not in sql) == inner and "JOIN date_dim" in sql
     assert set(ws.member_keys(text)) == {k for k in keys(ws, hand) if not pd.isna(k)}
+
+
+CHANNELS = """SELECT ck FROM customer c WHERE {not_} (
+    COALESCE((SELECT sum(paid) FROM sales s LEFT JOIN date_dim d USING (dk) WHERE s.ck = c.ck {sales_where}), 0)
+    + COALESCE((SELECT sum(paid) FROM web w WHERE w.ck = c.ck), 0) > {n})"""
+
+
+@pytest.mark.parametrize(
+    ("text", "hand"),
+    [
+        ("sum(sales.paid) + sum(web.paid) > 300", CHANNELS.format(not_="", sales_where="", n=300)),
+        ("not (sum(sales.paid) + sum(web.paid) > 300)", CHANNELS.format(not_="NOT", sales_where="", n=300)),
+        (
+            "sum(sales.paid where date_dim.y >= 2002) + sum(web.paid) > 150",
+            CHANNELS.format(not_="", sales_where="AND d.y >= 2002", n=150),
+        ),
+    ],
+)
+@pytest.mark.parametrize("trusted", [False, True])
+def test_sums_over_several_paths_are_one_union_all_on_duckdb(gaps_ws, trusted, text, hand):
+    """sum(a.x) + sum(b.y) over two paths nothing else reads: one UNION ALL of the records and one
+    GROUP BY (D.UNION_SUMS: DuckDB only; TPC-DS sf=1 three channels ~1.35x -> ~1.1x the hand-written
+    UNION ALL), the same members as the sum of the COALESCEd per-path sums."""
+    ws = gaps_ws[trusted]
+    sql = ws.compile(text, pretty=False)
+    assert "UNION ALL" in sql and sql.count("GROUP BY") == 1
+    assert set(ws.member_keys(text)) == keys(ws, hand)
+    assert "UNION" not in ws.compile(text, dialect="postgres", pretty=False)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "sum(sales.paid) + sum(web.paid) > 300 and count(sales) > 3",  # sales has an aggregate table anyway
+        "sum(sales.paid) + sum(web.paid) > 300 and any(web where paid > 70)",
+        "sum(sales.paid) + count(web) > 300",
+        "sum(sales.paid) - sum(web.paid) > 10",
+    ],
+)
+def test_sums_over_paths_read_otherwise_keep_their_tables(gaps_ws, text):
+    ws = gaps_ws[False]
+    sql = ws.compile(text, pretty=False)
+    assert "UNION" not in sql
+
+
+def test_sums_over_several_paths_join_the_table_that_drives_the_query(gaps_ws):
+    """With a condition that needs a row of another aggregate table over trusted links, that table
+    drives the query and the UNION ALL table joins it (no customer table)."""
+    ws = gaps_ws[True]
+    text = "sum(sales.paid) + sum(web.paid) > 350 and count(calls) >= 2"
+    sql = ws.compile(text, pretty=False)
+    assert "UNION ALL" in sql and scans(sql, "customer") == 0
+    hand = (
+        CHANNELS.format(not_="", sales_where="", n=350)
+        + " AND (SELECT count(*) FROM calls x WHERE x.ck = c.ck) >= 2"
+    )
+    assert set(ws.member_keys(text)) == keys(ws, hand) == set(gaps_ws[False].member_keys(text))

@@ -195,7 +195,7 @@ def _driven_by_child(scope: Scope, where: exp.Expr, key: str, shape: Shape) -> e
     Every other use of the customer must be its key (correlations, other semi-joins), which the
     driving table's key then stands in for.
     """
-    if scope.joins:
+    if scope.joins or any(column != key for _, column in scope.channels):
         return None  # a to-one join from the customer reads its columns
     conjuncts = _conjuncts(where)
     # The window-function tables of first/last, median, ... (compiler._Windowed) have a row per customer
@@ -225,6 +225,8 @@ def _driven_by_child(scope: Scope, where: exp.Expr, key: str, shape: Shape) -> e
     for other in groups:
         if other is not group:
             select = select.join(_group_join(other, on=driver_key.copy()), copy=False)
+    for i in range(len(scope.channels)):
+        select = select.join(scope.channel_join(i, on=driver_key.copy()), copy=False)
     return select.where(exp.and_(*rest, copy=False), copy=False) if rest else select
 
 

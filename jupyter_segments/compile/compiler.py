@@ -147,6 +147,11 @@ class Scope:
         self.semi_joins: list[tuple[exp.In, list[Step]]] = []
         # The ``key IN (the ranked keys)`` tests of rankings compiled here (compile._driven_by_ranking).
         self.rankings: list[exp.In] = []
+        # Every aggregate and any/none/all prepared here (``prepare_groups``), by each prefix of its
+        # path: a sum over a path nothing else reads may share a UNION ALL table (``channel_sum``).
+        self.path_nodes: dict[tuple[str, tuple[Step, ...]], set[int]] = {}
+        self.channel_sums: dict[int, Typed] = {}
+        self.channels: list[tuple[exp.Subquery, str]] = []  # their tables: (derived table, key column)
 
     @property
     def model(self) -> Model:
@@ -164,7 +169,15 @@ class Scope:
             if group.measures:  # a table prepared for an aggregate that was then read another way has none
                 joins.append(_group_join(group))
         joins.extend(_group_join(w) for w in self.windowed)
+        joins.extend(self.channel_join(i) for i in range(len(self.channels)))
         return joins
+
+    def channel_join(self, i: int, on: exp.Expr | None = None) -> exp.Join:
+        """The LEFT JOIN of ``channel_sum``'s i-th table to this scope's key (or to the key ``on``)."""
+        table, column = self.channels[i]
+        alias = table.alias_or_name
+        key = on if on is not None else D.column(self.alias, column)
+        return exp.Join(this=table.copy(), on=exp.EQ(this=D.column(alias, "k"), expression=key), side="LEFT")
 
     def join_to_one(self, from_alias: str, step: Step) -> str:
         key = (from_alias, step)  # the step, not its table: two roles may lead to one table
@@ -224,6 +237,9 @@ class Scope:
         if isinstance(node, T.Agg):
             return self.aggregate(node)
         if isinstance(node, T.Arith):
+            channels = self.channel_sum(node) if node.op == "+" else None
+            if channels is not None:
+                return channels
             left, right = self.value(node.left), self.value(node.right)
             if node.op == "/":
                 # Never integer division; division by zero gives NULL rather than an error.
@@ -244,6 +260,66 @@ class Scope:
             return Typed(D.date_shift(shifted, node.amount, node.unit, node.type, self.dialect), node.type)
         assert isinstance(node, T.Neg), node
         return Typed(exp.Neg(this=exp.Paren(this=self.value(node.operand).sql)), "number")
+
+    def channel_sum(self, node: T.Arith) -> Typed | None:
+        """``sum(a.x) + sum(b.y) + ...`` over different one-step paths from this scope, each read by
+        nothing else here, as one table: the records' keys and values in one UNION ALL, one GROUP BY,
+        LEFT JOINed like an aggregate table, ``COALESCE(s, 0)`` (the sum of the COALESCEd sums).
+        Only where measured faster (``D.UNION_SUMS``); None otherwise."""
+        if self.dialect not in D.UNION_SUMS:
+            return None
+        if id(node) in self.channel_sums:
+            return self.channel_sums[id(node)]
+        leaves: list[T.Value] = []
+
+        def flatten(n: T.Value) -> None:
+            if isinstance(n, T.Arith) and n.op == "+":
+                flatten(n.left)
+                flatten(n.right)
+            else:
+                leaves.append(n)
+
+        flatten(node)
+        sums = [
+            leaf
+            for leaf in leaves
+            if isinstance(leaf, T.Agg)
+            and leaf.func == "sum"
+            and not leaf.steps
+            and len(leaf.many) == 1
+            and leaf.value is not None
+            and self.path_nodes.get(_group_key(self.alias, leaf.many)) == {id(leaf)}
+        ]
+        if len(sums) < 2 or len(sums) != len(leaves) or len({s.many[0].source_column for s in sums}) != 1:
+            return None
+        branches: list[exp.Select] = []
+        for agg in sums:
+            step = agg.many[0]
+            records, aliases, _ = self.records_scope(self.alias, [step])
+            assert agg.value is not None
+            value = records.value(agg.value).sql
+            records.prepare_groups([agg.where])
+            where = records.condition(agg.where) if agg.where is not None else None
+            fk = D.column(aliases[0], step.target_column)
+            branch = exp.select(
+                exp.alias_(fk, "k", copy=False), exp.alias_(value, "v", copy=False), copy=False
+            ).from_(D.table(step.target, aliases[0]), copy=False)
+            for j in records.from_joins():
+                branch = branch.join(j, copy=False)
+            branches.append(branch.where(where, copy=False) if where is not None else branch)
+        alias = self.ctx.alias("channels")
+        union = exp.union(*branches, distinct=False, copy=False)
+        rows = exp.Subquery(this=union, alias=exp.TableAlias(this=exp.to_identifier("u")))
+        grouped = (
+            exp.select(exp.column("k", "u"), exp.alias_(exp.Sum(this=exp.column("v", "u")), "s"), copy=False)
+            .from_(rows, copy=False)
+            .group_by(exp.column("k", "u"), copy=False)
+        )
+        table = exp.Subquery(this=grouped, alias=exp.TableAlias(this=exp.to_identifier(alias)))
+        self.channels.append((table, sums[0].many[0].source_column))
+        total = Typed(exp.Coalesce(this=D.column(alias, "s"), expressions=[exp.Literal.number(0)]), "number")
+        self.channel_sums[id(node)] = total
+        return total
 
     def literal(self, v: object) -> exp.Expr:
         if v is None:
@@ -278,7 +354,11 @@ class Scope:
         of a shared refresh find each other's tables. Nested scopes are prepared too, so a two-step
         aggregate can find the per-parent table a nested scope builds (see ``via_parent``).
         """
-        aggregates, _ = _in_scope(nodes)
+        aggregates, tests = _in_scope(nodes)
+        reads: list[T.Agg | T.Exists] = [*aggregates, *tests]
+        for node in reads:  # (those after a to-one step start elsewhere: no channel_sum there)
+            for n in range(1, len(node.many) + 1):
+                self.path_nodes.setdefault(_group_key(self.alias, node.many[:n]), set()).add(id(node))
         aggregates = [agg for agg in aggregates if not self.own_table(agg)]  # prepared when compiled
         paths: list[tuple[T.Agg, str, list[Step]]] = []
         for agg in aggregates:

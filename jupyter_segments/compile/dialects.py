@@ -36,6 +36,12 @@ ENFORCES_FOREIGN_KEYS = {"postgres", "duckdb"}
 # 180 vs 195 ms (DuckDB 1M: 76 -> 68 ms and 142 -> 126 ms, the hand-written SQL 63 and 125 ms).
 SEMI_JOIN_DRIVES_ALL = {"duckdb"}
 
+# Where sum(a.x) + sum(b.y) + ... over different paths is one UNION ALL of the records and one GROUP
+# BY (compiler.Scope.channel_sum) instead of a grouped table per path. DuckDB, TPC-DS sf=1, three
+# sales channels: three tables 1.04-1.71x the hand-written UNION ALL (median ~1.35), the UNION ALL
+# table ~1.1 (bench/results/findings.md). Not measured elsewhere yet.
+UNION_SUMS = {"duckdb"}
+
 # Where all()'s offending records are counted as SUM(CASE WHEN filter THEN 0 ELSE 1 END): one CASE,
 # and SUM over a value never NULL (DuckDB, 1M customers: 90 -> 83 ms, the hand-written HAVING MIN(...)
 # 81 ms). Elsewhere COUNT(CASE WHEN <not true> THEN 1 END): PostgreSQL, 100k customers, runs that
