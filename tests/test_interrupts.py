@@ -131,7 +131,11 @@ PG_CHILD = textwrap.dedent(
 def test_ctrl_c_cancels_a_postgres_query(tmp_path):
     from conftest import server_url
 
-    url = server_url("postgres")
+    from jupyter_segments.backends.sqlalchemy_backend import normalize_url
+
+    # The server's own maintenance database: the child only sleeps on the server and reads 42, and the
+    # URL's database may not exist (the suite loads the demo into a database of its own, js_test_<pid>).
+    url = normalize_url(server_url("postgres")).set(database="postgres").render_as_string(hide_password=False)
     child = tmp_path / "pg_child.py"
     child.write_text(PG_CHILD)
     done = subprocess.run(
