@@ -292,6 +292,124 @@ SEGMENTS: list[Segment] = [
             "HAVING MAX(d_date) < DATE '2002-09-01' AND COUNT(*) >= 40",
         ),
     ),
+    # more CRM segments of the same kinds
+    Segment(
+        "count_store_2001",
+        "to_one",
+        "count(store_sales where date_dim.d_year = 2001) >= 20",
+        (
+            "SELECT ss_customer_sk FROM store_sales JOIN date_dim ON d_date_sk = ss_sold_date_sk "
+            "WHERE d_year = 2001 AND ss_customer_sk IS NOT NULL GROUP BY ss_customer_sk HAVING COUNT(*) >= 20",
+        ),
+    ),
+    Segment(
+        "web_spend_2002",
+        "to_one",
+        "sum(web_sales.ws_net_paid where date_dim.d_year = 2002) > 5000",
+        (
+            "SELECT ws_bill_customer_sk FROM web_sales JOIN date_dim ON d_date_sk = ws_sold_date_sk "
+            "WHERE d_year = 2002 AND ws_bill_customer_sk IS NOT NULL GROUP BY ws_bill_customer_sk "
+            "HAVING SUM(ws_net_paid) > 5000",
+        ),
+    ),
+    Segment(
+        "store_visits",
+        "control",
+        "count_distinct(store_sales.ss_ticket_number) >= 5",
+        (
+            "SELECT ss_customer_sk FROM store_sales WHERE ss_customer_sk IS NOT NULL GROUP BY ss_customer_sk "
+            "HAVING COUNT(DISTINCT ss_ticket_number) >= 5",
+        ),
+    ),
+    Segment(
+        "returns_and_store_count",
+        "any",
+        "any(store_returns where sr_return_amt > 500) and count(store_sales) >= 30",
+        (
+            "SELECT ss_customer_sk FROM store_sales WHERE ss_customer_sk IN "
+            "(SELECT sr_customer_sk FROM store_returns WHERE sr_return_amt > 500) "
+            "GROUP BY ss_customer_sk HAVING COUNT(*) >= 30",
+        ),
+    ),
+    Segment(
+        "catalog_not_web",
+        "any",
+        "none(web_sales) and any(catalog_sales where cs_net_paid > 5000)",
+        (
+            "SELECT cs_bill_customer_sk FROM catalog_sales WHERE cs_net_paid > 5000 "
+            "AND cs_bill_customer_sk IS NOT NULL "
+            "EXCEPT SELECT ws_bill_customer_sk FROM web_sales",
+        ),
+    ),
+    Segment(
+        "texas_store_spend",
+        "control",
+        "customer_address.ca_state = 'TX' and sum(store_sales.ss_net_paid) > 20000",
+        (
+            "SELECT c_customer_sk FROM customer JOIN customer_address ON ca_address_sk = c_current_addr_sk "
+            "JOIN (SELECT ss_customer_sk, SUM(ss_net_paid) AS s FROM store_sales GROUP BY ss_customer_sk) t "
+            "ON t.ss_customer_sk = c_customer_sk WHERE ca_state = 'TX' AND t.s > 20000",
+        ),
+    ),
+    Segment(
+        "lapsed_catalog",
+        "to_one",
+        "max(catalog_sales.date_dim.d_date) < '2001-01-01'",
+        (
+            "SELECT cs_bill_customer_sk FROM catalog_sales JOIN date_dim ON d_date_sk = cs_sold_date_sk "
+            "WHERE cs_bill_customer_sk IS NOT NULL GROUP BY cs_bill_customer_sk "
+            "HAVING MAX(d_date) < DATE '2001-01-01'",
+        ),
+    ),
+    Segment(
+        "web_avg_and_count",
+        "control",
+        "avg(web_sales.ws_net_paid) > 400 and count(web_sales) >= 5",
+        (
+            "SELECT ws_bill_customer_sk FROM web_sales WHERE ws_bill_customer_sk IS NOT NULL "
+            "GROUP BY ws_bill_customer_sk HAVING AVG(ws_net_paid) > 400 AND COUNT(*) >= 5",
+        ),
+    ),
+    Segment(
+        "jewelry_buyers",
+        "control",
+        "count(store_sales where item.i_category = 'Jewelry') >= 5",
+        (
+            "SELECT ss_customer_sk FROM store_sales JOIN item ON i_item_sk = ss_item_sk "
+            "WHERE i_category = 'Jewelry' AND ss_customer_sk IS NOT NULL GROUP BY ss_customer_sk "
+            "HAVING COUNT(*) >= 5",
+        ),
+    ),
+    Segment(
+        "germans_online",
+        "any",
+        "c_birth_country = 'GERMANY' and (any(web_sales) or any(catalog_sales))",
+        (
+            "SELECT c_customer_sk FROM customer WHERE c_birth_country = 'GERMANY' AND c_customer_sk IN "
+            "(SELECT ws_bill_customer_sk FROM web_sales UNION SELECT cs_bill_customer_sk FROM catalog_sales)",
+        ),
+    ),
+    Segment(
+        "web_categories",
+        "to_one",
+        "count_distinct(web_sales.item.i_category) >= 8",
+        (
+            "SELECT ws_bill_customer_sk FROM web_sales JOIN item ON i_item_sk = ws_item_sk "
+            "WHERE ws_bill_customer_sk IS NOT NULL GROUP BY ws_bill_customer_sk "
+            "HAVING COUNT(DISTINCT i_category) >= 8",
+        ),
+    ),
+    Segment(
+        "young_two_channels",
+        "channels",
+        "c_birth_year >= 1980 and sum(store_sales.ss_net_paid) + sum(web_sales.ws_net_paid) > 30000",
+        (
+            "SELECT c_customer_sk FROM customer JOIN (SELECT k, SUM(v) AS s FROM ("
+            "SELECT ss_customer_sk AS k, ss_net_paid AS v FROM store_sales UNION ALL "
+            "SELECT ws_bill_customer_sk, ws_net_paid FROM web_sales) u GROUP BY k) t ON t.k = c_customer_sk "
+            "WHERE c_birth_year >= 1980 AND t.s > 30000",
+        ),
+    ),
     # (c) one sum per channel, added
     Segment(
         "three_channels",

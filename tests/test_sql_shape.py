@@ -430,3 +430,34 @@ def test_sums_over_several_paths_join_the_table_that_drives_the_query(gaps_ws):
         + " AND (SELECT count(*) FROM calls x WHERE x.ck = c.ck) >= 2"
     )
     assert set(ws.member_keys(text)) == keys(ws, hand) == set(gaps_ws[False].member_keys(text))
+
+
+@pytest.mark.parametrize(
+    ("text", "hand"),
+    [
+        (
+            "born < 1960 and (any(sales where paid > 80) or any(web where paid > 70))",
+            """SELECT ck FROM customer WHERE born < 1960 AND ck IN (SELECT ck FROM sales WHERE paid > 80
+               UNION SELECT ck FROM web WHERE paid > 70)""",
+        ),
+        (
+            "any(sales where paid > 95) or any(web where paid > 75) or born > 1975",
+            """SELECT ck FROM customer WHERE born > 1975 OR ck IN (SELECT ck FROM sales WHERE paid > 95
+               UNION SELECT ck FROM web WHERE paid > 75)""",
+        ),
+        (
+            "not (any(sales where paid > 80) or any(web where paid > 70))",  # under NOT: two anti-joins
+            """SELECT ck FROM customer EXCEPT (SELECT ck FROM sales WHERE paid > 80
+               UNION SELECT ck FROM web WHERE paid > 70)""",
+        ),
+    ],
+)
+@pytest.mark.parametrize("trusted", [False, True])
+def test_an_or_of_semi_joins_from_one_key_is_one_semi_join_on_duckdb(gaps_ws, trusted, text, hand):
+    """``k IN (a) OR k IN (b)`` is ``k IN (a UNION ALL b)`` (same truth value, NULLs included); DuckDB
+    ran two MARK joins over every child key (TPC-DS sf=1: 4.8x the hand-written IN (... UNION ...))."""
+    ws = gaps_ws[trusted]
+    sql = ws.compile(text, pretty=False)
+    assert ("UNION ALL" in sql) == (not text.startswith("not"))
+    assert "UNION" not in ws.compile(text, dialect="postgres", pretty=False)
+    assert set(ws.member_keys(text)) == {k for k in keys(ws, hand) if not pd.isna(k)}

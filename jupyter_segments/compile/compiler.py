@@ -321,6 +321,28 @@ class Scope:
         self.channel_sums[id(node)] = total
         return total
 
+    def merge_semi_joins(self, items: list[exp.Expr]) -> list[exp.Expr]:
+        """``k IN (SELECT fk FROM a ...) OR k IN (SELECT fk FROM b ...)`` as one
+        ``k IN (SELECT fk FROM a ... UNION ALL SELECT fk FROM b ...)``: TRUE, NULL and FALSE alike
+        (a match in either; else NULL if either holds a NULL; else FALSE). Not under NOT, where explain
+        (``build_columns``) filters each semi-join to one customer (``compile._only_customer``)."""
+        mine = {id(test) for test, _ in self.semi_joins}
+        by_key: dict[str, list[exp.In]] = {}
+        for item in items:
+            if isinstance(item, exp.In) and id(item) in mine:
+                by_key.setdefault(item.this.sql(), []).append(item)
+        out: list[exp.Expr] = []
+        for item in items:
+            group = by_key.get(item.this.sql(), []) if isinstance(item, exp.In) and id(item) in mine else []
+            if len(group) < 2:
+                out.append(item)
+            elif item is group[0]:
+                union = exp.union(*(g.args["query"].this for g in group), distinct=False, copy=False)
+                out.append(exp.In(this=item.this, query=exp.Subquery(this=union)))
+                merged = {id(g) for g in group}  # no longer one path's semi-join: it drives nothing
+                self.semi_joins = [(t, steps) for t, steps in self.semi_joins if id(t) not in merged]
+        return out
+
     def literal(self, v: object) -> exp.Expr:
         if v is None:
             return exp.Null()
@@ -500,7 +522,10 @@ class Scope:
         if isinstance(node, T.And):
             return exp.and_(*(self.condition(i) for i in node.items), copy=False)
         if isinstance(node, T.Or):
-            return exp.or_(*(self.condition(i) for i in node.items), copy=False)
+            parts = [self.condition(i) for i in node.items]
+            if self.dialect in D.SEMI_JOIN_UNION and not self.under_not:
+                parts = self.merge_semi_joins(parts)
+            return exp.or_(*parts, copy=False)
         if isinstance(node, T.Not):
             if isinstance(node.operand, (T.SetOp, T.SegmentRef)):
                 return _not_true(self.condition(node.operand))
