@@ -239,7 +239,65 @@ def _customer_atoms() -> st.SearchStrategy[Cond]:
             ("active = false", lambda e: O.cmp(e.c.active, "=", False)),
         ]
     )
-    return st.one_of(age_cmp, age_between, country, country_in, nulls, _aggregate(), _exists())
+    return st.one_of(age_cmp, age_between, country, country_in, nulls, _aggregate(), _exists(), _new_forms())
+
+
+def _ranked(e: Env, values: pd.Series, top: bool, amount: int, percent: bool) -> O.Bool:
+    """``top/bottom amount[%] by values``: ranked among customers with a value, ties to the smaller key."""
+    known = values[values.notna()].astype(float)
+    frame = pd.DataFrame({"v": known, "k": known.index}).sort_values(["v", "k"], ascending=[not top, True])
+    keep = -(-amount * len(frame) // 100) if percent else amount  # ceil in integers
+    return O.tv(pd.Series(e.c.index.isin(frame["k"].iloc[:keep]), index=e.c.index))
+
+
+def _new_forms() -> st.SearchStrategy[Cond]:
+    """Issue 14's forms: functions, CASE, arithmetic inside an aggregate, ranking."""
+    lower = st.sampled_from(["de", "fr", "DE"]).map(
+        lambda v: (f"lower(country) = '{v}'", lambda e, v=v: O.cmp(e.c.country.str.lower(), "=", v))
+    )
+    coalesce = st.tuples(st.integers(0, 9), st.sampled_from(_OPS), st.integers(0, 9)).map(
+        lambda t: (
+            f"coalesce(age, {t[0]}) {t[1]} {t[2]}",
+            lambda e, t=t: O.cmp(e.c.age.fillna(t[0]), t[1], t[2]),
+        )
+    )
+    greatest = st.tuples(st.integers(0, 9), st.integers(0, 9)).map(
+        lambda t: (
+            f"greatest(age, {t[0]}) = {t[1]}",
+            # NULL only when every argument is: greatest(NULL, 3) is 3
+            lambda e, t=t: O.cmp(e.c.age.astype("Float64").fillna(t[0]).clip(lower=t[0]), "=", t[1]),
+        )
+    )
+    case = st.integers(0, 9).map(
+        lambda n: (
+            f"case when age > {n} then 'old' else 'young' end = 'old'",
+            lambda e, n=n: O.cmp(e.c.age, ">", n).fillna(False).astype("boolean"),
+        )
+    )
+    times_two = st.tuples(st.sampled_from(_OPS), st.integers(-4, 20)).map(
+        lambda t: (
+            f"sum(orders.amount * 2 - 1) {t[0]} {t[1]}",
+            lambda e, t=t: O.cmp(
+                O.aggregate(e.o.assign(v=e.o.amount * 2 - 1), "customer_id", e.c.index, "sum", "v"),
+                t[0],
+                t[1],
+            ),
+        )
+    )
+    ranking = st.tuples(st.booleans(), st.integers(1, 5), st.booleans(), st.booleans()).map(
+        lambda t: (
+            f"{'top' if t[0] else 'bottom'} {t[1] * (20 if t[2] else 1)}{'%' if t[2] else ''} by "
+            + ("sum(orders.amount)" if t[3] else "age"),
+            lambda e, t=t: _ranked(
+                e,
+                O.aggregate(e.o, "customer_id", e.c.index, "sum", "amount") if t[3] else e.c.age,
+                t[0],
+                t[1] * (20 if t[2] else 1),
+                t[2],
+            ),
+        )
+    )
+    return st.one_of(lower, coalesce, greatest, case, times_two, ranking)
 
 
 def _conditions() -> st.SearchStrategy[Cond]:
