@@ -307,6 +307,7 @@ def test_catalog_on_postgresql(conn, oracle):
         with cat.engine.begin() as c:
             c.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
         cat.close()
+        H.drop_postgres_database(url)  # tests leave no database behind
 
 
 def test_catalog_url_for_sqlite(tmp_path):
