@@ -13,11 +13,12 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import require_module
 
 from jupyter_segments.errors import SegmentError
 from jupyter_segments.workspace import Workspace, connect
 
-sklearn = pytest.importorskip("sklearn")  # the ml extra; installed with the test extra
+sklearn = require_module("sklearn", module_level=True)  # a default dependency; skip/fail through conftest
 from sklearn.metrics import roc_auc_score  # noqa: E402
 
 N = 4000

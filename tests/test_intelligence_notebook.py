@@ -15,12 +15,13 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from conftest import require_module
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK = ROOT / "notebooks" / "intelligence.ipynb"
 
-pytest.importorskip("sklearn")
-pytest.importorskip("nbclient")
+require_module("sklearn", module_level=True)
+require_module("nbclient", module_level=True)
 
 FACTS = """
 import json

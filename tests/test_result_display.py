@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import test_magics
-from conftest import DEMO_ANCHOR
+from conftest import DEMO_ANCHOR, require_module
 from IPython.core.error import UsageError
 from test_magics import html, plain, run
 
@@ -408,7 +408,7 @@ def test_card_without_definition_projections():
 
 
 def test_segment_view_and_builder_previews(tmp_path):
-    pytest.importorskip("ipywidgets")
+    require_module("ipywidgets")
     import jupyter_segments as js
     from jupyter_segments.ui import SegmentBuilder, SegmentView
 
