@@ -178,6 +178,11 @@ def test_tsql_rules(ws: Workspace) -> None:
     assert not re.search(r"\b(TRUE|FALSE)\b", code, re.I), "T-SQL has no boolean literals"
     assert not re.search(r"\bILIKE\b|\bLIMIT\b|\bCURRENT_DATE\b", code, re.I)
     assert " TOP " not in code or "ORDER BY" in code
+    # GREATEST/LEAST exist only from SQL Server 2022: a CASE per pair of arguments, skipping NULLs
+    assert not re.search(r"\b(GREATEST|LEAST)\(", code)
+    assert "CASE WHEN 18 IS NULL OR c.age >= 18 THEN COALESCE(c.age, 18) ELSE 18 END" in " ".join(
+        code.split()
+    )
 
 
 def test_sqlite_rules(ws: Workspace) -> None:
@@ -241,3 +246,22 @@ def test_ordered_aggregates_use_what_each_database_has(ws: Workspace) -> None:
     assert "QUANTILE_CONT(CAST(" in code["duckdb"] and "MODE(" not in code["duckdb"]
     assert "PERCENTILE_CONT(0.5) WITHIN GROUP (ORDER BY" in code["postgres"]
     assert "MODE() WITHIN GROUP (ORDER BY" in code["postgres"]
+
+
+def test_tsql_extremes_skip_nulls_like_greatest_elsewhere() -> None:
+    """The CASE chain T-SQL gets for greatest/least (no GREATEST before SQL Server 2022), run on DuckDB:
+    the largest/smallest argument that is not NULL, NULL when all are."""
+    import duckdb
+    from sqlglot import exp
+
+    from jupyter_segments.compile import dialects as D
+
+    rows = [(1, None, 3), (5, 2, None), (None, None, None), (4, 4, 1), (None, 7, 2)]
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t AS SELECT * FROM (VALUES " + ", ".join(
+        "(" + ", ".join("NULL" if v is None else str(v) for v in r) + ")" for r in rows
+    ) + ") v(a, b, c)")  # fmt: skip
+    for name, pick in (("greatest", max), ("least", min)):
+        sql = D._least_greatest(name, [exp.column(c) for c in "abc"], "tsql").sql("duckdb")
+        got = [r[0] for r in con.execute(f"SELECT {sql} FROM t").fetchall()]
+        assert got == [pick((v for v in r if v is not None), default=None) for r in rows], name

@@ -295,7 +295,10 @@ FUNCTION_TEMPLATES: dict[str, dict[str, str]] = {
 
 # Where GREATEST/LEAST skip NULL arguments; elsewhere (MySQL, SQLite's MAX/MIN, the warehouses) one
 # NULL makes the result NULL, so each argument is replaced by the first non-NULL one from it on.
-GREATEST_SKIPS_NULLS = {"postgres", "duckdb", "tsql", "redshift"}
+GREATEST_SKIPS_NULLS = {"postgres", "duckdb", "redshift"}
+# T-SQL has GREATEST/LEAST only from SQL Server 2022: there a CASE per pair of arguments (a subquery
+# over VALUES would not be allowed inside an aggregate).
+CASE_EXTREMES = {"tsql"}
 
 
 def function_sql(name: str, args: list[exp.Expr], dialect: str) -> exp.Expr:
@@ -318,6 +321,19 @@ def function_sql(name: str, args: list[exp.Expr], dialect: str) -> exp.Expr:
 
 
 def _least_greatest(name: str, args: list[exp.Expr], dialect: str) -> exp.Expr:
+    if dialect in CASE_EXTREMES:
+        # pairwise, skipping NULLs: CASE WHEN b IS NULL OR a >= b THEN COALESCE(a, b) ELSE b END
+        better = exp.GTE if name == "greatest" else exp.LTE
+        out = args[0]
+        for b in args[1:]:
+            keep = exp.or_(
+                exp.Is(this=b.copy(), expression=exp.Null()), better(this=out.copy(), expression=b.copy())
+            )
+            out = exp.Case(
+                ifs=[exp.If(this=keep, true=exp.Coalesce(this=out.copy(), expressions=[b.copy()]))],
+                default=b.copy(),
+            )
+        return exp.Paren(this=out)
     if dialect not in GREATEST_SKIPS_NULLS:
         args = [
             exp.Coalesce(this=a.copy(), expressions=[b.copy() for j, b in enumerate(args) if j != i])

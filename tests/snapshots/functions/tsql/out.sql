@@ -46,8 +46,12 @@ WHERE
       )
     ))
   ) = 4
-  AND GREATEST(c.age, 18) < (
-    LEAST(c.age, 90)
+  AND (
+    CASE WHEN 18 IS NULL OR c.age >= 18 THEN COALESCE(c.age, 18) ELSE 18 END
+  ) < (
+    (
+      CASE WHEN 90 IS NULL OR c.age <= 90 THEN COALESCE(c.age, 90) ELSE 90 END
+    )
   ) + (
     1
   );
@@ -100,8 +104,12 @@ WHERE
       )
     ))
   ) = 4
-  AND GREATEST(c.age, 18) < (
-    LEAST(c.age, 90)
+  AND (
+    CASE WHEN 18 IS NULL OR c.age >= 18 THEN COALESCE(c.age, 18) ELSE 18 END
+  ) < (
+    (
+      CASE WHEN 90 IS NULL OR c.age <= 90 THEN COALESCE(c.age, 90) ELSE 90 END
+    )
   ) + (
     1
   );
