@@ -109,7 +109,6 @@ class Model:
     _steps: dict[tuple[Any, ...], dict[str, Step]] = field(default_factory=dict)  # see steps_from
     # (table, column) -> (how many values appear more than once, the smallest of them): read once.
     _duplicates: dict[tuple[str, str], tuple[int, Any]] = field(default_factory=dict)
-    _checked_parents: set[tuple[str, str]] = field(default_factory=set)
     # Refreshes keep members in <prefix>members__<segment> tables and scratch work in _js_* tables:
     # not customer data, so not listed (a user's own "club_members__2024" is).
     members_prefix: str = "seg_"
@@ -220,7 +219,6 @@ class Model:
         self._inferred = None
         self._steps.clear()
         self._duplicates.clear()
-        self._checked_parents.clear()
 
     # --- relationships ----------------------------------------------------------------------------
     def add_relationship(
@@ -329,8 +327,6 @@ class Model:
 
     def require_parent_key(self, rel: Relationship) -> None:
         """The parent side of a relationship must be a key, or each child row would meet several parents."""
-        if (rel.parent, rel.parent_column) in self._checked_parents:
-            return
         if rel.parent == self.customer and rel.parent_column == self.customer_key:
             advice = "a key must identify one customer"
         elif rel.child == self.customer:
@@ -344,8 +340,7 @@ class Model:
                 f"{rel.child} rows would each meet several {rel.parent} rows: relate on a unique column "
                 f"of {rel.parent}"
             )
-        self.require_unique(rel.parent, rel.parent_column, advice)
-        self._checked_parents.add((rel.parent, rel.parent_column))
+        self.require_unique(rel.parent, rel.parent_column, advice)  # one query per key, remembered
 
     def inferred(self) -> list[Relationship]:
         """Links from foreign-key constraints, then from ``<table>_id`` column names."""
