@@ -24,6 +24,9 @@ class Tables:
     runs: sa.Table
     measures: sa.Table
     exports: sa.Table
+    tags: sa.Table
+    subscriptions: sa.Table
+    member_changes: sa.Table
 
 
 def make_tables(schema: str | None = None) -> Tables:
@@ -134,16 +137,59 @@ def make_tables(schema: str | None = None) -> Tables:
         sa.Column("started_at", sa.DateTime, nullable=False),
         sa.Column("finished_at", sa.DateTime),
     )
-    return Tables(md, schema_version, settings, segments, versions, runs, measures, exports)
+    # Version 2 (issue 21): tags (segments as code), change subscriptions, who joined and left per run.
+    tags = sa.Table(
+        "segment_tags",
+        md,
+        sa.Column("segment_id", sa.Integer, sa.ForeignKey(segments.c.id, ondelete="CASCADE"), nullable=False),
+        sa.Column("tag", sa.String(200), nullable=False),
+        sa.UniqueConstraint("segment_id", "tag"),
+    )
+    subscriptions = sa.Table(
+        "subscriptions",
+        md,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("segment_id", sa.Integer, sa.ForeignKey(segments.c.id, ondelete="CASCADE"), nullable=False),
+        sa.Column("destination", sa.String(100), nullable=False),
+        sa.Column("options", text, nullable=False, default="{}"),  # JSON; secrets are refused, never stored
+        sa.Column("created_at", sa.DateTime, nullable=False),
+    )
+    member_changes = sa.Table(
+        "member_changes",
+        md,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("segment_id", sa.Integer, sa.ForeignKey(segments.c.id, ondelete="CASCADE"), nullable=False),
+        sa.Column("run_id", sa.Integer, nullable=False),
+        sa.Column("change", sa.String(10), nullable=False),  # joined | left
+        sa.Column("key", text, nullable=False),  # JSON: the customer key keeps its type
+        sa.Index("ix_member_changes_segment", "segment_id", "run_id"),
+    )
+    return Tables(
+        md, schema_version, settings, segments, versions, runs, measures, exports, tags, subscriptions,
+        member_changes,
+    )  # fmt: skip
+
+
+_V2_TABLES = ("segment_tags", "subscriptions", "member_changes")
 
 
 def _v1(conn: sa.Connection, t: Tables) -> None:
-    """Version 1: every table."""
+    """Version 1: every table of version 1."""
     t.metadata.create_all(
-        conn, tables=[tbl for name, tbl in t.metadata.tables.items() if not name.endswith("schema_version")]
+        conn,
+        tables=[
+            tbl
+            for tbl in t.metadata.tables.values()
+            if tbl.name != "schema_version" and tbl.name not in _V2_TABLES
+        ],
     )
 
 
+def _v2(conn: sa.Connection, t: Tables) -> None:
+    """Version 2: segment tags, change subscriptions, the members who joined and left per run."""
+    t.metadata.create_all(conn, tables=[t.tags, t.subscriptions, t.member_changes])
+
+
 # MIGRATIONS[i] upgrades from version i to i + 1. Append, never edit a released entry.
-MIGRATIONS: list[Callable[[sa.Connection, Tables], None]] = [_v1]
+MIGRATIONS: list[Callable[[sa.Connection, Tables], None]] = [_v1, _v2]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -424,7 +424,9 @@ class Catalog:
 
     def delete_segment(self, segment_id: int, conn: sa.Connection) -> None:
         # Children first: not every database enforces ON DELETE CASCADE (SQLite needs a pragma).
-        for tbl in (self.t.runs, self.t.versions, self.t.exports):
+        for tbl in (
+            self.t.runs, self.t.versions, self.t.exports, self.t.tags, self.t.subscriptions, self.t.member_changes,
+        ):  # fmt: skip
             conn.execute(tbl.delete().where(tbl.c.segment_id == segment_id))
         conn.execute(self.t.segments.delete().where(self.t.segments.c.id == segment_id))
 
@@ -692,6 +694,77 @@ class Catalog:
             q = q.where(e.c.segment_id == segment_id)
         with self.engine.connect() as c:
             return [dict(m._mapping) for m in c.execute(q)]
+
+    # --- tags (segments as code) -------------------------------------------------------------------
+    def tags(self, segment_id: int | None = None) -> dict[int, list[str]]:
+        """Segment id -> its tags, sorted (only ``segment_id``'s when given)."""
+        t = self.t.tags
+        q = sa.select(t.c.segment_id, t.c.tag).order_by(t.c.segment_id, t.c.tag)
+        if segment_id is not None:
+            q = q.where(t.c.segment_id == segment_id)
+        found: dict[int, list[str]] = {}
+        with self.engine.connect() as c:
+            for row in c.execute(q):
+                found.setdefault(int(row.segment_id), []).append(row.tag)
+        return found
+
+    def set_tags(self, segment_id: int, tags: Sequence[str], conn: sa.Connection) -> None:
+        t = self.t.tags
+        conn.execute(t.delete().where(t.c.segment_id == segment_id))
+        for tag in sorted(set(tags)):
+            conn.execute(t.insert().values(segment_id=segment_id, tag=tag))
+
+    # --- change subscriptions and the members who joined and left ------------------------------------
+    def add_subscription(self, segment_id: int, destination: str, options: Mapping[str, Any]) -> int:
+        with self.transaction() as c:
+            result = c.execute(
+                self.t.subscriptions.insert().values(
+                    segment_id=segment_id,
+                    destination=destination,
+                    options=_json(dict(options)),
+                    created_at=now(),
+                )  # fmt: skip
+            )
+            return int(_inserted_key(result))
+
+    def subscription_rows(self, segment_id: int) -> list[dict[str, Any]]:
+        s = self.t.subscriptions
+        q = sa.select(s).where(s.c.segment_id == segment_id).order_by(s.c.id)
+        with self.engine.connect() as c:
+            return [{**m._mapping, "options": json.loads(m.options)} for m in c.execute(q)]
+
+    def remove_subscription(self, segment_id: int, subscription_id: int) -> bool:
+        s = self.t.subscriptions
+        with self.transaction() as c:
+            done = c.execute(s.delete().where(s.c.id == subscription_id, s.c.segment_id == segment_id))
+            return bool(done.rowcount)
+
+    def add_member_changes(
+        self, segment_id: int, run_id: int, changes: Sequence[tuple[str, Any]], conn: sa.Connection
+    ) -> None:
+        """Record who joined and left at run ``run_id``: (``joined`` or ``left``, key) pairs."""
+        if changes:
+            conn.execute(
+                self.t.member_changes.insert(),
+                [
+                    {"segment_id": segment_id, "run_id": run_id, "change": change, "key": _json(key)}
+                    for change, key in changes
+                ],
+            )
+
+    def member_change_rows(self, segment_id: int, since: dt.datetime | None = None) -> list[dict[str, Any]]:
+        """The recorded changes of a segment (run id, its finish time, change, key), oldest run first."""
+        m, r = self.t.member_changes, self.t.runs
+        q = (
+            sa.select(m.c.run_id, r.c.finished_at, m.c.change, m.c.key)
+            .join(r, r.c.id == m.c.run_id)
+            .where(m.c.segment_id == segment_id)
+            .order_by(m.c.run_id, m.c.id)
+        )
+        if since is not None:
+            q = q.where(r.c.finished_at >= since)
+        with self.engine.connect() as c:
+            return [{**row._mapping, "key": json.loads(row.key)} for row in c.execute(q)]
 
     # --- helpers ----------------------------------------------------------------------------------
     def _one(self, query: sa.Select, conn: sa.Connection | None = None) -> dict[str, Any] | None:
