@@ -14,9 +14,11 @@ import ipywidgets as W
 
 CSS = """
 <style>
-.jseg-root { font-family: var(--jp-ui-font-family); font-size: var(--jp-ui-font-size1);
+.jseg-root { --jseg-s1: 4px; --jseg-s2: 8px; --jseg-s3: 12px; --jseg-s4: 16px; /* the one spacing scale */
+  font-family: var(--jp-ui-font-family); font-size: var(--jp-ui-font-size1);
   color: var(--jp-ui-font-color1); background: var(--jp-layout-color1);
-  border: 1px solid var(--jp-border-color2); border-radius: 4px; padding: 12px 14px; gap: 8px; }
+  border: 1px solid var(--jp-border-color2); border-radius: 4px; padding: var(--jseg-s3) var(--jseg-s4);
+  gap: var(--jseg-s2); }
 .jseg-title { font-size: var(--jp-ui-font-size3); font-weight: 600; color: var(--jp-ui-font-color0);
   margin: 0 0 2px 0; }
 .jseg-subtitle { color: var(--jp-ui-font-color2); font-size: var(--jp-ui-font-size1); }
