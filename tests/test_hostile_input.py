@@ -128,3 +128,46 @@ def test_caret_stays_under_the_fault_after_tabs_and_wide_characters():
 
 def test_recursion_limit_untouched():
     assert sys.getrecursionlimit() <= 10_000  # we refuse deep input; we do not raise Python's limit
+
+
+@pytest.mark.parametrize(
+    "text, column",
+    [
+        ("age > 1e400", 7),  # float() made it inf: compiled as a column named inf
+        ("age > " + "9" * 5000, 7),  # int() refused more than 4,300 digits with a ValueError
+        ("age between 1 and -1e999", 20),
+        ("signup_date in last 100000 years", 21),  # ValueError: year -97974 is out of range
+        ("signup_date in last 999999999 days", 21),  # OverflowError
+        ("signup_date in last 99999999999999999999999999 days", 21),
+    ],
+    ids=lambda v: v[:40] if isinstance(v, str) else v,
+)
+def test_numbers_and_spans_out_of_range_are_refused_at_the_caret(ws, text, column):
+    for call in (ws.compile, ws.count, ws.check):
+        with pytest.raises(SegmentError, match="out of range|at most") as e:
+            call(text)
+        assert (e.value.line, e.value.column) == (1, column) and "^" in str(e.value)
+
+
+def test_the_longest_span_allowed_is_counted(ws):
+    assert ws.count("signup_date in last 1000 years", as_of="2030-01-01") == ws.count(
+        "signup_date <= date '2030-01-01'"
+    )
+
+
+@pytest.mark.parametrize("value", [float("inf"), float("-inf"), float("nan"), 1e400, -1e400])
+def test_non_finite_parameters_are_refused(ws, value):
+    # They were compiled as a column named inf (or NULL for nan: a silently different condition).
+    for call in (ws.compile, ws.count):
+        with pytest.raises(SegmentError, match="not a finite number") as e:
+            call("age > {x}", params={"x": value})
+        assert (e.value.line, e.value.column) == (1, 7)
+    with pytest.raises(SegmentError, match="not a finite number"):
+        ws.count("age in {xs}", params={"xs": [1, value]})
+
+
+@pytest.mark.parametrize("as_of", ["0001-01-01", "0999-12-31", 20240101, 2024.5, "9999-12-31"])
+def test_as_of_out_of_range_or_of_the_wrong_type_is_a_clear_message(ws, as_of):
+    for text in ("signup_date in last 30 days", "signup_date in this year", "signup_date in previous month"):
+        with pytest.raises(SegmentError, match="as_of"):
+            ws.count(text, as_of=as_of)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -36,8 +37,14 @@ def _scalar(value: Any, node: A.Param, text: str) -> Any:
         value = value.item()
     if hasattr(value, "to_pydatetime"):  # pandas Timestamp
         value = value.to_pydatetime()
-    if isinstance(value, float) and value != value:
-        value = None  # NaN means missing
+    if isinstance(value, float) and not math.isfinite(value):
+        # inf was written into SQL as a column named inf; NaN would quietly be another condition.
+        raise SegmentError(
+            f"{{{node.name}}} is {value!r}, not a finite number; use None for a missing value",
+            text=text,
+            pos=node.pos,
+            end=node.end,
+        )
     if not isinstance(value, _SCALARS):
         raise SegmentError(
             f"{{{node.name}}} is a {type(value).__name__}; only numbers, strings, booleans, dates and lists "

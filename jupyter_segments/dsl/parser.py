@@ -22,6 +22,7 @@ Keywords are case-insensitive and recognised by position, so a column may be cal
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import cast
@@ -75,6 +76,9 @@ _RESERVED = {
 # later stage (bind, compile, SQL generation) walks the tree recursively, so a deeper one is refused
 # here, with a caret, instead of ending in a RecursionError somewhere below.
 MAX_DEPTH = 64
+# The longest span of ``in last N units``: 1,000 years. A longer one reaches before year 1 (where
+# Python's dates and most databases' stop) and means "ever" anyway.
+MAX_SPAN = {"day": 366_000, "week": 52_200, "month": 12_000, "year": 1_000}
 
 
 def parse(text: str) -> A.Definition:
@@ -229,9 +233,7 @@ class _Parser:
     def rank(self, start: int) -> A.Rank:
         direction = self.advance().text.lower()
         amount_tok = self.advance()
-        amount: int | float = (
-            float(amount_tok.text) if not amount_tok.text.isdigit() else int(amount_tok.text)
-        )
+        amount = self.number(amount_tok)
         percent = self.at_op("%")
         if percent:
             self.advance()
@@ -294,7 +296,14 @@ class _Parser:
             unit = UNITS.get(unit_tok.text.lower()) if unit_tok.kind is T.IDENT else None
             if unit is None:
                 raise self.error("expected days, weeks, months or years", unit_tok)
-            return A.InLast(left, int(amount_tok.text), unit, **self.span(start))  # type: ignore[arg-type]
+            if len(amount_tok.text) > 7 or int(amount_tok.text) > MAX_SPAN[unit]:
+                raise self.error(
+                    f"in last {amount_tok.text[:20]} {unit}s is out of range: a span is at most "
+                    f"{MAX_SPAN[unit]:,} {unit}s (1,000 years)",
+                    amount_tok,
+                )
+            amount = int(amount_tok.text)
+            return A.InLast(left, amount, unit, **self.span(start))  # type: ignore[arg-type]
         if self.at_word("in") and not negated and self.peek().is_word("this", "previous", "year", "month"):
             period = self.period(left, start)
             if period is not None:
@@ -385,6 +394,13 @@ class _Parser:
             left = A.Arith(op, left, right, **self.span(start))  # type: ignore[arg-type]
         return left
 
+    def number(self, tok: Token) -> int | float:
+        """A number token's value; beyond a double's range (1e400, 5,000 digits) is an error at it: float()
+        made 1e400 inf, which SQL reads as a column name, and int() refuses over 4,300 digits."""
+        if math.isinf(float(tok.text)):
+            raise self.error(f"the number {tok.text[:20]}{'...' * (len(tok.text) > 20)} is out of range", tok)
+        return float(tok.text) if any(c in tok.text for c in ".eE") else int(tok.text)
+
     def interval(self, amount: A.Literal) -> A.Interval:
         """``30 days`` after ``+`` or ``-``: the number was read, the unit is the current token."""
         unit = INTERVAL_UNITS[self.advance().text.lower()]
@@ -424,8 +440,7 @@ class _Parser:
         start = tok.pos
         if tok.kind is T.NUMBER:
             self.advance()
-            value: int | float = float(tok.text) if any(c in tok.text for c in ".eE") else int(tok.text)
-            return A.Literal(value, pos=tok.pos, end=tok.end)
+            return A.Literal(self.number(tok), pos=tok.pos, end=tok.end)
         if tok.kind is T.STRING:
             self.advance()
             return A.Literal(tok.text, pos=tok.pos, end=tok.end)
