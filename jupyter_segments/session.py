@@ -310,6 +310,9 @@ class Session:
         self.backend.close()
 
 
+AS_OF_YEARS = (1001, 9998)
+
+
 def as_datetime(value: AsOf) -> dt.datetime:
     """The moment an ``as_of`` names (now if None); 'YYYY-MM-DD' text and dates are midnight."""
     if value is None:
@@ -319,9 +322,14 @@ def as_datetime(value: AsOf) -> dt.datetime:
             value = dt.datetime.fromisoformat(value)
         except ValueError:
             raise SegmentError(f"as_of '{value}' is not a date: write it as YYYY-MM-DD") from None
-AS_OF_YEARS = (1001, 9998)
-
-
+    if not isinstance(value, dt.date):
+        raise SegmentError(
+            f"as_of must be a date, a datetime or 'YYYY-MM-DD' text, not the {type(value).__name__} {value!r}"
+        )
+    # Windows reach 1,000 years back (parser.MAX_SPAN) and a day forward: within years 1 to 9999.
+    if not AS_OF_YEARS[0] <= value.year <= AS_OF_YEARS[1]:
+        first, last = AS_OF_YEARS
+        raise SegmentError(f"as_of {value.isoformat()} is out of range: use a year from {first} to {last}")
     if isinstance(value, dt.datetime):
         return value
     # A date: windows end on that date (for timestamps, at the end of that day: see is_whole_day).
@@ -331,14 +339,6 @@ AS_OF_YEARS = (1001, 9998)
 def is_whole_day(value: AsOf) -> bool:
     """True when as_of names a day rather than a moment: a date, or 'YYYY-MM-DD' text."""
     if isinstance(value, str):
-    if not isinstance(value, dt.date):
-        raise SegmentError(
-            f"as_of must be a date, a datetime or 'YYYY-MM-DD' text, not the {type(value).__name__} {value!r}"
-        )
-    # Windows reach 1,000 years back (parser.MAX_SPAN) and a day forward: within years 1 to 9999.
-    if not AS_OF_YEARS[0] <= value.year <= AS_OF_YEARS[1]:
-        first, last = AS_OF_YEARS
-        raise SegmentError(f"as_of {value.isoformat()} is out of range: use a year from {first} to {last}")
         return len(value.strip()) == 10
     return isinstance(value, dt.date) and not isinstance(value, dt.datetime)
 
