@@ -208,3 +208,53 @@ def test_connect_failures_are_segment_errors_with_a_timeout(monkeypatch):
             assert time.monotonic() - started < 30  # the 1 s timeout, not the driver's minutes
     finally:
         silent.close()
+
+
+def test_a_mysql_server_that_never_greets_times_out(monkeypatch):
+    # PyMySQL's connect_timeout covers the TCP connect only: a server that accepted and never sent its
+    # greeting hung js.connect(...) forever.
+    import socket
+
+    import jupyter_segments as js
+    from jupyter_segments.backends import sqlalchemy_backend as SB
+
+    monkeypatch.setattr(SB, "CONNECT_TIMEOUT", 1)
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    outcome: list[object] = []
+
+    def attempt() -> None:
+        try:
+            js.connect(f"mysql://u:{SECRET}@127.0.0.1:{silent.getsockname()[1]}/x").customers(
+                "customers", key="customer_id"
+            )
+        except BaseException as e:  # noqa: BLE001 - what comes out is what the test checks
+            outcome.append(e)
+
+    # In a thread, so that a hang fails the test instead of blocking the run.
+    worker = threading.Thread(target=attempt, daemon=True)
+    worker.start()
+    worker.join(60)
+    silent.close()
+    assert not worker.is_alive(), "js.connect hung on a server that never sent its greeting"
+    (error,) = outcome
+    assert isinstance(error, SegmentError), repr(error)
+    assert "cannot connect to mysql" in str(error) and "127.0.0.1" in str(error), str(error)
+    assert SECRET not in str(error) and "u:***@" in str(error)
+
+
+def test_the_mysql_handshake_timeout_does_not_limit_queries(monkeypatch):
+    # The handshake's read timeout must not stay on the connection: a query may run longer.
+    from conftest import server_url
+
+    from jupyter_segments.backends import open_backend
+    from jupyter_segments.backends import sqlalchemy_backend as SB
+
+    monkeypatch.setattr(SB, "CONNECT_TIMEOUT", 1)
+    url = sa.make_url(server_url("mysql")).set(database="mysql")  # the server only: no table is read
+    backend = open_backend(url.render_as_string(hide_password=False))
+    try:
+        assert backend.scalar("SELECT SLEEP(2.5) + 42") == 42
+    finally:
+        backend.close()

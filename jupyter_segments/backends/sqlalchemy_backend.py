@@ -102,12 +102,34 @@ CONNECT_TIMEOUT = 10
 
 def connect_args(url: sa.URL) -> dict[str, Any]:
     """The driver's connect timeout for ``url``: PostgreSQL (psycopg, psycopg2) and MySQL/MariaDB
-    (pymysql, mysqlclient) take ``connect_timeout`` in seconds; other drivers get nothing."""
+    (pymysql, mysqlclient) take ``connect_timeout`` in seconds; other drivers get nothing. PyMySQL's
+    covers the TCP connect only, so the server's greeting is read with a ``read_timeout`` too (lifted
+    once connected: see server_engine)."""
     if "connect_timeout" in url.query or CONNECT_TIMEOUT is None:
         return {}
-    if url.get_backend_name() in ("postgresql", "mysql", "mariadb"):
-        return {"connect_timeout": int(CONNECT_TIMEOUT)}
-    return {}
+    if url.get_backend_name() not in ("postgresql", "mysql", "mariadb"):
+        return {}
+    args: dict[str, Any] = {"connect_timeout": int(CONNECT_TIMEOUT)}
+    if _handshake_read_timeout(url):
+        args["read_timeout"] = int(CONNECT_TIMEOUT)
+    return args
+
+
+def _handshake_read_timeout(url: sa.URL) -> bool:
+    return url.get_driver_name() == "pymysql" and "read_timeout" not in url.query
+
+
+def server_engine(url: sa.URL) -> Engine:
+    """An engine for a database server with the connect timeout (catalogs use it too)."""
+    args = connect_args(url)
+    engine = sa.create_engine(url, pool_pre_ping=True, connect_args=args)
+    if "read_timeout" in args:
+
+        @sa.event.listens_for(engine, "connect")
+        def _lift_read_timeout(dbapi_conn, _record):  # noqa: ANN001 - DB-API objects
+            dbapi_conn._read_timeout = None  # PyMySQL applies it to the socket before each read
+
+    return engine
 
 
 def _name_connect_errors(engine: Engine, shown: str) -> None:
@@ -141,7 +163,7 @@ class SQLAlchemyBackend:
     def from_url(cls, url: str | sa.URL) -> SQLAlchemyBackend:
         try:
             url = normalize_url(url)
-            engine = sa.create_engine(url, pool_pre_ping=True, connect_args=connect_args(url))
+            engine = server_engine(url)
         except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError) as e:
             raise open_error("cannot open", url, e) from e
         backend = cls(engine)

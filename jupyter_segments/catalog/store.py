@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.pool import StaticPool
 
 from ..backends.base import mask_url
-from ..backends.sqlalchemy_backend import connect_args, normalize_url, open_error
+from ..backends.sqlalchemy_backend import normalize_url, open_error, server_engine
 from ..errors import SegmentError, did_you_mean
 from .schema import MIGRATIONS, SCHEMA_VERSION, Tables, make_tables
 
@@ -104,7 +104,7 @@ def _engine_for(target: Any) -> tuple[sa.Engine, Path | None]:
             if path is not None:
                 return _sqlite_engine(path), path
         try:
-            return sa.create_engine(url, pool_pre_ping=True, connect_args=connect_args(url)), None
+            return server_engine(url), None
         except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError) as e:
             raise open_error("cannot open the catalog at", target, e) from None
     path = Path(target).expanduser()
