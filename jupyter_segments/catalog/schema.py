@@ -142,8 +142,9 @@ def make_tables(schema: str | None = None) -> Tables:
         "segment_tags",
         md,
         sa.Column("segment_id", sa.Integer, sa.ForeignKey(segments.c.id, ondelete="CASCADE"), nullable=False),
+        sa.Column("kind", sa.String(20), nullable=False, default="tag"),  # tag | dialect (checked for)
         sa.Column("tag", sa.String(200), nullable=False),
-        sa.UniqueConstraint("segment_id", "tag"),
+        sa.UniqueConstraint("segment_id", "kind", "tag"),
     )
     subscriptions = sa.Table(
         "subscriptions",

@@ -696,10 +696,11 @@ class Catalog:
             return [dict(m._mapping) for m in c.execute(q)]
 
     # --- tags (segments as code) -------------------------------------------------------------------
-    def tags(self, segment_id: int | None = None) -> dict[int, list[str]]:
-        """Segment id -> its tags, sorted (only ``segment_id``'s when given)."""
+    def tags(self, segment_id: int | None = None, kind: str = "tag") -> dict[int, list[str]]:
+        """Segment id -> its tags, sorted (only ``segment_id``'s when given); ``kind="dialect"``: the
+        dialects its ``.segment`` file is checked for."""
         t = self.t.tags
-        q = sa.select(t.c.segment_id, t.c.tag).order_by(t.c.segment_id, t.c.tag)
+        q = sa.select(t.c.segment_id, t.c.tag).where(t.c.kind == kind).order_by(t.c.segment_id, t.c.tag)
         if segment_id is not None:
             q = q.where(t.c.segment_id == segment_id)
         found: dict[int, list[str]] = {}
@@ -708,11 +709,11 @@ class Catalog:
                 found.setdefault(int(row.segment_id), []).append(row.tag)
         return found
 
-    def set_tags(self, segment_id: int, tags: Sequence[str], conn: sa.Connection) -> None:
+    def set_tags(self, segment_id: int, tags: Sequence[str], conn: sa.Connection, kind: str = "tag") -> None:
         t = self.t.tags
-        conn.execute(t.delete().where(t.c.segment_id == segment_id))
+        conn.execute(t.delete().where(t.c.segment_id == segment_id, t.c.kind == kind))
         for tag in sorted(set(tags)):
-            conn.execute(t.insert().values(segment_id=segment_id, tag=tag))
+            conn.execute(t.insert().values(segment_id=segment_id, kind=kind, tag=tag))
 
     # --- change subscriptions and the members who joined and left ------------------------------------
     def add_subscription(self, segment_id: int, destination: str, options: Mapping[str, Any]) -> int:
