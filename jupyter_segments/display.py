@@ -19,6 +19,7 @@ from . import render
 from .backends.base import mask_url
 from .dsl import parse, to_text
 from .errors import SegmentError
+from .model import KeyCheck, columns_text
 from .session import as_datetime
 
 if TYPE_CHECKING:
@@ -371,8 +372,13 @@ class ModelView(_Pretty):
         for table in ordered:
             entity = model.entity(table)
             cols: list[tuple[str, str, str]] = [(c.name, c.type, c.db_type) for c in entity.columns.values()]
-            self.entities.append((table, entity.key, cols))
+            self.entities.append((table, ", ".join(entity.keys) or None, cols))
         self.relationships = model.relationships_frame()
+        # key checks answered (here or remembered by the catalog): table.(columns), verdict, when
+        self.key_checks = [
+            (columns_text(table, cols), _key_verdict(check), check.checked_at)
+            for table, cols, check in model.key_checks()
+        ]
         try:
             measures = model.all_measures()
         except Exception:  # noqa: BLE001 - a broken measure source must not hide the model
@@ -404,6 +410,11 @@ class ModelView(_Pretty):
             lines.append(
                 f"  {r.child}.{r.child_column} -> {r.parent}.{r.parent_column}{roles}  [{r.origin}{assumed}]"
             )
+        if self.key_checks:
+            lines.append("")
+            lines.append("key checks:")
+            for key, verdict, checked_at in self.key_checks:
+                lines.append(f"  {key}: {verdict} (checked {checked_at})")
         if self.measures:
             lines.append("")
             lines.append("measures:")
@@ -421,7 +432,7 @@ class ModelView(_Pretty):
         for table, key, cols in self.entities:
             role = " <i>(customer entity)</i>" if table == self.customer else ""
             rows = "".join(
-                f"<tr><td>{'🔑 ' if name == key else ''}{_e(name)}</td><td>{_e(typ)}</td>"
+                f"<tr><td>{'🔑 ' if key and name in key.split(', ') else ''}{_e(name)}</td><td>{_e(typ)}</td>"
                 f"<td style='{_MUTED}'>{_e(db_type)}</td></tr>"
                 for name, typ, db_type in cols
             )
@@ -432,6 +443,12 @@ class ModelView(_Pretty):
         parts.append("<div>" + "".join(cards) + "</div>")
         parts.append("<div><b>relationships</b> (child → parent)</div>")
         parts.append(_frame_html(self.relationships) if len(self.relationships) else "<div>(none)</div>")
+        if self.key_checks:
+            rows = "".join(
+                f"<tr><td>{_e(k)}</td><td>{_e(v)}</td><td style='{_MUTED}'>checked {_e(t)}</td></tr>"
+                for k, v, t in self.key_checks
+            )
+            parts.append(f"<div><b>key checks</b></div><table class='dataframe' border='0'>{rows}</table>")
         if self.measures:
             rows = "".join(
                 f"<tr><td>{_e(n)}</td><td><code>{_e(x)}</code></td></tr>"
@@ -439,6 +456,14 @@ class ModelView(_Pretty):
             )
             parts.append(f"<div><b>measures</b></div><table class='dataframe' border='0'>{rows}</table>")
         return f"<div style='{_BOX}'>{''.join(parts)}</div>"
+
+
+def _key_verdict(check: KeyCheck) -> str:
+    """``unique``, ``not unique: 2 values repeat`` and how many rows have a NULL key."""
+    verdict = (
+        "unique" if not check.repeated else f"not unique: {check.repeated} repeated (e.g. {check.example})"
+    )
+    return verdict + (f", {check.nulls} NULL" if check.nulls else "")
 
 
 @dataclass(frozen=True)

@@ -124,7 +124,7 @@ def explain(
         raise SegmentError(f"no customer with key {customer!r} in {session.model.customer}")
     row = frame.iloc[0]
     for node, index, kind in plan.slots:
-        value = _plain(row.iloc[index + 1])
+        value = _plain(row.iloc[index + len(session.model.customer_keys)])  # after the key column(s)
         if kind == "truth":
             node.truth = None if value is None else bool(int(value))
         else:
@@ -252,9 +252,26 @@ def _options(session: Session, as_of: AsOf) -> Options:
 
 
 def _key_value(session: Session, customer: Any) -> Any:
-    """The key as the database holds it: a digit string for a number key is that number."""
+    """The key as the database holds it: a digit string for a number key is that number. A composite
+    key is given as a tuple in key order or a dict by column name, and comes back as a tuple."""
     entity = session.model.customer_entity()
-    column = entity.columns.get(entity.key or "")
+    if len(entity.keys) > 1:
+        if isinstance(customer, dict) and {str(k).lower() for k in customer} == {
+            k.lower() for k in entity.keys
+        }:
+            by_name = {str(k).lower(): v for k, v in customer.items()}
+            customer = tuple(by_name[k.lower()] for k in entity.keys)
+        if not isinstance(customer, (tuple, list)) or len(customer) != len(entity.keys):
+            names = ", ".join(entity.keys)
+            raise SegmentError(
+                f"{entity.name} is keyed by ({names}): give the customer as a tuple ({names}) "
+                f"or a dict {{{', '.join(repr(k) + ': ...' for k in entity.keys)}}}, not {customer!r}"
+            )
+        return tuple(_one_key_value(entity.columns[k], v) for k, v in zip(entity.keys, customer, strict=True))
+    return _one_key_value(entity.columns.get(entity.key or ""), customer)
+
+
+def _one_key_value(column: Any, customer: Any) -> Any:
     if isinstance(customer, str) and column is not None and getattr(column, "type", "") == "number":
         try:
             return int(customer)

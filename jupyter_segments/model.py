@@ -7,8 +7,9 @@ lead to, so ``orders.order_lines.quantity`` reads as a path.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -22,10 +23,13 @@ Origin = Literal["declared", "foreign key", "column name"]
 
 @dataclass(frozen=True)
 class Relationship:
+    """``child`` rows point to one ``parent`` row: ``child_columns[i] = parent_columns[i]`` for every i
+    (one pair, or several for a composite key)."""
+
     child: str
     parent: str
-    child_column: str
-    parent_column: str
+    child_columns: tuple[str, ...]
+    parent_columns: tuple[str, ...]
     origin: Origin = "declared"
     # The user's word that every non-NULL child value exists in the parent (no orphans), as a BI
     # tool's "assume referential integrity": the compiler may then read the child table alone.
@@ -34,6 +38,20 @@ class Relationship:
     # child table's name) and the to-one step from the child (default: the parent table's name).
     name: str | None = None
     parent_name: str | None = None
+
+    def __post_init__(self) -> None:
+        for side in ("child_columns", "parent_columns"):  # one column may be given as its name
+            if isinstance(getattr(self, side), str):
+                object.__setattr__(self, side, (getattr(self, side),))
+
+    @property
+    def child_column(self) -> str:
+        """The child's column(s) as text, for display ("customer_id", "region, account_no")."""
+        return ", ".join(self.child_columns)
+
+    @property
+    def parent_column(self) -> str:
+        return ", ".join(self.parent_columns)
 
     @property
     def many_name(self) -> str:
@@ -47,16 +65,31 @@ class Relationship:
         integrity = ", integrity assumed" if self.assume_integrity else ""
         roles = f" as {self.many_name} / {self.one_name}" if self.name or self.parent_name else ""
         return (
-            f"{self.child}.{self.child_column} -> {self.parent}.{self.parent_column}{roles} "
-            f"({self.origin}{integrity})"
+            f"{columns_text(self.child, self.child_columns)} -> {columns_text(self.parent, self.parent_columns)}"
+            f"{roles} ({self.origin}{integrity})"
         )
+
+
+def columns_text(table: str, columns: tuple[str, ...]) -> str:
+    """``orders.customer_id``, or ``orders.(region, account_no)`` for several columns."""
+    return f"{table}.{columns[0]}" if len(columns) == 1 else f"{table}.({', '.join(columns)})"
 
 
 @dataclass
 class Entity:
     name: str
     columns: dict[str, Column]
-    key: str | None = None
+    keys: tuple[str, ...] = ()  # the customer key's column(s); () for other tables
+
+    @property
+    def key(self) -> str | None:
+        """The one key column (None without a key); a composite key is a ``SegmentError`` here, for
+        the features that need a single column."""
+        if len(self.keys) > 1:
+            raise SegmentError(
+                f"{columns_text(self.name, self.keys)} is a composite key: this needs a single key column"
+            )
+        return self.keys[0] if self.keys else None
 
     def column(self, name: str) -> Column | None:
         found = self.columns.get(name)
@@ -82,14 +115,29 @@ class Step:
         return self.relationship.child if self.to_many else self.relationship.parent
 
     @property
-    def source_column(self) -> str:
+    def source_columns(self) -> tuple[str, ...]:
         r = self.relationship
-        return r.parent_column if self.to_many else r.child_column
+        return r.parent_columns if self.to_many else r.child_columns
+
+    @property
+    def target_columns(self) -> tuple[str, ...]:
+        r = self.relationship
+        return r.child_columns if self.to_many else r.parent_columns
+
+    @property
+    def source_column(self) -> str:
+        """The one source column (``SegmentError`` for a composite link: use ``source_columns``)."""
+        return _single(self.relationship, self.source_columns)
 
     @property
     def target_column(self) -> str:
-        r = self.relationship
-        return r.child_column if self.to_many else r.parent_column
+        return _single(self.relationship, self.target_columns)
+
+
+def _single(rel: Relationship, columns: tuple[str, ...]) -> str:
+    if len(columns) > 1:
+        raise SegmentError(f"{rel.describe()} links several columns: this needs a single-column link")
+    return columns[0]
 
 
 @dataclass
@@ -98,7 +146,7 @@ class Model:
 
     backend: Backend
     customer: str | None = None
-    customer_key: str | None = None
+    customer_keys: tuple[str, ...] = ()  # one column, or several for a composite key
     declared: list[Relationship] = field(default_factory=list)
     removed: set[tuple[str, str]] = field(default_factory=set)  # inferred links the user rejected
     measures: dict[str, str] = field(default_factory=dict)  # name -> DSL expression text
@@ -107,8 +155,9 @@ class Model:
     _tables: list[str] | None = None
     _inferred: list[Relationship] | None = None
     _steps: dict[tuple[Any, ...], dict[str, Step]] = field(default_factory=dict)  # see steps_from
-    # (table, column) -> (how many values appear more than once, the smallest of them): read once.
-    _duplicates: dict[tuple[str, str], tuple[int, Any]] = field(default_factory=dict)
+    # (table, key columns) -> the key check's answer (``duplicates``): read once per model, or given by
+    # the catalog's remembered answer (``key_checks``).
+    _duplicates: dict[tuple[str, tuple[str, ...]], KeyCheck] = field(default_factory=dict)
     # Refreshes keep members in <prefix>members__<segment> tables and scratch work in _js_* tables:
     # not customer data, so not listed (a user's own "club_members__2024" is).
     members_prefix: str = "seg_"
@@ -144,8 +193,8 @@ class Model:
             raise SegmentError(f"unknown table '{name}'{did_you_mean(name, self.tables())}")
         if table not in self._entities:
             cols = {c.name: self._as_declared(table, c) for c in self.backend.columns(table)}
-            key = self.customer_key if table == self.customer else None
-            self._entities[table] = Entity(table, cols, key)
+            keys = self.customer_keys if table == self.customer else ()
+            self._entities[table] = Entity(table, cols, keys)
         return self._entities[table]
 
     def _as_declared(self, table: str, col: Column) -> Column:
@@ -180,24 +229,54 @@ class Model:
         self.type_overrides.setdefault(entity.name, {}).update(checked)
         self._entities.pop(entity.name, None)  # read again with the new types
 
-    def set_customer(self, table: str, key: str) -> Entity:
+    @property
+    def customer_key(self) -> str | None:
+        """The customer key as text: its column, or its columns joined by ", " (composite)."""
+        return ", ".join(self.customer_keys) or None
+
+    def set_customer(self, table: str, key: str | Sequence[str]) -> Entity:
+        """The customer table and its key: one column, or several (``("region", "account_no")``)."""
         entity = self.entity(table)
-        col = entity.column(key)
-        if col is None:
-            raise SegmentError(f"unknown column '{key}' on {entity.name}{did_you_mean(key, entity.columns)}")
-        self.customer, self.customer_key = entity.name, col.name
-        entity.key = col.name
+        keys = self._columns_of(entity, key, "key")
+        self.customer, self.customer_keys = entity.name, keys
+        entity.keys = keys
         return entity
+
+    def _columns_of(self, entity: Entity, names: str | Sequence[str], what: str) -> tuple[str, ...]:
+        """The columns of ``entity`` named (any case when unambiguous), each once."""
+        listed = (names,) if isinstance(names, str) else tuple(names)
+        if not listed or not all(isinstance(n, str) and n for n in listed):
+            raise SegmentError(f"{what} of {entity.name}: give a column name or a tuple of column names")
+        found: list[str] = []
+        for name in listed:
+            col = entity.column(name)
+            if col is None:
+                raise SegmentError(
+                    f"unknown column '{name}' on {entity.name}{did_you_mean(name, entity.columns)}"
+                )
+            if col.name in found:
+                raise SegmentError(f"{what} of {entity.name} names {col.name} twice")
+            found.append(col.name)
+        return tuple(found)
 
     def key_of(self, table: str) -> str | None:
         """The column that identifies a row of ``table`` as far as the model knows: the customer key, or
         a column another table points to (a relationship's parent column) whose values are unique
-        (checked once, see ``duplicates``); None if nothing says."""
+        (checked once, see ``duplicates``); None if nothing says (or only a composite key does)."""
         entity = self.entity(table)
-        if entity.key is not None:
-            return entity.key
-        pointed_at = dict.fromkeys(r.parent_column for r in self.relationships() if r.parent == entity.name)
-        return next((c for c in pointed_at if self.duplicates(entity.name, c)[0] == 0), None)
+        if entity.keys:
+            return entity.keys[0] if len(entity.keys) == 1 else None
+        pointed_at = dict.fromkeys(
+            r.parent_columns[0]
+            for r in self.relationships()
+            if r.parent == entity.name and len(r.parent_columns) == 1
+        )
+        return next((c for c in pointed_at if self.duplicates(entity.name, (c,)).repeated == 0), None)
+
+    def key_may_be_null(self) -> bool:
+        """Whether some customer row has a NULL in a key column (the key check's answer): such rows are
+        never members, so the compiler then keeps them out."""
+        return self.duplicates(self.customer_entity().name, self.customer_keys).nulls > 0
 
     def customer_entity(self) -> Entity:
         if self.customer is None:
@@ -225,46 +304,60 @@ class Model:
         self,
         child: str,
         parent: str,
-        child_column: str,
-        parent_column: str,
+        child_column: str | Sequence[str],
+        parent_column: str | Sequence[str],
         assume_integrity: bool = False,
         *,
         name: str | None = None,
         parent_name: str | None = None,
         replace: bool = False,
     ) -> Relationship:
+        """``child_column``/``parent_column``: one column each, or equally many (a composite key)."""
         c, p = self.entity(child), self.entity(parent)
-        cc, pc = c.column(child_column), p.column(parent_column)
-        if cc is None:
+        child_cols = self._columns_of(c, child_column, "the link")
+        parent_cols = self._columns_of(p, parent_column, "the link")
+        if len(child_cols) != len(parent_cols):
             raise SegmentError(
-                f"unknown column '{child_column}' on {c.name}{did_you_mean(child_column, c.columns)}"
+                f"cannot relate {columns_text(c.name, child_cols)} to {columns_text(p.name, parent_cols)}: "
+                "give as many child columns as parent columns, in pairs: on=[(child, parent), ...]"
             )
-        if pc is None:
-            raise SegmentError(
-                f"unknown column '{parent_column}' on {p.name}{did_you_mean(parent_column, p.columns)}"
-            )
-        if cc.type != pc.type and "other" not in (cc.type, pc.type):
-            raise SegmentError(
-                f"cannot relate {c.name}.{cc.name} ({cc.db_type}) to {p.name}.{pc.name} ({pc.db_type}): "
-                "the columns must hold the same kind of value"
-            )
+        for cn, pn in zip(child_cols, parent_cols, strict=True):
+            cc, pc = c.columns[cn], p.columns[pn]
+            if cc.type != pc.type and "other" not in (cc.type, pc.type):
+                raise SegmentError(
+                    f"cannot relate {c.name}.{cc.name} ({cc.db_type}) to {p.name}.{pc.name} ({pc.db_type}): "
+                    "the columns must hold the same kind of value"
+                )
         rel = Relationship(
-            c.name, p.name, cc.name, pc.name, "declared", assume_integrity, name or None, parent_name or None
+            c.name,
+            p.name,
+            child_cols,
+            parent_cols,
+            "declared",
+            assume_integrity,
+            name or None,
+            parent_name or None,
         )
         kept: list[Relationship] = []
         for old in self.declared:
             same_roles = (old.child, old.parent, old.many_name, old.one_name) == (
                 rel.child, rel.parent, rel.many_name, rel.one_name,
             )  # fmt: skip
-            same_link = (old.child_column, old.parent_column) == (rel.child_column, rel.parent_column)
+            same_link = (old.child_columns, old.parent_columns) == (rel.child_columns, rel.parent_columns)
             if same_roles and (same_link or replace):
                 continue  # declared again (e.g. with assume_integrity), or replaced on purpose
             if same_roles:
+                on = (
+                    (rel.child_columns[0], rel.parent_columns[0])
+                    if len(rel.child_columns) == 1
+                    else list(zip(rel.child_columns, rel.parent_columns, strict=True))
+                )
+                role = rel.child_columns[0]
                 raise SegmentError(
-                    f"{rel.child} -> {rel.parent} is already related on {old.child}.{old.child_column} = "
-                    f"{old.parent}.{old.parent_column}; to add this link too, name its roles: "
-                    f"ws.relate('{rel.child}', '{rel.parent}', on=('{rel.child_column}', '{rel.parent_column}'), "
-                    f"name='{rel.child_column}_{rel.child}', parent_name='{rel.child_column}_{rel.parent}'); "
+                    f"{rel.child} -> {rel.parent} is already related on "
+                    f"{columns_text(old.child, old.child_columns)} = {columns_text(old.parent, old.parent_columns)}; "
+                    f"to add this link too, name its roles: ws.relate('{rel.child}', '{rel.parent}', on={on!r}, "
+                    f"name='{role}_{rel.child}', parent_name='{role}_{rel.parent}'); "
                     "to replace it: replace=True (or ws.unrelate first)"
                 )
             kept.append(old)
@@ -306,41 +399,94 @@ class Model:
             self.removed.add((c, p))
 
     # --- keys -------------------------------------------------------------------------------------
-    def duplicates(self, table: str, column: str) -> tuple[int, Any]:
-        """How many non-NULL values of ``table.column`` appear more than once, and the smallest of them
-        (one query the first time; the answer is remembered until ``invalidate``)."""
-        found = self._duplicates.get((table, column))
+    def duplicates(self, table: str, columns: str | tuple[str, ...]) -> KeyCheck:
+        """The key check of ``table``'s ``columns``: how many non-NULL values (tuples) appear more than
+        once, the smallest of them, how many rows have a NULL in a key column. One query the first
+        time (one GROUP BY of all the columns); the answer is remembered until ``invalidate``, and the
+        catalog keeps it with the time it was checked (``key_checks``)."""
+        cols = (columns,) if isinstance(columns, str) else tuple(columns)
+        found = self._duplicates.get((table, cols))
         if found is None:
-            row = self.backend.query(duplicate_keys_sql(table, column, self.backend.dialect)).iloc[0]
-            found = (int(row.iloc[0] or 0), row.iloc[1])
-            self._duplicates[(table, column)] = found
+            row = self.backend.query(duplicate_keys_sql(table, cols, self.backend.dialect)).iloc[0]
+            example = tuple(_plain(v) for v in row.iloc[2:])
+            found = KeyCheck(
+                int(_plain(row.iloc[1]) or 0),
+                example[0] if len(example) == 1 else example,
+                int(_plain(row.iloc[0]) or 0),
+                dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(),
+            )
+            self._duplicates[(table, cols)] = found
         return found
 
-    def require_unique(self, table: str, column: str, advice: str) -> None:
-        """``SegmentError`` unless ``table.column`` identifies one row (NULLs aside)."""
-        n, example = self.duplicates(table, column)
-        if n:
-            values = f"{n} values appear" if n > 1 else "1 value appears"
+    def key_checks(self) -> list[tuple[str, tuple[str, ...], KeyCheck]]:
+        """Every key check answered so far: (table, columns, answer)."""
+        return [(table, cols, check) for (table, cols), check in self._duplicates.items()]
+
+    def remember_key_check(self, table: str, columns: tuple[str, ...], check: KeyCheck) -> None:
+        """Take a key check's answer from elsewhere (the catalog): ``duplicates`` then runs no query."""
+        self._duplicates.setdefault((table, tuple(columns)), check)
+
+    def require_unique(self, table: str, columns: str | tuple[str, ...], advice: str) -> None:
+        """``SegmentError`` unless ``table``'s ``columns`` identify one row (NULLs aside)."""
+        cols = (columns,) if isinstance(columns, str) else tuple(columns)
+        check = self.duplicates(table, cols)
+        if check.repeated:
+            values = f"{check.repeated} values appear" if check.repeated > 1 else "1 value appears"
+            example = check.example if len(cols) == 1 else f"({', '.join(map(repr, check.example))})"
             raise SegmentError(
-                f"{table}.{column} is not unique: {values} more than once (e.g. {example}); {advice}"
+                f"{columns_text(table, cols)} is not unique: {values} more than once (e.g. {example}); {advice}"
             )
 
     def require_parent_key(self, rel: Relationship) -> None:
         """The parent side of a relationship must be a key, or each child row would meet several parents."""
-        if rel.parent == self.customer and rel.parent_column == self.customer_key:
+        if rel.parent == self.customer and rel.parent_columns == self.customer_keys:
             advice = "a key must identify one customer"
         elif rel.child == self.customer:
             advice = (
                 f"each {rel.child} row would meet several {rel.parent} rows; to relate {rel.parent} rows to "
-                f"their customer: ws.relate('{rel.parent}', '{rel.child}', on=('{rel.parent_column}', "
-                f"'{rel.child_column}'))"
+                f"their customer: ws.relate('{rel.parent}', '{rel.child}', on={_on_text(rel.parent_columns, rel.child_columns)})"
             )
         else:
-            advice = (
-                f"{rel.child} rows would each meet several {rel.parent} rows: relate on a unique column "
-                f"of {rel.parent}"
+            wider = self._wider_key(rel) if self.duplicates(rel.parent, rel.parent_columns).repeated else None
+            advice = f"{rel.child} rows would each meet several {rel.parent} rows: "
+            if wider is not None:
+                child_cols, parent_cols = wider
+                advice += (
+                    f"relate on ({', '.join(parent_cols)})? ws.relate('{rel.child}', '{rel.parent}', "
+                    f"on={_on_text(child_cols, parent_cols)}, replace=True)"
+                )
+            else:
+                advice += f"relate on a unique column (or columns) of {rel.parent}"
+        self.require_unique(rel.parent, rel.parent_columns, advice)  # one query per key, remembered
+
+    def _wider_key(self, rel: Relationship) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
+        """A column pair that, added to ``rel``'s link, makes the parent side unique: a parent column
+        that a child column matches by name (``ss_item_sk`` and ``sr_item_sk``: the same after the
+        first ``_``) and type. One key check per candidate, at most three."""
+        child, parent = self.entity(rel.child), self.entity(rel.parent)
+        tried = 0
+        for pc in parent.columns.values():
+            if pc.name in rel.parent_columns or pc.type == "other":
+                continue
+            partner = next(
+                (
+                    cc.name
+                    for cc in child.columns.values()
+                    if cc.name not in rel.child_columns
+                    and cc.type == pc.type
+                    and _same_stem(cc.name, pc.name)
+                ),
+                None,
             )
-        self.require_unique(rel.parent, rel.parent_column, advice)  # one query per key, remembered
+            if partner is None:
+                continue
+            parent_cols, child_cols = (*rel.parent_columns, pc.name), (*rel.child_columns, partner)
+            if self.duplicates(rel.parent, parent_cols).repeated == 0:
+                return child_cols, parent_cols
+            tried += 1
+            if tried == 3:
+                break
+        return None
 
     def inferred(self) -> list[Relationship]:
         """Links from foreign-key constraints, then from ``<table>_id`` column names."""
@@ -351,7 +497,7 @@ class Model:
                 if fk.table in tables and fk.ref_table in tables:
                     found.setdefault(
                         (fk.table, fk.ref_table),
-                        Relationship(fk.table, fk.ref_table, fk.column, fk.ref_column, "foreign key"),
+                        Relationship(fk.table, fk.ref_table, (fk.column,), (fk.ref_column,), "foreign key"),
                     )
             for parent in sorted(tables):
                 for child in sorted(tables - {parent}):
@@ -380,9 +526,9 @@ class Model:
             col = f"{stem}_id"
             if col in child_cols:
                 if col in parent_cols:
-                    return Relationship(child, parent, col, col, "column name")
+                    return Relationship(child, parent, (col,), (col,), "column name")
                 if "id" in parent_cols:
-                    return Relationship(child, parent, col, "id", "column name")
+                    return Relationship(child, parent, (col,), ("id",), "column name")
         return None
 
     def relationships(self) -> list[Relationship]:
@@ -449,6 +595,55 @@ _CONVERTIBLE = {
     ("timestamp", "date"), ("number", "string"), ("other", "string"), ("other", "date"),
     ("other", "timestamp"), ("other", "number"), ("other", "boolean"),
 }  # fmt: skip
+
+
+def link_columns(on: Any) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The child and parent columns of a relate's ``on``: a shared name, a ``(child, parent)`` pair,
+    or a list of pairs for a composite key."""
+    if isinstance(on, str):
+        return (on,), (on,)
+    items = list(on) if isinstance(on, (list, tuple)) else []
+    if len(items) == 2 and all(isinstance(i, str) for i in items):
+        return (items[0],), (items[1],)
+    pairs = [
+        (i, i) if isinstance(i, str) else tuple(i) if isinstance(i, (list, tuple)) else () for i in items
+    ]
+    if not pairs or any(len(p) != 2 or not all(isinstance(c, str) for c in p) for p in pairs):
+        raise SegmentError(
+            f"on={on!r}: give a shared column name, a (child_column, parent_column) pair, or a list of "
+            "pairs for a composite key: on=[('region', 'region'), ('account_no', 'account_no')]"
+        )
+    return tuple(p[0] for p in pairs), tuple(p[1] for p in pairs)
+
+
+@dataclass(frozen=True)
+class KeyCheck:
+    """The answer of one key check (``Model.duplicates``)."""
+
+    repeated: int  # non-NULL values (tuples) that appear more than once
+    example: Any  # the smallest of them (a tuple for several columns), None without any
+    nulls: int  # rows with a NULL in a key column (never members, as a customer key)
+    checked_at: str  # when the database was asked, ISO 8601 UTC
+
+
+def _plain(value: Any) -> Any:
+    """A value read from a database as a plain Python value (NaN and NA as None)."""
+    if value is None or (isinstance(value, float) and value != value) or value is pd.NA or value is pd.NaT:
+        return None
+    return value.item() if hasattr(value, "item") else value
+
+
+def _same_stem(a: str, b: str) -> bool:
+    """``sr_item_sk`` and ``ss_item_sk`` (or two equal names): the same after a first ``_``."""
+    return a.lower() == b.lower() or (
+        "_" in a and "_" in b and a.split("_", 1)[1].lower() == b.split("_", 1)[1].lower()
+    )
+
+
+def _on_text(child_cols: tuple[str, ...], parent_cols: tuple[str, ...]) -> str:
+    if len(child_cols) == 1:
+        return repr((child_cols[0], parent_cols[0]))
+    return repr(list(zip(child_cols, parent_cols, strict=True)))
 
 
 def _singular(name: str) -> str:

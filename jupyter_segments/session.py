@@ -31,7 +31,7 @@ from .dsl import ast as A
 from .dsl import bind_params, parse
 from .dsl.params import has_params
 from .errors import SegmentError
-from .model import Model
+from .model import Model, columns_text
 
 Definition = str | A.Definition
 AsOf = dt.date | dt.datetime | str | None
@@ -81,20 +81,50 @@ class Session:
     # --- model ------------------------------------------------------------------------------------
     def refresh_model(self) -> None:
         """Re-read tables, columns and foreign keys from the database (the customer entity stays)."""
-        customer, key = self.model.customer, self.model.customer_key
+        customer, keys = self.model.customer, self.model.customer_keys
         self.model.invalidate()
-        if customer and key:
-            self.model.set_customer(customer, key)
+        if customer and keys:
+            self.model.set_customer(customer, keys)
 
     def check_integrity(self, *, all_relationships: bool = False) -> pd.DataFrame:
-        """Orphans per relationship (those with ``assume_integrity``, or all): relationship, orphans, ok."""
+        """The keys and links the model relies on, one row each: the customer key, then every
+        relationship. ``duplicates``: key values (tuples) that appear more than once, ``null_keys``: rows
+        whose key has a NULL (the customer key's, then each relationship's parent key: one GROUP BY each,
+        remembered); ``orphans``: child rows whose non-NULL value has no parent row, counted for the
+        relationships with ``assume_integrity`` (or all), else NA. ``ok``: no duplicates, no orphans,
+        and no NULL customer key."""
+        model = self.model
         rows = []
-        for rel in self.model.relationships():
+        if model.customer is not None:
+            check = model.duplicates(model.customer, model.customer_keys)
+            rows.append(
+                {
+                    "check": "customer key",
+                    "relationship": columns_text(model.customer, model.customer_keys),
+                    "orphans": pd.NA,
+                    "duplicates": check.repeated,
+                    "null_keys": check.nulls,
+                    "ok": check.repeated == 0 and check.nulls == 0,
+                }
+            )
+        for rel in model.relationships():
+            orphans: Any = pd.NA
             if rel.assume_integrity or all_relationships:
                 sql = orphan_count_sql(rel, self.dialect)
                 orphans = int(self.run(lambda sql=sql: self.backend.scalar(sql), sql))
-                rows.append({"relationship": rel.describe(), "orphans": orphans, "ok": orphans == 0})
-        return pd.DataFrame(rows, columns=["relationship", "orphans", "ok"])
+            check = model.duplicates(rel.parent, rel.parent_columns)
+            rows.append(
+                {
+                    "check": "relationship",
+                    "relationship": rel.describe(),
+                    "orphans": orphans,
+                    "duplicates": check.repeated,
+                    "null_keys": check.nulls,
+                    "ok": check.repeated == 0 and (orphans is pd.NA or orphans == 0),
+                }
+            )
+        columns = ["check", "relationship", "orphans", "duplicates", "null_keys", "ok"]
+        return pd.DataFrame(rows, columns=columns).astype({"orphans": "Int64"})
 
     # --- definitions ------------------------------------------------------------------------------
     def parse(self, definition: Definition, params: Mapping[str, Any] | None = None) -> A.Definition:
@@ -207,7 +237,7 @@ class Session:
         by_range = self.preview_by_key_range
         if by_range is None:
             by_range = self.dialect == "duckdb" and query.find(exp.Join) is not None
-        if not by_range or limit <= 0:
+        if not by_range or limit <= 0 or len(self.model.customer_keys) > 1:  # (ranges of one key column)
             return self._query(query)
         found, lower, end = 0, None, self.first_key_range
         while True:
@@ -269,9 +299,18 @@ class Session:
         sql = self._sql(definition, "keys" if keys_only else "members", as_of, None, params)
         yield from self.stream(sql, chunk_size)
 
-    def member_keys(self, definition: Definition, *, as_of: AsOf = None, params=None) -> pd.Series:
-        """The member keys as a Series (fetched in chunks)."""
-        key = self.model.customer_entity().key
+    def member_keys(
+        self, definition: Definition, *, as_of: AsOf = None, params=None
+    ) -> pd.Series | pd.DataFrame:
+        """The member keys as a Series (fetched in chunks); a DataFrame of the key columns for a
+        composite key."""
+        keys = self.model.customer_entity().keys
+        if len(keys) > 1:
+            frames = list(self.iter_members(definition, as_of=as_of, params=params, keys_only=True))
+            found = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(keys))
+            found.columns = list(keys)
+            return found
+        key = keys[0]
         chunks = [
             c.iloc[:, 0] for c in self.iter_members(definition, as_of=as_of, params=params, keys_only=True)
         ]

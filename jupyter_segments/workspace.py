@@ -10,7 +10,7 @@ catalog. The layers are listed in ``tests/test_layers.py``.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import pandas as pd
@@ -28,7 +28,7 @@ from .catalog.members import Storage
 from .compile import Shape
 from .dsl import ast as A
 from .errors import SegmentError
-from .model import Model, Relationship
+from .model import Model, Relationship, link_columns
 from .refresh import Run
 from .refresh import refresh as refresh_segments
 from .schedule import Scheduler, check_cron
@@ -73,8 +73,11 @@ class Workspace:
         return self.session.dialect
 
     # --- model ------------------------------------------------------------------------------------
-    def customers(self, table: str, key: str) -> Workspace:
-        """Declare the customer (profile) table and its key column."""
+    def customers(self, table: str, key: str | Sequence[str]) -> Workspace:
+        """Declare the customer (profile) table and its key: a column, or a tuple of columns.
+
+        >>> ws.customers("accounts", key=("region", "account_no"))
+        """
         self.model.set_customer(table, key)
         return self
 
@@ -82,7 +85,7 @@ class Workspace:
         self,
         child: str,
         parent: str,
-        on: str | tuple[str, str],
+        on: str | tuple[str, str] | Sequence[tuple[str, str]],
         *,
         assume_integrity: bool = False,
         name: str | None = None,
@@ -91,7 +94,8 @@ class Workspace:
     ) -> Relationship:
         """Declare that each ``child`` row points to one ``parent`` row.
 
-        ``on`` is the shared column name, or ``(child_column, parent_column)``. ``assume_integrity``
+        ``on`` is the shared column name, or ``(child_column, parent_column)``, or a list of such pairs
+        for a composite key (``[("region", "region"), ("account_no", "account_no")]``). ``assume_integrity``
         is your word that every non-NULL child value exists in the parent (no orphans, as a FOREIGN
         KEY would enforce): segments that only need the child's rows then skip the customer table.
         ``ws.check_integrity()`` counts the orphans that would break that promise.
@@ -104,7 +108,7 @@ class Workspace:
         >>> ws.relate("orders", "customers", on="customer_id")
         >>> ws.relate("support_calls", "customers", on=("cust_id", "customer_id"), assume_integrity=True)
         """
-        child_col, parent_col = (on, on) if isinstance(on, str) else on
+        child_col, parent_col = link_columns(on)
         return self.model.add_relationship(
             child,
             parent,
@@ -274,8 +278,11 @@ class Workspace:
             definition, as_of=as_of, chunk_size=chunk_size, params=params, keys_only=keys_only
         )
 
-    def member_keys(self, definition: Definition, *, as_of: AsOf = None, params=None) -> pd.Series:
-        """The member keys as a Series (fetched in chunks)."""
+    def member_keys(
+        self, definition: Definition, *, as_of: AsOf = None, params=None
+    ) -> pd.Series | pd.DataFrame:
+        """The member keys as a Series (fetched in chunks); for a composite key a DataFrame of the
+        key columns."""
         return self.session.member_keys(definition, as_of=as_of, params=params)
 
     def check(self, definition: Definition, params: Mapping[str, Any] | None = None) -> list[CheckWarning]:

@@ -42,7 +42,12 @@ def frames_demo(demo_frames) -> Demo:
 
 def test_the_demo_keeps_its_promise(demo_backend):
     report = assuming_workspace(demo_backend).check_integrity()
-    assert len(report) == 3 and report["ok"].all() and (report["orphans"] == 0).all()
+    assert report["ok"].all() and (report["duplicates"] == 0).all() and (report["null_keys"] == 0).all()
+    assert (
+        report["check"].iloc[0] == "customer key"
+        and report["relationship"].iloc[0] == "customers.customer_id"
+    )
+    assert int(report["orphans"].notna().sum()) == 3 and (report["orphans"].dropna() == 0).all()
 
 
 def test_every_case_that_skips_the_customer_table_matches_the_oracle(demo_backend, frames_demo):
@@ -104,14 +109,17 @@ def test_orphans_are_never_members_without_the_promise(demo_backend, demo_frames
     report = ws.check_integrity(all_relationships=True)
     row = report[report["relationship"].str.startswith("ix_orders.customer_id ")]
     assert row["orphans"].tolist() == [20] and not row["ok"].any()
-    assert ws.check_integrity().empty  # nothing is assumed, so nothing to check by default
+    default = ws.check_integrity()  # nothing is assumed: no orphans counted, the keys still checked
+    assert default["orphans"].isna().all() and default["ok"].all()
 
 
 def test_null_child_values_are_never_members_with_the_promise(demo_backend, demo_frames, orphans):
     kept = pd.concat([orphans[orphans["customer_id"] < 10_000_000], orphans[orphans["customer_id"].isna()]])
     demo_backend.write_table("ix_orders", kept.reset_index(drop=True))
     ws = _workspace(demo_backend, assume=True)
-    assert ws.check_integrity()["ok"].tolist() == [True]
+    report = ws.check_integrity()
+    assert report[report["orphans"].notna()]["relationship"].str.startswith("ix_orders.").tolist() == [True]
+    assert report["ok"].all()  # the link's orphans (none: the NULLs point nowhere), every key
     customers = demo_frames["customers"]["customer_id"]
     # The NULL group has 6 orders of 70.0: it would pass both tests if it were a member.
     for text, want in [

@@ -36,20 +36,36 @@ class ForeignKey:
     ref_column: str  # parent column
 
 
-def duplicate_keys_sql(table: str, column: str, dialect: str) -> str:
-    """SQL for (how many non-NULL values of ``table.column`` appear more than once, the smallest)."""
-    col = exp.column(column, quoted=True)
+def duplicate_keys_sql(table: str, columns: tuple[str, ...], dialect: str) -> str:
+    """SQL for one row: how many rows have a NULL in one of ``columns``, how many non-NULL values
+    (tuples) of ``columns`` appear more than once, then the smallest of those (one column each)."""
+    cols = [exp.column(c, quoted=True) for c in columns]
+    names = [f"k_{i + 1}" for i in range(len(cols))]
+    any_null = exp.or_(*(c.copy().is_(exp.null()) for c in cols))
+    nulls = (
+        exp.select(exp.alias_(exp.Count(this=exp.Star()), "nulls")).from_(exp.table_(table, quoted=True)).where(any_null)
+    )
     repeated = (
-        exp.select(exp.alias_(col, "k"))
+        exp.select(*(exp.alias_(c.copy(), n) for c, n in zip(cols, names, strict=True)))
         .from_(exp.table_(table, quoted=True))
-        .where(exp.not_(col.copy().is_(exp.null())))
-        .group_by(col.copy())
+        .where(exp.and_(*(exp.not_(c.copy().is_(exp.null())) for c in cols)))
+        .group_by(*(c.copy() for c in cols))
         .having(exp.Count(this=exp.Star()) > 1)
     )
-    key = exp.column("k", table="d")
+    order = exp.Order(expressions=[exp.Ordered(this=exp.column(n)) for n in names])
+    numbered = exp.select(
+        *names,
+        exp.alias_(exp.Window(this=exp.Count(this=exp.Star())), "n"),
+        exp.alias_(exp.Window(this=exp.RowNumber(), order=order), "rn"),
+    ).from_(repeated.subquery("g"))
     return (
-        exp.select(exp.alias_(exp.Count(this=exp.Star()), "n"), exp.alias_(exp.Min(this=key), "example"))
-        .from_(repeated.subquery("d"))
+        exp.select(exp.column("nulls", "z"), exp.column("n", "d"), *(exp.column(n, "d") for n in names))
+        .from_(nulls.subquery("z"))
+        .join(
+            numbered.subquery("d"),
+            on=exp.EQ(this=exp.column("rn", "d"), expression=exp.Literal.number(1)),
+            join_type="LEFT",
+        )
         .sql(dialect=dialect)
     )
 

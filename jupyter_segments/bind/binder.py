@@ -36,8 +36,7 @@ def bind(model: Model, definition: A.Definition, segment_source: SegmentSource |
     """
     binder = _Binder(model, segment_source, definition.text)
     customer = Scope(binder, model.customer_entity(), is_customer=True)
-    assert model.customer_key is not None
-    model.require_unique(model.customer_entity().name, model.customer_key, "a key must identify one customer")
+    model.require_unique(model.customer_entity().name, model.customer_keys, "a key must identify one customer")
     projections = []
     taken = {n.lower() for n in customer.entity.columns}
     for proj in definition.projections:

@@ -13,7 +13,7 @@ import pandas as pd
 
 from ..dsl import parse_condition
 from ..errors import SegmentError, did_you_mean
-from ..model import Model
+from ..model import KeyCheck, Model
 from .store import NOT_STARTED, Catalog, UnknownSegment
 
 if TYPE_CHECKING:
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 SEGMENT_COLUMNS = [
     "name", "display_name", "type", "state", "draft", "members", "last_refresh", "last_status", "added",
     "removed", "description", "definition", "version", "created_at", "updated_at", "activate_at",
-    "deactivate_at", "location", "tags",
+    "deactivate_at", "location",
 ]  # fmt: skip
 _SORTS = {
     "name",
@@ -62,7 +62,6 @@ def list_segments(
         with cat.engine.connect() as c:
             for m in c.execute(sa.select(t).where(t.c.id.in_(run_ids))):
                 runs[m.id] = dict(m._mapping)
-    tags = cat.tags()
     out = []
     for r in rows:
         last = runs.get(r["last_run_id"])
@@ -78,7 +77,6 @@ def list_segments(
                 "description": r["description"], "definition": r["definition"], "version": r["version"],
                 "created_at": r["created_at"], "updated_at": r["updated_at"], "activate_at": r["activate_at"],
                 "deactivate_at": r["deactivate_at"], "location": r["members_location"],
-                "tags": tags.get(r["id"], []),
             }
         )  # fmt: skip
     frame = pd.DataFrame(out, columns=SEGMENT_COLUMNS)
@@ -150,13 +148,14 @@ def remember_model(m: Model, cat: Catalog) -> None:
         "model",
         {
             "customer": m.customer,
-            "key": m.customer_key,
+            # one column as its name (as before composite keys), several as a list
+            "key": m.customer_keys[0] if len(m.customer_keys) == 1 else list(m.customer_keys),
             "relationships": [
                 [
                     r.child,
                     r.parent,
-                    r.child_column,
-                    r.parent_column,
+                    r.child_columns[0] if len(r.child_columns) == 1 else list(r.child_columns),
+                    r.parent_columns[0] if len(r.parent_columns) == 1 else list(r.parent_columns),
                     r.assume_integrity,
                     r.name,
                     r.parent_name,
@@ -165,16 +164,39 @@ def remember_model(m: Model, cat: Catalog) -> None:
             ],
             "removed": sorted([list(p) for p in m.removed]),
             "types": m.type_overrides,
+            # key checks answered (one GROUP BY each), with when: a reopened workspace does not re-run them
+            "key_checks": [
+                [
+                    table,
+                    list(columns),
+                    check.repeated,
+                    _json_value(check.example),
+                    check.nulls,
+                    check.checked_at,
+                ]
+                for table, columns, check in m.key_checks()
+            ],
         },
     )
 
 
+def _json_value(value: Any) -> Any:
+    """A key check's example as JSON keeps it (a tuple as a list; dates and the like as text)."""
+    if isinstance(value, tuple):
+        return [_json_value(v) for v in value]
+    return value if value is None or isinstance(value, (bool, int, float, str)) else str(value)
+
+
 def restore_model(model: Model, cat: Catalog) -> None:
-    """Apply the model saved in the catalog to a model that has no customer entity declared."""
-    if model.customer is not None:
-        return
+    """Apply the model saved in the catalog to a model that has no customer entity declared (the key
+    checks' answers in any case)."""
     saved = cat.get_setting("model")
     if not saved:
+        return
+    for table, columns, repeated, example, nulls, checked_at in saved.get("key_checks", []):
+        example = tuple(example) if isinstance(example, list) else example
+        model.remember_key_check(table, tuple(columns), KeyCheck(repeated, example, nulls, checked_at))
+    if model.customer is not None:
         return
     try:
         model.set_customer(saved["customer"], saved["key"])

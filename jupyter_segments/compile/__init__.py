@@ -10,7 +10,19 @@ from sqlglot import exp
 from ..bind import typed as T
 from ..model import Entity, Model, Relationship, Step
 from . import dialects as D
-from .compiler import Options, Scope, _AggGroup, _Context, _group_join, _in_scope, _Windowed
+from .compiler import (
+    Options,
+    Scope,
+    _AggGroup,
+    _Context,
+    _group_join,
+    _in_scope,
+    _Windowed,
+    columns,
+    eq_all,
+    keyed,
+    not_null_all,
+)
 
 Shape = Literal["keys", "members", "count"]
 
@@ -25,8 +37,8 @@ def build_query(
     """The query for a typed definition (``bind.bind``): member keys, member rows (customer columns +
     projections), or a count."""
     customer = model.customer_entity()
-    key = customer.key
-    assert key is not None
+    keys = customer.keys
+    key = keys[0] if len(keys) == 1 else None  # the cheaper shapes below know one key column
     ctx = _Context(model, options)
     scope = Scope(ctx, "c")
     ctx.used_aliases.add("c")
@@ -36,29 +48,31 @@ def build_query(
         # any/none/all over the same path becomes a count in that table (one scan, not two).
         projected = [scope.value(proj.value).sql for proj in definition.projections]
     if shape != "members":
-        branches = _union_branches(definition.condition, options.dialect)
-        if branches is not None:
+        branches = _union_branches(definition.condition, options.dialect) if key is not None else None
+        if branches is not None and key is not None:
             return _union_query(ctx, customer, key, branches, shape)
         scope.prepare_groups([definition.condition])
     where = scope.condition(definition.condition)
-    if shape != "members":
+    if shape != "members" and key is not None:
         driven = _driven_by_ranking(scope, where, key, shape) or _driven_by_child(scope, where, key, shape)
         if driven is not None:
             return driven
+    if model.key_may_be_null():  # a customer row without its key is never a member
+        where = exp.and_(where, not_null_all(columns("c", keys)), copy=False)
     if shape != "members":
-        select = _count_or_keys(shape, D.column("c", key))
+        select = _count_or_keys(shape, *columns("c", keys))
     else:
-        columns: list[exp.Expr] = [D.column("c", name) for name in customer.columns]
+        listed: list[exp.Expr] = [D.column("c", name) for name in customer.columns]
         for proj, value in zip(definition.projections, projected, strict=True):
-            columns.append(exp.alias_(value, D.identifier(proj.alias), copy=False))
-        select = exp.select(*columns, copy=False)
+            listed.append(exp.alias_(value, D.identifier(proj.alias), copy=False))
+        select = exp.select(*listed, copy=False)
     # copy=False: every node is fresh; the builder's default copy made compiling O(n^2) in joins.
     select = select.from_(D.table(customer.name, "c"), copy=False)
     for join in scope.from_joins():
         select = select.join(join, copy=False)
     select = select.where(where, copy=False)
     if shape == "members" and limit is not None:
-        select = select.order_by(D.column("c", key), copy=False).limit(limit, copy=False)
+        select = select.order_by(*columns("c", keys), copy=False).limit(limit, copy=False)
     return select
 
 
@@ -69,12 +83,10 @@ def build_flags(model: Model, definitions: list[T.Definition], options: Options)
     customers in at least one segment are returned.
     """
     customer = model.customer_entity()
-    key = customer.key
-    assert key is not None
     ctx = _Context(model, options)
     scope = Scope(ctx, "c")
     ctx.used_aliases.add("c")
-    columns: list[exp.Expr] = [exp.alias_(D.column("c", key), key, quoted=True)]
+    selected: list[exp.Expr] = [exp.alias_(D.column("c", k), k, quoted=True) for k in customer.keys]
     # Every segment's aggregate tables first, so an any/none/all of one segment is counted in the
     # table another segment's aggregate over the same path needs (one scan of that path).
     scope.prepare_groups(
@@ -83,12 +95,14 @@ def build_flags(model: Model, definitions: list[T.Definition], options: Options)
     for i, definition in enumerate(definitions):
         cond = scope.condition(definition.condition)
         flag = exp.Case(ifs=[exp.If(this=cond, true=exp.Literal.number(1))], default=exp.Literal.number(0))
-        columns.append(exp.alias_(flag, f"f_{i}"))
+        selected.append(exp.alias_(flag, f"f_{i}"))
         for j, proj in enumerate(definition.projections):
-            columns.append(exp.alias_(scope.value(proj.value).sql, f"p_{i}_{j}"))
-    inner = exp.select(*columns).from_(D.table(customer.name, "c"))
+            selected.append(exp.alias_(scope.value(proj.value).sql, f"p_{i}_{j}"))
+    inner = exp.select(*selected).from_(D.table(customer.name, "c"))
     for join in scope.from_joins():
         inner = inner.join(join)
+    if model.key_may_be_null():  # a customer row without its key is never a member
+        inner = inner.where(not_null_all(columns("c", customer.keys)), copy=False)
     any_member = exp.or_(
         *(
             exp.EQ(this=exp.column(f"f_{i}"), expression=exp.Literal.number(1))
@@ -140,6 +154,8 @@ def _union_query(
         )
         for join in scope.from_joins():
             select = select.join(join, copy=False)
+        if ctx.model.key_may_be_null():  # a customer row without its key is never a member
+            where = exp.and_(where, not_null_all([D.column(scope.alias, key)]), copy=False)
         select = select.where(where, copy=False)
         union = select if union is None else exp.union(union, select, distinct=True, copy=False)
     assert union is not None
@@ -147,11 +163,11 @@ def _union_query(
     return _count_or_keys(shape, D.column("u", key)).from_(members, copy=False)
 
 
-def _count_or_keys(shape: Shape, keys: exp.Expr) -> exp.Select:
+def _count_or_keys(shape: Shape, *keys: exp.Expr) -> exp.Select:
     """The SELECT list of a ``count`` query (``COUNT(*) AS members``) or of a ``keys`` query."""
     if shape == "count":
         return exp.select(exp.alias_(exp.Count(this=exp.Star()), "members", copy=False), copy=False)
-    return exp.select(keys, copy=False)
+    return exp.select(*keys, copy=False)
 
 
 def _driven_by_ranking(scope: Scope, where: exp.Expr, key: str, shape: Shape) -> exp.Select | None:
@@ -239,7 +255,7 @@ def _driving_group(
         g.alias: g
         for g in groups
         if g.anchor_alias == scope.alias
-        and g.steps[0].source_column == key
+        and g.steps[0].source_columns == (key,)
         and _every_child_has_parent(scope, g.steps[0])
     }
     for conjunct in conjuncts:
@@ -261,7 +277,7 @@ def _driving_semi_join(scope: Scope, conjuncts: list[exp.Expr], key: str) -> exp
     for test, steps in scope.semi_joins:
         if (
             any(test is c for c in conjuncts)
-            and steps[0].source_column == key
+            and steps[0].source_columns == (key,)
             and _every_child_has_parent(scope, steps[0])
             and (scope.dialect in D.SEMI_JOIN_DRIVES_ALL or (alone and len(steps) == 1))
         ):
@@ -291,13 +307,16 @@ def _conjuncts(where: exp.Expr) -> list[exp.Expr]:
 
 def orphan_count_sql(rel: Relationship, dialect: str) -> str:
     """How many child rows hold a non-NULL value that no parent row has."""
-    fk, pk = D.column("x", rel.child_column), D.column("p", rel.parent_column)
+    fks, pks = columns("x", rel.child_columns), columns("p", rel.parent_columns)
     parent = (
         exp.select(exp.Literal.number(1))
         .from_(D.table(rel.parent, "p"))
-        .where(exp.EQ(this=pk, expression=fk.copy()))
+        .where(eq_all(pks, [f.copy() for f in fks]))
     )
-    orphan = exp.and_(exp.not_(exp.Is(this=fk, expression=exp.Null())), exp.not_(exp.Exists(this=parent)))
+    # A composite value with a NULL part points nowhere (as MATCH SIMPLE): not an orphan.
+    orphan = exp.and_(
+        *(exp.not_(exp.Is(this=f, expression=exp.Null())) for f in fks), exp.not_(exp.Exists(this=parent))
+    )
     return (
         exp.select(exp.Count(this=exp.Star()))
         .from_(D.table(rel.child, "x"))
@@ -318,14 +337,13 @@ def build_columns(
     near misses and sweeps read it.
     """
     entity = model.customer_entity()
-    key = entity.key
-    assert key is not None
+    keys = entity.keys
     ctx = _Context(model, options)
     scope = Scope(ctx, "c")
     ctx.used_aliases.add("c")
     scope.prepare_groups(list(items))
     scope.under_not += 1
-    columns: list[exp.Expr] = [exp.alias_(D.column("c", key), "k", copy=False)]
+    selected: list[exp.Expr] = keyed(columns("c", keys))
     for i, item in enumerate(items):
         if isinstance(item, _VALUES):
             sql = scope.value(item).sql
@@ -337,16 +355,25 @@ def build_columns(
                     exp.If(this=exp.Not(this=exp.Paren(this=cond.copy())), true=exp.Literal.number(0)),
                 ]
             )
-        columns.append(exp.alias_(sql, f"c_{i}", copy=False))
-    select = exp.select(*columns, copy=False).from_(D.table(entity.name, "c"), copy=False)
+        selected.append(exp.alias_(sql, f"c_{i}", copy=False))
+    select = exp.select(*selected, copy=False).from_(D.table(entity.name, "c"), copy=False)
     joins = scope.from_joins()
-    if customer is not None:
-        _only_customer(scope, joins, key, customer)
+    if customer is not None and len(keys) == 1:
+        _only_customer(scope, joins, keys[0], customer)
     for join in joins:
         select = select.join(join, copy=False)
     if customer is not None:
-        select = select.where(exp.EQ(this=D.column("c", key), expression=scope.literal(customer)), copy=False)
+        select = select.where(_is_customer(scope, keys, customer), copy=False)
+    elif model.key_may_be_null():  # a customer row without its key is never a member
+        select = select.where(not_null_all(columns("c", keys)), copy=False)
     return select
+
+
+def _is_customer(scope: Scope, keys: tuple[str, ...], customer: object) -> exp.Expr:
+    """``c.key = customer``; for a composite key ``customer`` is a tuple in key order."""
+    values = customer if len(keys) > 1 else (customer,)
+    assert isinstance(values, tuple) and len(values) == len(keys), (keys, customer)
+    return eq_all(columns("c", keys), [scope.literal(v) for v in values])
 
 
 def _only_customer(scope: Scope, joins: list[exp.Join], key: str, customer: object) -> None:
@@ -356,18 +383,18 @@ def _only_customer(scope: Scope, joins: list[exp.Join], key: str, customer: obje
     by_alias = {
         g.alias: g
         for g in scope.groups.values()
-        if g.measures and g.anchor_alias == scope.alias and g.steps[0].source_column == key
+        if g.measures and g.anchor_alias == scope.alias and g.steps[0].source_columns == (key,)
     }
     for join in joins:
         table = join.this
         group = by_alias.get(table.alias) if isinstance(table, exp.Subquery) else None
         if group is not None and isinstance(table.this, exp.Select):
-            fk = D.column(group.table_aliases[0], group.steps[0].target_column)
+            fk = D.column(group.table_aliases[0], group.steps[0].target_columns[0])
             table.this.where(exp.EQ(this=fk, expression=scope.literal(customer)), copy=False)
     for test, steps in scope.semi_joins:
         query = test.args.get("query")
         inner = query.this if isinstance(query, exp.Subquery) else None
-        if isinstance(inner, exp.Select) and steps[0].source_column == key and inner.expressions:
+        if isinstance(inner, exp.Select) and steps[0].source_columns == (key,) and inner.expressions:
             fk = inner.expressions[0].copy()
             inner.where(exp.EQ(this=fk, expression=scope.literal(customer)), copy=False)
 
@@ -378,8 +405,6 @@ def build_records(
     """The records an aggregate or any/none/all reads for one customer: every column of the records'
     table, those its WHERE keeps (for ``all``: those it does not), the first ``limit`` in key order."""
     entity = model.customer_entity()
-    key = entity.key
-    assert key is not None
     ctx = _Context(model, options)
     scope = Scope(ctx, "c")
     ctx.used_aliases.add("c")
@@ -393,9 +418,7 @@ def build_records(
         truth = exp.Case(ifs=[exp.If(this=where, true=exp.Literal.number(1))], default=exp.Literal.number(0))
         where = exp.EQ(this=truth, expression=exp.Literal.number(0))  # not TRUE: FALSE or unknown
     first = steps[0]
-    on = exp.EQ(
-        this=D.column(aliases[0], first.target_column), expression=D.column(anchor, first.source_column)
-    )
+    on = eq_all(columns(aliases[0], first.target_columns), columns(anchor, first.source_columns))
     select = exp.select(exp.Column(this=exp.Star(), table=exp.to_identifier(aliases[-1])), copy=False).from_(
         D.table(entity.name, "c"), copy=False
     )
@@ -404,7 +427,7 @@ def build_records(
     select = select.join(exp.Join(this=D.table(first.target, aliases[0]), on=on), copy=False)
     for join in records.from_joins():
         select = select.join(join, copy=False)
-    conds: list[exp.Expr] = [exp.EQ(this=D.column("c", key), expression=scope.literal(customer))]
+    conds: list[exp.Expr] = [_is_customer(scope, entity.keys, customer)]
     if where is not None:
         conds.append(where)
     select = select.where(exp.and_(*conds, copy=False), copy=False)

@@ -183,9 +183,7 @@ class Scope:
         key = (from_alias, step)  # the step, not its table: two roles may lead to one table
         if key not in self.to_one:
             alias = self.ctx.alias(step.target)
-            on = exp.EQ(
-                this=D.column(alias, step.target_column), expression=D.column(from_alias, step.source_column)
-            )
+            on = eq_all(columns(alias, step.target_columns), columns(from_alias, step.source_columns))
             self.joins.append(exp.Join(this=D.table(step.target, alias), on=on, side="LEFT"))
             self.to_one[key] = alias
         return self.to_one[key]
@@ -207,9 +205,8 @@ class Scope:
             chain.append(
                 exp.Join(
                     this=D.table(s.target, aliases[k]),
-                    on=exp.EQ(
-                        this=D.column(aliases[k], s.target_column),
-                        expression=D.column(aliases[k - 1], s.source_column),
+                    on=eq_all(
+                        columns(aliases[k], s.target_columns), columns(aliases[k - 1], s.source_columns)
                     ),
                 )
             )
@@ -290,8 +287,9 @@ class Scope:
             and leaf.value is not None
             and self.path_nodes.get(_group_key(self.alias, leaf.many)) == {id(leaf)}
         ]
-        if len(sums) < 2 or len(sums) != len(leaves) or len({s.many[0].source_column for s in sums}) != 1:
-            return None
+        sources = {s.many[0].source_columns for s in sums}
+        if len(sums) < 2 or len(sums) != len(leaves) or len(sources) != 1 or len(next(iter(sources))) != 1:
+            return None  # (a composite key keeps a table per path)
         branches: list[exp.Select] = []
         for agg in sums:
             step = agg.many[0]
@@ -698,8 +696,7 @@ class Scope:
     def rank(self, node: T.Rank) -> exp.Expr:
         """``key IN (the first N keys by the value)``: one window over the customers that have a value
         (and are in the population), in a query of its own over the customer table."""
-        key = self.model.customer_entity().key
-        assert key is not None
+        keys = self.model.customer_entity().keys
         ranked = Scope(self.ctx, self.ctx.alias("c"))
         ranked.prepare_groups([node.by, node.among])
         by = ranked.value(node.by).sql
@@ -707,17 +704,22 @@ class Scope:
         conds = [] if isinstance(by, exp.Coalesce) else [_not(exp.Is(this=by.copy(), expression=exp.Null()))]
         if node.among is not None:
             conds.append(ranked.condition(node.among))
-        own_key = D.column(ranked.alias, key)
+        own_key = columns(ranked.alias, keys)
+        if self.model.key_may_be_null():
+            conds.append(not_null_all(own_key))  # a customer without a key is never ranked
         order = exp.Order(
-            expressions=[exp.Ordered(this=by, desc=node.direction == "top"), exp.Ordered(this=own_key.copy())]
+            expressions=[
+                exp.Ordered(this=by, desc=node.direction == "top"),
+                *(exp.Ordered(this=k.copy()) for k in own_key),
+            ]
         )
-        columns = [
-            exp.alias_(own_key, "k", copy=False),
+        selected = [
+            *(exp.alias_(k, name, copy=False) for k, name in zip(own_key, key_names(len(keys)), strict=True)),
             exp.alias_(exp.Window(this=exp.RowNumber(), order=order), "rn", copy=False),
         ]
         if node.percent:
-            columns.append(exp.alias_(exp.Window(this=exp.Count(this=exp.Star())), "n", copy=False))
-        inner = exp.select(*columns, copy=False).from_(
+            selected.append(exp.alias_(exp.Window(this=exp.Count(this=exp.Star())), "n", copy=False))
+        inner = exp.select(*selected, copy=False).from_(
             D.table(self.model.customer_entity().name, ranked.alias)
         )
         for join in ranked.from_joins():
@@ -739,11 +741,11 @@ class Scope:
         else:
             keep = exp.LTE(this=rn, expression=exp.Literal.number(int(node.amount)))
         sub = (
-            exp.select(D.column(alias, "k"), copy=False)
+            exp.select(*columns(alias, key_names(len(keys))), copy=False)
             .from_(exp.Subquery(this=inner, alias=exp.TableAlias(this=exp.to_identifier(alias))), copy=False)
             .where(keep, copy=False)
         )
-        test = exp.In(this=D.column(self.alias, key), query=exp.Subquery(this=sub))
+        test = exp.In(this=row(columns(self.alias, keys)), query=exp.Subquery(this=sub))
         self.rankings.append(test)
         return test
 
@@ -811,8 +813,9 @@ class Scope:
         records.prepare_groups([node.where])
         where = records.condition(node.where) if node.where is not None else None
         first = steps[0]
-        fk = D.column(aliases[0], first.target_column)
-        parent_key = D.column(anchor_alias, first.source_column)
+        fks = columns(aliases[0], first.target_columns)
+        parent_keys = columns(anchor_alias, first.source_columns)
+        fk, parent_key = row(fks), row(parent_keys)
         if node.kind == "all":
             if where is None:
                 return exp.Boolean(this=True)  # every record matches "no condition": vacuously true
@@ -825,9 +828,9 @@ class Scope:
             # FALSE for a non-member filters the same, and the extra filter made DuckDB build the
             # semi-join's hash table on the wrong side (TPC-DS sf=1: 1.3x the hand-written SQL).
             # ``compile._distinct_keys`` adds it back where the keys drive the query.
-            not_null = _not(exp.Is(this=fk, expression=exp.Null())) if self.under_not else None
+            not_null = not_null_all(fks) if self.under_not else None
             conds = [c for c in (where, not_null) if c is not None]
-            sub = source.select(fk.copy(), copy=False)
+            sub = source.select(*(f.copy() for f in fks), copy=False)
             if conds:
                 sub = sub.where(exp.and_(*conds, copy=False), copy=False)
             semi_join = exp.In(this=parent_key, query=exp.Subquery(this=sub))
@@ -835,11 +838,11 @@ class Scope:
                 self.semi_joins.append((semi_join, steps))
             return semi_join
         # none / all: no (offending) record
-        if self.dialect in D.ANTI_JOIN_NOT_IN:
+        if self.dialect in D.ANTI_JOIN_NOT_IN and len(fks) == 1:  # (a composite key: NOT EXISTS)
             conds = [c for c in (where, _not(exp.Is(this=fk, expression=exp.Null()))) if c is not None]
             sub = source.select(fk.copy(), copy=False).where(exp.and_(*conds, copy=False), copy=False)
             return _not(exp.In(this=parent_key, query=exp.Subquery(this=sub)))
-        conds = [exp.EQ(this=fk.copy(), expression=parent_key)] + ([where] if where is not None else [])
+        conds = [eq_all(fks, parent_keys)] + ([where] if where is not None else [])
         sub = source.select(exp.Literal.number(1), copy=False).where(exp.and_(*conds, copy=False), copy=False)
         return _not(exp.Exists(this=sub))
 
@@ -936,16 +939,14 @@ def _group_join(group: _AggGroup | _Windowed, on: exp.Expr | None = None) -> exp
         return _windowed_join(group, on)
     steps, aliases = group.steps, group.table_aliases
     first = steps[0]
-    fk = D.column(aliases[0], first.target_column)
+    fks = columns(aliases[0], first.target_columns)
     first_where = group.measures[0].where
     shared_where = (
         first_where
         if first_where is not None and all(m.where == first_where and not m.unless for m in group.measures)
         else None
     )
-    select = exp.select(exp.alias_(fk.copy(), "k", copy=False), copy=False).from_(
-        D.table(first.target, aliases[0]), copy=False
-    )
+    select = exp.select(*keyed(fks), copy=False).from_(D.table(first.target, aliases[0]), copy=False)
     inner = _inner_to_one(group)
     for j in group.records.from_joins():
         if isinstance(j.this, exp.Table) and j.this.alias_or_name in inner:
@@ -961,13 +962,10 @@ def _group_join(group: _AggGroup | _Windowed, on: exp.Expr | None = None) -> exp
         )
     if shared_where is not None:
         select = select.where(shared_where, copy=False)
-    select = select.group_by(fk.copy(), copy=False)
+    select = select.group_by(*(f.copy() for f in fks), copy=False)
     return exp.Join(
         this=exp.Subquery(this=select, alias=exp.TableAlias(this=exp.to_identifier(group.alias))),
-        on=exp.EQ(
-            this=D.column(group.alias, "k"),
-            expression=on if on is not None else D.column(group.anchor_alias, first.source_column),
-        ),
+        on=_anchor_on(group.alias, fks, group.anchor_alias, first, on),
         side="LEFT",
     )
 
@@ -1038,20 +1036,20 @@ def _windowed_join(w: _Windowed, on: exp.Expr | None = None) -> exp.Join:
     """
     func, dialect = w.node.func, w.records.dialect
     first = w.steps[0]
-    fk = D.column(w.table_aliases[0], first.target_column)
+    fks = columns(w.table_aliases[0], first.target_columns)
     tested = w.by if func in ("first", "last") else w.value
     assert tested is not None
     conds = [c for c in (w.where, _not(exp.Is(this=tested.copy(), expression=exp.Null()))) if c is not None]
-    inner = exp.select(exp.alias_(fk.copy(), "k", copy=False), copy=False).from_(
-        D.table(first.target, w.table_aliases[0]), copy=False
-    )
+    inner = exp.select(*keyed(fks), copy=False).from_(D.table(first.target, w.table_aliases[0]), copy=False)
     for j in w.records.from_joins():
         inner = inner.join(j, copy=False)
     inner = inner.where(exp.and_(*conds, copy=False), copy=False)
 
     def window(this: exp.Expr, *order: exp.Ordered) -> exp.Window:
         return exp.Window(
-            this=this, partition_by=[fk.copy()], order=exp.Order(expressions=list(order)) if order else None
+            this=this,
+            partition_by=[f.copy() for f in fks],
+            order=exp.Order(expressions=list(order)) if order else None,
         )
 
     def col(name: str) -> exp.Column:
@@ -1059,6 +1057,9 @@ def _windowed_join(w: _Windowed, on: exp.Expr | None = None) -> exp.Join:
 
     def one() -> exp.Expr:
         return exp.Literal.number(1)
+
+    def keys() -> list[exp.Column]:
+        return columns(w.inner_alias, key_names(len(fks)))
 
     as_double = exp.Cast(this=w.value.copy(), to=exp.DataType.build("double"))
     keep: exp.Expr | None = None
@@ -1087,7 +1088,7 @@ def _windowed_join(w: _Windowed, on: exp.Expr | None = None) -> exp.Join:
             exp.LT(this=col("rn"), expression=exp.Add(this=h(), expression=exp.Literal.number(2))),
             copy=False,
         )
-        group_by = [col("k"), col("n")]
+        group_by = [*keys(), col("n")]
     elif func == "stddev":
         inner = inner.select(
             exp.alias_(as_double, "v", copy=False),
@@ -1102,11 +1103,11 @@ def _windowed_join(w: _Windowed, on: exp.Expr | None = None) -> exp.Join:
                 this=squares, expression=exp.Nullif(this=n_minus_1, expression=exp.Literal.number(0))
             )
         )
-        group_by = [col("k")]
+        group_by = keys()
     else:  # mode, first, last: row 1 of an order
         first_agg = dialect in D.FIRST_ORDER_BY
         if func == "mode":
-            inner = inner.group_by(fk.copy(), w.value.copy(), copy=False)
+            inner = inner.group_by(*(f.copy() for f in fks), w.value.copy(), copy=False)
             count: exp.Expr = exp.Count(this=exp.Star())
             if first_agg:  # counted first, then the first value by count
                 inner = inner.select(
@@ -1131,8 +1132,8 @@ def _windowed_join(w: _Windowed, on: exp.Expr | None = None) -> exp.Join:
             first_value = exp.First(this=exp.Order(this=values.copy(), expressions=order))
             if func != "mode":  # one GROUP BY of the records: the table itself
                 select = inner.select(exp.alias_(first_value, "v", copy=False), copy=False)
-                return _keyed_join(w, select.group_by(fk.copy(), copy=False), on)
-            value, group_by = first_value, [col("k")]
+                return _keyed_join(w, select.group_by(*(f.copy() for f in fks), copy=False), on)
+            value, group_by = first_value, keys()
         else:
             inner = inner.select(
                 exp.alias_(w.value.copy(), "v", copy=False),
@@ -1141,7 +1142,7 @@ def _windowed_join(w: _Windowed, on: exp.Expr | None = None) -> exp.Join:
             )
             value, keep = col("v"), exp.EQ(this=col("rn"), expression=one())
     rows = exp.Subquery(this=inner, alias=exp.TableAlias(this=exp.to_identifier(w.inner_alias)))
-    outer = exp.select(exp.alias_(col("k"), "k", copy=False), exp.alias_(value, "v", copy=False), copy=False)
+    outer = exp.select(*keyed(keys()), exp.alias_(value, "v", copy=False), copy=False)
     outer = outer.from_(rows, copy=False)
     if keep is not None:
         outer = outer.where(keep, copy=False)
@@ -1154,14 +1155,52 @@ def _windowed_join(w: _Windowed, on: exp.Expr | None = None) -> exp.Join:
 
 def _keyed_join(w: _Windowed, select: exp.Select, on: exp.Expr | None) -> exp.Join:
     """``select`` (``k``, ``v``) as the table ``w.alias``, LEFT JOINed to the anchor (or to ``on``)."""
+    first = w.steps[0]
     return exp.Join(
         this=exp.Subquery(this=select, alias=exp.TableAlias(this=exp.to_identifier(w.alias))),
-        on=exp.EQ(
-            this=D.column(w.alias, "k"),
-            expression=on if on is not None else D.column(w.anchor_alias, w.steps[0].source_column),
-        ),
+        on=_anchor_on(w.alias, first.target_columns, w.anchor_alias, first, on),
         side="LEFT",
     )
+
+
+def _anchor_on(
+    alias: str, fks: Sequence[object], anchor_alias: str, first: Step, on: exp.Expr | None
+) -> exp.Expr:
+    """A keyed table's join condition: its key column(s) = the anchor's (or = the key ``on``)."""
+    own = columns(alias, key_names(len(fks)))
+    if on is not None:  # only a single key drives a query (compile._driven_by_child)
+        return exp.EQ(this=own[0], expression=on)
+    return eq_all(own, columns(anchor_alias, first.source_columns))
+
+
+def key_names(n: int) -> list[str]:
+    """The key columns of a derived table: ``k``, or ``k, k_2, ...`` for a composite key."""
+    return ["k", *(f"k_{i}" for i in range(2, n + 1))]
+
+
+def columns(alias: str, names: Sequence[str]) -> list[exp.Column]:
+    return [D.column(alias, name) for name in names]
+
+
+def keyed(values: Sequence[exp.Expr]) -> list[exp.Expr]:
+    """``values`` as a derived table's key columns (``key_names``)."""
+    return [exp.alias_(v.copy(), n, copy=False) for v, n in zip(values, key_names(len(values)), strict=True)]
+
+
+def eq_all(left: Sequence[exp.Expr], right: Sequence[exp.Expr]) -> exp.Expr:
+    """``l1 = r1 AND l2 = r2 ...``: one column pair, or each pair of a composite key."""
+    pairs = [exp.EQ(this=a, expression=b) for a, b in zip(left, right, strict=True)]
+    return pairs[0] if len(pairs) == 1 else exp.and_(*pairs, copy=False)
+
+
+def row(values: Sequence[exp.Expr]) -> exp.Expr:
+    """One column, or a row value ``(a, b)`` for a composite key (``(a, b) IN (SELECT x, y ...)``)."""
+    return values[0] if len(values) == 1 else exp.Tuple(expressions=list(values))
+
+
+def not_null_all(values: Sequence[exp.Expr]) -> exp.Expr:
+    """No column NULL (a composite key with a NULL part identifies nothing)."""
+    return exp.and_(*(_not(exp.Is(this=v.copy(), expression=exp.Null())) for v in values), copy=False)
 
 
 def _not(cond: exp.Expr) -> exp.Expr:
