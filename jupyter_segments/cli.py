@@ -16,6 +16,7 @@ import duckdb
 import sqlalchemy.exc
 from sqlglot.dialects.dialect import Dialect
 
+from . import code_files
 from .backends.base import mask_url
 from .catalog import open_catalog
 from .catalog.store import FAILED
@@ -29,6 +30,9 @@ API as the notebook magics.
   jupyter-segments demo        build the demo database, print segments, counts and SQL
   jupyter-segments compile     print the SQL of a definition for any dialect
   jupyter-segments refresh     refresh saved segments (for cron or a scheduler)
+  jupyter-segments sync        load a folder of .segment files into the catalog
+  jupyter-segments export-code write the catalog's segments out as .segment files
+  jupyter-segments check       validate .segment files against a database (for CI)
 
 Run a command with -h for its options."""
 
@@ -188,6 +192,122 @@ def _cmd_refresh(args: argparse.Namespace) -> int:
     return 1 if any(r.status == FAILED for r in runs) else 0
 
 
+# --- segments as code: sync, export-code, check (jupyter_segments/code_files.py) ---------------------
+
+
+def _add_code_commands(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "sync",
+        help="load a folder of .segment files into the catalog",
+        description="Create the segments of FOLDER's .segment files, save a new version of those that "
+        "changed, update display names and tags, and report what changed. Every file is validated "
+        "first: if one fails, nothing is written (exit status 1). Segments without a file are kept "
+        "unless --prune.",
+    )
+    p.add_argument("folder", type=Path)
+    p.add_argument("--prune", action="store_true", help="delete dynamic segments that have no file")
+    p.add_argument("--dry-run", action="store_true", help="report what would change, write nothing")
+    _database_options(p, catalog_required=True)
+    p.set_defaults(func=_cmd_sync)
+
+    p = sub.add_parser(
+        "export-code",
+        help="write the catalog's segments out as .segment files",
+        description="Write every dynamic segment of the catalog to FOLDER as NAME.segment (the format "
+        "sync reads); static segments are frozen member lists and are skipped.",
+    )
+    p.add_argument("folder", type=Path)
+    p.add_argument(
+        "--catalog", type=_catalog, required=True, help="the catalog: a file path or a SQLAlchemy URL"
+    )
+    p.add_argument("--catalog-schema", default=None, help="PostgreSQL schema of the catalog tables")
+    p.add_argument("--format", choices=("text", "json"), default="text", help="output format")
+    p.set_defaults(func=_cmd_export_code)
+
+    p = sub.add_parser(
+        "check",
+        help="validate .segment files against a database's model (for CI)",
+        description="Parse and type-check every .segment file in FOLDER against the database's model, "
+        "print the static checks' warnings and compile each file for the dialects it lists. Exit "
+        "status 0 if no errors, 1 if any (or, with --strict, any warning), 2 if the check could not run.",
+    )
+    p.add_argument("folder", type=Path)
+    p.add_argument(
+        "--dialect", action="append", type=_dialect, default=[], help="also compile for this dialect"
+    )
+    p.add_argument("--strict", action="store_true", help="warnings fail the check too")
+    _database_options(p, catalog_required=False)
+    p.set_defaults(func=_cmd_check)
+
+
+def _database_options(p: argparse.ArgumentParser, catalog_required: bool) -> None:
+    if catalog_required:
+        p.add_argument("--db", type=_database, required=True, help="the customer database URL")
+        p.add_argument(
+            "--catalog", required=True, help="the catalog: a file path or a SQLAlchemy URL (created if new)"
+        )
+    else:
+        p.add_argument("--db", type=_database, help="the customer database URL (default: the demo schema)")
+        p.add_argument(
+            "--catalog", type=_catalog, help="a catalog: its model and segments 'in segment' finds"
+        )
+    p.add_argument("--catalog-schema", default=None, help="PostgreSQL schema of the catalog tables")
+    p.add_argument("--customers", default=None, help="customer table (default: the one saved in the catalog)")
+    p.add_argument("--key", default=None, help="customer key column (with --customers)")
+    p.add_argument("--format", choices=("text", "json"), default="text", help="output format")
+
+
+def _code_workspace(args: argparse.Namespace):
+    """The workspace a sync or check runs against: --db (or the demo) with --catalog's saved model."""
+    catalog = open_catalog(args.catalog, schema=args.catalog_schema) if args.catalog else ":memory:"
+    ws = connect_demo(1_000, catalog=catalog) if args.db is None else connect(args.db, catalog=catalog)
+    if args.customers:
+        ws.customers(args.customers, key=args.key or "id")
+    _ = ws.catalog  # restores the customer entity and relationships saved with the segments
+    if ws.model.customer is None:
+        ws.close()
+        raise SegmentError("the catalog has no customer table saved; pass --customers and --key")
+    return ws
+
+
+def _cmd_sync(args: argparse.Namespace) -> int:
+    ws = _code_workspace(args)
+    try:
+        report = code_files.sync(ws, args.folder, prune=args.prune, dry_run=args.dry_run)
+    finally:
+        ws.close()
+    print(report.to_json() if args.format == "json" else report)
+    return 0 if report.ok else 1
+
+
+def _cmd_export_code(args: argparse.Namespace) -> int:
+    catalog = open_catalog(args.catalog, schema=args.catalog_schema)
+    ws = connect("duckdb:///:memory:", catalog=catalog)  # writing files reads the catalog only
+    try:
+        written = code_files.export_code(ws, args.folder)
+    finally:
+        ws.close()
+    if args.format == "json":
+        print(json.dumps(written.to_dict("records"), ensure_ascii=False, indent=2))
+        return 0
+    for row in written.itertuples(index=False):
+        print(f"{row.action:>16}  {row.name}" + (f"  ->  {row.file}" if row.file else ""))
+    n = int((written["action"] == "written").sum())
+    print(f"{plural(n, 'file')} written to {args.folder}, {len(written) - n} unchanged or skipped")
+    return 0
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    ws = _code_workspace(args)
+    try:
+        report = code_files.check(ws, args.folder, dialects=args.dialect)
+    finally:
+        ws.close()
+    print(report.to_json() if args.format == "json" else report)
+    failed = report.errors or (args.strict and report.warnings)
+    return 1 if failed else 0
+
+
 def _version() -> str:
     try:
         return version("jupyter-segments")
@@ -281,6 +401,7 @@ def build_parser() -> argparse.ArgumentParser:
     comp.set_defaults(func=_cmd_compile)
 
     _add_refresh(sub)
+    _add_code_commands(sub)
     return parser
 
 

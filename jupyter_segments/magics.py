@@ -22,7 +22,7 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.display import display
 from traitlets import Bool, Integer, List, Unicode
 
-from . import demo, ui  # ui is light: each widget module (ipywidgets) loads when first asked for
+from . import code_files, demo, ui  # ui is light: each widget module (ipywidgets) loads when first asked for
 from .backends.base import mask_url
 from .completion import install, uninstall
 from .display import (
@@ -283,6 +283,13 @@ class SegmentMagic(Magics):
         p.add_argument("--as-of", dest="as_of", help="YYYY-MM-DD: evaluate as of that date")
         p.add_argument("-o", "--out", help="put the DataFrame in this variable")
         c["sweep"] = (self._sweep, p)
+
+        p = _parser("sync", "Load a folder of .segment files into the catalog (segments as code).")
+        p.add_argument("folder")
+        p.add_argument("--prune", action="store_true", help="delete dynamic segments that have no file")
+        p.add_argument("--dry-run", dest="dry_run", action="store_true", help="report, write nothing")
+        p.add_argument("-o", "--out", help="put the SyncReport in this variable")
+        c["sync"] = (self._sync, p)
 
         p = _parser("refresh", "Re-evaluate saved segments and store their members.")
         p.add_argument("names", nargs="*")
@@ -630,6 +637,14 @@ class SegmentMagic(Magics):
             self._store(a.out, frame)
         display(frame)
 
+    def _sync(self, a: argparse.Namespace) -> None:
+        report = code_files.sync(self._require_ws(), a.folder, prune=a.prune, dry_run=a.dry_run)
+        if a.out:
+            self._store(a.out, report)
+        if not report.ok:
+            raise UsageError(str(report))
+        display(Message(str(report)))
+
     def _history(self, a: argparse.Namespace) -> None:
         frame = self._segment(a.name).history()
         if a.out:
@@ -807,6 +822,8 @@ HELP: list[HelpRow] = [
     HelpRow("near NAME", "who misses a segment by one AND condition, counted per condition", "%segment near vip"),
     HelpRow("sweep 'TEXT {x}' x=A:B:STEP", "member counts for many values of {x} (one query)",
             "%segment sweep 'sum(orders.amount) >= {x}' x=0:5001:250"),
+    HelpRow("sync FOLDER [--prune]", "load .segment files into the catalog; report what changed",
+            "%segment sync segments/"),
     HelpRow("refresh NAME...|--all", "re-evaluate saved segments and store their members", "%segment refresh --all"),
     HelpRow("activate NAME [--at T]", "activate a segment, now or at a later time", "%segment activate vip"),
     HelpRow("deactivate NAME [--at T]", "deactivate a segment, now or at a later time",

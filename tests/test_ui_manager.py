@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import json
+import re
+import time
 
 import pandas as pd
 import pytest
@@ -38,17 +41,85 @@ def orders(ws) -> pd.DataFrame:
     return ws.backend.connection.execute("SELECT * FROM orders").df()
 
 
+def click(m, **event):
+    """What the table's click handler sends from the browser (TABLE_SCRIPT)."""
+    m.bridge.value = json.dumps({**event, "t": time.monotonic_ns()})
+
+
+def rows(m) -> list[str]:
+    """The segment names in the table's rows, top to bottom, read from the HTML the page shows."""
+    return [html.unescape(n) for n in re.findall(r'<tr[^>]*data-name="([^"]*)"', m.table.value)]
+
+
+def selected_rows(m) -> list[str]:
+    return [
+        html.unescape(n)
+        for n in re.findall(r'<tr class="jseg-selected"[^>]*data-name="([^"]*)"', m.table.value)
+    ]
+
+
 def test_table_lists_segments_and_filters_as_you_type(ws):
     m = SegmentManager(ws)
-    assert list(m.frame["name"]) == ["vip", "wip", "young"]
-    shown = " ".join(c.value for c in m.table.children if isinstance(getattr(c, "value", None), str))
-    assert "VIP" in shown and "draft" in shown and "inactive" in shown
+    assert rows(m) == ["vip", "wip", "young"]
+    assert "VIP" in m.table.value and "draft" in m.table.value and "inactive" in m.table.value
     m.search.value = "spend"  # matches the description
-    assert list(m.frame["name"]) == ["vip"]
+    assert rows(m) == ["vip"]
     m.search.value = "o"
-    assert list(m.frame["name"]) == ["young"]
+    assert rows(m) == ["young"]
     m.search.value = ""
-    assert len(m.checkboxes) == 3
+    assert len(rows(m)) == 3
+
+
+def test_search_without_match_says_so_not_no_segments_yet(ws, tmp_path):
+    """Bug 2: a search that matches nothing said 'No segments yet: save one from the builder'."""
+    m = SegmentManager(ws)
+    m.search.value = "zzz"
+    assert "No segment matches" in m.table.value and "zzz" in m.table.value
+    assert "No segments yet" not in m.table.value and "yet" not in m.count_label.value
+    assert m.clear_search_button.layout.display == ""
+    m.clear_search_button.click()
+    assert rows(m) == ["vip", "wip", "young"] and m.clear_search_button.layout.display == "none"
+    empty = js.connect_demo(100, seed=1, catalog=str(tmp_path / "empty.sqlite"))
+    try:
+        assert "No segments yet" in SegmentManager(empty).table.value
+    finally:
+        empty.close()
+
+
+def test_an_old_error_goes_when_a_later_action_succeeds(ws):
+    """Bug 1: 'select a segment first' stayed on screen after Refresh all succeeded."""
+    m = SegmentManager(ws)
+    m.view_button.click()  # Python can click a disabled button: the error it gives stays on screen
+    assert "select a segment first" in m.messages.widget.value
+    m.refresh_all_button.click()
+    m.wait()
+    assert m.messages.last_error is None and "select a segment first" not in m.messages.widget.value
+    assert "2 of 2 done, 2 successful" in m.messages.widget.value
+
+
+def test_click_shift_and_ctrl_select_rows_and_actions_follow(ws):
+    m = SegmentManager(ws)
+    assert m.view_button.disabled and m.delete_button.disabled and m.refresh_button.disabled
+    click(m, row="vip")
+    assert m.selected == {"vip"} and selected_rows(m) == ["vip"]
+    assert not m.view_button.disabled and not m.edit_button.disabled and not m.delete_button.disabled
+    assert m.deactivate_button.disabled is False and m.activate_button.disabled  # vip is active
+    assert m.download_button.disabled  # never refreshed: no members to download
+    click(m, row="young", shift=True)  # a range: vip, wip, young
+    assert selected_rows(m) == ["vip", "wip", "young"]
+    assert m.view_button.disabled and m.edit_button.disabled and not m.refresh_button.disabled
+    assert not m.activate_button.disabled  # wip is inactive
+    click(m, row="wip", ctrl=True)  # ctrl takes one out
+    assert selected_rows(m) == ["vip", "young"]
+    click(m, row="young")  # a plain click selects that row alone
+    assert m.selected == {"young"}
+    # double click opens the view, above the table
+    click(m, row="vip", open=True)
+    assert isinstance(m.detail, SegmentView) and m.detail.seg.name == "vip"
+    children = list(m.widget.children)
+    assert children.index(m.detail_panel) < children.index(m.table) and m.detail_panel.layout.display == ""
+    m.close_detail_button.click()
+    assert m.detail is None and m.detail_panel.layout.display == "none"
 
 
 def test_refresh_all_progress_statuses_and_sorting(ws, customers, orders):
@@ -64,14 +135,13 @@ def test_refresh_all_progress_statuses_and_sorting(ws, customers, orders):
     assert "Successful" in m.runs_html.value
     assert dict(zip(m.frame["name"], m.frame["members"], strict=True))["vip"] == expected["vip"]
     # sort by members ascending, then descending (clicking the header again reverses)
-    header = next(c for c in m.table.children if getattr(c, "description", "").startswith("Members"))
-    header.click()
+    assert 'data-sort="members"' in m.table.value
+    click(m, sort="members")
     ordered = sorted(expected, key=expected.get)
-    assert list(m.frame["name"])[:2] == ordered
-    header = next(c for c in m.table.children if getattr(c, "description", "").startswith("Members"))
-    assert header.description.endswith("▲")
-    header.click()
-    assert list(m.frame["name"])[:2] == ordered[::-1]
+    assert rows(m)[:2] == ordered
+    assert re.search(r'aria-sort="ascending"[^>]*data-sort="members"[^>]*>Members ▲', m.table.value)
+    click(m, sort="members")
+    assert rows(m)[:2] == ordered[::-1]
     # a second refresh gives a two-point trend
     m.select("young")
     m.refresh_button.click()
@@ -93,6 +163,26 @@ def test_failed_run_shows_its_errors(ws):
     runs = m.wait()
     assert [r.status for r in runs] == ["Failed"]
     assert "Failed" in m.runs_html.value and html.escape(runs[0].errors[0])[:30] in m.runs_html.value
+
+
+def test_skipped_runs_say_why_and_zero_changes_have_no_sign(ws, customers):
+    """Bug 8: refreshing a draft showed Skipped with an empty Errors column. Bug 11: 'Left -0', 'Joined +0'."""
+    m = SegmentManager(ws)
+    m.select("young", "wip")
+    m.refresh_button.click()
+    m.wait()
+    table = m.runs_html.value
+    skipped = re.search(r"<tr><td>wip</td>.*?</tr>", table).group(0)
+    assert "Skipped" in skipped and "draft: fix the definition" in skipped
+    n = int((customers.age < 30).sum())
+    first = re.search(r"<tr><td>young</td>(.*?)</tr>", table).group(1)
+    assert re.findall(r'<td class="num">([^<]*)</td>', first)[:3] == [f"{n:,}", f"+{n:,}", "0"]
+    m.select("young")
+    m.refresh_button.click()
+    m.wait()
+    again = re.search(r"<tr><td>young</td>(.*?)</tr>", m.runs_html.value).group(1)
+    assert re.findall(r'<td class="num">([^<]*)</td>', again)[:3] == [f"{n:,}", "0", "0"]
+    assert "+0" not in m.runs_html.value and "-0" not in m.runs_html.value and "−0" not in m.runs_html.value
 
 
 def test_actions_change_the_catalog(ws, tmp_path, customers):
@@ -149,7 +239,7 @@ def test_actions_change_the_catalog(ws, tmp_path, customers):
 def test_actions_need_a_selection(ws):
     m = SegmentManager(ws)
     m.view_button.click()
-    assert m.messages.last_error == "select a segment first (tick its box)"
+    assert m.messages.last_error == "select a segment first (click its row)"
     m.select("vip", "young")
     m.edit_button.click()
     assert m.messages.last_error == "select exactly one segment for this action"
@@ -201,13 +291,18 @@ def test_view_trend_preview_history(ws, customers):
     v = SegmentView(ws, "young")
     n = int((customers.age < 30).sum())
     assert list(v.points["members"]) == [n, n]
-    assert len(v.shown_points) == 2 and v.chart is not None
-    spec = v.chart.to_dict()
-    tooltip = [t["field"] for layer in spec["layer"] for t in layer.get("encoding", {}).get("tooltip", [])]
-    assert tooltip == ["date", "members"] and {layer["mark"]["type"] for layer in spec["layer"]} == {
-        "line",
-        "point",
-    }
+    assert len(v.shown_points) == 2
+    # the chart: an inline SVG stretched to the width, a tooltip per point with its time and count
+    chart = v.chart_html.value
+    assert (
+        "<svg" in chart
+        and 'preserveAspectRatio="none"' in chart
+        and "https://" not in chart.replace('xmlns="http://www.w3.org/2000/svg"', "")
+    )
+    assert chart.count(f"{n:,} members</title>") == 2
+    assert "var(--jp-brand-color1" in chart and "#" not in re.sub(
+        r"var\([^)]*\)|&#\w+;", "", chart.split("<style>")[1].split("</style>")[0]
+    )
     # preview: first 100 members, sortable, with the export note
     assert len(v.preview) == 100 and set(v.preview["customer_id"]) <= set(customers.customer_id)
     v.sort_by.value = "age"
@@ -219,25 +314,60 @@ def test_view_trend_preview_history(ws, customers):
     # time ranges: a fixed "now" a year later leaves no point in the last 30 days
     later = SegmentView(ws, "young", now=dt.datetime.now() + dt.timedelta(days=400))
     later.range.value = "30 days"
-    assert later.shown_points.empty and "No successful runs" in later.chart_note.value
+    assert later.shown_points.empty and "No successful run in this range" in later.chart_html.value
+    assert "choose All" in later.chart_html.value
     later.range.value = "All"
     assert len(later.shown_points) == 2
+    # the custom range takes ISO dates
     later.range.value = "Custom"
-    later.start.value = dt.date.today() - dt.timedelta(days=1)
-    later.end.value = dt.date.today()
-    assert len(later.shown_points) == 2
-    # static fallback for exported notebooks: PNG chart + HTML tables
-    bundle = v._repr_mimebundle_()
-    assert "application/vnd.jupyter.widget-view+json" in bundle
-    assert "data:image/png;base64," in bundle["text/html"] and "<table" in bundle["text/html"]
+    later.start.value = (dt.date.today() - dt.timedelta(days=1)).isoformat()
+    later.end.value = dt.date.today().isoformat()
+    assert len(later.shown_points) == 2 and later.messages.last_error is None
+    later.start.value = (dt.date.today() + dt.timedelta(days=1)).isoformat()
+    assert "after it ends" in later.messages.last_error
+    later.end.value = "12/02/2026"
+    assert "write it as YYYY-MM-DD" in later.messages.last_error
+    # exported notebooks: the same chart, the preview and the history as HTML
+    static = v.static_html()
+    assert "<svg" in static and f"{n:,} members</title>" in static and static.count("<tr") > 20
 
 
 def test_view_of_a_never_refreshed_segment(ws):
     v = SegmentView(ws, "vip")
-    assert v.points.empty and "No successful runs" in v.chart_note.value
+    assert v.points.empty and "Not refreshed yet: press Refresh now" in v.chart_html.value
     assert v.preview_error  # the catalog explains there are no members yet
+    assert v.refresh_button.button_style == "primary"
     v.refresh_button.click()
-    assert v.messages.last_error is None and len(v.points) == 1
+    assert v.messages.last_error is None and len(v.points) == 1 and "<svg" in v.chart_html.value
+
+
+def test_time_axis_follows_the_span_and_never_repeats_a_label():
+    """Bug 6: the trend repeated 'Dec 02' on every tick and showed minutes only."""
+
+    def labels(*times):
+        pts = pd.DataFrame({"date": pd.to_datetime(list(times)), "members": range(len(times))})
+        return re.findall(r'class="xlab[^"]*"[^>]*>([^<]*)<', charts.trend_html(pts))
+
+    within_a_day = labels("2026-12-02 07:21", "2026-12-02 11:40", "2026-12-02 18:05")
+    assert within_a_day[0].startswith("2026-12-02 ") and all(
+        re.fullmatch(r"\d\d:00", t) for t in within_a_day[1:]
+    )
+    seconds = labels("2026-12-02 07:21:03", "2026-12-02 07:21:04", "2026-12-02 07:21:09")
+    assert all(re.search(r"\d\d:\d\d:\d\d$", t) for t in seconds)
+    months = labels("2026-09-01", "2026-10-15", "2026-12-02")
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\d", t) for t in months)
+    years = labels("2023-01-01", "2026-12-02")
+    assert all(re.fullmatch(r"\d{4}(-\d\d)?", t) for t in years)
+    for found in (within_a_day, seconds, months, years):
+        assert len(found) >= 2 and len(set(found)) == len(found)
+    # the tooltip has the time to the second: runs a second apart differ
+    pts = pd.DataFrame(
+        {"date": pd.to_datetime(["2026-12-02 07:21:03", "2026-12-02 07:21:04"]), "members": [5, 6]}
+    )
+    assert re.findall(r"<title>([^<]*)</title>", charts.trend_html(pts)) == [
+        "2026-12-02 07:21:03: 5 members",
+        "2026-12-02 07:21:04: 6 members",
+    ]
 
 
 def test_trend_window_and_sparkline():

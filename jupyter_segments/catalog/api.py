@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 SEGMENT_COLUMNS = [
     "name", "display_name", "type", "state", "draft", "members", "last_refresh", "last_status", "added",
     "removed", "description", "definition", "version", "created_at", "updated_at", "activate_at",
-    "deactivate_at", "location",
+    "deactivate_at", "location", "tags",
 ]  # fmt: skip
 _SORTS = {
     "name",
@@ -62,6 +62,7 @@ def list_segments(
         with cat.engine.connect() as c:
             for m in c.execute(sa.select(t).where(t.c.id.in_(run_ids))):
                 runs[m.id] = dict(m._mapping)
+    tags = cat.tags()
     out = []
     for r in rows:
         last = runs.get(r["last_run_id"])
@@ -77,6 +78,7 @@ def list_segments(
                 "description": r["description"], "definition": r["definition"], "version": r["version"],
                 "created_at": r["created_at"], "updated_at": r["updated_at"], "activate_at": r["activate_at"],
                 "deactivate_at": r["deactivate_at"], "location": r["members_location"],
+                "tags": tags.get(r["id"], []),
             }
         )  # fmt: skip
     frame = pd.DataFrame(out, columns=SEGMENT_COLUMNS)

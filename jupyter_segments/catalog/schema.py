@@ -29,19 +29,29 @@ class Tables:
     member_changes: sa.Table
 
 
+# Every catalog table's name starts with this: a catalog in an application's database must not take
+# (or trip over) its own ``segments`` or ``runs`` table. Catalogs written before the prefix are renamed
+# when opened (Catalog.migrate); a table with a prefixed name the catalog did not create is refused.
+PREFIX = "js_"
+UNPREFIXED_NAMES = (
+    "schema_version", "settings", "segments", "segment_versions", "runs", "measures", "exports",
+    "segment_tags", "subscriptions", "member_changes",
+)  # fmt: skip
+
+
 def make_tables(schema: str | None = None) -> Tables:
     """Build the table objects; ``schema`` puts them in a PostgreSQL schema (None: the default one)."""
     md = sa.MetaData(schema=schema)
     text = sa.Text
-    schema_version = sa.Table("schema_version", md, sa.Column("version", sa.Integer, nullable=False))
+    schema_version = sa.Table(PREFIX + "schema_version", md, sa.Column("version", sa.Integer, nullable=False))
     settings = sa.Table(
-        "settings",
+        PREFIX + "settings",
         md,
         sa.Column("key", sa.String(200), primary_key=True),
         sa.Column("value", text, nullable=False),  # JSON
     )
     segments = sa.Table(
-        "segments",
+        PREFIX + "segments",
         md,
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
         sa.Column("name", sa.String(500), nullable=False, unique=True),
@@ -70,7 +80,7 @@ def make_tables(schema: str | None = None) -> Tables:
         sa.Column("lease_expires", sa.DateTime),
     )
     versions = sa.Table(
-        "segment_versions",
+        PREFIX + "segment_versions",
         md,
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
         sa.Column("segment_id", sa.Integer, sa.ForeignKey(segments.c.id, ondelete="CASCADE"), nullable=False),
@@ -82,7 +92,7 @@ def make_tables(schema: str | None = None) -> Tables:
         sa.UniqueConstraint("segment_id", "version"),
     )
     runs = sa.Table(
-        "runs",
+        PREFIX + "runs",
         md,
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
         sa.Column("segment_id", sa.Integer, sa.ForeignKey(segments.c.id, ondelete="CASCADE"), nullable=False),
@@ -108,11 +118,11 @@ def make_tables(schema: str | None = None) -> Tables:
         sa.Column("heartbeat_at", sa.DateTime),
         # Staging tables/files the run writes (JSON); left behind by a killed run, dropped later.
         sa.Column("scratch", text),
-        sa.Index("ix_runs_segment", "segment_id", "id"),
-        sa.Index("ix_runs_status", "status"),
+        sa.Index("ix_js_runs_segment", "segment_id", "id"),
+        sa.Index("ix_js_runs_status", "status"),
     )
     measures = sa.Table(
-        "measures",
+        PREFIX + "measures",
         md,
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
         sa.Column("name", sa.String(500), nullable=False, unique=True),
@@ -122,7 +132,7 @@ def make_tables(schema: str | None = None) -> Tables:
         sa.Column("updated_at", sa.DateTime, nullable=False),
     )
     exports = sa.Table(
-        "exports",
+        PREFIX + "exports",
         md,
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
         sa.Column("segment_id", sa.Integer, sa.ForeignKey(segments.c.id, ondelete="CASCADE"), nullable=False),
@@ -139,14 +149,15 @@ def make_tables(schema: str | None = None) -> Tables:
     )
     # Version 2 (issue 21): tags (segments as code), change subscriptions, who joined and left per run.
     tags = sa.Table(
-        "segment_tags",
+        PREFIX + "segment_tags",
         md,
         sa.Column("segment_id", sa.Integer, sa.ForeignKey(segments.c.id, ondelete="CASCADE"), nullable=False),
+        sa.Column("kind", sa.String(20), nullable=False, default="tag"),  # tag | dialect (checked for)
         sa.Column("tag", sa.String(200), nullable=False),
-        sa.UniqueConstraint("segment_id", "tag"),
+        sa.UniqueConstraint("segment_id", "kind", "tag"),
     )
     subscriptions = sa.Table(
-        "subscriptions",
+        PREFIX + "subscriptions",
         md,
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
         sa.Column("segment_id", sa.Integer, sa.ForeignKey(segments.c.id, ondelete="CASCADE"), nullable=False),
@@ -155,14 +166,14 @@ def make_tables(schema: str | None = None) -> Tables:
         sa.Column("created_at", sa.DateTime, nullable=False),
     )
     member_changes = sa.Table(
-        "member_changes",
+        PREFIX + "member_changes",
         md,
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
         sa.Column("segment_id", sa.Integer, sa.ForeignKey(segments.c.id, ondelete="CASCADE"), nullable=False),
         sa.Column("run_id", sa.Integer, nullable=False),
         sa.Column("change", sa.String(10), nullable=False),  # joined | left
         sa.Column("key", text, nullable=False),  # JSON: the customer key keeps its type
-        sa.Index("ix_member_changes_segment", "segment_id", "run_id"),
+        sa.Index("ix_js_member_changes_segment", "segment_id", "run_id"),
     )
     return Tables(
         md, schema_version, settings, segments, versions, runs, measures, exports, tags, subscriptions,
@@ -170,7 +181,7 @@ def make_tables(schema: str | None = None) -> Tables:
     )  # fmt: skip
 
 
-_V2_TABLES = ("segment_tags", "subscriptions", "member_changes")
+_V2_TABLES = tuple(PREFIX + name for name in ("segment_tags", "subscriptions", "member_changes"))
 
 
 def _v1(conn: sa.Connection, t: Tables) -> None:
@@ -180,7 +191,7 @@ def _v1(conn: sa.Connection, t: Tables) -> None:
         tables=[
             tbl
             for tbl in t.metadata.tables.values()
-            if tbl.name != "schema_version" and tbl.name not in _V2_TABLES
+            if tbl is not t.schema_version and tbl.name not in _V2_TABLES
         ],
     )
 

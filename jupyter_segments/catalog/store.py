@@ -24,7 +24,7 @@ from sqlalchemy.pool import StaticPool
 from ..backends.base import mask_url
 from ..backends.sqlalchemy_backend import normalize_url, open_error, server_engine
 from ..errors import SegmentError, did_you_mean
-from .schema import MIGRATIONS, SCHEMA_VERSION, Tables, make_tables
+from .schema import MIGRATIONS, PREFIX, SCHEMA_VERSION, UNPREFIXED_NAMES, Tables, make_tables
 
 # Statuses a run goes through (the names users see).
 NOT_STARTED, QUEUED, RUNNING, SUCCESSFUL, FAILED, SKIPPED, CANCELED = (
@@ -249,6 +249,12 @@ class Catalog:
                     c.execute(sa.schema.CreateSchema(self.schema, if_not_exists=True))
                 # Serialise concurrent first opens: CREATE TABLE IF NOT EXISTS is not race-free there.
                 c.execute(sa.text("SELECT pg_advisory_xact_lock(7423001)"))
+            existing = set(sa.inspect(c).get_table_names(schema=self.schema))
+            if self.t.schema_version.name not in existing:
+                self._adopt_unprefixed(c, existing)
+                existing = set(sa.inspect(c).get_table_names(schema=self.schema))
+                if self.t.schema_version.name not in existing:
+                    self._refuse_foreign(existing)
             self.t.schema_version.create(c, checkfirst=True)
             version = c.execute(sa.select(sa.func.max(self.t.schema_version.c.version))).scalar() or 0
             if version > SCHEMA_VERSION:
@@ -262,6 +268,30 @@ class Catalog:
                 c.execute(self.t.schema_version.delete())
                 c.execute(self.t.schema_version.insert().values(version=SCHEMA_VERSION))
         return SCHEMA_VERSION
+
+    def _adopt_unprefixed(self, c: sa.Connection, existing: set[str]) -> None:
+        """A catalog written before the prefix (its ``segments`` table has our columns): rename its tables."""
+        if not {"schema_version", "segments"} <= existing:
+            return
+        columns = {col["name"] for col in sa.inspect(c).get_columns("segments", schema=self.schema)}
+        if not {"definition", "members_table", "lease_run_id"} <= columns:
+            return  # an application's own segments table
+        quote = c.dialect.identifier_preparer.quote
+        where = f"{quote(self.schema)}." if self.schema else ""
+        for name in UNPREFIXED_NAMES:
+            if name in existing:
+                c.execute(sa.text(f"ALTER TABLE {where}{quote(name)} RENAME TO {quote(PREFIX + name)}"))
+
+    def _refuse_foreign(self, existing: set[str]) -> None:
+        """Before creating anything: a table with one of our names that this catalog did not create."""
+        foreign = sorted(existing & {t.name for t in self.t.metadata.tables.values()})
+        if foreign:
+            raise SegmentError(
+                f"the database of the catalog {self.path or self.url} already has a table "
+                f"{foreign[0]} that the catalog did not create: nothing was created or changed. Keep the "
+                "catalog elsewhere (js.connect(..., catalog=...), or catalog=Catalog(url, schema=...) on "
+                "PostgreSQL), or rename that table"
+            )
 
     def schema_version(self) -> int:
         with self.engine.connect() as c:
@@ -696,10 +726,11 @@ class Catalog:
             return [dict(m._mapping) for m in c.execute(q)]
 
     # --- tags (segments as code) -------------------------------------------------------------------
-    def tags(self, segment_id: int | None = None) -> dict[int, list[str]]:
-        """Segment id -> its tags, sorted (only ``segment_id``'s when given)."""
+    def tags(self, segment_id: int | None = None, kind: str = "tag") -> dict[int, list[str]]:
+        """Segment id -> its tags, sorted (only ``segment_id``'s when given); ``kind="dialect"``: the
+        dialects its ``.segment`` file is checked for."""
         t = self.t.tags
-        q = sa.select(t.c.segment_id, t.c.tag).order_by(t.c.segment_id, t.c.tag)
+        q = sa.select(t.c.segment_id, t.c.tag).where(t.c.kind == kind).order_by(t.c.segment_id, t.c.tag)
         if segment_id is not None:
             q = q.where(t.c.segment_id == segment_id)
         found: dict[int, list[str]] = {}
@@ -708,11 +739,11 @@ class Catalog:
                 found.setdefault(int(row.segment_id), []).append(row.tag)
         return found
 
-    def set_tags(self, segment_id: int, tags: Sequence[str], conn: sa.Connection) -> None:
+    def set_tags(self, segment_id: int, tags: Sequence[str], conn: sa.Connection, kind: str = "tag") -> None:
         t = self.t.tags
-        conn.execute(t.delete().where(t.c.segment_id == segment_id))
+        conn.execute(t.delete().where(t.c.segment_id == segment_id, t.c.kind == kind))
         for tag in sorted(set(tags)):
-            conn.execute(t.insert().values(segment_id=segment_id, tag=tag))
+            conn.execute(t.insert().values(segment_id=segment_id, kind=kind, tag=tag))
 
     # --- change subscriptions and the members who joined and left ------------------------------------
     def add_subscription(self, segment_id: int, destination: str, options: Mapping[str, Any]) -> int:

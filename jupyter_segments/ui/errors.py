@@ -40,6 +40,8 @@ class Messages:
         self.last_error: str | None = None
         self.last_message: str | None = None
         self.kind: str | None = None
+        # Called after every guarded callback (a widget keeps its exported HTML copy up to date with it).
+        self.after: Callable[[], Any] | None = None
 
     def error(self, text: str, title: str = "") -> None:
         self.last_error, self.kind = text, "error"
@@ -73,12 +75,21 @@ class Messages:
             except Exception as exc:  # noqa: BLE001 - this is the single place callbacks fail to
                 self.show_exception(exc, title)
                 return None
+            finally:
+                if self.after is not None:
+                    self.after()
 
         return wrapper  # type: ignore[return-value]
 
     def on_click(self, button: W.Button, fn: Callable[[], Any], title: str = "") -> None:
-        """``button.on_click`` through the guard (the button argument is dropped)."""
-        button.on_click(self.guard(lambda _b: fn(), title))
+        """``button.on_click`` through the guard (the button argument is dropped). A click starts a new
+        action: the message of the previous one (an error included) is cleared first."""
+
+        def clicked(_button: W.Button) -> Any:
+            self.clear()
+            return fn()
+
+        button.on_click(self.guard(clicked, title))
 
     def observe(self, widget: W.Widget, fn: Callable[[Any], Any], names: str = "value") -> None:
         """``widget.observe`` on ``names`` through the guard; ``fn`` gets the new value."""

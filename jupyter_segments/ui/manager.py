@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import json
 import threading
 import time
+import uuid
 from typing import Any
 
 import ipywidgets as W
@@ -20,7 +22,8 @@ from ..export import destinations
 from . import theme
 from .builder import SegmentBuilder
 from .errors import Messages, describe
-from .view import SegmentView, frame_html
+from .static import Mirrored
+from .view import SegmentView
 
 COLUMNS = [
     ("name", "Name"),
@@ -36,6 +39,36 @@ COLUMNS = [
 SORTABLE = {"name", "display_name", "type", "state", "draft", "members", "last_refresh", "last_status"}
 SPARK = "▁▂▃▄▅▆▇█"
 TREND_RUNS = 8
+MINUS = "\u2212"
+
+# The table's click handler: it writes the click into the page's hidden text box (class jseg-bridge-UID) and
+# fires the input event ipywidgets listens to, so the kernel gets the row or column and the shift/ctrl keys.
+TABLE_SCRIPT = (
+    "var d=this.dataset,e=event,p=this.closest('.jseg-page'),"
+    "i=p&amp;&amp;p.querySelector('.jseg-bridge-UID input');if(!i)return;"
+    "if(e.type==='dblclick'&amp;&amp;!d.name)return;"
+    "i.value=JSON.stringify(d.sort?{sort:d.sort,t:Date.now()}:{row:d.name,shift:e.shiftKey,"
+    "ctrl:e.ctrlKey||e.metaKey,open:e.type==='dblclick',t:Date.now()});"
+    "i.dispatchEvent(new Event('input',{bubbles:true}));"
+)
+
+
+def _when(value: object) -> str:
+    """A refresh time as the product writes times: ISO, to the minute."""
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return ""
+    return f"{pd.Timestamp(value):%Y-%m-%d %H:%M}"
+
+
+def _members(n: object) -> str:
+    return "—" if n is None or (not isinstance(n, str) and pd.isna(n)) else f"{int(n):,}"
+
+
+def _signed(n: object, sign: str) -> str:
+    """Joined / left counts: '+12', '−12', and a plain '0' (not '+0' or '-0')."""
+    if n is None or (not isinstance(n, str) and pd.isna(n)):
+        return ""
+    return "0" if int(n) == 0 else f"{sign}{int(n):,}"
 
 
 def sparkline(values: list[int]) -> str:
@@ -51,9 +84,10 @@ def sparkline(values: list[int]) -> str:
     return f"{bars} {arrow}".strip()
 
 
-class SegmentManager:
-    """All saved segments with View, Edit, Duplicate, Refresh, Activate, Deactivate, Rename, Download CSV,
-    Add to and Delete.
+class SegmentManager(Mirrored):
+    """All saved segments in a table: click a row to select it (shift: a range, ctrl/cmd: add or remove),
+    click a header to sort; View, Edit, Refresh and Delete above the table, the rarer actions (Duplicate,
+    Rename, Activate, Deactivate, Download CSV, Add to) under More. Details open above the table.
 
     >>> SegmentManager(ws)
     """
@@ -64,63 +98,81 @@ class SegmentManager:
         self.sort_column = "name"
         self.sort_descending = False
         self.selected: set[str] = set()
+        self.anchor: str | None = None  # the row a shift-click extends from
         self.frame = pd.DataFrame()
+        self.catalog_size = 0  # segments in the catalog, before the search
         self.trends: dict[str, list[int]] = {}
         self.refreshing: threading.Thread | None = None
         self.last_runs: list[Any] = []
         self.progress_text = ""
         self.detail: Any = None  # the opened SegmentView or SegmentBuilder
         self._pending_delete: list[str] = []
+        self._uid = uuid.uuid4().hex[:12]
         g = self.messages.guard
+        self.messages.after = self.update_mirror
 
         self.search = W.Text(
-            placeholder="Search name, display name, description", layout=W.Layout(width="340px")
+            placeholder="Search name, display name, description", layout=W.Layout(width="300px")
         )
         self.search.observe(g(lambda c: self.render()), names="value")  # filters as you type
+        self.clear_search_button = theme.button("Clear search", icon="times", width="auto")
+        self.clear_search_button.layout.display = "none"
         self.refresh_all_button = theme.button(
-            "Refresh all", icon="refresh", tooltip="Refresh every active segment"
+            "Refresh all", icon="refresh", tooltip="Refresh every active segment", width="auto"
         )
         self.reload_button = theme.button(
             "", icon="repeat", tooltip="Reload the list from the catalog", width="36px"
         )
-        self.table = W.GridBox(layout=W.Layout(grid_gap="0px", overflow="auto"))
+        # Clicks in the table come back through this hidden text box (see TABLE_SCRIPT): ipywidgets has no
+        # table widget, and a button's click carries no shift/ctrl state.
+        self.bridge = W.Text(layout=W.Layout(display="none"))
+        self.bridge.add_class("jseg-bridge-" + self._uid)
+        self.bridge.observe(g(lambda c: self.on_table_event(c["new"])), names="value")
+        self.table = W.HTML(layout=W.Layout(width="100%"))
         self.count_label = W.HTML()
 
         def action(label: str, icon: str, tip: str, kind: str = "") -> W.Button:
-            b = theme.button(label, icon=icon, tooltip=tip, kind=kind)
-            b.layout.width = "auto"
-            return b
+            return theme.button(label, icon=icon, tooltip=tip, kind=kind, width="auto")
 
-        self.view_button = action("View", "eye", "Trend, members preview and run history")
+        self.view_button = action("View", "eye", "Trend, members preview and run history", "primary")
         self.edit_button = action("Edit", "pencil", "Open the definition in the builder")
-        self.duplicate_button = action("Duplicate", "copy", "Copy under a new name")
         self.refresh_button = action("Refresh", "refresh", "Evaluate the selected segments now")
+        self.delete_button = action("Delete", "trash", "Delete the selected segments", "danger")
+        self.more_button = W.ToggleButton(
+            description="More", icon="ellipsis-h", tooltip="Duplicate, rename, schedule, export",
+            layout=W.Layout(width="auto"),
+        )  # fmt: skip
+        self.duplicate_button = action("Duplicate", "copy", "Copy under the new name (default: <name>_copy)")
+        self.rename_button = action("Rename", "i-cursor", "Rename to the new name")
         self.activate_button = action("Activate", "play", "Activate now (or at the time given)")
         self.deactivate_button = action("Deactivate", "pause", "Deactivate now (or at the time given)")
-        self.rename_button = action("Rename", "i-cursor", "Rename to the new name")
         self.download_button = action("Download CSV", "download", "Write all members to a CSV file")
         self.add_to_button = action("Add to", "share", "Send the members to a destination")
-        self.delete_button = action("Delete", "trash", "Delete the selected segments", "danger")
-        self.new_name = W.Text(placeholder="new name", layout=W.Layout(width="160px"))
+        self.new_name = W.Text(placeholder="new name", layout=W.Layout(width="180px"))
         self.schedule_at = W.Text(
             placeholder="at YYYY-MM-DD HH:MM (optional)", layout=W.Layout(width="230px")
         )
         self.csv_path = W.Text(placeholder="file.csv (default: <name>.csv)", layout=W.Layout(width="230px"))
         self.destination = W.Dropdown(options=self._destinations(), layout=W.Layout(width="130px"))
         self.destination_target = W.Text(placeholder="path / table / url", layout=W.Layout(width="200px"))
+        self.selection_label = W.HTML()
         self.confirm_box = W.HBox()
-        self.progress = W.IntProgress(
-            min=0, max=1, value=0, layout=W.Layout(width="240px", visibility="hidden")
-        )
+        self.progress = W.IntProgress(min=0, max=1, value=0, layout=W.Layout(width="240px", display="none"))
         self.progress_label = W.HTML()
-        self.runs_html = W.HTML(
-            '<span class="jseg-muted">No refresh running. Tick segments and press Refresh, or Refresh all.</span>'
-        )
+        self.runs_html = W.HTML()
         self.detail_box = W.VBox()
+        self.close_detail_button = theme.button(
+            "Close", icon="times", tooltip="Close the details", width="auto"
+        )
+        self.detail_panel = W.VBox(
+            [self.close_detail_button, self.detail_box], layout=W.Layout(display="none")
+        )
+        self.detail_panel.add_class("jseg-section")
 
         for b, fn, title in [
             (self.refresh_all_button, self.refresh_all, "Refresh failed"),
             (self.reload_button, self.render, "Could not reload"),
+            (self.clear_search_button, self.clear_search, ""),
             (self.view_button, self.view_selected, "Could not open the view"),
             (self.edit_button, self.edit_selected, "Could not open the builder"),
             (self.duplicate_button, self.duplicate_selected, "Duplicate failed"),
@@ -131,39 +183,76 @@ class SegmentManager:
             (self.download_button, self.download_selected, "Download failed"),
             (self.add_to_button, self.add_to_selected, "Add to failed"),
             (self.delete_button, self.ask_delete, "Delete failed"),
+            (self.close_detail_button, self.close_detail, ""),
         ]:
             self.messages.on_click(b, fn, title)
-
-        actions = W.VBox(
+        self.more_box = W.VBox(
             [
-                W.HBox([self.view_button, self.edit_button, self.refresh_button, self.delete_button]),
                 W.HBox([self.duplicate_button, self.rename_button, self.new_name]),
                 W.HBox([self.activate_button, self.deactivate_button, self.schedule_at]),
                 W.HBox([self.download_button, self.csv_path]),
                 W.HBox([self.add_to_button, self.destination, self.destination_target]),
-            ]
+            ],
+            layout=W.Layout(display="none"),
         )
+        self.more_box.add_class("jseg-group")
+        self.more_button.observe(g(lambda c: self._show_more(c["new"])), names="value")
+
         self.widget = theme.root(
             [
-                theme.title("Segments", "Select one or several rows, then an action."),
-                W.HBox(
-                    [self.search, self.refresh_all_button, self.reload_button],
-                    layout=W.Layout(align_items="center"),
+                theme.title(
+                    "Segments", "Click a row to select it; shift-click for a range, ctrl-click to add."
                 ),
+                W.HBox(
+                    [self.search, self.clear_search_button, self.refresh_all_button, self.reload_button],
+                    layout=W.Layout(align_items="center", flex_flow="row wrap"),
+                ),
+                W.HBox(
+                    [
+                        self.view_button,
+                        self.edit_button,
+                        self.refresh_button,
+                        self.delete_button,
+                        self.more_button,
+                        self.selection_label,
+                    ],
+                    layout=W.Layout(align_items="center", flex_flow="row wrap"),
+                ),  # fmt: skip
+                self.more_box,
+                self.confirm_box,
+                self.messages.widget,
+                W.HBox([self.progress, self.progress_label], layout=W.Layout(align_items="center")),
+                self.runs_html,
+                self.detail_panel,
                 self.count_label,
                 self.table,
-                theme.section([actions, self.confirm_box], "Actions"),
-                theme.section([W.HBox([self.progress, self.progress_label]), self.runs_html], "Refresh"),
-                self.messages.widget,
-                self.detail_box,
+                self.bridge,
             ]
         )
+        self.widget.add_class("jseg-page")
         self.render()
 
-    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        bundle = self.widget._repr_mimebundle_(**kwargs)
-        bundle["text/html"] = self.static_html()  # what exported notebooks show
-        return bundle
+    def to_text(self) -> str:
+        """The page as plain text: one line per segment (terminals, logs)."""
+        head = f"Segments page: {self.count_text()}"
+        if not len(self.frame):
+            return head
+        cols = [k for k, _ in COLUMNS if k not in ("trend", "display_name")]
+        shown = self.frame[cols].copy()
+        shown["members"] = [_members(v) for v in shown["members"]]
+        shown["last_refresh"] = [_when(v) for v in shown["last_refresh"]]
+        shown["draft"] = ["draft" if d else "" for d in shown["draft"]]
+        shown.columns = [dict(COLUMNS)[c].lower() for c in cols]
+        return head + "\n" + shown.fillna("").to_string(index=False)
+
+    def count_text(self) -> str:
+        total = len(self.frame)
+        if total:
+            matching = f" matching '{self.search.value}'" if self.search.value else ""
+            return f"{total} segment{'s' if total != 1 else ''}{matching}"
+        if self.catalog_size and self.search.value:
+            return f"no segment matches '{self.search.value}' (of {self.catalog_size})"
+        return "no segments yet: save one from the builder (%segment builder) or with ws.segment(name, definition)"
 
     def _destinations(self) -> list[str]:
         try:
@@ -180,6 +269,7 @@ class SegmentManager:
         if natural_desc:
             sort = ("" if self.sort_descending else "-") + self.sort_column
         frame = self.ws.segments(search=self.search.value or None, sort=sort)
+        self.catalog_size = len(frame) if not self.search.value else len(self.ws.segments())
         self.trends = {}
         for name in frame["name"]:
             hist = self.ws.get(name).history()
@@ -190,53 +280,130 @@ class SegmentManager:
         return frame
 
     def render(self) -> None:
-        frame = self.load()
-        g = self.messages.guard
-        cells: list[W.Widget] = [W.HTML("")]
-        for key, label in COLUMNS:
-            if key in SORTABLE:
-                arrow = (" ▼" if self.sort_descending else " ▲") if key == self.sort_column else ""
-                b = W.Button(description=label + arrow, tooltip=f"Sort by {label.lower()}",
-                             layout=W.Layout(width="auto", height="28px"))  # fmt: skip
-                b.add_class("jseg-header")
-                b.on_click(g(lambda _b, k=key: self.sort_by(k)))
-                cells.append(b)
+        self.load()
+        self.table.value = self.table_html(interactive=True)
+        self.clear_search_button.layout.display = "" if self.search.value else "none"
+        self.count_label.value = f'<span class="jseg-muted">{html.escape(self.count_text())}</span>'
+        self._update_actions()
+
+    def table_html(self, *, interactive: bool) -> str:
+        """The segments as an HTML table; ``interactive`` adds the click handlers (TABLE_SCRIPT)."""
+        if not len(self.frame):
+            if self.catalog_size and self.search.value:
+                text = (f"No segment matches ‘{html.escape(self.search.value)}’. "
+                        "Clear the search to see all of them.")  # fmt: skip
             else:
-                head = W.HTML(f'<div class="jseg-th">{label}</div>')
-                cells.append(head)
-        self.checkboxes: dict[str, W.Checkbox] = {}
-        for _, r in frame.iterrows():
-            cb = W.Checkbox(value=r["name"] in self.selected, indent=False, layout=W.Layout(width="28px"))
-            cb.observe(g(lambda c, n=r["name"]: self._select(n, c["new"])), names="value")
-            self.checkboxes[r["name"]] = cb
-            cells.append(cb)
-            for key, _ in COLUMNS:
-                cells.append(W.HTML(self._cell(key, r)))
-        self.table.layout.grid_template_columns = "32px " + " ".join(["auto"] * len(COLUMNS))
-        self.table.children = cells
-        total = len(frame)
-        self.count_label.value = (
-            f'<span class="jseg-muted">{total} segment{"s" if total != 1 else ""}'
-            f"{' matching the search' if self.search.value else ''}</span>"
-            if total
-            else '<span class="jseg-muted">No segments yet: save one from the builder or with ws.segment(...).</span>'
+                text = ("No segments yet. Save one from the builder (<code>%segment builder</code>) or with "
+                        "<code>ws.segment(name, definition)</code>; it appears here.")  # fmt: skip
+            return f'<div class="jseg-empty">{text}</div>'
+        send = TABLE_SCRIPT.replace("UID", self._uid)
+        heads = []
+        for key, label in COLUMNS:
+            num = ' class="num"' if key == "members" else ""
+            if key in SORTABLE:
+                sorted_here = key == self.sort_column
+                arrow = (" ▼" if self.sort_descending else " ▲") if sorted_here else ""
+                aria = ("descending" if self.sort_descending else "ascending") if sorted_here else "none"
+                click = f' onclick="{send}" data-sort="{key}" tabindex="0"' if interactive else ""
+                heads.append(
+                    f'<th{num} aria-sort="{aria}" title="Sort by {label.lower()}"{click}>{label}{arrow}</th>'
+                )
+            else:
+                heads.append(f"<th{num}>{label}</th>")
+        rows = []
+        for _, r in self.frame.iterrows():
+            name = str(r["name"])
+            selected = name in self.selected
+            cls = ' class="jseg-selected"' if selected else ""
+            attrs = (f' data-name="{html.escape(name)}" onclick="{send}" ondblclick="{send}" tabindex="0"'
+                     f' aria-selected="{str(selected).lower()}"') if interactive else ""  # fmt: skip
+            cells = "".join(self._cell(key, r) for key, _ in COLUMNS)
+            rows.append(f"<tr{cls}{attrs}>{cells}</tr>")
+        table_cls = "jseg-table jseg-grid" + (" jseg-clickable" if interactive else "")
+        return (
+            f'<table class="{table_cls}" role="grid" aria-multiselectable="true"><thead><tr>{"".join(heads)}</tr></thead>'
+            f"<tbody>{''.join(rows)}</tbody></table>"
         )
 
     def _cell(self, key: str, r: pd.Series) -> str:
         v = r.get(key)
         if key == "trend":
-            return f'<span class="jseg-spark">{sparkline(self.trends.get(r["name"], []))}</span>'
+            return f'<td><span class="jseg-spark">{sparkline(self.trends.get(r["name"], []))}</span></td>'
         if key == "members":
-            return f'<div style="text-align:right">{theme.fmt_int(v)}</div>'
+            return f'<td class="num">{_members(v)}</td>'
         if key == "last_status":
-            return theme.status_badge(v)
+            return f"<td>{theme.status_badge(v)}</td>"
         if key == "state":
-            return theme.badge(str(v), "ok" if v == "active" else "")
+            return f"<td>{theme.badge(str(v), 'ok' if v == 'active' else '')}</td>"
         if key == "draft":
-            return theme.badge("draft", "mid") if bool(v) else ""
+            return f"<td>{theme.badge('draft', 'mid') if bool(v) else ''}</td>"
         if key == "last_refresh":
-            return "" if v is None or pd.isna(v) else f"{pd.Timestamp(v):%Y-%m-%d %H:%M}"
-        return html.escape("" if v is None or (not isinstance(v, str) and pd.isna(v)) else str(v))
+            return f"<td>{_when(v)}</td>"
+        text = "" if v is None or (not isinstance(v, str) and pd.isna(v)) else str(v)
+        return f"<td>{'<b>' + html.escape(text) + '</b>' if key == 'name' else html.escape(text)}</td>"
+
+    def on_table_event(self, message: str) -> None:
+        """A click in the table, as the browser sends it: {"row": name, "shift", "ctrl", "open"} or {"sort"}."""
+        if not message:
+            return
+        event = json.loads(message)
+        if "sort" in event:
+            self.sort_by(str(event["sort"]))
+        elif "row" in event:
+            self.click_row(str(event["row"]), shift=bool(event.get("shift")), ctrl=bool(event.get("ctrl")))
+            if event.get("open"):
+                self.view_selected()
+
+    def click_row(self, name: str, *, shift: bool = False, ctrl: bool = False) -> None:
+        """Select as a file list does: a click selects the row alone, ctrl adds or removes it, shift
+        selects the rows from the last clicked one to this one."""
+        order = [str(n) for n in self.frame["name"]]
+        if name not in order:
+            raise SegmentError(f"no segment '{name}' in the table")
+        if shift and self.anchor in order:
+            a, b = sorted((order.index(self.anchor), order.index(name)))
+            span = set(order[a : b + 1])
+            self.selected = (self.selected | span) if ctrl else span
+        elif ctrl:
+            self.selected ^= {name}
+            self.anchor = name
+        else:
+            self.selected = {name}
+            self.anchor = name
+        self.table.value = self.table_html(interactive=True)
+        self._update_actions()
+
+    def _update_actions(self) -> None:
+        """Enable the actions that apply to the selection (and say why the others are off)."""
+        chosen = self.frame[self.frame["name"].isin(self.selected)] if len(self.frame) else self.frame
+        n = len(chosen)
+        one = n == 1
+        states = set(chosen["state"]) if n else set()
+        has_members = bool(n) and bool(chosen["members"].notna().all())
+        for b, ok in [
+            (self.view_button, one),
+            (self.edit_button, one),
+            (self.duplicate_button, one),
+            (self.rename_button, one),
+            (self.refresh_button, n > 0),
+            (self.delete_button, n > 0),
+            (self.activate_button, n > 0 and bool(states - {"active"})),
+            (self.deactivate_button, n > 0 and "active" in states),
+            (self.download_button, has_members),
+            (self.add_to_button, has_members),
+        ]:
+            b.disabled = not ok
+        busy = self.refreshing is not None and self.refreshing.is_alive()
+        self.refresh_button.disabled = self.refresh_button.disabled or busy
+        names = ", ".join(sorted(self.selected)[:3]) + (" …" if n > 3 else "")
+        self.selection_label.value = (
+            f'<span class="jseg-muted">{n} selected: {html.escape(names)}</span>'
+            if n
+            else '<span class="jseg-muted">Click a row to select it.</span>'
+        )
+
+    def _show_more(self, on: bool) -> None:
+        self.more_box.layout.display = "" if on else "none"
 
     def sort_by(self, column: str) -> None:
         """Sort by a column; sorting by the same column again reverses the order."""
@@ -248,30 +415,45 @@ class SegmentManager:
             self.sort_column, self.sort_descending = column, False
         self.render()
 
-    def _select(self, name: str, on: bool) -> None:
-        (self.selected.add if on else self.selected.discard)(name)
-
     def select(self, *names: str) -> None:
-        """Tick exactly these rows (as clicking their checkboxes would)."""
-        for n, cb in self.checkboxes.items():
-            cb.value = n in names
+        """Select exactly these rows (as clicking the first and ctrl-clicking the others would)."""
+        missing = [n for n in names if n not in set(self.frame["name"])]
+        if missing:
+            raise SegmentError(f"no segment {', '.join(map(repr, missing))} in the table")
+        self.selected = set(names)
+        self.anchor = names[-1] if names else None
+        self.table.value = self.table_html(interactive=True)
+        self._update_actions()
+
+    def clear_search(self) -> None:
+        self.search.value = ""
 
     def _names(self, one: bool = False) -> list[str]:
         names = [n for n in self.frame["name"] if n in self.selected] if len(self.frame) else []
         if not names:
-            raise SegmentError("select a segment first (tick its box)")
+            raise SegmentError("select a segment first (click its row)")
         if one and len(names) > 1:
             raise SegmentError("select exactly one segment for this action")
         return names
 
+    def _open(self, detail: Any) -> None:
+        self.detail = detail
+        self.detail_box.children = [detail.widget]
+        self.detail_panel.layout.display = ""
+
+    def close_detail(self) -> None:
+        if self.detail is not None:
+            self.detail.close()
+        self.detail = None
+        self.detail_box.children = []
+        self.detail_panel.layout.display = "none"
+
     # -- actions ---------------------------------------------------------------------------------
     def view_selected(self) -> None:
-        self.detail = SegmentView(self.ws, self._names(one=True)[0])
-        self.detail_box.children = [self.detail.widget]
+        self._open(SegmentView(self.ws, self._names(one=True)[0]))
 
     def edit_selected(self) -> None:
-        self.detail = SegmentBuilder(self.ws, self._names(one=True)[0])
-        self.detail_box.children = [self.detail.widget]
+        self._open(SegmentBuilder(self.ws, self._names(one=True)[0]))
 
     def duplicate_selected(self) -> None:
         name = self._names(one=True)[0]
@@ -403,7 +585,8 @@ class SegmentManager:
             raise SegmentError("no active segments to refresh")
         self.progress.max = len(targets)
         self.progress.value = 0
-        self.progress.layout.visibility = "visible"
+        self.progress.layout.display = ""
+        self._busy(True)
         self.runs_html.value = ""
         self.last_runs = []
         self.refresh_error: str | None = None
@@ -456,6 +639,14 @@ class SegmentManager:
         self.progress_text = f"{finished} of {len(targets)} done{now}, {time.monotonic() - t0:.1f} s elapsed"
         self.progress_label.value = f'<span class="jseg-muted">{self.progress_text}</span>'
 
+    def _busy(self, on: bool) -> None:
+        """While a refresh runs: the buttons that start one are off and say so, with a spinner."""
+        self.refresh_all_button.disabled = on
+        self.refresh_all_button.description = "Refreshing…" if on else "Refresh all"
+        self.refresh_all_button.icon = "spinner" if on else "refresh"
+        (self.refresh_all_button.add_class if on else self.refresh_all_button.remove_class)("jseg-busy")
+        self._update_actions()
+
     def _finish(self, t0: float) -> None:
         runs = self.last_runs
         self.progress.value = self.progress.max
@@ -465,27 +656,37 @@ class SegmentManager:
         self.progress_label.value = f'<span class="jseg-muted">{self.progress_text}</span>'
         rows = []
         for r in runs:
-            errors = "<br>".join(html.escape(e) for e in (r.errors or []))
+            # Failed runs say why in errors; Skipped and Canceled ones may say it in warnings.
+            reasons = list(r.errors or []) or (
+                list(r.warnings or []) if str(r.status) != "Successful" else []
+            )
+            reason = "<br>".join(html.escape(e) for e in reasons)
+            tone = "var(--jp-error-color1)" if str(r.status) == "Failed" else "var(--jp-ui-font-color1)"
             rows.append(
                 f"<tr><td>{html.escape(r.segment)}</td><td>{theme.status_badge(r.status)}</td>"
                 f'<td class="num">{theme.fmt_int(r.members)}</td>'
-                f'<td class="num">{"" if r.added is None else "+" + format(r.added, ",")}</td>'
-                f'<td class="num">{"" if r.removed is None else "-" + format(r.removed, ",")}</td>'
+                f'<td class="num">{_signed(r.added, "+")}</td>'
+                f'<td class="num">{_signed(r.removed, MINUS)}</td>'
                 f'<td class="num">{"" if r.duration is None else f"{r.duration:.2f} s"}</td>'
-                f'<td style="white-space:normal; color: var(--jp-error-color1)">{errors}</td></tr>'
+                f'<td style="white-space:normal; color: {tone}">{reason}</td></tr>'
             )
         self.runs_html.value = (
             '<table class="jseg-table"><tr><th>Segment</th><th>Status</th><th class="num">Members</th>'
-            '<th class="num">Joined</th><th class="num">Left</th><th class="num">Duration</th><th>Errors</th></tr>'
+            '<th class="num">Joined</th><th class="num">Left</th><th class="num">Duration</th><th>Reason</th></tr>'
             + "".join(rows)
             + "</table>"
         )
+        self.refreshing = None
+        self._busy(False)
+        if not self.refresh_error:
+            self.messages.info(self.progress_text[:1].upper() + self.progress_text[1:] + ".")
         if self.refresh_error:
             self.messages.error(self.refresh_error, "Refresh failed")
         try:
             self.render()
         except Exception as e:  # noqa: BLE001
             self.messages.show_exception(e)
+        self.update_mirror()
 
     def wait(self, timeout: float = 60.0) -> list[Any]:
         """Wait for a running refresh to finish (tests, scripts); returns its runs."""
@@ -495,6 +696,9 @@ class SegmentManager:
         return self.last_runs
 
     def static_html(self) -> str:
-        cols = [k for k, _ in COLUMNS if k != "trend"]
-        frame = self.frame[cols] if len(self.frame) else pd.DataFrame(columns=cols)
-        return f"{theme.CSS}<div class='jseg-root'><div class='jseg-title'>Segments</div>{frame_html(frame)}</div>"
+        """The page without widgets (exported notebooks): the table with states, statuses and counts."""
+        runs = f"<div>{self.runs_html.value}</div>" if self.runs_html.value else ""
+        return (
+            f"{theme.CSS}<div class='jseg-root'><div class='jseg-title'>Segments</div>"
+            f"<div class='jseg-muted'>{html.escape(self.count_text())}</div>{self.table_html(interactive=False)}{runs}</div>"
+        )

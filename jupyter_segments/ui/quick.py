@@ -24,7 +24,9 @@ from ..errors import SegmentError
 from . import theme
 from .debounce import Debouncer, WorkerDB
 from .errors import Messages, describe
+from .saving import NameTaken, check_name, replace_button
 from .state import Row, Schema, display_value, row_to_expr
+from .static import Mirrored
 
 PERCENTILES = list(range(1, 100))  # all of p1..p99, so a value's percentile can be read off
 SHOWN = [1, 5, 10, 25, 50, 75, 90, 95, 99]
@@ -57,7 +59,7 @@ def _col(name: str, table: str | None = None) -> exp.Column:
     return exp.column(name, table=table, quoted=True)
 
 
-class QuickSegment:
+class QuickSegment(Mirrored):
     """A one-condition segment from a field's distribution.
 
     >>> q = QuickSegment(ws)
@@ -80,6 +82,7 @@ class QuickSegment:
         )
 
         g = self.messages.guard
+        self.messages.after = self.update_mirror
         self.source = W.Dropdown(
             options=self._sources(), description="Source", layout=W.Layout(width="360px")
         )
@@ -110,7 +113,9 @@ class QuickSegment:
         for w in (self.name, self.display_name, self.description):
             w.style.description_width = "100px"
         self.save_button = theme.button("Save", kind="primary", icon="save", tooltip="Save as a segment")
-        self.save_button.on_click(g(lambda _b: self.save(), "Could not save"))
+        self.replace_button = replace_button()
+        self.messages.on_click(self.save_button, self.save, "Could not save")
+        self.messages.on_click(self.replace_button, lambda: self.save(replace=True), "Could not save")
 
         self.source.observe(g(lambda c: self._source_changed()), names="value")
         self.field.observe(g(lambda c: self._field_changed()), names="value")
@@ -126,21 +131,43 @@ class QuickSegment:
                 self.stats_html,
                 theme.section([self.condition_box, self.percentile_label], "Condition"),
                 theme.section([self.count_label, self.dsl], "Segment"),
-                theme.section([self.name, self.display_name, self.description, self.save_button], "Save"),
+                theme.section(
+                    [
+                        self.name,
+                        self.display_name,
+                        self.description,
+                        W.HBox([self.save_button, self.replace_button]),
+                    ],
+                    "Save",
+                ),
                 self.messages.widget,
             ]
         )
         self._source_changed()
 
-    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        bundle = self.widget._repr_mimebundle_(**kwargs)
-        # Exported notebooks have no widget state: show the distribution and the condition as HTML.
+    def to_text(self) -> str:
+        """The widget as plain text: the field, its distribution, the condition and its count."""
+        src = self.source.label or ""
+        field = self.field.label or ""
+        lines = [f"Quick segment: {src} / {field}".rstrip(" /")]
+        if self.stats is not None and self.stats.kind == "numeric" and self.stats.percentiles:
+            pct = self.stats.percentiles
+            lines.append("  " + "  ".join(f"p{p}={_fmt(pct[p - 1])}" for p in SHOWN))
+        if self.definition is not None:
+            count = "counting..." if self.count is None else f"{self.count:,} customers"
+            lines.append(f"  {to_text(self.definition)}  ->  {count}")
+        elif self.error:
+            lines.append(f"  {self.error}")
+        return "\n".join(lines)
+
+    def static_html(self) -> str:
+        """The widget without widgets (exported notebooks): distribution, condition and count."""
         text = theme.code_html(to_text(self.definition)) if self.definition is not None else ""
-        bundle["text/html"] = (
-            f"{theme.CSS}<div class='jseg-root'><div class='jseg-title'>Quick segment</div>"
-            f"{self.stats_html.value}{text}</div>"
+        return (
+            f"{theme.CSS}<div class='jseg-root'><div class='jseg-title'>Quick segment: "
+            f"{html.escape(str(self.source.label or ''))} / {html.escape(str(self.field.label or ''))}</div>"
+            f"{self.stats_html.value}{self.percentile_label.value}{text}{self.count_label.value}</div>"
         )
-        return bundle
 
     # -- sources and fields -----------------------------------------------------------------------
     def _sources(self) -> list[tuple[str, Source]]:
@@ -322,7 +349,8 @@ class QuickSegment:
         self.condition_box.children = [W.HBox(parts, layout=W.Layout())]
 
     def percentile_of(self, value: float) -> str:
-        """Where ``value`` falls in the distribution: 'p37', 'below p1', 'above p99'."""
+        """Where ``value`` falls in the distribution: 'p37', 'p74-p76' (the percentiles equal to it),
+        'below p1', 'above p99'."""
         pct = (self.stats.percentiles if self.stats else None) or []
         if not pct:
             return ""
@@ -330,6 +358,10 @@ class QuickSegment:
             return "below p1"
         if value > pct[-1]:
             return "above p99"
+        # A value equal to percentiles is named by them, so it never contradicts the table beside it.
+        equal = [p for p, v in zip(PERCENTILES, pct, strict=True) if np.isclose(v, value, rtol=1e-12, atol=0)]
+        if equal:
+            return f"p{equal[0]}" if len(equal) == 1 else f"p{equal[0]}\u2013p{equal[-1]}"
         # Interpolate between neighbouring percentiles; ties (flat stretches) take the middle.
         lo = np.interp(value, pct, PERCENTILES, left=1, right=99)
         hi = 100 - np.interp(
@@ -404,6 +436,7 @@ class QuickSegment:
     def _count_done(self, n: int) -> None:
         self.count = n
         self.count_label.value = f'<span class="jseg-count">Estimated size: <b>{n:,}</b> customers</span>'
+        self.update_mirror()
 
     def _count_failed(self, exc: BaseException) -> None:
         self.count = None
@@ -421,14 +454,23 @@ class QuickSegment:
             raise SegmentError(self.error or "choose a source and a field")
         return to_text(self.definition)
 
-    def save(self) -> Any:
+    def save(self, replace: bool = False) -> Any:
+        """Save as a segment; a name that is taken is only replaced after asking (``replace=True``)."""
         name = self.name.value.strip()
         if not name:
             raise SegmentError("enter a name for the segment")
         text = self.text
+        self.replace_button.layout.display = "none"
+        try:
+            check_name(self.ws, name, editing=None, replace=replace)
+        except NameTaken:
+            self.replace_button.layout.display = ""
+            raise
         self.saved = self.ws.segment(
             name, text, description=self.description.value, display_name=self.display_name.value or None
         )
+        # The form is for the next segment: a display name or description left here would go with it.
+        self.name.value = self.display_name.value = self.description.value = ""
         self.messages.info(f"Saved segment '{name}': {text}")
         return self.saved
 

@@ -8,13 +8,13 @@ from typing import Any
 
 import ipywidgets as W
 import pandas as pd
-from IPython.display import display
 
 from .. import render
 from ..dsl import parse
 from ..errors import SegmentError
 from . import charts, theme
 from .errors import Messages, describe
+from .static import Mirrored
 
 PREVIEW_ROWS = 100
 
@@ -56,6 +56,17 @@ def history_frame(history: pd.DataFrame) -> pd.DataFrame:
     ).reset_index(drop=True)
 
 
+def _iso_date(text: str, what: str) -> dt.date | None:
+    """A date typed as YYYY-MM-DD (empty: no bound)."""
+    text = (text or "").strip()
+    if not text:
+        return None
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise SegmentError(f"{what}: '{text}' is not a date; write it as YYYY-MM-DD") from None
+
+
 def _projected(text: str) -> list[str]:
     """The PROJECT aliases of a saved definition (none for a draft that does not parse)."""
     try:
@@ -64,7 +75,7 @@ def _projected(text: str) -> list[str]:
         return []
 
 
-class SegmentView:
+class SegmentView(Mirrored):
     """Trend, members preview and run history of a saved segment.
 
     >>> SegmentView(ws, "vip")
@@ -76,18 +87,20 @@ class SegmentView:
         self.seg = ws.get(name)
         self._now = now  # fixed "now" for tests; None means the current time
         g = self.messages.guard
+        self.messages.after = self.update_mirror
 
         self.header = W.HTML()
         self.range = W.ToggleButtons(
             options=[*charts.RANGES.keys(), "Custom"], value="All", style={"button_width": "72px"}
         )
-        self.start = W.DatePicker(description="From")
-        self.end = W.DatePicker(description="To")
+        # ISO dates typed as text: the browser's date input shows the user's locale (12/02/2026).
+        self.start = W.Text(placeholder="YYYY-MM-DD", description="From", continuous_update=False)
+        self.end = W.Text(placeholder="YYYY-MM-DD", description="To", continuous_update=False)
         for w in (self.start, self.end):
             w.style.description_width = "40px"
-            w.layout.width = "200px"
+            w.layout.width = "170px"
         self.custom_box = W.HBox([self.start, self.end], layout=W.Layout(display="none"))
-        self.chart_output = W.Output(layout=W.Layout(min_height="240px", width="100%"))
+        self.chart_html = W.HTML(layout=W.Layout(width="100%"))
         self.chart_note = W.HTML()
         self.sort_by = W.Dropdown(description="Sort by", layout=W.Layout(width="260px"))
         self.sort_by.style.description_width = "60px"
@@ -96,23 +109,23 @@ class SegmentView:
         self.preview_note = W.HTML()
         self.history_html = W.HTML()
         self.refresh_button = theme.button(
-            "Refresh now", icon="refresh", tooltip="Evaluate the segment again"
+            "Refresh now", kind="primary", icon="refresh", tooltip="Evaluate the segment again"
         )
         self.range.observe(g(lambda c: self.draw()), names="value")
         self.start.observe(g(lambda c: self.draw()), names="value")
         self.end.observe(g(lambda c: self.draw()), names="value")
         self.sort_by.observe(g(lambda c: self._show_preview()), names="value")
         self.descending.observe(g(lambda c: self._show_preview()), names="value")
-        self.refresh_button.on_click(g(lambda _b: self.refresh_now(), "Refresh failed"))
+        self.messages.on_click(self.refresh_button, self.refresh_now, "Refresh failed")
 
         self.widget = theme.root(
             [
                 self.header,
                 theme.section(
                     [
-                        W.HBox([self.range, self.refresh_button]),
+                        W.HBox([self.range, self.refresh_button], layout=W.Layout(flex_flow="row wrap")),
                         self.custom_box,
-                        self.chart_output,
+                        self.chart_html,
                         self.chart_note,
                     ],
                     "Member count over time",
@@ -127,11 +140,27 @@ class SegmentView:
         )
         self.load()
 
-    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        bundle = self.widget._repr_mimebundle_(**kwargs)
-        # Exported notebooks (nbconvert, GitHub) cannot render widgets: they show this HTML instead.
-        bundle["text/html"] = self.static_html()
-        return bundle
+    def to_text(self) -> str:
+        """The view as plain text: the segment, its trend points and the first members (terminals)."""
+        s = self.seg
+        lines = [
+            f"Segment view: {s.display_name or s.name} ({s.name}) - {s.state}, {s.type}"
+            + (", draft" if s.draft else "")
+            + f", last status {s.status}, members {theme.fmt_int(s.count)}",
+            f"  {s.definition}",
+        ]
+        pts = self.points.tail(8)
+        if len(pts):
+            lines.append("Member count over time:")
+            lines += [
+                f"  {charts.point_label(pd.Timestamp(d))}  {int(m):>10,}"
+                for d, m in zip(pts["date"], pts["members"], strict=True)
+            ]
+        else:
+            lines.append(self._empty_chart_text())
+        if len(self.preview):
+            lines += ["Members preview:", self.preview.head(5).to_string(index=False)]
+        return "\n".join(lines)
 
     # -- data --------------------------------------------------------------------------------------
     def load(self) -> None:
@@ -171,7 +200,10 @@ class SegmentView:
 
     def visible_points(self) -> pd.DataFrame:
         if self.range.value == "Custom":
-            return charts.window(self.points, None, start=self.start.value, end=self.end.value)
+            start, end = _iso_date(self.start.value, "From"), _iso_date(self.end.value, "To")
+            if start and end and start > end:
+                raise SegmentError(f"the range starts ({start}) after it ends ({end})")
+            return charts.window(self.points, None, start=start, end=end)
         return charts.window(self.points, charts.RANGES[self.range.value], now=self._now)
 
     def draw(self) -> None:
@@ -179,16 +211,30 @@ class SegmentView:
         self.custom_box.layout.display = "" if self.range.value == "Custom" else "none"
         pts = self.visible_points()
         self.shown_points = pts
-        self.chart_output.clear_output(wait=True)
-        if pts.empty:
-            self.chart_note.value = '<span class="jseg-muted">No successful runs in this range yet.</span>'
-            return
-        self.chart = charts.trend_chart(pts, f"{self.seg.display_name or self.seg.name}: members")
-        self.chart_bundle = charts.vega_bundle(self.chart)
-        with self.chart_output:
-            display(self.chart_bundle, raw=True)
+        self.chart_html.value = charts.trend_html(pts, empty=self._empty_chart_text())
         self.chart_note.value = (
-            f'<span class="jseg-muted">{len(pts)} run(s); hover a point for its date and count.</span>'
+            f'<span class="jseg-muted">{len(pts)} successful run(s) shown; hover a point for its time '
+            "and count.</span>"
+            if len(pts)
+            else ""
+        )
+
+    def _empty_chart_text(self) -> str:
+        """Why there is nothing to draw, and what to do about it."""
+        if self.history.empty:
+            return (
+                "Not refreshed yet: press Refresh now to count the members. Each refresh adds a point here."
+            )
+        if self.points.empty:
+            last = self.history.iloc[-1]
+            return (
+                f"No successful refresh yet: the last run is {last['status']} (its reason is in the run "
+                "history below)."
+            )
+        latest = self.points.iloc[-1]
+        return (
+            f"No successful run in this range. The latest was at {charts.point_label(pd.Timestamp(latest['date']))} "
+            f"({int(latest['members']):,} members): choose All to see every run."
         )
 
     def _show_preview(self) -> None:
@@ -228,13 +274,12 @@ class SegmentView:
             )
 
     def static_html(self) -> str:
-        """The view without widgets, for exported notebooks: chart PNG, points table, preview, history."""
-        title = html.escape(self.seg.display_name or self.seg.name)
+        """The view without widgets, for exported notebooks: the chart (inline SVG), preview and history."""
         return (
-            f"{theme.CSS}<div class='jseg-root'><div class='jseg-title'>{title}</div>"
-            f"{charts.static_html(self.points, f'{self.seg.name}: members')}"
-            f"<h4>Members preview</h4>{self._preview_table(self.preview, max_rows=20)}"
-            f"<h4>Run history</h4>{frame_html(history_frame(self.history), max_rows=50)}</div>"
+            f"{theme.CSS}<div class='jseg-root'>{self.header.value}"
+            f"<div class='jseg-label'>Member count over time</div>{self.chart_html.value}"
+            f"<div class='jseg-label'>Members preview</div>{self._preview_table(self.shown_preview, max_rows=20)}"
+            f"<div class='jseg-label'>Run history</div>{frame_html(history_frame(self.history), max_rows=50)}</div>"
         )
 
     def close(self) -> None:
