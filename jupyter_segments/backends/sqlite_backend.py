@@ -60,6 +60,10 @@ def sqlite_frame_types(frame: pd.DataFrame) -> list[tuple[str, str]]:
     return out
 
 
+def _text_function(fold):
+    return lambda v: fold(v) if isinstance(v, str) else v
+
+
 def _let_signals_in() -> int:
     return 0  # 0: carry on. A pending SIGINT raises KeyboardInterrupt as this is called.
 
@@ -96,6 +100,11 @@ class SQLiteBackend:
         # Python code does. A progress handler (a Python call every 10,000 VM steps) lets it run; its
         # KeyboardInterrupt aborts the query ("interrupted"), and _ctrl_c raises it to the caller.
         conn.set_progress_handler(_let_signals_in, 10_000)
+        # SQLite's own LOWER/UPPER change only ASCII letters ('É' stays 'É'): Python's fold every
+        # letter, as DuckDB, PostgreSQL and MariaDB do, so lower(), ILIKE, contains and starts/ends
+        # with give the same answer on all four (tests/test_differential.py).
+        for name, fold in (("lower", str.lower), ("upper", str.upper)):
+            conn.create_function(name, 1, _text_function(fold), deterministic=True)
 
     @classmethod
     def from_url(cls, url: str) -> SQLiteBackend:

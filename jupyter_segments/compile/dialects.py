@@ -178,11 +178,13 @@ def like_escape(dialect: str) -> str:
     return "\\" if dialect in BACKSLASH_LIKE_ESCAPE else "!"
 
 
-# Dialects whose LIKE takes backslash as its escape character even without an ESCAPE clause, and
-# refuse a backslash before anything but %, _ or another backslash (Spark: INVALID_FORMAT.
-# ESC_IN_THE_MIDDLE for the pattern x\' in ``LIKE 'x\\'''``). The DSL's LIKE has no escape
-# character, so there a literal pattern's backslashes are doubled.
-LIKE_BACKSLASH_ESCAPES = {"spark", "databricks"}
+# Dialects whose LIKE takes backslash as its escape character even without an ESCAPE clause: Spark
+# refuses a backslash before anything but %, _ or another backslash (INVALID_FORMAT.
+# ESC_IN_THE_MIDDLE for the pattern x\' in ``LIKE 'x\\'''``), PostgreSQL a pattern that ends in one
+# ("LIKE pattern must not end with escape character"), and MariaDB reads 'k\%' as 'k%' (found by
+# tests/test_differential.py). The DSL's LIKE has no escape character, so there a literal pattern's
+# backslashes are doubled.
+LIKE_BACKSLASH_ESCAPES = {"spark", "databricks", "postgres", "redshift", "mysql"}
 
 
 def like_pattern(pattern: exp.Expr, dialect: str) -> exp.Expr:
@@ -209,13 +211,30 @@ def case_sensitive(value: exp.Expr, dialect: str) -> exp.Expr:
     return value
 
 
+def exact_text(value: exp.Expr, value_type: str | None, dialect: str) -> exp.Expr:
+    """``value`` as a GROUP BY / ORDER BY key that tells 'Web' from 'web' (``case_sensitive``), for
+    text; ``value`` itself otherwise."""
+    if value_type == "string" and dialect in CASE_INSENSITIVE_TEXT:
+        return case_sensitive(value.copy(), dialect)
+    return value
+
+
 def like(operand: exp.Expr, pattern: exp.Expr, dialect: str) -> exp.Expr:
     """Case-sensitive ``operand LIKE pattern`` for a user's pattern (see ``like_pattern``).
 
     SQLite's LIKE ignores ASCII case: a literal pattern becomes the same GLOB (case-sensitive)."""
     if dialect == "sqlite" and isinstance(pattern, exp.Literal) and pattern.is_string:
         return exp.Glob(this=operand, expression=exp.Literal.string(_glob(pattern.this)))
-    return exp.Like(this=operand, expression=case_sensitive(like_pattern(pattern, dialect), dialect))
+    return exp.Like(this=operand, expression=exact_pattern(like_pattern(pattern, dialect), dialect))
+
+
+def exact_pattern(pattern: exp.Expr, dialect: str) -> exp.Expr:
+    """A LIKE pattern that tells case and accents apart where the collation would not (MariaDB's
+    utf8mb4_general_ci: 'É' LIKE 'e'). A binary pattern (``case_sensitive``) would too, but then
+    ``_`` matches one byte, not one letter ('é' is two): utf8mb4_bin compares letters."""
+    if dialect in CASE_INSENSITIVE_TEXT:
+        return template_sql("CONVERT({0} USING utf8mb4) COLLATE utf8mb4_bin", [pattern], dialect)
+    return pattern
 
 
 def _glob(pattern: str) -> str:
@@ -230,8 +249,9 @@ def like_ci(operand: exp.Expr, pattern: exp.Expr, dialect: str, escape: str | No
         pattern = like_pattern(pattern, dialect)
     if dialect in NATIVE_ILIKE:
         node: exp.Expr = exp.ILike(this=operand, expression=pattern)
-    else:
-        node = exp.Like(this=exp.Lower(this=operand), expression=exp.Lower(this=pattern))
+    else:  # both sides lower-cased; accents still count (MariaDB: see exact_pattern)
+        lowered = exact_pattern(exp.Lower(this=pattern), dialect)
+        node = exp.Like(this=exp.Lower(this=operand), expression=lowered)
     if escape and dialect not in BACKSLASH_LIKE_ESCAPE:
         node = exp.Escape(this=node, expression=exp.Literal.string(escape))
     return node

@@ -81,12 +81,13 @@ class Comparison:
         return self.differentiators.head(n)
 
     def chart(self, n: int = 15):
-        """Altair bar chart of the top standardized differences (positive: higher in A)."""
+        """Bar chart of the top standardized differences (positive: higher in A); shown offline, ``.altair``
+        is the Altair chart."""
         import altair as alt
 
         top = self.differentiators.head(n).copy()
         top["what"] = [_what(r) for _, r in top.iterrows()]
-        return (
+        chart = (
             alt.Chart(top)
             .mark_bar()
             .encode(
@@ -97,6 +98,7 @@ class Comparison:
             )
             .properties(width=360, title="Top differences")
         )
+        return display.OfflineChart(chart, f"top differences, {self.a_label} vs {self.b_label}")
 
     def overlap_chart(self):
         """Altair stacked bar of the overlap (a Venn picture is in the HTML display)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 import math
 from collections.abc import Mapping
+from typing import Any
 
 import pandas as pd
 
@@ -177,3 +178,38 @@ def _distance_for_overlap(r1: float, r2: float, area: float) -> float:
         else:
             hi = mid
     return (lo + hi) / 2
+
+
+VEGA_MIME = "application/vnd.vega.v5+json"
+# JupyterLab 4 renders Vega 5 / Vega-Lite 5 itself; Altair 6 writes Vega-Lite 6, which it would show as
+# HTML loading Vega from a CDN. vl-convert compiles the spec to Vega 5 here, offline.
+VEGA_LITE_VERSION = "5.21"
+
+
+class OfflineChart:
+    """An Altair chart that displays without the network: a Vega 5 spec JupyterLab renders itself
+    (tooltips included), an SVG for nbconvert and GitHub, and a line of text for terminals. Everything
+    else (``.save``, ``.properties``, ``.to_dict``, ...) is the Altair chart's, also at ``.altair``.
+
+    >>> ws.compare("vip", "young").chart()
+    """
+
+    def __init__(self, chart: Any, title: str) -> None:
+        self.altair = chart
+        self.title = title
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.altair, name)
+
+    def __repr__(self) -> str:
+        return f"<chart: {self.title}; .save('chart.png') writes it, .altair is the Altair chart>"
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        import vl_convert as vlc  # late: vl-convert is only needed to show a chart
+
+        spec = self.altair.to_dict()
+        return {
+            VEGA_MIME: vlc.vegalite_to_vega(spec, vl_version=VEGA_LITE_VERSION),
+            "image/svg+xml": vlc.vegalite_to_svg(spec, vl_version=VEGA_LITE_VERSION),
+            "text/plain": repr(self),
+        }

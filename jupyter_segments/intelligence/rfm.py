@@ -181,7 +181,7 @@ class RfmScores(pd.DataFrame):
         return definitions(self.spec, labels)
 
     def chart(self):
-        """Altair: customers per R x F cell, coloured by label, and label sizes."""
+        """Customers per R x F cell, coloured by label, and label sizes (shown offline; ``.altair``)."""
         import altair as alt
 
         cells = (
@@ -202,9 +202,9 @@ class RfmScores(pd.DataFrame):
             .mark_bar()
             .encode(x=alt.X("customers:Q"), y=alt.Y("label:N", sort="-x"), color="label:N")
         )
-        return (grid.properties(width=220, height=220) | bars.properties(width=260)).properties(
-            title=f"RFM of {self.spec.table} as of {self.spec.as_of}"
-        )
+        title = f"RFM of {self.spec.table} as of {self.spec.as_of}"
+        chart = (grid.properties(width=220, height=220) | bars.properties(width=260)).properties(title=title)
+        return display.OfflineChart(chart, title)
 
     def __repr__(self) -> str:
         s = self.summary.copy()

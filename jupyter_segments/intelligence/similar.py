@@ -174,7 +174,7 @@ class Lookalikes(pd.DataFrame):
         return save(name, self.definition(), description=description, type="static", **kwargs)
 
     def chart(self):
-        """Altair: customers per similarity band, and the top feature importances."""
+        """Customers per similarity band, and the top feature importances (shown offline; ``.altair``)."""
         import altair as alt
 
         bands = (
@@ -191,10 +191,12 @@ class Lookalikes(pd.DataFrame):
             .mark_bar()
             .encode(x="importance:Q", y=alt.Y("feature:N", sort="-x"))
         )
-        return (
+        title = f"Similar to {self.info.segment} (held-out AUC {self.auc:.2f})"
+        chart = (
             bands.properties(width=220, title="Scored audience")
             | imp.properties(width=260, title="Importance")
-        ).properties(title=f"Similar to {self.info.segment} (held-out AUC {self.auc:.2f})")
+        ).properties(title=title)
+        return display.OfflineChart(chart, title)
 
     def __repr__(self) -> str:
         i = self.info
