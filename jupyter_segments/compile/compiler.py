@@ -1106,8 +1106,10 @@ def _windowed_join(w: _Windowed, on: exp.Expr | None = None) -> exp.Join:
         group_by = keys()
     else:  # mode, first, last: row 1 of an order
         first_agg = dialect in D.FIRST_ORDER_BY
+        # Text told apart by its letters, not by a collation that ignores case (MariaDB's).
+        exact = D.exact_text(w.value, w.node.value.type if w.node.value else None, dialect)
         if func == "mode":
-            inner = inner.group_by(*(f.copy() for f in fks), w.value.copy(), copy=False)
+            inner = inner.group_by(*(f.copy() for f in fks), exact.copy(), copy=False)
             count: exp.Expr = exp.Count(this=exp.Star())
             if first_agg:  # counted first, then the first value by count
                 inner = inner.select(
@@ -1116,7 +1118,7 @@ def _windowed_join(w: _Windowed, on: exp.Expr | None = None) -> exp.Join:
                     copy=False,
                 )
                 count = col("n")
-            values = col("v") if first_agg else w.value
+            values = col("v") if first_agg else exact
             order = [D.ordered(count, dialect, desc=True), D.ordered(values.copy(), dialect)]
         else:
             assert w.by is not None
@@ -1127,7 +1129,7 @@ def _windowed_join(w: _Windowed, on: exp.Expr | None = None) -> exp.Join:
             else:
                 is_null = exp.Is(this=w.value.copy(), expression=exp.Null())
                 null_last = exp.Case(ifs=[exp.If(this=is_null, true=one())], default=exp.Literal.number(0))
-                order += [D.ordered(null_last, dialect), D.ordered(w.value.copy(), dialect)]
+                order += [D.ordered(null_last, dialect), D.ordered(exact.copy(), dialect)]
         if first_agg:
             first_value = exp.First(this=exp.Order(this=values.copy(), expressions=order))
             if func != "mode":  # one GROUP BY of the records: the table itself
@@ -1135,8 +1137,12 @@ def _windowed_join(w: _Windowed, on: exp.Expr | None = None) -> exp.Join:
                 return _keyed_join(w, select.group_by(*(f.copy() for f in fks), copy=False), on)
             value, group_by = first_value, keys()
         else:
+            # mode grouped by the exact text: MIN picks the one value of each group
+            chosen = (
+                exp.Min(this=w.value.copy()) if func == "mode" and exact is not w.value else w.value.copy()
+            )
             inner = inner.select(
-                exp.alias_(w.value.copy(), "v", copy=False),
+                exp.alias_(chosen, "v", copy=False),
                 exp.alias_(window(exp.RowNumber(), *order), "rn", copy=False),
                 copy=False,
             )

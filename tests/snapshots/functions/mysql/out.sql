@@ -8,7 +8,11 @@ WHERE
   AND COALESCE(c.gender, 'x') <> CAST('x' AS BINARY)
   AND (
     CONCAT(COALESCE(c.first_name, ''), COALESCE(' ', ''), COALESCE(c.last_name, ''))
-  ) LIKE CAST('A%' AS BINARY)
+  ) LIKE (
+    CAST((
+      'A%'
+    ) AS CHAR CHARACTER SET utf8mb4) COLLATE utf8mb4_bin
+  )
   AND ABS((
     c.churn_score
   ) - (
@@ -62,7 +66,11 @@ WHERE
   AND COALESCE(c.gender, 'x') <> CAST('x' AS BINARY)
   AND (
     CONCAT(COALESCE(c.first_name, ''), COALESCE(' ', ''), COALESCE(c.last_name, ''))
-  ) LIKE CAST('A%' AS BINARY)
+  ) LIKE (
+    CAST((
+      'A%'
+    ) AS CHAR CHARACTER SET utf8mb4) COLLATE utf8mb4_bin
+  )
   AND ABS((
     c.churn_score
   ) - (

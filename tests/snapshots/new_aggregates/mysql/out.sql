@@ -91,8 +91,11 @@ LEFT JOIN (
   FROM (
     SELECT
       orders_4.customer_id AS k,
-      products_1.category AS v,
-      ROW_NUMBER() OVER (PARTITION BY orders_4.customer_id ORDER BY COUNT(*) DESC, products_1.category ASC) AS rn
+      MIN(products_1.category) AS v,
+      ROW_NUMBER() OVER (
+        PARTITION BY orders_4.customer_id
+        ORDER BY COUNT(*) DESC, CAST(products_1.category AS BINARY) ASC
+      ) AS rn
     FROM orders AS orders_4
     JOIN order_lines AS order_lines_1
       ON order_lines_1.order_id = orders_4.order_id
@@ -104,7 +107,7 @@ LEFT JOIN (
       )
     GROUP BY
       orders_4.customer_id,
-      products_1.category
+      CAST(products_1.category AS BINARY)
   ) AS ordered_3
   WHERE
     ordered_3.rn = 1
@@ -142,7 +145,7 @@ LEFT JOIN (
       support_calls_1.topic AS v,
       ROW_NUMBER() OVER (
         PARTITION BY support_calls_1.cust_id
-        ORDER BY support_calls_1.called_at DESC, CASE WHEN support_calls_1.topic IS NULL THEN 1 ELSE 0 END ASC, support_calls_1.topic ASC
+        ORDER BY support_calls_1.called_at DESC, CASE WHEN support_calls_1.topic IS NULL THEN 1 ELSE 0 END ASC, CAST(support_calls_1.topic AS BINARY) ASC
       ) AS rn
     FROM support_calls AS support_calls_1
     WHERE
@@ -298,8 +301,11 @@ LEFT JOIN (
   FROM (
     SELECT
       orders_4.customer_id AS k,
-      products_1.category AS v,
-      ROW_NUMBER() OVER (PARTITION BY orders_4.customer_id ORDER BY COUNT(*) DESC, products_1.category ASC) AS rn
+      MIN(products_1.category) AS v,
+      ROW_NUMBER() OVER (
+        PARTITION BY orders_4.customer_id
+        ORDER BY COUNT(*) DESC, CAST(products_1.category AS BINARY) ASC
+      ) AS rn
     FROM orders AS orders_4
     JOIN order_lines AS order_lines_1
       ON order_lines_1.order_id = orders_4.order_id
@@ -311,7 +317,7 @@ LEFT JOIN (
       )
     GROUP BY
       orders_4.customer_id,
-      products_1.category
+      CAST(products_1.category AS BINARY)
   ) AS ordered_3
   WHERE
     ordered_3.rn = 1
@@ -349,7 +355,7 @@ LEFT JOIN (
       support_calls_1.topic AS v,
       ROW_NUMBER() OVER (
         PARTITION BY support_calls_1.cust_id
-        ORDER BY support_calls_1.called_at DESC, CASE WHEN support_calls_1.topic IS NULL THEN 1 ELSE 0 END ASC, support_calls_1.topic ASC
+        ORDER BY support_calls_1.called_at DESC, CASE WHEN support_calls_1.topic IS NULL THEN 1 ELSE 0 END ASC, CAST(support_calls_1.topic AS BINARY) ASC
       ) AS rn
     FROM support_calls AS support_calls_1
     WHERE
