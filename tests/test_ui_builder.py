@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import re
 import threading
 import time
 
@@ -47,10 +48,15 @@ def row(b: SegmentBuilder, i: int):
 
 
 def set_row(b: SegmentBuilder, i: int, **values) -> None:
-    """Set a row's widgets in the order a user would (entity first, value last)."""
+    """Set a row's widgets in the order a user would (entity first, value last); the attribute is
+    chosen in the searchable picker by its label."""
     for name in ("entity", "quantifier", "agg_attribute", "agg_op", "agg_value", "agg_value2", "attribute", "op",
                  "value", "value2", "text"):  # fmt: skip
-        if name in values:
+        if name not in values:
+            continue
+        if name == "attribute":
+            row(b, i).pick_attribute(values[name])
+        else:
             getattr(row(b, i), name).value = values[name]
 
 
@@ -90,7 +96,7 @@ def test_operators_by_type(ws):
 def test_dates_booleans_and_strings(ws, frames):
     c = frames["customers"]
     b = SegmentBuilder(ws, delay=0.02)
-    set_row(b, 0, attribute=("signup_date",), op="before", value="2024-01-01")
+    set_row(b, 0, attribute=("signup_date",), op="before", value=dt.date(2024, 1, 1))  # the date picker
     b.node_views()[0].add_condition.click()
     set_row(b, 1, attribute=("newsletter",), op="is true")
     b.node_views()[0].add_condition.click()
@@ -185,17 +191,31 @@ def test_projected_attributes(ws, frames):
     assert members.round(6).equals(expected.round(6).rename("spend"))
 
 
+def put_in_state(b: SegmentBuilder, i: int, **fields) -> None:
+    """A value the row's typed input cannot hold (the number box refuses "thirty"), as a script or an
+    older state puts it into the row: the row then shows it in a text box, to be fixed there."""
+    rv = row(b, i)
+    for name, value in fields.items():
+        setattr(rv.row, name, value)
+    rv.build()
+    b.changed()
+
+
 def test_invalid_input_shows_message_not_traceback(ws):
     b = SegmentBuilder(ws, delay=0.02)
-    set_row(b, 0, attribute=("age",), op=">", value="thirty")
+    set_row(b, 0, attribute=("age",), op=">")
+    assert type(row(b, 0).value).__name__ == "FloatText"  # a number box: letters cannot be typed
+    put_in_state(b, 0, value="thirty")
+    assert type(row(b, 0).value).__name__ == "Text" and row(b, 0).value.value == "thirty"
     assert b.definition is None
-    assert "'thirty' is not a number" in html.unescape(b.count_label.value)
-    assert "Traceback" not in b.count_label.value
+    assert "'thirty' is not a number" in html.unescape(b.summary_status.value)
+    assert "Estimated members: —" in b.count_label.value
+    assert "Traceback" not in b.summary_status.value
     b.save_button.click()  # no name
     assert b.messages.last_error == "enter a name for the segment"
     b.name.value = "x"
     b.save_button.click()
-    assert "Group 1, condition 1 (age): 'thirty' is not a number" in b.messages.last_error
+    assert "Condition 1 (age): 'thirty' is not a number" in b.messages.last_error
     # a DSL text row that does not parse reports line/column, and is fixed by editing it
     row(b, 0).convert_to_text()
     assert row(b, 0).text.value == "age > 'thirty'" or row(b, 0).text.value == ""
@@ -211,7 +231,7 @@ def test_engine_errors_are_shown(ws):
     b.node_views()[0].add_text.click()
     set_row(b, 1, text="in segment no_such_segment")
     assert b.definition is None
-    assert "no_such_segment" in b.count_label.value
+    assert "no_such_segment" in b.summary_status.value
 
 
 ROUND_TRIP = [
@@ -295,7 +315,9 @@ def test_debounced_count_supersedes_and_never_blocks(ws, frames):
     # One result delivered (the last edit's); every other request was dropped, not counted: at most
     # one ran before it (the one the worker was holding), and its result was thrown away.
     assert b.debouncer.completed - done0 == 1
-    assert b.debouncer.superseded - dropped0 == 3  # "age > 2", "age > 25", "age > 35"
+    # "age = 0" (the number box starts at 0 when the attribute is picked; the held count), "age > 0",
+    # "age > 2", "age > 25", "age > 35"
+    assert b.debouncer.superseded - dropped0 == 5
     assert counted[-1] == "age > 45" and len(counted) <= 2
 
 
@@ -430,14 +452,14 @@ def test_function_and_calendar_rows_by_clicks(ws):
     b = SegmentBuilder(ws, delay=0.01)
     try:
         rv = b.row_views()[0]
-        rv.attribute.value = ("email",)
+        rv.pick_attribute(("email",))
         assert "lower" in rv.func.options[1]
         rv.func.value = "lower"
         b.row_views()[0].op.value = "ends with"
         b.row_views()[0].value.value = ".com"
         assert b.text == "lower(email) ends with '.com'"
         rv = b.row_views()[0]
-        rv.attribute.value = ("signup_date",)
+        rv.pick_attribute(("signup_date",))
         rv = b.row_views()[0]
         assert rv.func.value == ""  # a new attribute starts without a function
         rv.op.value = "in previous"
@@ -505,5 +527,157 @@ def test_a_late_count_is_not_shown_for_an_invalid_definition(ws):
         b._count_done((99, "age >= 30", 0.01))  # the worker delivers the count of the earlier definition
         assert b.definition is None and b.count is None
         assert "Estimated members: —" in b.count_label.value
+    finally:
+        b.close()
+
+
+def _five_rows_with_a_nested_group(b: SegmentBuilder) -> None:
+    """age >= 30, country is DE, (age < 60 OR newsletter), then an orders sum: the fifth visible row."""
+    set_row(b, 0, attribute=("age",), op=">=", value="30")
+    b.node_views()[0].add_condition.click()
+    set_row(b, 1, attribute=("country",), op="is", value="DE")
+    b.node_views()[0].add_nested.click()
+    set_row(b, 2, attribute=("age",), op="<", value="60")
+    b.node_views()[1].add_condition.click()
+    set_row(b, 3, attribute=("newsletter",), op="is true")
+    b.node_views()[0].add_condition.click()
+    set_row(b, 4, entity=("orders",), quantifier="sum", agg_attribute="amount", agg_op=">=", agg_value=500)
+    set_row(b, 4, attribute=("status",), op="is not", value="returned")
+    put_in_state(b, 4, agg_value="5OO")  # typed before the row had a number box
+
+
+def test_invalid_value_names_the_visible_row_and_keeps_the_dsl_form(ws, frames):
+    """Issue 17, bug 10: '5OO' in the fifth row printed "orders sum status is not returned" and the
+    message said "condition 4" (the nested group counted as a condition)."""
+    b = SegmentBuilder(ws, delay=0.01)
+    try:
+        _five_rows_with_a_nested_group(b)
+        assert b.definition is None
+        # The draft text is DSL: the value as typed, quoted, inside the aggregate it belongs to.
+        assert b.text == (
+            "age >= 30 AND country = 'DE' AND (age < 60 OR newsletter = true) "
+            "AND sum(orders.amount where status != 'returned') >= '5OO'"
+        )
+        assert "orders sum status" not in html.unescape(b.dsl.value)
+        # Every message names the row by the number the row shows (the fifth), also on save.
+        numbers = [re.sub("<[^>]+>", "", rv.number.value) for rv in b.row_views()]
+        assert numbers == ["1", "2", "3", "4", "5"]
+        assert b.error == "Condition 5 (sum of orders.amount): '5OO' is not a number"
+        assert "Condition 5" in html.unescape(b.summary_status.value)
+        assert "jseg-row-error" in b.row_views()[4].box._dom_classes
+        assert "'5OO' is not a number" in html.unescape(b.row_views()[4].error_html.value)
+        b.name.value = "bad_value"
+        b.save_button.click()
+        assert b.messages.last_error == "Condition 5 (sum of orders.amount): '5OO' is not a number"
+        # An empty value: still the DSL form, the value left out.
+        set_row(b, 4, agg_value="")
+        assert b.text.endswith("AND sum(orders.amount where status != 'returned') >=")
+        assert b.error == "Condition 5 (sum of orders.amount): enter a value"
+        set_row(b, 4, agg_value="500")
+        c, o = frames["customers"], frames["orders"]
+        kept = o[o.status.ne("returned").fillna(True) & o.status.notna()]
+        spend = kept.groupby("customer_id").amount.sum()
+        rich = set(spend[spend >= 500].index.astype(int))
+        mask = (c.age >= 30) & (c.country == "DE") & ((c.age < 60) | c.newsletter.fillna(False).astype(bool))
+        assert b.error is None and b.wait() == len(ids(c, mask) & rich)
+    finally:
+        b.close()
+
+
+def _hold_counts(b: SegmentBuilder) -> threading.Event:
+    """Hold the builder's worker inside each count until the returned gate is set."""
+    gate, count = threading.Event(), b.debouncer.fn
+
+    def held(definition):
+        if not gate.wait(60):
+            raise TimeoutError("the test never released the count")
+        return count(definition)
+
+    b.debouncer.fn = held
+    return gate
+
+
+def test_summary_shows_share_and_greys_the_previous_count_while_counting(ws, frames):
+    c = frames["customers"]
+    b = SegmentBuilder(ws, text="age >= 30", delay=0.0)
+    try:
+        n = b.wait()
+        assert n == len(ids(c, c.age >= 30))
+        share = f"{n / len(c):.1%} of {len(c):,} customers"  # the whole: every customer row (pandas)
+        assert f"Estimated members: <b>{n:,}</b>" in b.count_label.value and share in b.count_label.value
+        assert b.cancel_button.layout.display == "none"
+        gate = _hold_counts(b)
+        set_row(b, 0, value=40)
+        # While the recount runs: the earlier number greyed (not bold, not current), a spinner, the
+        # elapsed time and Cancel.
+        label = b.count_label.value
+        assert b.count is None and b.previous == n
+        assert f'<span class="jseg-stale" title="the count of the previous definition">{n:,}</span>' in label
+        assert "<b>" not in label and 'role="progressbar"' in label and "counting…" in label
+        assert b.cancel_button.layout.display == "flex"
+        gate.set()
+        m = b.wait()
+        assert m == len(ids(c, c.age >= 40)) and f"<b>{m:,}</b>" in b.count_label.value
+        assert "jseg-stale" not in b.count_label.value and b.cancel_button.layout.display == "none"
+        # Save and refresh from the summary: the members stored are the oracle's.
+        b.name.value = "over_40_summary"
+        run = b.save_and_refresh()
+        assert run.ok and run.members == m
+        assert f"refreshed it: {m:,} members" in b.messages.last_message
+        assert set(ws.get("over_40_summary").members()["customer_id"]) == ids(c, c.age >= 40)
+        # The 10-row preview, one click away.
+        b.preview_button.click()
+        assert list(b.preview_frame["customer_id"]) == sorted(ids(c, c.age >= 40))[:10]
+    finally:
+        b.close()
+
+
+@pytest.fixture
+def slow_ws():
+    """A DuckDB workspace whose customers view takes minutes to read: only an interrupt ends a count."""
+    from jupyter_segments import demo
+    from jupyter_segments.backends import open_backend
+
+    conn = demo.generate(300, seed=1)
+    conn.execute("ALTER TABLE customers RENAME TO base_customers")
+    conn.execute("CREATE VIEW customers AS SELECT * FROM base_customers")
+    w = js.Workspace(open_backend(conn))
+    w.customers("customers", key="customer_id")
+    w.count("age >= 30")  # the key's uniqueness is checked (once) on the fast view
+    conn.execute(
+        "CREATE OR REPLACE VIEW customers AS SELECT b.* FROM base_customers b, range(3000000) r(i) "
+        "WHERE r.i * 0 = 0 QUALIFY row_number() OVER (PARTITION BY b.customer_id) = 1"
+    )
+    yield w
+    w.close()
+
+
+def test_cancel_interrupts_the_running_count(slow_ws):
+    b = SegmentBuilder(slow_ws, delay=0.0)  # empty: nothing counted yet
+    ended: list[BaseException] = []
+    frame = b.db.frame
+
+    def recorded(sql):
+        try:
+            return frame(sql)
+        except BaseException as e:
+            ended.append(e)
+            raise
+
+    b.db.frame = recorded
+    try:
+        b.load("age >= 30")
+        deadline = time.monotonic() + 60
+        while b.db._running is None:  # the count is in DuckDB (the customers view never finishes)
+            assert time.monotonic() < deadline, "the count never started"
+            time.sleep(0.01)
+        b.cancel_button.click()
+        assert b.debouncer.wait(60), "the canceled query kept running"
+        # It ended with DuckDB's interrupt, no count was shown, and the summary says it was canceled.
+        assert len(ended) == 1 and "interrupt" in str(ended[0]).lower(), ended
+        assert b.count is None and b.count_error is None
+        assert "count canceled after" in b.count_label.value
+        assert b.cancel_button.layout.display == "none" and b.recount_button.layout.display == "flex"
+        assert b.cancel_count() is False  # nothing left to cancel
     finally:
         b.close()

@@ -7,19 +7,21 @@ each edit, prints the DSL, compiles the SQL and asks the debounced worker for a 
 
 from __future__ import annotations
 
+import datetime as dt
 import html
 import time
 from typing import Any
 
 import ipywidgets as W
 import pandas as pd
+from sqlglot import exp
 
 from .. import render
 from ..dsl import parse, parse_condition, to_text
 from ..dsl.ast import Definition
 from ..errors import SegmentError
 from . import theme
-from .debounce import Debouncer, WorkerDB
+from .debounce import Debouncer, Ticker, WorkerDB
 from .errors import Messages, describe
 from .state import (
     AGG_FUNCS,
@@ -39,6 +41,7 @@ from .state import (
     BuilderState,
     Group,
     Node,
+    Path,
     ProjectionRow,
     Row,
     Schema,
@@ -48,16 +51,47 @@ from .state import (
     to_definition,
     to_dsl,
 )
+from .static import Mirrored
 
 PREVIEW_ROWS = 10  # members shown by "Preview members"
+TOP_VALUES = 30  # a text attribute with at most this many values gets a picker of them
+ALL_CUSTOMERS = parse("true")  # counted once: the whole a segment's share is of
+
+NO_FILTER = "(no filter on the records)"  # the attribute picker's choice for a related row without one
+NUMBER_VALUE_OPS = {"=", "!=", "<", "<=", ">", ">=", "between"}  # shown as a number box
+DATE_VALUE_OPS = {"before", "after", "between"}  # shown as a date picker
 
 SET_OP_LABELS = {"union": "Union (either)", "intersect": "Intersect (both)", "except": "Except (minus)"}
 
-# The builder's own styles (JupyterLab variables only): a row at fault is outlined, its message beside it.
+# The builder's own styles: JupyterLab variables only (every theme, high contrast included), spacing from
+# theme.py's scale (--jseg-s1..s4). A row at fault is outlined, its message beside it.
 BUILDER_CSS = """<style>
-.jseg-row-error { outline: 1px solid var(--jp-error-color1); outline-offset: 2px; border-radius: 2px;
-  background: var(--jp-layout-color2); }
-.jseg-row-msg pre { margin: 2px 0 0 0; color: var(--jp-error-color1); font-family: var(--jp-code-font-family);
+.jseg-summary { position: sticky; top: 0; z-index: 5; background: var(--jp-layout-color1);
+  border: 1px solid var(--jp-border-color2); border-radius: 4px; padding: var(--jseg-s2) var(--jseg-s3);
+  box-shadow: var(--jp-elevation-z2); gap: var(--jseg-s1); }
+.jp-OutputArea-output:has(.jseg-summary), .jp-OutputArea-child:has(.jseg-summary),
+.jp-Cell-outputWrapper:has(.jseg-summary), .jp-Cell-outputArea:has(.jseg-summary) { overflow: visible; }
+.jseg-summary-count { min-width: 360px; }
+.jseg-stale { color: var(--jp-ui-font-color3); font-size: var(--jp-ui-font-size3); }
+.jseg-share { color: var(--jp-ui-font-color1); margin-left: var(--jseg-s2); }
+.jseg-spinner { display: inline-block; width: 12px; height: 12px; margin: 0 var(--jseg-s1) 0 var(--jseg-s2);
+  vertical-align: -2px; border: 2px solid var(--jp-border-color2); border-top-color: var(--jp-brand-color1);
+  border-radius: 50%; animation: jseg-spin .8s linear infinite; }
+@keyframes jseg-spin { to { transform: rotate(360deg); } }
+.jseg-row { border: 1px solid var(--jp-border-color3); border-radius: 4px; padding: var(--jseg-s1);
+  background: var(--jp-layout-color1); gap: var(--jseg-s1); }
+.jseg-line { gap: var(--jseg-s1); align-items: center; }
+.jseg-subline { margin-left: 56px; }
+.jseg-rownum { color: var(--jp-ui-font-color2); font-variant-numeric: tabular-nums; text-align: right; }
+.jseg-connector { margin-left: var(--jseg-s3); font-size: var(--jp-ui-font-size0); font-weight: 600;
+  letter-spacing: .06em; color: var(--jp-brand-color1); }
+.jseg-node-or > .jseg-connector { color: var(--jp-warn-color1); }
+.jseg-card { border: 1px solid var(--jp-border-color2); border-left-width: 3px; border-radius: 4px;
+  padding: var(--jseg-s2); background: var(--jp-layout-color2); }
+.jseg-card .jseg-card { background: var(--jp-layout-color1); }
+.jseg-tools .jupyter-button:not(.mod-primary) { background: transparent; color: var(--jp-brand-color1); }
+.jseg-row-error { outline: 2px solid var(--jp-error-color1); outline-offset: 1px; }
+.jseg-row-msg pre { margin: 0 0 0 28px; color: var(--jp-error-color1); font-family: var(--jp-code-font-family);
   font-size: var(--jp-code-font-size); white-space: pre; line-height: 1.3; }
 .jseg-rank { font-weight: 600; color: var(--jp-ui-font-color1); }
 </style>"""
@@ -75,27 +109,62 @@ def _text(value: Any, width: str = theme.W_VALUE, placeholder: str = "value") ->
 
 
 def _icon_button(icon: str, tooltip: str) -> W.Button:
-    return W.Button(icon=icon, tooltip=tooltip, layout=W.Layout(width="40px", padding="0"))
+    return W.Button(icon=icon, tooltip=tooltip, layout=W.Layout(width="32px", min_width="32px", padding="0"))
+
+
+def _word(text: str) -> W.HTML:
+    """A joining word inside a row (where, and, by, at)."""
+    return W.HTML(f'<span class="jseg-muted">{html.escape(text)}</span>')
+
+
+def _number(value: float) -> int | float:
+    """A number box's value: whole numbers as int, so ``age >= 30`` is not written ``30.0``."""
+    return int(value) if float(value).is_integer() else value
+
+
+def _as_day(value: Any) -> dt.date | None:
+    """A value as a date for the date picker; None when it is not one (a datetime keeps its time)."""
+    if isinstance(value, dt.datetime):
+        return None
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value).strip()) if value else None
+    except ValueError:
+        return None
 
 
 class RowView:
-    """One condition row; its widgets are rebuilt when the entity, attribute, quantifier or operator change."""
+    """One condition: a card with one line (``orders  sum of  amount  >=  500``) and, for related records,
+    their filter as an indented sub-line (``where  status  is not  returned``); rebuilt when the entity,
+    attribute, quantifier or operator change. The number it shows is the one messages use."""
 
     def __init__(self, builder: SegmentBuilder, row: Row, parent: Node) -> None:
         self.builder, self.row, self.parent = builder, row, parent
-        self.box = W.HBox(layout=W.Layout(flex_flow="row wrap"))
+        self.number = W.HTML(layout=W.Layout(width="24px", min_width="24px"))
+        self.number.add_class("jseg-rownum")
+        self.line = W.HBox(layout=W.Layout(flex_flow="row nowrap", align_items="center"))
+        self.line.add_class("jseg-line")
+        self.sub = W.HBox(layout=W.Layout(flex_flow="row nowrap", align_items="center"))
+        self.sub.add_class("jseg-line")
+        self.sub.add_class("jseg-subline")
+        self.error_html = W.HTML()  # the row's own error, beside it
+        self.error_html.add_class("jseg-row-msg")
+        self.box = W.VBox([self.line, self.sub, self.error_html])
         self.box.add_class("jseg-row")
+        self.outer = self.box
         # Set by build(); None until then and for the widgets the current row shape does not show.
         self.entity: W.Dropdown | None = None
         self.quantifier: W.Dropdown | None = None
         self.agg_attribute: W.Dropdown | None = None
         self.agg_op: W.Dropdown | None = None
-        self.agg_value: W.Text | None = None
-        self.agg_value2: W.Text | None = None
-        self.attribute: W.Dropdown | None = None
+        self.agg_value: W.Widget | None = None
+        self.agg_value2: W.Widget | None = None
+        self.attribute: W.Combobox | None = None  # the searchable attribute picker
+        self.attribute_paths: dict[str, Path] = {}  # its labels -> attributes
         self.op: W.Dropdown | None = None
-        self.value: W.Text | None = None
-        self.value2: W.Text | W.Dropdown | None = None  # a unit dropdown for "in last"
+        self.value: W.Widget | None = None
+        self.value2: W.Widget | None = None  # a unit dropdown for "in last"
         self.text: W.Text | None = None
         self.func: W.Dropdown | None = None  # a function applied to the attribute
         self.agg_fraction: W.Text | None = None  # percentile's fraction
@@ -103,9 +172,6 @@ class RowView:
         self.rank: W.Dropdown | None = None
         self.rank_amount: W.Text | None = None
         self.rank_unit: W.Dropdown | None = None
-        self.error_html = W.HTML()  # the row's own error, beside it
-        self.error_html.add_class("jseg-row-msg")
-        self.outer = W.VBox([self.box, self.error_html])
         self.remove = _icon_button("times", "Remove this condition")
         self.as_text = _icon_button("code", "Edit this condition as DSL text")
         g = builder.messages.guard
@@ -114,6 +180,11 @@ class RowView:
         self.build()
 
     # -- building ------------------------------------------------------------------------------
+    def _show(self, line: list[W.Widget], sub: list[W.Widget]) -> None:
+        self.line.children = [self.number, *line]
+        self.sub.children = sub
+        self.sub.layout.display = "flex" if sub else "none"
+
     def build(self) -> None:
         r, b = self.row, self.builder
         g = b.messages.guard
@@ -125,7 +196,7 @@ class RowView:
             )
             self.text.observe(g(lambda c: self._set("text", c["new"])), names="value")
             tag = W.HTML('<span class="jseg-badge">DSL</span>')
-            self.box.children = [tag, self.text, self.remove]
+            self._show([tag, self.text, self.remove], [])
             return
         if r.rank:
             self._build_rank()
@@ -133,64 +204,90 @@ class RowView:
         paths = b.schema.entity_paths()
         self.entity = _dropdown([(self._path_label(p), p) for p in paths], r.entity, theme.W_ENTITY)
         self.entity.observe(g(lambda c: self._set("entity", c["new"], rebuild=True)), names="value")
-        children: list[W.Widget] = [self.entity]
-        if r.entity:
-            self.quantifier = _dropdown([(lbl, k) for k, lbl in QUANTIFIERS.items()], r.quantifier, "140px")
-            self.quantifier.observe(
-                g(lambda c: self._set("quantifier", c["new"], rebuild=True)), names="value"
-            )
-            children.append(self.quantifier)
-            if r.quantifier not in ("any", "all", "none"):
-                children += self._aggregate_widgets()
-            children.append(W.HTML('<span class="jseg-muted">&nbsp;where&nbsp;</span>'))
-        children += self._filter_widgets()
-        children += [self.as_text, self.remove]
-        self.box.children = children
+        line: list[W.Widget] = [self.entity]
+        if not r.entity:
+            self._show(line + self._filter_widgets() + [self.as_text, self.remove], [])
+            return
+        self.quantifier = _dropdown([(lbl, k) for k, lbl in QUANTIFIERS.items()], r.quantifier, "140px")
+        self.quantifier.observe(g(lambda c: self._set("quantifier", c["new"], rebuild=True)), names="value")
+        line.append(self.quantifier)
+        if r.quantifier not in ("any", "all", "none"):
+            line += self._aggregate_widgets()
+        self._show(line + [self.as_text, self.remove], [_word("where"), *self._filter_widgets()])
 
     def _build_rank(self) -> None:
         """``top 10 % by sum of orders › amount [where ...]`` or ``bottom 5 customers by age``."""
         r, b = self.row, self.builder
         g = b.messages.guard
-        self.rank = _dropdown([(d, d) for d in RANK_DIRECTIONS], r.rank, "90px")
+        self.rank = _dropdown([(d, d) for d in RANK_DIRECTIONS], r.rank, "80px")
         self.rank.observe(g(lambda c: self._set("rank", c["new"])), names="value")
-        self.rank_amount = _text(r.rank_amount, "64px", "N")
+        self.rank_amount = _text(r.rank_amount, "56px", "N")
         self.rank_amount.observe(g(lambda c: self._set("rank_amount", c["new"])), names="value")
-        self.rank_unit = _dropdown([("%", True), ("customers", False)], r.rank_percent, "110px")
+        self.rank_unit = _dropdown([("%", True), ("customers", False)], r.rank_percent, "100px")
         self.rank_unit.observe(g(lambda c: self._set("rank_percent", c["new"])), names="value")
         paths = b.schema.entity_paths()
         self.entity = _dropdown([(self._path_label(p), p) for p in paths], r.entity, theme.W_ENTITY)
         self.entity.observe(g(lambda c: self._set("entity", c["new"], rebuild=True)), names="value")
-        children: list[W.Widget] = [
+        line: list[W.Widget] = [
             W.HTML('<span class="jseg-rank">Rank</span>'),
             self.rank,
             self.rank_amount,
             self.rank_unit,
-            W.HTML('<span class="jseg-muted">by</span>'),
+            _word("by"),
             self.entity,
         ]
+        sub: list[W.Widget] = []
         if r.entity:
             if r.quantifier not in AGG_FUNCS:
                 r.quantifier = "sum"
             aggs = [(QUANTIFIERS[k], k) for k in AGG_FUNCS]
-            self.quantifier = _dropdown(aggs, r.quantifier, "150px")
+            self.quantifier = _dropdown(aggs, r.quantifier, "140px")
             self.quantifier.observe(
                 g(lambda c: self._set("quantifier", c["new"], rebuild=True)), names="value"
             )
-            children.append(self.quantifier)
-            children += self._aggregate_widgets(compare=False)
-            children.append(W.HTML('<span class="jseg-muted">&nbsp;where&nbsp;</span>'))
-            children += self._filter_widgets()
+            line.append(self.quantifier)
+            line += self._aggregate_widgets(compare=False)
+            sub = [_word("where"), *self._filter_widgets()]
         else:
             attrs = b.schema.attributes(())
-            ranked = [a for a, t in attrs.items() if t in ("number", "date", "timestamp")]
-            self.attribute = _dropdown(
-                [("— attribute —", ())] + [(".".join(a), a) for a in ranked], r.attribute, theme.W_ATTR
-            )
-            self.attribute.observe(g(lambda c: self._set("attribute", c["new"], rebuild=True)), names="value")
-            children.append(self.attribute)
+            self.attribute = self._attribute_picker((), ranked=True)
+            line.append(self.attribute)
             if r.attribute:
-                children += self._func_widgets(attrs.get(r.attribute, "other"))
-        self.box.children = children + [self.as_text, self.remove]
+                line += self._func_widgets(attrs.get(r.attribute, "other"))
+        self._show(line + [self.as_text, self.remove], sub)
+
+    def _attribute_picker(self, path: Path, ranked: bool = False) -> W.Combobox:
+        """A searchable picker: type to filter; options grouped by entity, keys last."""
+        r, g = self.row, self.builder.messages.guard
+        choices = self.builder.schema.attribute_choices(path)
+        if ranked:
+            choices = [c for c in choices if c[2] in ("number", "date", "timestamp")]
+        self.attribute_paths = {label: attr for label, attr, _ in choices}
+        if path:
+            self.attribute_paths[NO_FILTER] = ()
+        current = next(
+            (lbl for lbl, attr in self.attribute_paths.items() if attr == r.attribute and attr), ""
+        )
+        picker = W.Combobox(
+            value=current,
+            options=list(self.attribute_paths),
+            placeholder="search attributes…" if not path else "any record (search to filter)",
+            ensure_option=True,
+            layout=W.Layout(width=theme.W_ATTR),
+        )
+        picker.add_class("jseg-picker")
+        picker.observe(g(lambda c: self._pick(c["new"])), names="value")
+        return picker
+
+    def _pick(self, label: str) -> None:
+        if label in self.attribute_paths and self.attribute_paths[label] != self.row.attribute:
+            self._set("attribute", self.attribute_paths[label], rebuild=True)
+
+    def pick_attribute(self, attribute: Path) -> None:
+        """Choose an attribute as a user would in the picker (scripts and tests)."""
+        assert self.attribute is not None, "this row shows no attribute picker"
+        label = next(lbl for lbl, attr in self.attribute_paths.items() if attr == tuple(attribute))
+        self.attribute.value = label
 
     def _func_widgets(self, attr_type: str) -> list[W.Widget]:
         """A function on the attribute (``lower``, ``year``, ``round``...), when its type has some."""
@@ -200,12 +297,12 @@ class RowView:
             r.func = ""
         if not funcs:
             return []
-        self.func = _dropdown([("as is", "")] + [(f, f) for f in funcs], r.func, "92px")
+        self.func = _dropdown([("as is", "")] + [(f, f) for f in funcs], r.func, "84px")
         self.func.tooltip = "Apply a function to the attribute: lower(email), year(signup_date), ..."
         self.func.observe(g(lambda c: self._set("func", c["new"], rebuild=True)), names="value")
         return [self.func]
 
-    def _path_label(self, path: tuple[str, ...]) -> str:
+    def _path_label(self, path: Path) -> str:
         return self.builder.schema.customer if not path else " › ".join(path)
 
     def _aggregate_widgets(self, compare: bool = True) -> list[W.Widget]:
@@ -219,7 +316,7 @@ class RowView:
             if r.agg_attribute not in cols and cols:
                 r.agg_attribute = cols[0]
             self.agg_attribute = _dropdown(
-                [(c, c) for c in cols] or [("(no numbers)", "")], r.agg_attribute, "130px"
+                [(c, c) for c in cols] or [("(no numbers)", "")], r.agg_attribute, "120px"
             )
             self.agg_attribute.observe(
                 g(lambda c: self._set("agg_attribute", c["new"], rebuild=True)), names="value"
@@ -230,44 +327,76 @@ class RowView:
             if r.quantifier == "percentile":
                 if r.agg_fraction is None:
                     r.agg_fraction = 0.9
-                self.agg_fraction = _text(r.agg_fraction, "64px", "0.9")
+                self.agg_fraction = _text(r.agg_fraction, "56px", "0.9")
                 self.agg_fraction.tooltip = "The fraction, from 0 to 1 (0.9 is the 90th percentile)"
                 self.agg_fraction.observe(g(lambda c: self._set("agg_fraction", c["new"])), names="value")
-                out += [W.HTML('<span class="jseg-muted">at</span>'), self.agg_fraction]
+                out += [_word("at"), self.agg_fraction]
             if r.quantifier in ("first", "last"):
                 # Dates first: records are usually ordered by when they happened.
                 by_cols = sorted(all_columns, key=lambda c: all_columns[c] not in ("date", "timestamp"))
                 if r.agg_by not in by_cols and by_cols:
                     r.agg_by = by_cols[0]
-                self.agg_by = _dropdown([(c, c) for c in by_cols], r.agg_by, "130px")
+                self.agg_by = _dropdown([(c, c) for c in by_cols], r.agg_by, "120px")
                 self.agg_by.observe(g(lambda c: self._set("agg_by", c["new"])), names="value")
-                out += [W.HTML('<span class="jseg-muted">by</span>'), self.agg_by]
+                out += [_word("by"), self.agg_by]
         if not compare:
             return out
         if r.agg_op not in COMPARE_OPS:
             r.agg_op = ">="
-        self.agg_op = _dropdown([(o, o) for o in COMPARE_OPS], r.agg_op, "90px")
+        self.agg_op = _dropdown([(o, o) for o in COMPARE_OPS], r.agg_op, "80px")
         self.agg_op.observe(g(lambda c: self._set("agg_op", c["new"], rebuild=True)), names="value")
-        placeholder = {"date": "YYYY-MM-DD", "timestamp": "YYYY-MM-DD", "number": "number"}.get(
-            value_type, "text"
-        )
-        self.agg_value = _text(r.agg_value, theme.W_SMALL, placeholder)
-        self.agg_value.observe(g(lambda c: self._set("agg_value", c["new"])), names="value")
+        self.agg_value = self._value_input("agg_value", value_type, "=")
         out += [self.agg_op, self.agg_value]
         if r.agg_op == "between":
-            self.agg_value2 = _text(r.agg_value2, theme.W_SMALL, placeholder)
-            self.agg_value2.observe(g(lambda c: self._set("agg_value2", c["new"])), names="value")
-            out += [W.HTML("and"), self.agg_value2]
+            self.agg_value2 = self._value_input("agg_value2", value_type, "=")
+            out += [_word("and"), self.agg_value2]
         return out
+
+    def _value_input(self, field: str, kind: str, op: str, top: list[str] | None = None) -> W.Widget:
+        """The input for one value, by type: a number box, a date picker, a picker of the most common
+        values (a string of few values), else text. A value that does not fit the type (typed before,
+        or loaded) stays in a text box so the user sees and fixes it."""
+        r, g = self.row, self.builder.messages.guard
+        value = getattr(r, field)
+        if kind == "number" and op in NUMBER_VALUE_OPS:
+            if value is None or value == "":
+                value = 0
+                setattr(r, field, value)
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                box = W.FloatText(value=value, layout=W.Layout(width=theme.W_SMALL))
+                box.add_class("jseg-number")
+                box.observe(g(lambda c: self._set(field, _number(c["new"]))), names="value")
+                return box
+        if kind in ("date", "timestamp") and op in DATE_VALUE_OPS:
+            day = _as_day(value)
+            if value is None or value == "" or day is not None:
+                picker = W.DatePicker(value=day, layout=W.Layout(width="150px"))
+                picker.add_class("jseg-date")
+                picker.observe(g(lambda c: self._set(field, c["new"])), names="value")
+                return picker
+        placeholder = {"date": "YYYY-MM-DD", "timestamp": "YYYY-MM-DD", "number": "number"}.get(kind, "text")
+        placeholder = {"in list": "a, b, c", "not in list": "a, b, c", "in last": "N"}.get(op, placeholder)
+        placeholder = {"in year": "YYYY", "in month": "YYYY-MM"}.get(op, placeholder)
+        narrow = op in ("in last", "in year", "in month")
+        width = "72px" if narrow else theme.W_VALUE
+        if top and op in ("is", "is not"):
+            box: W.Widget = W.Combobox(
+                value=display_value(value),
+                options=top,
+                placeholder="pick or type",
+                layout=W.Layout(width=width),
+            )
+            box.add_class("jseg-values")
+        else:
+            box = _text(value, width, placeholder)
+        box.observe(g(lambda c: self._set(field, c["new"])), names="value")
+        return box
 
     def _filter_widgets(self) -> list[W.Widget]:
         r, b = self.row, self.builder
         g = b.messages.guard
         attrs = b.schema.attributes(r.entity)
-        none_label = "(any attribute)" if r.entity else "— attribute —"
-        options = [(none_label, ())] + [(".".join(a), a) for a in attrs]
-        self.attribute = _dropdown(options, r.attribute, theme.W_ATTR)
-        self.attribute.observe(g(lambda c: self._set("attribute", c["new"], rebuild=True)), names="value")
+        self.attribute = self._attribute_picker(r.entity)
         out: list[W.Widget] = [self.attribute]
         if not r.attribute:
             return out
@@ -288,24 +417,16 @@ class RowView:
             self.value2.observe(g(lambda c: self._set("value2", c["new"])), names="value")
             out.append(self.value2)
             return out
-        placeholder = {"date": "YYYY-MM-DD", "timestamp": "YYYY-MM-DD", "number": "number"}.get(kind, "text")
-        if r.op in ("in list", "not in list"):
-            placeholder = "a, b, c"
-        if r.op == "in last":
-            placeholder = "N"
-        placeholder = {"in year": "YYYY", "in month": "YYYY-MM"}.get(r.op, placeholder)
-        narrow = r.op in ("in last", "in year", "in month")
-        self.value = _text(r.value, "90px" if narrow else theme.W_VALUE, placeholder)
-        self.value.observe(g(lambda c: self._set("value", c["new"])), names="value")
+        top = b.top_values(r.entity, r.attribute) if kind == "string" and not r.func else None
+        self.value = self._value_input("value", kind, r.op, top)
         out.append(self.value)
         if r.op == "between":
-            self.value2 = _text(r.value2, theme.W_VALUE, placeholder)
-            self.value2.observe(g(lambda c: self._set("value2", c["new"])), names="value")
-            out += [W.HTML("and"), self.value2]
+            self.value2 = self._value_input("value2", kind, r.op)
+            out += [_word("and"), self.value2]
         elif r.op == "in last":
             if r.value2 not in UNITS:
                 r.value2 = "days"
-            self.value2 = _dropdown([(u, u) for u in UNITS], r.value2, "100px")
+            self.value2 = _dropdown([(u, u) for u in UNITS], r.value2, "90px")
             self.value2.observe(g(lambda c: self._set("value2", c["new"])), names="value")
             out.append(self.value2)
         return out
@@ -380,24 +501,36 @@ class NodeView:
                 self.items.append(NodeView(builder, item, node, depth + 1))
             else:
                 self.items.append(RowView(builder, item, node))
-        header = [theme.label("match"), self.toggle, W.HTML('<span class="jseg-muted">of these</span>')]
+        header = [theme.label("match"), self.toggle, _word("of these conditions")]
         buttons = [self.add_condition, self.add_nested, self.add_rank, self.add_text]
         buttons += [self.remove] if parent else []
-        self.box = W.VBox(
-            [W.HBox(header, layout=W.Layout(align_items="center"))]
-            + [i.outer if isinstance(i, RowView) else i.box for i in self.items]
-            + [W.HBox(buttons, layout=W.Layout())]
-        )
+        # AND / OR as a word between the items, so the logic reads top to bottom.
+        self.connectors = [W.HTML() for _ in self.items[1:]]
+        body: list[W.Widget] = []
+        for i, item in enumerate(self.items):
+            if i:
+                self.connectors[i - 1].add_class("jseg-connector")
+                body.append(self.connectors[i - 1])
+            body.append(item.outer if isinstance(item, RowView) else item.box)
+        tools = W.HBox(buttons)
+        tools.add_class("jseg-tools")
+        self.box = W.VBox([W.HBox(header, layout=W.Layout(align_items="center")), *body, tools])
         self.box.add_class("jseg-node")
-        if node.op == "or":
-            self.box.add_class("jseg-node-or")
+        if depth:
+            self.box.add_class("jseg-card")  # a nested group: a card inside its parent
+        self._show_op()
 
-    def _set_op(self, op: str) -> None:
-        self.node.op = op
-        if op == "or":
+    def _show_op(self) -> None:
+        for c in self.connectors:
+            c.value = f"<span>{self.node.op.upper()}</span>"
+        if self.node.op == "or":
             self.box.add_class("jseg-node-or")
         else:
             self.box.remove_class("jseg-node-or")
+
+    def _set_op(self, op: str) -> None:
+        self.node.op = op
+        self._show_op()
         self.builder.changed()
 
     def row_views(self) -> list[RowView]:
@@ -496,7 +629,7 @@ class ProjectionView:
         self.builder.changed()
 
 
-class SegmentBuilder:
+class SegmentBuilder(Mirrored):
     """Build a segment from groups of conditions, with live DSL, SQL and a debounced member count.
 
     >>> b = SegmentBuilder(ws)                       # empty
@@ -516,16 +649,22 @@ class SegmentBuilder:
         self.model = ws.model
         self.schema = Schema(ws.model)
         self.messages = Messages()
+        self.messages.after = self.update_mirror  # the exported HTML copy follows every edit
         self.db = WorkerDB(ws)
         self.count: int | None = None  # the last count shown (None while counting or invalid)
         self.count_error: str | None = None
         self.counted_text: str | None = None  # the DSL the shown count belongs to
         self.definition: Definition | None = None  # the current valid tree, or None
         self.error: str | None = None  # why the current state is invalid
-        self._t0 = 0.0
+        self.total: int | None = None  # all customers (counted once, on the worker): the share's whole
+        self.previous: int | None = None  # the last count, shown greyed while a recount runs
+        self.counting_since: float | None = None  # monotonic time of the edit being counted
+        self.canceled = False
+        self._top_values: dict[tuple[Path, Path], list[str] | None] = {}
         self.debouncer = Debouncer(
-            self._count, self._count_done, self._count_failed, delay=delay, cancel=self.db.interrupt
+            self._count, self._count_done, self._count_failed, delay=delay, cancel=self.db.cancel
         )
+        self.ticker = Ticker(self._show_counting, interval=0.5)  # the elapsed time while counting
         seg_meta: dict[str, str] = {}
         if name is not None:
             text, seg_meta = self._load_saved(name)
@@ -550,18 +689,24 @@ class SegmentBuilder:
         self.sql_accordion = W.Accordion(children=[self.sql], selected_index=None)
         self.sql_accordion.set_title(0, "Compiled SQL")
         self.count_label = W.HTML()
+        self.count_label.add_class("jseg-summary-count")
+        self.summary_status = W.HTML()  # why the definition is not valid (the row at fault says where)
+        self.cancel_button = theme.button("Cancel", icon="stop", tooltip="Stop counting (cancels the query)")
+        self.cancel_button.on_click(g(lambda _b: self.cancel_count(), "Could not cancel"))
+        self.recount_button = theme.button("Count", icon="refresh", tooltip="Count the members again")
+        self.recount_button.on_click(g(lambda _b: self.recount(), "Could not count"))
         # The first members, on demand (a preview computes what the count does and more: not on every edit).
         self.preview_button = theme.button(
-            "Preview members",
+            f"Preview {PREVIEW_ROWS} members",
             icon="table",
             tooltip="Show the first members: key and projected columns first",
-            width="auto",
         )
         self.preview_button.on_click(g(lambda _b: self.preview(), "Could not preview the members"))
         self.preview_html = W.HTML()
         self.preview_frame: pd.DataFrame | None = None  # the members shown, if any
         self.previewed_text: str | None = None  # the DSL they belong to
-        self.name = W.Text(value=name or "", placeholder="segment_name", description="Name")
+        self.name = W.Text(value=name or "", placeholder="segment_name", layout=W.Layout(width="160px"))
+        self.name.add_class("jseg-name")
         self.display_name = W.Text(
             value=seg_meta.get("display_name", ""), placeholder="Shown in lists", description="Display name"
         )
@@ -571,37 +716,49 @@ class SegmentBuilder:
             description="Description",
             layout=W.Layout(width="480px", height="56px"),
         )
-        for w in (self.name, self.display_name, self.description):
+        for w in (self.display_name, self.description):
             w.style.description_width = "100px"
         self.save_button = theme.button(
             "Save", kind="primary", icon="save", tooltip="Validate and save the segment"
+        )
+        self.save_refresh_button = theme.button(
+            "Save and refresh", icon="refresh", tooltip="Save, then compute and store its members now"
         )
         self.draft_button = theme.button(
             "Save as draft", icon="file-o", tooltip="Save even if it does not validate yet"
         )
         self.save_button.on_click(g(lambda _b: self.save(), "Could not save"))
+        self.save_refresh_button.on_click(g(lambda _b: self.save_and_refresh(), "Could not save"))
         self.draft_button.on_click(g(lambda _b: self.save(draft=True), "Could not save the draft"))
         self.saved: Any = None  # what ws.segment returned for the last save
 
+        # The summary stays at the top of the view while the conditions scroll under it.
+        bar = W.HBox(
+            [
+                self.count_label,
+                self.cancel_button,
+                self.recount_button,
+                W.HBox(layout=W.Layout(flex="1 1 auto")),
+                self.preview_button,
+                self.name,
+                self.save_button,
+                self.save_refresh_button,
+            ],
+            layout=W.Layout(align_items="center", flex_flow="row wrap"),
+        )
+        self.summary = W.VBox([bar, self.summary_status, self.messages.widget])
+        self.summary.add_class("jseg-summary")
         self.widget = theme.root(
             [
                 W.HTML(BUILDER_CSS),
                 theme.title("Segment builder", "Groups of conditions; the count updates as you edit."),
+                self.summary,
+                self.preview_html,
                 self.groups_box,
                 self.add_group_button,
                 theme.section([self.projections_box, self.add_projection_button], "Projected attributes"),
-                theme.section([self.count_label, self.dsl, self.sql_accordion], "Definition"),
-                theme.section([self.preview_button, self.preview_html], "Members preview"),
-                theme.section(
-                    [
-                        self.name,
-                        self.display_name,
-                        self.description,
-                        W.HBox([self.save_button, self.draft_button], layout=W.Layout()),
-                    ],
-                    "Save",
-                ),
-                self.messages.widget,
+                theme.section([self.dsl, self.sql_accordion], "Definition"),
+                theme.section([self.display_name, self.description, self.draft_button], "Details and drafts"),
             ]
         )
         self.render()
@@ -626,18 +783,24 @@ class SegmentBuilder:
         self.render()
 
     # -- display ---------------------------------------------------------------------------------
-    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        bundle = self.widget._repr_mimebundle_(**kwargs)
-        bundle["text/html"] = self.static_html()  # what exported notebooks (no widget state) show
-        return bundle
+    def to_text(self) -> str:
+        """The builder as plain text (terminals): the definition and its count or why it has none."""
+        if self.count is not None:
+            status = f"{self.count:,} members"
+        elif self.error:
+            status = f"not valid: {self.error}"
+        else:
+            status = "counting..." if self.definition is not None else "no count yet"
+        return f"Segment builder: {status}\n  " + (self.text or "(empty)").replace("\n", "\n  ")
 
     def static_html(self) -> str:
+        """The builder without widgets (exported notebooks): definition, count, SQL and any preview."""
         count = f"{self.count:,}" if self.count is not None else "—"
         preview = self._preview_table() if self.preview_frame is not None else ""
         return (
-            f"{theme.CSS}<div class='jseg-root'><div class='jseg-title'>Segment builder</div>"
+            f"{theme.CSS}<div class='jseg-static'><div class='jseg-title'>Segment builder</div>"
             f"{theme.code_html(self.text)}<div class='jseg-count'>Estimated members: <b>{count}</b></div>"
-            f"{preview}</div>"
+            f"<div class='jseg-label'>SQL</div>{self.sql.value}{preview}</div>"
         )
 
     # -- members preview -------------------------------------------------------------------------
@@ -675,6 +838,8 @@ class SegmentBuilder:
         """Rebuild the group views from the state (after a structural change), then refresh outputs."""
         self.group_views = [GroupView(self, grp, i) for i, grp in enumerate(self.state.groups)]
         self.groups_box.children = [gv.box for gv in self.group_views]
+        for number, rv in enumerate(self.row_views(), 1):  # the numbers messages use ("Condition 5")
+            rv.number.value = f"<span>{number}</span>"
         self.projection_views = [ProjectionView(self, p) for p in self.state.projections]
         self.projections_box.children = [pv.box for pv in self.projection_views] or [
             W.HTML(
@@ -775,8 +940,8 @@ class SegmentBuilder:
             else:
                 self._mark(None)
                 self.sql.value = theme.code_html(sql)
-                self._show_counting()
-                self.debouncer.submit(self.definition)
+                self.summary_status.value = ""
+                self._start_count()
                 if self.messages.kind == "error":
                     self.messages.clear()
                 return
@@ -787,17 +952,61 @@ class SegmentBuilder:
         self._mark(fault)
         self.dsl.value = theme.code_html(self.text or "(empty)")
         self.sql.value = '<span class="jseg-muted">The SQL appears when the definition is valid.</span>'
+        self._stop_counting()
+        self._forget_count()
+        self.count_label.value = '<span class="jseg-count">Estimated members: —</span>'
+        self.summary_status.value = f'<div class="jseg-warn">{html.escape(self.error or "")}</div>'
+
+    # -- counting: the summary shows the number, or the previous one greyed with a spinner ----------
+    def _forget_count(self) -> None:
+        """The shown count no longer belongs to the definition: keep it only as the greyed previous one."""
+        if self.count is not None:
+            self.previous = self.count
         self.count = None
-        self.count_label.value = (
-            f'<span class="jseg-muted">Estimated members: —</span>'
-            f'<div class="jseg-warn">{html.escape(self.error or "")}</div>'
-        )
+
+    def _start_count(self) -> None:
+        self._forget_count()
+        self.canceled = False
+        self.counting_since = time.monotonic()
+        self._show_counting()
+        self._show_buttons(counting=True)
+        self.debouncer.submit(self.definition)
+        self.ticker.start()
+
+    def _stop_counting(self) -> float:
+        """Stop the elapsed-time display; returns the seconds since the edit that was being counted."""
+        self.ticker.stop()
+        since, self.counting_since = self.counting_since, None
+        self._show_buttons(counting=False)
+        return 0.0 if since is None else time.monotonic() - since
+
+    def _show_buttons(self, counting: bool) -> None:
+        self.cancel_button.layout.display = "flex" if counting else "none"
+        self.recount_button.layout.display = "flex" if self.canceled and not counting else "none"
 
     def _show_counting(self) -> None:
-        last = f"{self.count:,}" if self.count is not None else "…"
-        self.count_label.value = f'<span class="jseg-count">Estimated members: <b>{last}</b> <span class="jseg-muted">counting…</span></span>'
+        since = self.counting_since
+        if since is None:
+            return
+        previous = (
+            f'<span class="jseg-stale" title="the count of the previous definition">{self.previous:,}</span>'
+            if self.previous is not None
+            else "—"
+        )
+        self.count_label.value = (
+            f'<span class="jseg-count">Estimated members: {previous}</span> '
+            f'<span class="jseg-spinner" role="progressbar" aria-label="counting"></span>'
+            f'<span class="jseg-muted">counting… {time.monotonic() - since:.1f} s</span>'
+        )
+
+    def _share(self, n: int) -> str:
+        if not self.total:
+            return ""
+        return f'<span class="jseg-share">{n / self.total:.1%} of {self.total:,} customers</span>'
 
     def _count(self, definition: Any) -> tuple[int, str, float]:
+        if self.total is None:  # the share's whole, once, on this thread
+            self.total = self.db.count(ALL_CUSTOMERS)
         t0 = time.perf_counter()
         n = self.db.count(definition)
         return n, to_text(definition), time.perf_counter() - t0
@@ -806,18 +1015,40 @@ class SegmentBuilder:
         n, text, seconds = result
         if self.definition is None or to_text(self.definition) != text:
             return  # a count for an earlier definition, finished after an edit made it invalid or different
+        self._stop_counting()
         self.count, self.counted_text, self.count_error = n, text, None
         self.count_label.value = (
-            f'<span class="jseg-count">Estimated members: <b>{n:,}</b></span> '
+            f'<span class="jseg-count">Estimated members: <b>{n:,}</b></span> {self._share(n)} '
             f'<span class="jseg-muted">counted in {seconds:.2f} s</span>'
         )
 
     def _count_failed(self, exc: BaseException) -> None:
+        if self.definition is None:
+            return  # an edit made the definition invalid meanwhile: its own message is shown
+        self._stop_counting()
         self.count, self.count_error = None, describe(exc)
-        self.count_label.value = (
-            f'<span class="jseg-muted">Estimated members: —</span>'
+        self.count_label.value = '<span class="jseg-count">Estimated members: —</span>'
+        self.summary_status.value = (
             f'<div class="jseg-error"><pre>{html.escape(self.count_error)}</pre></div>'
         )
+
+    def cancel_count(self) -> bool:
+        """Stop the count under way: the query is interrupted in the database (DuckDB, SQLite; other
+        databases finish it and its result is dropped). Returns False when nothing was counting."""
+        if not self.debouncer.cancel_current():
+            return False
+        self.canceled = True
+        seconds = self._stop_counting()
+        self.count_label.value = (
+            '<span class="jseg-count">Estimated members: —</span> '
+            f'<span class="jseg-muted">count canceled after {seconds:.1f} s</span>'
+        )
+        return True
+
+    def recount(self) -> None:
+        """Count the current definition again (after a cancel)."""
+        if self.definition is not None:
+            self._start_count()
 
     def wait(self, timeout: float = 30.0) -> int | None:
         """Wait for the pending count (tests, scripts); returns it."""
@@ -850,7 +1081,51 @@ class SegmentBuilder:
         self.messages.info(f"Saved {'draft ' if draft else ''}segment '{name}'.")
         return self.saved
 
+    def save_and_refresh(self) -> Any:
+        """Save (validated), then compute and store the members now; the button shows it is busy."""
+        segment = self.save()
+        name = self.name.value.strip()
+        button = self.save_refresh_button
+        button.description, button.disabled = "Refreshing…", True
+        try:
+            run = segment.refresh()
+        finally:
+            button.description, button.disabled = "Save and refresh", False
+        if run.ok:
+            self.messages.info(f"Saved segment '{name}' and refreshed it: {run.members:,} members.")
+        else:
+            reason = "; ".join(run.errors) or "no reason given"
+            self.messages.error(reason, f"Saved segment '{name}'; the refresh {run.status.lower()}")
+        return run
+
+    # -- typed inputs --------------------------------------------------------------------------------
+    def top_values(self, path: Path, attribute: Path) -> list[str] | None:
+        """The most common values of a text attribute when it has few (a value picker offers them), else
+        None. Read once per attribute with one GROUP BY."""
+        key = (path, attribute)
+        if key not in self._top_values:
+            entity = self.schema.entity_of(path)
+            if len(attribute) == 2:
+                entity = self.model.steps_from(entity)[attribute[0]].target
+            column = exp.column(attribute[-1], quoted=True)
+            q = (
+                exp.select(column.as_("v"), exp.func("count", exp.Star()).as_("n"))
+                .from_(exp.to_table(entity, quoted=True))
+                .where(exp.Not(this=exp.Is(this=column.copy(), expression=exp.Null())))
+                .group_by(column.copy())
+                .order_by(exp.Ordered(this=exp.column("n"), desc=True), exp.column("v"))
+                .limit(TOP_VALUES + 1)
+            )
+            try:
+                frame = self.db.frame(q.sql(dialect=self.ws.dialect))
+            except SegmentError:
+                frame = None  # no picker: the value is typed
+            few = frame is not None and len(frame) <= TOP_VALUES
+            self._top_values[key] = [str(v) for v in frame["v"]] if few and frame is not None else None
+        return self._top_values[key]
+
     def close(self) -> None:
+        self.ticker.stop()
         self.debouncer.close()
         self.widget.close()
 

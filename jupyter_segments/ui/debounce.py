@@ -128,6 +128,25 @@ class Debouncer:
             if stop:
                 return
 
+    def cancel_current(self) -> bool:
+        """Drop the pending request and stop the running one (its result is never delivered).
+        Returns False when there was nothing to cancel."""
+        with self._cond:
+            running = self._running
+            if self._pending is None and running is None:
+                return False
+            if self._pending is not None:
+                self.superseded += 1
+            self._pending = None
+            self._generation += 1  # whatever is running is no longer the newest request
+            self._cond.notify_all()
+        if running is not None and self.cancel is not None:
+            try:
+                self.cancel()
+            except Exception:  # noqa: BLE001 - a failed interrupt only means the result is dropped
+                pass
+        return True
+
     @property
     def busy(self) -> bool:
         with self._cond:
@@ -161,6 +180,33 @@ class Debouncer:
             thread.join(join)
 
 
+class Ticker:
+    """Call ``fn()`` every ``interval`` seconds on a thread of its own between ``start()`` and ``stop()``
+    (the builder's elapsed time while it counts)."""
+
+    def __init__(self, fn: Callable[[], None], interval: float = 0.5) -> None:
+        self.fn, self.interval = fn, interval
+        self._stop: threading.Event | None = None
+
+    def start(self) -> None:
+        self.stop()
+        stop = self._stop = threading.Event()
+
+        def loop() -> None:
+            while not stop.wait(self.interval):
+                try:
+                    self.fn()
+                except Exception:  # noqa: BLE001 - a display update that failed is skipped, not fatal
+                    pass
+
+        threading.Thread(target=loop, name="jupyter-segments-ticker", daemon=True).start()
+
+    def stop(self) -> None:
+        if self._stop is not None:
+            self._stop.set()
+            self._stop = None
+
+
 class WorkerDB:
     """Run a workspace's SQL from worker threads without sharing a DuckDB connection across threads."""
 
@@ -168,6 +214,8 @@ class WorkerDB:
         self.ws = ws
         self._local = threading.local()
         self._active: Any = None  # the cursor running right now, to interrupt it
+        self._running: tuple[int, Callable[[], None]] | None = None  # (query number, its interrupt)
+        self._queries = 0
 
     def _duckdb_cursor(self) -> Any | None:
         conn = getattr(self.ws.backend, "connection", None)
@@ -179,17 +227,32 @@ class WorkerDB:
             self._local.cursor = cur
         return cur
 
+    def _sqlite_connection(self) -> Any | None:
+        conn = getattr(self.ws.backend, "connection", None)
+        return conn if type(conn).__module__ == "sqlite3" else None
+
     def frame(self, sql: str) -> pd.DataFrame:
         """Run ``sql`` (complete text from sqlglot) and return the result as a DataFrame."""
         cur = self._duckdb_cursor()
+        self._queries += 1
+        number = self._queries
         try:
             if cur is None:
-                return self.ws.backend.query(sql)
+                # SQLite's interrupt() is safe from any thread and stops the statement running on
+                # the connection: widget clicks reach the kernel only when no cell runs, so that is ours.
+                sqlite = self._sqlite_connection()
+                self._running = (number, sqlite.interrupt) if sqlite is not None else None
+                try:
+                    return self.ws.backend.query(sql)
+                finally:
+                    self._running = None
             self._active = cur
+            self._running = (number, cur.interrupt)
             try:
                 return cur.execute(sql).df()
             finally:
                 self._active = None
+                self._running = None
         except SegmentError:
             raise
         except Exception as e:  # noqa: BLE001 - database errors are shown with the database's message
@@ -210,3 +273,27 @@ class WorkerDB:
         cur = self._active
         if cur is not None:
             cur.interrupt()
+
+    def cancel(self, patience: float = 30.0) -> None:
+        """Stop the running query for real. An interrupt that reaches the database just before the
+        query starts is lost, so a short-lived thread repeats it until that query has ended. Other
+        databases (PostgreSQL, MySQL through SQLAlchemy) have no cross-thread interrupt here: their
+        query finishes and its result is dropped."""
+        running = self._running
+        if running is None:
+            return
+        number, interrupt = running
+
+        def repeat() -> None:
+            end = time.monotonic() + patience
+            while time.monotonic() < end:
+                current = self._running
+                if current is None or current[0] != number:
+                    return
+                try:
+                    interrupt()
+                except Exception:  # noqa: BLE001 - the query ended between the check and the call
+                    return
+                time.sleep(0.05)
+
+        threading.Thread(target=repeat, name="jupyter-segments-cancel", daemon=True).start()

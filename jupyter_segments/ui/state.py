@@ -12,6 +12,7 @@ opening a definition and saving it unchanged always gives back the same tree.
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 import re
 from dataclasses import dataclass, field
@@ -210,6 +211,33 @@ class Schema:
                 found.setdefault((m,), "number")
         return found
 
+    def key_columns(self, entity_name: str) -> set[str]:
+        """The entity's key and the columns its relationships join on (ids nobody filters by)."""
+        entity = self.model.entity(entity_name)
+        keys = set(entity.keys)
+        for step in self.model.steps_from(entity_name).values():
+            keys.update(step.source_columns)
+        return keys
+
+    def attribute_choices(self, path: Path) -> list[tuple[str, Path, str]]:
+        """(label, attribute, type) for the picker, grouped by entity: the entity's own columns, then
+        each to-one neighbour's (``regions › name``), then measures; keys and join columns last."""
+        entity_name = self.entity_of(path)
+        types = self.attributes(path)
+        keys = self.key_columns(entity_name)
+        own, related, measures, last = [], [], [], []
+        for attr, kind in types.items():
+            if len(attr) == 2:
+                neighbour = self.model.steps_from(entity_name)[attr[0]].target
+                item = (f"{attr[0]} › {attr[1]}", attr, kind)
+                (last if attr[1] in self.key_columns(neighbour) else related).append(item)
+            elif attr[0] in self.model.entity(entity_name).columns:
+                item = (f"{entity_name} › {attr[0]}", attr, kind)
+                (last if attr[0] in keys else own).append(item)
+            else:
+                measures.append((f"measure › {attr[0]}", attr, kind))
+        return own + related + measures + last
+
     def attr_type(self, path: Path, attribute: Path) -> str:
         types = self.attributes(path)
         if attribute not in types:
@@ -234,8 +262,22 @@ class Schema:
 _INT = re.compile(r"^[+-]?\d+$")
 
 
+# Set while a draft's text is written: a value that does not fit its type is kept as the text typed
+# (a string literal) so the draft reads as the DSL the user meant, not as a list of words.
+_AS_TYPED: contextvars.ContextVar[bool] = contextvars.ContextVar("as_typed", default=False)
+
+
 def coerce(value: Any, attr_type: str, what: str) -> Any:
     """A widget value (usually text) as the Python value for a literal of ``attr_type``."""
+    try:
+        return _coerce(value, attr_type, what)
+    except SegmentError:
+        if _AS_TYPED.get() and isinstance(value, str) and value.strip():
+            return value.strip()
+        raise
+
+
+def _coerce(value: Any, attr_type: str, what: str) -> Any:
     if isinstance(value, str):
         value = value.strip()
         if value == "":
@@ -439,7 +481,7 @@ def row_to_expr(row: Row, schema: Schema, what: str = "condition") -> A.Expr:
             raise SegmentError(f"{what}: 'all records' needs a condition on the records")
         return A.Exists(row.quantifier, row.entity, where)  # type: ignore[arg-type]
     agg, value_type = _aggregate(row, schema, where, what)
-    label = f"{what} ({row.quantifier})"
+    label = f"{what} ({aggregate_label(row)})"
     if row.agg_op == "between":
         return A.Between(
             agg,
@@ -451,17 +493,37 @@ def row_to_expr(row: Row, schema: Schema, what: str = "condition") -> A.Expr:
     return A.Compare(row.agg_op, agg, _lit(coerce(row.agg_value, value_type, label)))  # type: ignore[arg-type]
 
 
-def node_to_expr(node: Node, schema: Schema, where: str) -> A.Expr | None:
-    """The condition of a node; None when it holds only blank rows."""
+def aggregate_label(row: Row) -> str:
+    """``sum of orders.amount``, ``count of orders``: what a message calls a row's aggregate."""
+    if row.quantifier == "count" or not row.agg_attribute:
+        return f"{row.quantifier} of {'.'.join(row.entity)}"
+    return f"{row.quantifier} of {'.'.join((*row.entity, row.agg_attribute))}"
+
+
+def rows_in_order(node: Node) -> list[Row]:
+    """The rows of a node and its nested nodes in reading order: "Condition N" is the N-th of the
+    builder's rows in this order (the number each row shows), nested groups included, blank rows too."""
+    out: list[Row] = []
+    for item in node.items:
+        out += rows_in_order(item) if isinstance(item, Node) else [item]
+    return out
+
+
+def node_to_expr(node: Node, schema: Schema, first: int = 1) -> A.Expr | None:
+    """The condition of a node whose first row is condition number ``first``; None when it holds only
+    blank rows."""
     parts: list[A.Expr] = []
-    for i, item in enumerate(node.items, 1):
-        label = f"{where}, condition {i}"
+    number = first
+    for item in node.items:
         if isinstance(item, Node):
-            e = node_to_expr(item, schema, f"{where}, nested group {i}")
+            e = node_to_expr(item, schema, number)
+            number += len(rows_in_order(item))
             if e is not None:
                 parts.append(e)
-        elif not item.is_blank:
-            parts.append(row_to_expr(item, schema, label))
+            continue
+        if not item.is_blank:
+            parts.append(row_to_expr(item, schema, f"Condition {number}"))
+        number += 1
     if not parts:
         return None
     if len(parts) == 1:
@@ -496,8 +558,10 @@ def projection_to_expr(p: ProjectionRow, schema: Schema, what: str) -> A.Project
 def to_definition(state: BuilderState, schema: Schema) -> A.Definition:
     """The definition tree for the state. Raises ``SegmentError`` naming the first invalid row."""
     condition: A.Expr | None = None
+    first = 1
     for gi, group in enumerate(state.groups, 1):
-        e = node_to_expr(group.root, schema, f"Group {gi}")
+        e = node_to_expr(group.root, schema, first)
+        first += len(rows_in_order(group.root))
         if e is None:
             if len(state.groups) > 1:
                 raise SegmentError(f"Group {gi} has no conditions: add one or remove the group")
@@ -531,13 +595,37 @@ def to_dsl(state: BuilderState, schema: Schema) -> str:
 def _row_text(row: Row, schema: Schema) -> str:
     if row.is_text:
         return (row.text or "").strip() or "true"
+    token = _AS_TYPED.set(True)
     try:
         return to_text(row_to_expr(row, schema))
-    except SegmentError:
-        # An incomplete row: write what is there so the draft keeps the user's intent.
-        parts = [".".join(row.entity), row.quantifier if row.entity else "", ".".join(row.attribute), row.op]
-        parts += [display_value(row.value), display_value(row.value2)]
-        return " ".join(p for p in parts if p)
+    except (SegmentError, TypeError):  # TypeError: a value kept as typed compared with a number
+        return _partial_text(row, schema)
+    finally:
+        _AS_TYPED.reset(token)
+
+
+def _partial_text(row: Row, schema: Schema) -> str:
+    """An incomplete row in the DSL's own shape, with the parts that are there (``sum(orders.amount
+    where status != 'returned') >=``), so a draft keeps the user's intent and still reads as DSL."""
+    words = {"is": "=", "is not": "!="}
+    where = ""
+    if row.attribute:
+        try:
+            where = to_text(_row_filter(row, schema, row.entity, "condition"))
+        except (SegmentError, TypeError):
+            op = words.get(row.op, row.op)
+            where = " ".join(p for p in (".".join(row.attribute), op, display_value(row.value)) if p)
+    if not row.entity:
+        return where
+    if row.rank or row.quantifier in AGG_FUNCS:
+        column = "" if row.quantifier == "count" or not row.agg_attribute else f".{row.agg_attribute}"
+        inner = f"{'.'.join(row.entity)}{column}" + (f" where {where}" if where else "")
+        text = f"{row.quantifier}({inner})"
+        if row.rank:
+            return f"{row.rank} {display_value(row.rank_amount)}{'%' if row.rank_percent else ''} by {text}"
+        value = display_value(row.agg_value)
+        return f"{text} {row.agg_op}" + (f" {value}" if value else "")
+    return f"{row.quantifier}({'.'.join(row.entity)}" + (f" where {where})" if where else ")")
 
 
 def _node_text(node: Node, schema: Schema) -> str:
