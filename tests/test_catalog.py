@@ -68,7 +68,7 @@ def test_texts_are_stored_exactly(tmp_path, conn):
     assert sorted(again.segments()["name"]) == sorted([*STRANGE_NAMES, "draft 😀"])
     # The raw rows too (not only through our own read path).
     with sa.create_engine(f"sqlite:///{path}").connect() as c:
-        stored = dict(c.exec_driver_sql("SELECT name, description FROM segments").fetchall())
+        stored = dict(c.exec_driver_sql("SELECT name, description FROM js_segments").fetchall())
     assert stored[STRANGE_NAMES[0]] == description
 
 
@@ -247,7 +247,7 @@ def test_schema_version_and_newer_catalog_refused(tmp_path):
     assert cat.schema_version() == SCHEMA_VERSION
     with sa.create_engine(f"sqlite:///{path}").begin() as c:
         mode = c.exec_driver_sql("PRAGMA journal_mode").scalar()
-        c.exec_driver_sql(f"UPDATE schema_version SET version = {SCHEMA_VERSION + 1}")
+        c.exec_driver_sql(f"UPDATE js_schema_version SET version = {SCHEMA_VERSION + 1}")
     assert mode == "wal"
     cat.close()
     with pytest.raises(SegmentError, match="newer than this"):

@@ -3,11 +3,19 @@ like a members table (seg_members__vip) survives every refresh, on DuckDB, SQLit
 
 from __future__ import annotations
 
+import os
+import sqlite3
+from contextlib import closing
+from pathlib import Path
+
 import pytest
 import sqlalchemy as sa
 import test_catalog_support as H
 
+from jupyter_segments import SegmentError
 from jupyter_segments.backends import open_backend
+from jupyter_segments.catalog import Catalog
+from jupyter_segments.catalog.schema import SCHEMA_VERSION
 
 
 @pytest.fixture(params=["duckdb", "sqlite", "postgres"])
@@ -75,8 +83,6 @@ def test_refresh_never_replaces_a_users_table(target, shared):
 
 def test_a_deleted_catalog_file_is_an_error_not_a_silent_loss(tmp_path):
     # SQLite keeps writing to an unlinked file: saves and refreshes "succeeded", and were gone on reopen.
-    from jupyter_segments import SegmentError
-
     conn = H.fresh_demo()
     try:
         catalog = tmp_path / "catalog.db"
@@ -100,3 +106,118 @@ def test_a_deleted_catalog_file_is_an_error_not_a_silent_loss(tmp_path):
         ws.close()
     finally:
         conn.close()
+
+
+# --- the catalog's own tables: prefixed, an old catalog migrated, an application's tables left alone ---
+OLD_CATALOG = Path(__file__).parent / "data" / "catalog_v1_unprefixed.sql"
+
+
+def _rows(db: Path) -> dict[str, list[tuple]]:
+    with closing(sqlite3.connect(db)) as c:
+        names = [r[0] for r in c.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
+        return {n: sorted(c.execute(f'SELECT * FROM "{n}"').fetchall(), key=repr) for n in names}
+
+
+def test_an_old_catalog_without_the_prefix_is_migrated_on_open(tmp_path):
+    db = tmp_path / "catalog.sqlite"
+    with closing(sqlite3.connect(db)) as c:
+        c.executescript(OLD_CATALOG.read_text(encoding="utf-8"))
+    before = _rows(db)
+    assert "segments" in before and "js_segments" not in before
+    conn = H.fresh_demo()
+    try:
+        ws = H.workspace(conn, catalog=str(db))
+        assert set(ws.segments()["name"]) == {"vip", "older"}  # (the catalog is opened when first used)
+        # Every row is where it was, under the prefixed name; no unprefixed table is left.
+        after = _rows(db)
+        for name, rows in before.items():
+            if name != "schema_version":
+                assert after["js_" + name] == rows, name
+        assert all(n.startswith("js_") for n in after), sorted(after)
+        assert ws.catalog.schema_version() == SCHEMA_VERSION
+        # ... and the workspace reads them: definitions, versions, measures, runs, exports.
+        assert ws.get("older").definition == "age > 45" and len(ws.get("older").versions()) == 2
+        assert ws.get("vip").description == "big spenders" and "spend" in set(ws.measures()["name"])
+        assert list(ws.get("vip").history()["status"]) == ["Successful"]
+        assert len(ws.get("vip").exports()) == 1
+        runs = {r.segment: r for r in ws.refresh()}
+        assert {r.status for r in runs.values()} == {"Successful"}, runs
+        assert ws.get("vip").count == len(H.vip_keys(H.frames(conn), 1000))
+        ws.close()
+        # Opened again: nothing more to migrate, the same catalog.
+        ws = H.workspace(conn, catalog=str(db))
+        assert len(ws.get("vip").history()) == 2
+        ws.close()
+    finally:
+        conn.close()
+
+
+APP_TABLES = [
+    "CREATE TABLE segments (id INTEGER PRIMARY KEY, title VARCHAR(40))",
+    "INSERT INTO segments VALUES (1, 'the application''s own segment')",
+    "CREATE TABLE runs (id INTEGER PRIMARY KEY, note VARCHAR(40))",
+    "INSERT INTO runs VALUES (7, 'a job of the application')",
+    "CREATE TABLE schema_version (version INTEGER)",
+    "INSERT INTO schema_version VALUES (42)",
+]
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def app_database(request, tmp_path):
+    """An application's database (a SQLAlchemy URL) and an engine on it, dropped afterwards."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'app.db'}"
+        engine = sa.create_engine(url)
+        yield url, engine
+        engine.dispose()
+        return
+    from conftest import server_url
+
+    from jupyter_segments.backends.sqlalchemy_backend import normalize_url
+
+    server = normalize_url(server_url("postgres"))
+    url = server.set(database=f"js_test_app_{os.getpid()}").render_as_string(hide_password=False)
+    admin = sa.create_engine(server.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.exec_driver_sql(f'DROP DATABASE IF EXISTS "js_test_app_{os.getpid()}"')
+        c.exec_driver_sql(f'CREATE DATABASE "js_test_app_{os.getpid()}"')
+    engine = sa.create_engine(url)
+    yield url, engine
+    engine.dispose()
+    H.drop_postgres_database(url)
+    admin.dispose()
+
+
+def test_an_applications_segments_table_is_left_alone(app_database):
+    url, engine = app_database
+    with engine.begin() as c:
+        for sql in APP_TABLES:
+            c.execute(sa.text(sql))
+    conn = H.fresh_demo()
+    ws = H.workspace(conn, catalog=url)
+    ws.segment("vip", H.VIP)
+    assert [r.status for r in ws.refresh()] == ["Successful"]
+    assert ws.get("vip").definition == H.VIP
+    ws.close()
+    conn.close()
+    with engine.connect() as c:
+        assert c.execute(sa.text("SELECT * FROM segments")).fetchall() == [
+            (1, "the application's own segment")
+        ]
+        assert c.execute(sa.text("SELECT * FROM runs")).fetchall() == [(7, "a job of the application")]
+        assert c.execute(sa.text("SELECT * FROM schema_version")).fetchall() == [(42,)]
+        assert c.execute(sa.text("SELECT name FROM js_segments")).fetchall() == [("vip",)]
+
+
+def test_a_foreign_table_with_a_catalog_tables_name_is_refused(app_database):
+    url, engine = app_database
+    with engine.begin() as c:
+        c.execute(sa.text("CREATE TABLE js_runs (id INTEGER PRIMARY KEY, note VARCHAR(40))"))
+        c.execute(sa.text("INSERT INTO js_runs VALUES (7, 'not ours')"))
+    with pytest.raises(SegmentError, match="js_runs") as e:
+        Catalog(url)
+    assert "did not create" in str(e.value)
+    # Nothing was created beside it, and it is untouched.
+    assert sa.inspect(engine).get_table_names() == ["js_runs"]
+    with engine.connect() as c:
+        assert c.execute(sa.text("SELECT * FROM js_runs")).fetchall() == [(7, "not ours")]

@@ -136,7 +136,7 @@ def _kill_while_writing(tmp_path, mode: str) -> None:
     # A reader that keeps its connection open must not block the writers below.
     reader = ws.catalog.engine.connect()
     assert not reader.execute(
-        sa.text("SELECT COUNT(*) FROM runs WHERE status IN ('Queued', 'Running')")
+        sa.text("SELECT COUNT(*) FROM js_runs WHERE status IN ('Queued', 'Running')")
     ).scalar()
 
     # The next refresh works, counts from the surviving members, and clears the leftovers.
