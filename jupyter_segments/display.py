@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from . import render
-from .backends.base import mask_url
+from .backends.base import bare_name, mask_url
 from .dsl import parse, to_text
 from .errors import SegmentError
 from .model import KeyCheck, columns_text
@@ -366,7 +366,7 @@ class ModelView(_Pretty):
         self.dialect = ws.dialect
         self.customer = model.customer
         self.entities: list[tuple[str, str | None, list[tuple[str, str, str]]]] = []
-        tables = model.tables()
+        tables = model.known_tables()  # tables of other schemas too, where the model uses them
         # The customer entity first: it is what every definition is evaluated on.
         ordered = sorted(tables, key=lambda t: (t != model.customer, t))
         for table in ordered:
@@ -374,6 +374,11 @@ class ModelView(_Pretty):
             cols: list[tuple[str, str, str]] = [(c.name, c.type, c.db_type) for c in entity.columns.values()]
             self.entities.append((table, ", ".join(entity.keys) or None, cols))
         self.relationships = model.relationships_frame()
+        # Which links have role names other than their tables' own (bare) names.
+        self.named = [
+            (r.many_name, r.one_name) != (bare_name(r.child), bare_name(r.parent))
+            for r in model.relationships()
+        ]
         # key checks answered (here or remembered by the catalog): table.(columns), verdict, when
         self.key_checks = [
             (columns_text(table, cols), _key_verdict(check), check.checked_at)
@@ -403,9 +408,8 @@ class ModelView(_Pretty):
                 lines.append(f"  {name.ljust(width)}  {typ} ({db_type})")
         lines.append("")
         lines.append("relationships (child -> parent):")
-        for r in self.relationships.itertuples(index=False):
+        for r, named in zip(self.relationships.itertuples(index=False), self.named, strict=True):
             assumed = ", integrity assumed" if r.assume_integrity else ""
-            named = (r.name, r.parent_name) != (r.child, r.parent)
             roles = f"  as {r.name} (from {r.parent}) / {r.parent_name} (from {r.child})" if named else ""
             lines.append(
                 f"  {r.child}.{r.child_column} -> {r.parent}.{r.parent_column}{roles}  [{r.origin}{assumed}]"

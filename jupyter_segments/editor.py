@@ -34,6 +34,7 @@ from typing import Any
 import pandas as pd
 from sqlglot import exp
 
+from .backends.base import table_expr
 from .bind import bind, checks
 from .bind import typed as T
 from .dsl.tokens import T as K
@@ -249,7 +250,7 @@ class TopValues:
     def queries(self, table: str, column: str, dialect: str) -> tuple[str, str]:
         """The two SQL statements: top values, then rows / non-NULL / min / max."""
         col = exp.column(column, quoted=True)
-        sample = exp.select(col).from_(exp.table_(table, quoted=True)).limit(self.sample).subquery("s")
+        sample = exp.select(col).from_(table_expr(table)).limit(self.sample).subquery("s")
         v, n = exp.column("v"), exp.column("n")
         top = (
             exp.select(col.copy().as_("v"), exp.func("count", exp.Star()).as_("n"))

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 import pandas as pd
 
-from .backends.base import Backend, Column, duplicate_keys_sql
+from .backends.base import Backend, Column, TableName, bare_name, duplicate_keys_sql, table_parts
 from .errors import SegmentError, did_you_mean
 
 Origin = Literal["declared", "foreign key", "column name"]
@@ -55,11 +55,11 @@ class Relationship:
 
     @property
     def many_name(self) -> str:
-        return self.name or self.child
+        return self.name or bare_name(self.child)
 
     @property
     def one_name(self) -> str:
-        return self.parent_name or self.parent
+        return self.parent_name or bare_name(self.parent)
 
     def describe(self) -> str:
         integrity = ", integrity assumed" if self.assume_integrity else ""
@@ -155,6 +155,8 @@ class Model:
     _tables: list[str] | None = None
     _inferred: list[Relationship] | None = None
     _steps: dict[tuple[Any, ...], dict[str, Step]] = field(default_factory=dict)  # see steps_from
+    # "sales.Customers" as written, and as resolved -> the table in another schema (find_table)
+    _qualified: dict[str, TableName] = field(default_factory=dict)
     # (table, key columns) -> the key check's answer (``duplicates``): read once per model, or given by
     # the catalog's remembered answer (``key_checks``).
     _duplicates: dict[tuple[str, tuple[str, ...]], KeyCheck] = field(default_factory=dict)
@@ -175,17 +177,46 @@ class Model:
 
     def find_table(self, name: str) -> str | None:
         """The table named exactly ``name``; else the one table whose name differs only in case (two
-        such tables are a ``SegmentError`` naming both)."""
+        such tables are a ``SegmentError`` naming both). ``schema.table`` (``database.table``,
+        ``catalog.schema.table``, ``attached.table``) names a table outside the default schema, by the
+        same rule; it is returned as a ``TableName`` that compiles to the qualified table."""
+        if name in self._qualified:
+            return self._qualified[name]
         tables = self.tables()
         if name in tables:
             return name
         folded = [t for t in tables if t.lower() == name.lower()]
+        if not folded and "." in name:
+            found = self._find_qualified(name)
+            if found is not None:
+                self._qualified[name] = self._qualified[found] = found
+            return found
         if len(folded) > 1:
             raise SegmentError(
                 f"'{name}' could be any of the tables {', '.join(repr(t) for t in sorted(folded))}: "
                 "write the name with its exact case"
             )
         return folded[0] if folded else None
+
+    def _find_qualified(self, name: str) -> TableName | None:
+        parts = table_parts(name) if isinstance(name, TableName) else tuple(name.split("."))
+        if not all(parts):
+            raise SegmentError(f"'{name}' is not a table name: write schema.table")
+        candidates = sorted(set(self.backend.qualified_tables(parts)))
+        exact = [t for t in candidates if _written_as(parts, t.parts)]
+        candidates = exact or candidates
+        if len(candidates) > 1:
+            raise SegmentError(
+                f"'{name}' could be any of the tables {', '.join(repr(str(t)) for t in candidates)}: "
+                + ("write the name as one of them" if exact else "write the name with its exact case")
+            )
+        return candidates[0] if candidates else None
+
+    def known_tables(self) -> list[str]:
+        """The default schema's tables, then the tables of other schemas the model uses."""
+        used = [self.customer, *(t for r in self.declared for t in (r.child, r.parent))]
+        tables = self.tables()
+        return [*tables, *dict.fromkeys(t for t in used if t is not None and t not in tables)]
 
     def entity(self, name: str) -> Entity:
         table = self.find_table(name)
@@ -298,6 +329,7 @@ class Model:
         self._inferred = None
         self._steps.clear()
         self._duplicates.clear()
+        self._qualified.clear()
 
     # --- relationships ----------------------------------------------------------------------------
     def add_relationship(
@@ -379,7 +411,7 @@ class Model:
                     if side == table and other_name.lower() == step_name.lower():
                         raise SegmentError(
                             f"'{step_name}' already leads from {table} through {other.describe()}: "
-                            f"give this relationship another {kind}= "
+                            f"give this relationship ({rel.child} -> {rel.parent}) another {kind}= "
                         )
             if self.entity(table).column(step_name) is not None:
                 raise SegmentError(
@@ -644,6 +676,15 @@ def _on_text(child_cols: tuple[str, ...], parent_cols: tuple[str, ...]) -> str:
     if len(child_cols) == 1:
         return repr((child_cols[0], parent_cols[0]))
     return repr(list(zip(child_cols, parent_cols, strict=True)))
+
+
+def _written_as(written: tuple[str, ...], parts: tuple[str, ...]) -> bool:
+    """Whether ``written`` names the table at ``parts`` with its exact case: the same table name, and
+    qualifiers that are a run of its qualifiers (DuckDB's ``other.t`` may be ``other.main.t`` and
+    ``memory.other.t``)."""
+    given, full = written[:-1], parts[:-1]
+    runs = (full[i : i + len(given)] for i in range(len(full) - len(given) + 1))
+    return written[-1] == parts[-1] and any(run == given for run in runs)
 
 
 def _singular(name: str) -> str:

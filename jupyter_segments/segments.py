@@ -16,6 +16,7 @@ import pandas as pd
 from sqlglot import exp
 
 from .backends._sql import quote
+from .backends.base import table_expr
 from .catalog import members as M
 from .catalog.api import check_name, remember_model
 from .catalog.store import NOT_STARTED, Catalog, now
@@ -310,10 +311,7 @@ class Segment:
                 member_cols = [c.name for c in ws.backend.columns(row["members_table"]) if c.name != key]
                 cols = [exp.column(c, "c", quoted=True) for c in customer.columns]
                 cols += [exp.column(c, "m", quoted=True) for c in member_cols]
-                cust = exp.Table(
-                    this=exp.to_identifier(customer.name, quoted=True),
-                    alias=exp.TableAlias(this=exp.to_identifier("c")),
-                )
+                cust = table_expr(customer.name, "c")  # qualified if it lives in another schema
                 q = (
                     exp.select(*cols)
                     .from_(m)
@@ -353,7 +351,7 @@ class Segment:
         ]
         q = (
             exp.select(*(exp.column(c, quoted=True) for c in customer.columns))
-            .from_(exp.Table(this=exp.to_identifier(customer.name, quoted=True)))
+            .from_(table_expr(customer.name))
             .where(exp.In(this=exp.column(key, quoted=True), expressions=lits))
         )
         found = ws.backend.query(q.sql(dialect=ws.dialect))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
@@ -36,6 +36,59 @@ class ForeignKey:
     ref_column: str  # parent column
 
 
+class TableName(str):
+    """A table outside the connection's default schema, as the model names it: the text users read
+    and write (``"sales.customers"``, ``"other.main.t"``) and the parts SQL needs to reach it (schema,
+    or database, or catalog and schema, then the table). A plain ``str`` is a table of the default
+    schema, whatever characters it holds.
+
+    >>> name = TableName(("sales", "customers"))
+    >>> name, name.parts, name.bare
+    ('sales.customers', ('sales', 'customers'), 'customers')
+    """
+
+    parts: tuple[str, ...]
+
+    def __new__(cls, parts: tuple[str, ...]) -> TableName:
+        name = super().__new__(cls, ".".join(parts))
+        name.parts = tuple(parts)
+        return name
+
+    def __getnewargs__(self) -> tuple[tuple[str, ...]]:  # type: ignore[override]  # copy and pickle
+        return (self.parts,)
+
+    @property
+    def bare(self) -> str:
+        return self.parts[-1]
+
+
+def table_parts(name: str) -> tuple[str, ...]:
+    """The parts of a table name in SQL: a ``TableName``'s qualifier and name, or the name alone."""
+    return name.parts if isinstance(name, TableName) else (name,)
+
+
+def bare_name(name: str) -> str:
+    """The table's own name without its schema: what a path calls it unless the user names the step."""
+    return table_parts(name)[-1]
+
+
+def table_expr(
+    name: str, alias: str | None = None, quote: Callable[[str], exp.Identifier] | None = None
+) -> exp.Table:
+    """``name`` (a ``TableName`` or a default-schema table) as a sqlglot table, each part quoted by
+    ``quote`` (default: always quoted)."""
+    ident = quote or (lambda part: exp.to_identifier(part, quoted=True))
+    *qualifier, table = table_parts(name)
+    args: dict[str, Any] = {"this": ident(table)}
+    if qualifier:
+        args["db"] = ident(qualifier[-1])
+    if len(qualifier) > 1:
+        args["catalog"] = ident(qualifier[-2])
+    if alias is not None:
+        args["alias"] = exp.TableAlias(this=exp.to_identifier(alias))
+    return exp.Table(**args)
+
+
 def duplicate_keys_sql(table: str, columns: tuple[str, ...], dialect: str) -> str:
     """SQL for one row: how many rows have a NULL in one of ``columns``, how many non-NULL values
     (tuples) of ``columns`` appear more than once, then the smallest of those (one column each)."""
@@ -43,11 +96,11 @@ def duplicate_keys_sql(table: str, columns: tuple[str, ...], dialect: str) -> st
     names = [f"k_{i + 1}" for i in range(len(cols))]
     any_null = exp.or_(*(c.copy().is_(exp.null()) for c in cols))
     nulls = (
-        exp.select(exp.alias_(exp.Count(this=exp.Star()), "nulls")).from_(exp.table_(table, quoted=True)).where(any_null)
+        exp.select(exp.alias_(exp.Count(this=exp.Star()), "nulls")).from_(table_expr(table)).where(any_null)
     )
     repeated = (
         exp.select(*(exp.alias_(c.copy(), n) for c, n in zip(cols, names, strict=True)))
-        .from_(exp.table_(table, quoted=True))
+        .from_(table_expr(table))
         .where(exp.and_(*(exp.not_(c.copy().is_(exp.null())) for c in cols)))
         .group_by(*(c.copy() for c in cols))
         .having(exp.Count(this=exp.Star()) > 1)
@@ -86,6 +139,9 @@ class Backend(Protocol):
     def iter_chunks(self, sql: str, chunk_size: int = 50_000) -> Iterator[pd.DataFrame]: ...
     def execute(self, sql: str) -> None: ...
     def tables(self) -> list[str]: ...
+    # Tables and views outside the default schema that ``parts`` (a qualifier and a table name, as
+    # the user wrote them) may mean, matched ignoring case; each with the parts SQL reaches it by.
+    def qualified_tables(self, parts: tuple[str, ...]) -> list[TableName]: ...
     def columns(self, table: str) -> list[Column]: ...
     def foreign_keys(self) -> list[ForeignKey]: ...
     def write_table(self, name: str, frame: pd.DataFrame, *, replace: bool = True) -> None: ...

@@ -15,7 +15,7 @@ import pandas as pd
 
 from ..errors import SegmentError
 from ._sql import interruptible, no_such_table, path_from_url, quote, staging_name
-from .base import Column, ForeignKey, classify_type, mask_url
+from .base import Column, ForeignKey, TableName, classify_type, mask_url, table_parts
 
 DIALECT = "duckdb"
 
@@ -231,14 +231,53 @@ class DuckDBBackend:
         with self._lock:
             return [r[0] for r in self._conn.execute(sql).fetchall()]
 
-    def columns(self, table: str) -> list[Column]:
+    def qualified_tables(self, parts: tuple[str, ...]) -> list[TableName]:
+        """``schema.t`` (a schema of the current database), ``db.t`` (the main schema of an attached
+        database) or ``db.schema.t``, ignoring case; the current schema's tables by their bare name."""
+        if len(parts) not in (2, 3):
+            return []
         sql = """
+            SELECT database_name, schema_name, table_name, current_database(), current_schema()
+            FROM duckdb_tables() WHERE NOT internal AND NOT temporary AND lower(table_name) = lower(?)
+            UNION
+            SELECT database_name, schema_name, view_name, current_database(), current_schema()
+            FROM duckdb_views() WHERE NOT internal AND NOT temporary AND lower(view_name) = lower(?)
+        """
+        with self._lock:
+            rows = self._conn.execute(sql, [parts[-1], parts[-1]]).fetchall()
+            databases = {
+                r[0].lower()
+                for r in self._conn.execute("SELECT database_name FROM duckdb_databases()").fetchall()
+            }
+        found = []
+        for db, schema, table, current_db, current_schema in rows:
+            qualifier = (db.lower(), schema.lower())
+            if len(parts) == 3:
+                reached = qualifier == (parts[0].lower(), parts[1].lower())
+            else:
+                reached = qualifier in ((current_db.lower(), parts[0].lower()), (parts[0].lower(), "main"))
+            if not reached:
+                continue
+            # DuckDB refuses schema.t when a database has that name too: then db.schema.t
+            if db != current_db or schema.lower() in databases:
+                found.append(TableName((db, schema, table)))
+            else:
+                found.append(TableName((table,) if schema == current_schema else (schema, table)))
+        return found
+
+    def columns(self, table: str) -> list[Column]:
+        parts = table_parts(table)
+        where = {
+            1: "current_database() AND schema_name = current_schema()",
+            2: "current_database() AND schema_name = ?",
+        }
+        sql = f"""
             SELECT column_name, data_type FROM duckdb_columns()
-            WHERE database_name = current_database() AND schema_name = current_schema() AND table_name = ?
+            WHERE database_name = {where.get(len(parts), "? AND schema_name = ?")} AND table_name = ?
             ORDER BY column_index
         """
         with self._lock:
-            rows = self._conn.execute(sql, [table]).fetchall()
+            rows = self._conn.execute(sql, list(parts)).fetchall()
         if not rows:
             raise no_such_table(table, self.tables())
         return [Column(name, classify_type(db_type), db_type) for name, db_type in rows]

@@ -37,7 +37,7 @@ from ._sql import (
     quote,
     staging_name,
 )
-from .base import Column, ForeignKey, classify_type, mask_url
+from .base import Column, ForeignKey, TableName, classify_type, mask_url, table_expr
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -241,9 +241,23 @@ class SparkBackend:
         listed = self._spark.catalog.listTables()
         return sorted({t.name for t in listed})
 
+    def qualified_tables(self, parts: tuple[str, ...]) -> list[TableName]:
+        """``db.t``: a table or view of another database of the session's catalog, ignoring case."""
+        if len(parts) != 2:
+            return []
+        current = self._spark.catalog.currentDatabase()
+        found = []
+        for db in self._spark.catalog.listDatabases():
+            if db.name.lower() != parts[0].lower():
+                continue
+            for t in self._spark.catalog.listTables(db.name):
+                if t.name.lower() == parts[1].lower() and not t.isTemporary:
+                    found.append(TableName((t.name,) if db.name == current else (db.name, t.name)))
+        return found
+
     def columns(self, table: str) -> list[Column]:
         try:
-            schema = self._spark.table(quote(table, DIALECT)).schema
+            schema = self._spark.table(table_expr(table).sql(DIALECT)).schema
         except Exception:  # noqa: BLE001 - AnalysisException: TABLE_OR_VIEW_NOT_FOUND (or a bad name)
             raise no_such_table(table, self.tables()) from None
         out = []

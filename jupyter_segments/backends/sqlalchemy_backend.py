@@ -13,7 +13,7 @@ from sqlalchemy.engine import Engine
 
 from ..errors import SegmentError
 from ._sql import create_table_sql, frame_types, no_such_table, python_rows, quote, staging_name
-from .base import Column, ForeignKey, classify_type, mask_url
+from .base import Column, ForeignKey, TableName, classify_type, mask_url, table_parts
 
 # SQLAlchemy dialect name -> sqlglot dialect name.
 DIALECTS: dict[str, str] = {
@@ -221,10 +221,28 @@ class SQLAlchemyBackend:
         insp = sa.inspect(self._engine)
         return sorted(set(insp.get_table_names()) | set(insp.get_view_names()))
 
+    def qualified_tables(self, parts: tuple[str, ...]) -> list[TableName]:
+        """``schema.t``: a table or view of another schema (PostgreSQL, on the search_path or not) or
+        another database on the server (MySQL/MariaDB), ignoring case."""
+        if len(parts) != 2:
+            return []
+        insp = sa.inspect(self._engine)
+        found = []
+        for schema in insp.get_schema_names():
+            if schema.lower() != parts[0].lower():
+                continue
+            for table in [*insp.get_table_names(schema=schema), *insp.get_view_names(schema=schema)]:
+                if table.lower() == parts[1].lower():
+                    found.append(
+                        TableName((table,) if schema == insp.default_schema_name else (schema, table))
+                    )
+        return found
+
     def columns(self, table: str) -> list[Column]:
         insp = sa.inspect(self._engine)
+        *schema, name = table_parts(table)
         try:
-            cols = insp.get_columns(table)
+            cols = insp.get_columns(name, schema=schema[-1] if schema else None)
         except sa.exc.NoSuchTableError:
             raise no_such_table(table, self.tables()) from None
         out = []

@@ -23,7 +23,7 @@ from ._sql import (
     quote,
     staging_name,
 )
-from .base import Column, ForeignKey, classify_type, mask_url
+from .base import Column, ForeignKey, TableName, classify_type, mask_url, table_expr, table_parts
 
 # ISO-8601 text as people store it in SQLite: '2024-01-01', '2024-01-01 10:00:00', '2024-01-01T10:00:00.5'
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -178,10 +178,31 @@ class SQLiteBackend:
         with self._lock:
             return [r[0] for r in self._conn.execute(sql).fetchall()]
 
+    def qualified_tables(self, parts: tuple[str, ...]) -> list[TableName]:
+        """``db.t``: a table of an attached database (ATTACH DATABASE 'file.db' AS db), ignoring case;
+        ``main.t`` is the main database's ``t``."""
+        if len(parts) != 2:
+            return []
+        found = []
+        with self._lock:
+            attached = [r[1] for r in self._conn.execute("PRAGMA database_list").fetchall()]
+            for db in attached:
+                if db.lower() != parts[0].lower():
+                    continue
+                rows = self._conn.execute(
+                    f"SELECT name FROM {quote(db, DIALECT)}.sqlite_master WHERE type IN ('table', 'view') "
+                    "AND lower(name) = lower(?)",
+                    (parts[1],),
+                ).fetchall()
+                found += [TableName((name,) if db == "main" else (db, name)) for (name,) in rows]
+        return found
+
     def columns(self, table: str) -> list[Column]:
+        *schema, name = table_parts(table)
+        info = "pragma_table_info(?, ?)" if schema else "pragma_table_info(?)"  # ?, schema: attached
         with self._lock:
             rows = self._conn.execute(
-                "SELECT name, type FROM pragma_table_info(?) ORDER BY cid", (table,)
+                f"SELECT name, type FROM {info} ORDER BY cid", (name, *schema)
             ).fetchall()
         if not rows:
             raise no_such_table(table, self.tables())
@@ -202,7 +223,8 @@ class SQLiteBackend:
             return columns
         names = ", ".join(quote(c.name, "sqlite") for c in doubtful)
         with self._lock:
-            sample = self._conn.execute(f"SELECT {names} FROM {quote(table, 'sqlite')} LIMIT 1000").fetchall()
+            source = table_expr(table).sql(DIALECT)
+            sample = self._conn.execute(f"SELECT {names} FROM {source} LIMIT 1000").fetchall()
         typed = {}
         for i, col in enumerate(doubtful):
             values = [row[i] for row in sample if row[i] is not None]

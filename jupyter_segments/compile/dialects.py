@@ -14,6 +14,8 @@ from sqlglot import exp
 from sqlglot.dialects.dialect import Dialect
 from sqlglot.tokens import Tokenizer
 
+from ..backends.base import table_expr
+
 # Dialects whose ILIKE is native; elsewhere case-insensitive matching is LOWER(x) LIKE LOWER(p).
 NATIVE_ILIKE = {"duckdb", "postgres", "snowflake", "spark", "databricks", "redshift"}
 
@@ -101,7 +103,8 @@ def column(table_alias: str, name: str) -> exp.Column:
 
 
 def table(name: str, alias: str) -> exp.Table:
-    return exp.Table(this=identifier(name), alias=exp.TableAlias(this=exp.to_identifier(alias)))
+    """The model's table ``name`` under ``alias``: qualified when it lives in another schema."""
+    return table_expr(name, alias, quote=identifier)
 
 
 def date_literal(value: dt.date, dialect: str) -> exp.Expression:
