@@ -234,10 +234,10 @@ def test_widgets_in_jupyterlab(lab):
             assert int(after.replace(",", "")) < int(before.replace(",", ""))
             assert "age >= 30 AND country = 'DE'" in builder.inner_text()
 
-            # The segment view's chart is rendered by JupyterLab's Vega renderer (a canvas or svg).
+            # The segment view's chart: an inline SVG (ui/charts.py).
             view = roots.nth(3)
             view.scroll_into_view_if_needed()
-            view.locator("canvas, svg.marks").first.wait_for(timeout=30_000)
+            view.locator(".jseg-chart svg").first.wait_for(timeout=30_000)
             assert "A preview" in view.inner_text()
             assert "Traceback" not in page.locator(".jp-Notebook").inner_text()
 

@@ -44,6 +44,7 @@ def test_widgets_and_results_in_a_terminal_ipython():
 ip = get_ipython()
 ip.run_line_magic("load_ext", "jupyter_segments")
 ip.run_line_magic("segment", "connect ws")
+print("=== builder"); ip.run_line_magic("segment", "builder vip")
 print("=== manager"); ip.run_line_magic("segment", "manager")
 print("=== view"); ip.run_line_magic("segment", "view vip")
 print("=== quick"); ip.run_line_magic("segment", "quick")
@@ -56,6 +57,9 @@ print("=== end")
     )
     assert_readable(out)
     parts = dict(re.findall(r"=== (\w+)\n(.*?)(?==== )", out, re.S))
+    assert (
+        parts["builder"].startswith("Segment builder: ") and "sum(orders.amount) >= 500" in parts["builder"]
+    )
     assert parts["manager"].startswith("Segments page: 2 segments")
     assert re.search(
         r"vip\s+dynamic\s+active\s+[\d,]+\s+\d{4}-\d\d-\d\d \d\d:\d\d\s+Successful", parts["manager"]

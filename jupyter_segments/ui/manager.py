@@ -699,6 +699,6 @@ class SegmentManager(Mirrored):
         """The page without widgets (exported notebooks): the table with states, statuses and counts."""
         runs = f"<div>{self.runs_html.value}</div>" if self.runs_html.value else ""
         return (
-            f"{theme.CSS}<div class='jseg-root'><div class='jseg-title'>Segments</div>"
+            f"{theme.CSS}<div class='jseg-static'><div class='jseg-title'>Segments</div>"
             f"<div class='jseg-muted'>{html.escape(self.count_text())}</div>{self.table_html(interactive=False)}{runs}</div>"
         )

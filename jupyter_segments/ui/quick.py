@@ -164,7 +164,7 @@ class QuickSegment(Mirrored):
         """The widget without widgets (exported notebooks): distribution, condition and count."""
         text = theme.code_html(to_text(self.definition)) if self.definition is not None else ""
         return (
-            f"{theme.CSS}<div class='jseg-root'><div class='jseg-title'>Quick segment: "
+            f"{theme.CSS}<div class='jseg-static'><div class='jseg-title'>Quick segment: "
             f"{html.escape(str(self.source.label or ''))} / {html.escape(str(self.field.label or ''))}</div>"
             f"{self.stats_html.value}{self.percentile_label.value}{text}{self.count_label.value}</div>"
         )

@@ -14,7 +14,7 @@ import ipywidgets as W
 
 CSS = """
 <style>
-.jseg-root { --jseg-s1: 4px; --jseg-s2: 8px; --jseg-s3: 12px; --jseg-s4: 16px; /* the one spacing scale */
+.jseg-root, .jseg-static { --jseg-s1: 4px; --jseg-s2: 8px; --jseg-s3: 12px; --jseg-s4: 16px; /* the one spacing scale */
   font-family: var(--jp-ui-font-family); font-size: var(--jp-ui-font-size1);
   color: var(--jp-ui-font-color1); background: var(--jp-layout-color1);
   border: 1px solid var(--jp-border-color2); border-radius: 4px; padding: var(--jseg-s3) var(--jseg-s4);

@@ -276,7 +276,7 @@ class SegmentView(Mirrored):
     def static_html(self) -> str:
         """The view without widgets, for exported notebooks: the chart (inline SVG), preview and history."""
         return (
-            f"{theme.CSS}<div class='jseg-root'>{self.header.value}"
+            f"{theme.CSS}<div class='jseg-static'>{self.header.value}"
             f"<div class='jseg-label'>Member count over time</div>{self.chart_html.value}"
             f"<div class='jseg-label'>Members preview</div>{self._preview_table(self.shown_preview, max_rows=20)}"
             f"<div class='jseg-label'>Run history</div>{frame_html(history_frame(self.history), max_rows=50)}</div>"
