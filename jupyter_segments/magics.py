@@ -22,6 +22,7 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.display import display
 from traitlets import Bool, Integer, List, Unicode
 
+from . import changes as changes_
 from . import code_files, demo, ui  # ui is light: each widget module (ipywidgets) loads when first asked for
 from .backends.base import mask_url
 from .completion import install, uninstall
@@ -215,13 +216,15 @@ class SegmentMagic(Magics):
 
         p = _parser("customers", "Declare the customer (profile) table and its key.")
         p.add_argument("table")
-        p.add_argument("--key", required=True)
+        p.add_argument("--key", required=True, help="key column, or columns: region,account_no")
         c["customers"] = (self._customers, p)
 
         p = _parser("relate", "Declare that each CHILD row points to one PARENT row.")
         p.add_argument("child")
         p.add_argument("parent")
-        p.add_argument("--on", help="shared column, or child_column:parent_column")
+        p.add_argument(
+            "--on", help="shared column, or child_column:parent_column; pairs for a composite key: a:b,c:d"
+        )
         p.add_argument("--remove", action="store_true", help="remove (or reject an inferred) relationship")
         p.add_argument(
             "--assume-integrity",
@@ -290,6 +293,15 @@ class SegmentMagic(Magics):
         p.add_argument("--dry-run", dest="dry_run", action="store_true", help="report, write nothing")
         p.add_argument("-o", "--out", help="put the SyncReport in this variable")
         c["sync"] = (self._sync, p)
+
+        p = _parser("changes", "Who joined and left a saved segment at its refreshes (since a date).")
+        p.add_argument("name")
+        p.add_argument("--since", help="YYYY-MM-DD[ HH:MM]: refreshes finished since then (default: all)")
+        p.add_argument(
+            "--net", action="store_true", help="only customers whose membership differs at the end"
+        )
+        p.add_argument("-o", "--out", help="put the DataFrame in this variable")
+        c["changes"] = (self._changes, p)
 
         p = _parser("refresh", "Re-evaluate saved segments and store their members.")
         p.add_argument("names", nargs="*")
@@ -449,7 +461,8 @@ class SegmentMagic(Magics):
 
     def _customers(self, a: argparse.Namespace) -> None:
         ws = self._require_ws()
-        ws.customers(a.table, key=a.key)
+        keys = [k.strip() for k in a.key.split(",")]  # region,account_no: a composite key
+        ws.customers(a.table, key=keys[0] if len(keys) == 1 else tuple(keys))
         display(Message(f"customer entity: {ws.model.customer} (key {ws.model.customer_key})"))
 
     def _relate(self, a: argparse.Namespace) -> None:
@@ -460,13 +473,16 @@ class SegmentMagic(Magics):
             return
         if not a.on:
             raise UsageError("%segment relate: --on COLUMN or --on CHILD_COLUMN:PARENT_COLUMN is required")
-        child_col, sep, parent_col = a.on.partition(":")
-        if sep and not (child_col and parent_col):
-            raise UsageError("%segment relate: write --on child_column:parent_column")
+        pairs = []  # a composite key: --on region:region,account_no:account_no (or region,account_no)
+        for part in a.on.split(","):
+            child_col, sep, parent_col = part.strip().partition(":")
+            if sep and not (child_col and parent_col):
+                raise UsageError("%segment relate: write --on child_column:parent_column")
+            pairs.append((child_col, parent_col) if sep else (child_col, child_col))
         rel = ws.relate(
             a.child,
             a.parent,
-            on=(child_col, parent_col) if sep else a.on,
+            on=pairs[0] if len(pairs) == 1 else pairs,
             assume_integrity=a.assume_integrity,
             name=a.name,
             parent_name=a.parent_name,
@@ -644,6 +660,14 @@ class SegmentMagic(Magics):
         if not report.ok:
             raise UsageError(str(report))
         display(Message(str(report)))
+
+    def _changes(self, a: argparse.Namespace) -> None:
+        frame = self._segment(a.name).changes(
+            since=_parse_when(a.since, "--since") if a.since else None, net=a.net
+        )
+        if a.out:
+            self._store(a.out, frame)
+        display(FrameView(_listing(frame), title=f"changes of {a.name}", note=changes_.describe(frame)))
 
     def _history(self, a: argparse.Namespace) -> None:
         frame = self._segment(a.name).history()
@@ -824,6 +848,8 @@ HELP: list[HelpRow] = [
             "%segment sweep 'sum(orders.amount) >= {x}' x=0:5001:250"),
     HelpRow("sync FOLDER [--prune]", "load .segment files into the catalog; report what changed",
             "%segment sync segments/"),
+    HelpRow("changes NAME [--since D]", "who joined and left at its refreshes (seg.on_change pushes them)",
+            "%segment changes vip --since 2025-06-01"),
     HelpRow("refresh NAME...|--all", "re-evaluate saved segments and store their members", "%segment refresh --all"),
     HelpRow("activate NAME [--at T]", "activate a segment, now or at a later time", "%segment activate vip"),
     HelpRow("deactivate NAME [--at T]", "deactivate a segment, now or at a later time",

@@ -27,6 +27,7 @@ from sqlglot import exp
 from .backends.base import Backend
 from .bind import bind
 from .catalog import members as M
+from .changes import after_refresh
 from .catalog.store import (
     CANCELED,
     FAILED,
@@ -239,6 +240,8 @@ def refresh(
     )  # fmt: skip
     batch.allow_static = _allow_static
     batch.run(explicit=names is not None)
+    # Who joined and left: recorded, and sent to the segments' subscriptions (never fails the refresh).
+    after_refresh(session, cat, [i.run_id for i in items if i.status == SUCCESSFUL])
     return [Run.from_row(cat.run_row(i.run_id)) for i in items]
 
 

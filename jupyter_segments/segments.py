@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from sqlglot import exp
 
-from .backends._sql import quote
 from .backends.base import table_expr
+from . import changes as changes_
 from .catalog import members as M
 from .catalog.api import check_name, remember_model
 from .catalog.store import NOT_STARTED, Catalog, now
@@ -26,6 +26,7 @@ from .export import Export, send
 from .refresh import Run, deactivate, drop_members, references, validate_for_activation
 
 if TYPE_CHECKING:
+    from .changes import MembershipChanges
     from .dsl.ast import Definition
     from .session import Session
     from .workspace import Workspace
@@ -362,27 +363,8 @@ class Segment:
         """Customers who joined and left at the last refresh: columns key and ``change`` (joined/left)."""
         row = self._require_members()
         key = self._key()
-        ws = self._ws
-        if row["members_location"] == "parquet":
-            new = pd.read_parquet(row["members_file"], columns=[key])[key]
-            old = (
-                pd.read_parquet(row["prev_members_file"], columns=[key])[key]
-                if row["prev_members_file"]
-                else pd.Series([], dtype=new.dtype)
-            )
-            joined = new[~new.isin(old)]
-            left = old[~old.isin(new)]
-        else:
-            d = ws.dialect
-            cur, k = quote(row["members_table"], d), quote(key, d)
-            if row["has_prev"]:
-                prev = quote(M.prev_name(row["members_table"]), d)
-                anti = "SELECT a.{k} FROM {a} a WHERE NOT EXISTS (SELECT 1 FROM {b} b WHERE b.{k} = a.{k})"
-                joined = ws.backend.query(anti.format(k=k, a=cur, b=prev)).iloc[:, 0]
-                left = ws.backend.query(anti.format(k=k, a=prev, b=cur)).iloc[:, 0]
-            else:
-                joined = ws.backend.query(f"SELECT {k} FROM {cur}").iloc[:, 0]
-                left = joined.iloc[:0]
+        joined_rows, left_rows = M.changed_members(self._ws.backend, row, key, keys_only=True)
+        joined, left = joined_rows[key], left_rows[key]
         out = pd.concat(
             [
                 pd.DataFrame({key: joined.to_numpy(), "change": "joined"}),
@@ -406,6 +388,38 @@ class Segment:
         """Send the members to a destination (``table``, ``csv``, ``parquet``, ``dbt``, ``webhook`` or a
         plug-in from the ``jupyter_segments.destinations`` entry point group)."""
         return send(self, destination, **options)
+
+    # --- membership changes (jupyter_segments/changes.py) ------------------------------------------
+    def on_change(self, destination: str | Callable[[MembershipChanges], Any], **options: Any) -> int:
+        """After each refresh that changes the members, send who joined and left (key, ``change``,
+        ``run_id`` and the projected columns) to ``destination``: a destination name with its options
+        (stored in the catalog: refreshes from the CLI or a schedule deliver too; no secrets) or a
+        Python function given the ``MembershipChanges`` (kept in this kernel only). Deliveries are in
+        ``exports()``. Returns the subscription id (for ``unsubscribe``).
+
+        >>> seg.on_change("webhook", url="https://hooks.example.com/vip")
+        >>> seg.on_change("table", table="vip_changes")            # appended: a change log
+        >>> seg.on_change(lambda ch: print(ch.joined))
+        """
+        return changes_.subscribe(self._ws.catalog, self._row, destination, options)
+
+    def subscriptions(self) -> pd.DataFrame:
+        """The subscriptions of this segment: id, destination, target, options, stored (False: a callable
+        of this kernel)."""
+        return changes_.subscriptions(self._ws.catalog, self.id)
+
+    def unsubscribe(self, subscription_id: int) -> None:
+        """Stop a subscription made by ``on_change``."""
+        changes_.unsubscribe(self._ws.catalog, self.id, subscription_id)
+
+    def changes(self, since: Any = None, *, net: bool = False) -> pd.DataFrame:
+        """Who joined and left at the refreshes finished since ``since`` (date, datetime, 'YYYY-MM-DD',
+        or a timedelta back from now): run_id, finished_at, change, key. The first refresh is the
+        baseline (not listed). ``net=True``: only customers whose membership differs at the end.
+
+        >>> seg.changes(since=dt.timedelta(days=7), net=True)
+        """
+        return changes_.changes(self._ws.catalog, self.id, self._key(), since, net=net)
 
 
 def referrers(cat: Catalog, name: str) -> list[str]:

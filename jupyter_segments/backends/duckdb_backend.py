@@ -135,9 +135,10 @@ class DuckDBBackend:
     def _lower_limit(self) -> None:
         if self.stream_memory_limit is None or self._setting("memory_limit") != _default_memory_limit():
             return
-        path = self._conn.execute(
+        paths = self._conn.execute(
             "SELECT path FROM duckdb_databases() WHERE database_name = current_database()"
-        ).fetchone()
+        ).fetchall()  # all rows: a result left unfinished blocks the connection's next statement
+        path = paths[0] if paths else None
         if path is None or not path[0]:
             return  # in memory
         try:
@@ -157,7 +158,7 @@ class DuckDBBackend:
             return True
 
     def _setting(self, name: str) -> str:
-        return self._conn.execute("SELECT current_setting(?)", [name]).fetchone()[0]  # type: ignore[index]
+        return self._conn.execute("SELECT current_setting(?)", [name]).fetchall()[0][0]
 
     def iter_chunks(self, sql: str, chunk_size: int = 50_000) -> Iterator[pd.DataFrame]:
         """Stream the result in frames of ``chunk_size`` rows (the last may be shorter).

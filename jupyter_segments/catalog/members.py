@@ -350,3 +350,31 @@ def stored_keys(backend: Backend, row: dict[str, Any], key: str) -> pd.Series:
     d = backend.dialect
     frame = backend.query(f"SELECT {quote(key, d)} FROM {quote(row['members_table'], d)}")
     return frame.iloc[:, 0].rename(key)
+
+
+def changed_members(
+    backend: Backend, row: dict[str, Any], key: str, *, keys_only: bool = False
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(joined, left) at the last refresh of segment ``row``: the members not among the previous ones,
+    and the previous members no longer among them, each with the columns its members hold (the key and
+    the projections of that refresh; the key only with ``keys_only``). Without previous members,
+    everyone joined."""
+    if row["members_location"] == "parquet":
+        columns = [key] if keys_only else None
+        new = pd.read_parquet(row["members_file"], columns=columns)
+        old = pd.read_parquet(row["prev_members_file"], columns=columns) if row["prev_members_file"] else None
+        if old is None:
+            return new, new.iloc[:0]
+        joined, left = new[~new[key].isin(old[key])], old[~old[key].isin(new[key])]
+        return joined.reset_index(drop=True), left.reset_index(drop=True)
+    d = backend.dialect
+    current, k = row["members_table"], quote(key, d)
+    what = f"a.{k}" if keys_only else "a.*"
+    if not row["has_prev"]:
+        joined = backend.query(f"SELECT {what} FROM {quote(current, d)} a")
+        return joined, joined.iloc[:0]
+    anti = "SELECT {what} FROM {a} a WHERE NOT EXISTS (SELECT 1 FROM {b} b WHERE b.{k} = a.{k})"
+    prev = prev_name(current)
+    joined = backend.query(anti.format(what=what, a=quote(current, d), b=quote(prev, d), k=k))
+    left = backend.query(anti.format(what=what, a=quote(prev, d), b=quote(current, d), k=k))
+    return joined, left

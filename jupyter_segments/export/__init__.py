@@ -8,6 +8,7 @@ instances have ``send(segment, **options) -> ExportResult``.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any, Protocol
@@ -99,8 +100,11 @@ def _loggable(options: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def send(segment: Segment, destination: str | Any, **options: Any) -> Export:
-    """Send the members of ``segment``'s last refresh to ``destination``; logged in the catalog."""
+def send(
+    segment: Segment, destination: str | Any, *, log_extra: Mapping[str, Any] | None = None, **options: Any
+) -> Export:
+    """Send the members of ``segment``'s last refresh to ``destination``; logged in the catalog (with
+    ``log_extra`` beside the options: what a change delivery notes about itself)."""
     dest = resolve(destination)
     name = getattr(dest, "name", None) or (
         destination if isinstance(destination, str) else type(dest).__name__
@@ -109,7 +113,7 @@ def send(segment: Segment, destination: str | Any, **options: Any) -> Export:
     segment._require_members() if getattr(dest, "needs_members", True) else None
     cat = segment.catalog
     target = dest.target(**options) if hasattr(dest, "target") else None
-    export_id = cat.start_export(row, name, target, _loggable(options))
+    export_id = cat.start_export(row, name, target, {**_loggable(options), **(log_extra or {})})
     try:
         result = dest.send(segment, **options)
     except BaseException as e:
