@@ -39,6 +39,7 @@ from .catalog.store import (
     _precise_now,
     now,
 )
+from .changes import after_refresh
 from .compile import build_flags
 from .compile.compiler import Options
 from .dsl import ast as A
@@ -150,12 +151,11 @@ def dependency_order(
 
 def member_select(session: Session, tree: A.Definition, as_of: Any) -> exp.Select:
     """SELECT key, projections... for one segment: what its members table holds."""
-    key = session.model.customer_entity().key
-    assert key is not None  # set_customer() always gives the customer entity its key
+    keys = session.model.customer_entity().keys  # one column, or several (a composite key)
     if not tree.projections:
         return session.query(tree, shape="keys", as_of=as_of)
     q = session.query(tree, shape="members", as_of=as_of)
-    cols = [key, *(p.alias for p in tree.projections)]
+    cols = [*keys, *(p.alias for p in tree.projections)]
     return exp.select(*(exp.column(c, table="m", quoted=True) for c in cols)).from_(
         exp.Subquery(this=q, alias=exp.TableAlias(this=exp.to_identifier("m")))
     )
@@ -169,8 +169,8 @@ def combined_select(ws: Session, trees: Sequence[A.Definition], as_of: Any) -> e
     return build_flags(ws.model, bound, options)
 
 
-def _from_flags(flags_table: str, key: str, i: int, tree: A.Definition) -> exp.Select:
-    cols: list[exp.Expr] = [exp.column(key, quoted=True)]
+def _from_flags(flags_table: str, key: M.Keys, i: int, tree: A.Definition) -> exp.Select:
+    cols: list[exp.Expr] = [exp.column(k, quoted=True) for k in M.key_list(key)]
     cols += [
         exp.alias_(exp.column(f"p_{i}_{j}"), p.alias, quoted=True) for j, p in enumerate(tree.projections)
     ]
@@ -181,7 +181,7 @@ def _from_flags(flags_table: str, key: str, i: int, tree: A.Definition) -> exp.S
     )
 
 
-def _flag_frame(chunk: pd.DataFrame, key: str, i: int, tree: A.Definition) -> pd.DataFrame:
+def _flag_frame(chunk: pd.DataFrame, key: M.Keys, i: int, tree: A.Definition) -> pd.DataFrame:
     part = chunk[chunk[f"f_{i}"] == 1]
     cols = {key: part[key]}
     for j, p in enumerate(tree.projections):
@@ -459,7 +459,7 @@ class _Batch:
             return None, None
 
     def _shared_parquet(self, ready: list[_Item], select: exp.Select) -> dict[int, M.ParquetSink]:
-        key = self.session.model.customer_entity().key
+        key = self.session.model.customer_entity().keys
         sinks = {i.run_id: M.ParquetSink(self._parquet_path(i)) for i in ready}
         for rid, sink in sinks.items():
             self.cat.add_scratch([rid], "file", str(sink.tmp))
@@ -467,7 +467,7 @@ class _Batch:
             sql = select.sql(dialect=self.session.dialect)
             for chunk in self.session.backend.iter_chunks(sql, 100_000):
                 for n, item in enumerate(ready):
-                    sinks[item.run_id].write(_flag_frame(chunk, key, n, item.tree))  # type: ignore[arg-type]
+                    sinks[item.run_id].write(_flag_frame(chunk, key, n, item.tree))
         except BaseException:
             for s in sinks.values():
                 s.abort()
@@ -481,8 +481,7 @@ class _Batch:
         self, item: _Item, location: str, flags: Any, flags_table: str | None, ready: list[_Item]
     ) -> None:
         cat, row = self.cat, item.row
-        key = self.session.model.customer_entity().key
-        assert key is not None  # set_customer() always gives the customer entity its key
+        key = self.session.model.customer_entity().keys
         try:
             if item.status != RUNNING:
                 self.lease(item)
@@ -500,7 +499,7 @@ class _Batch:
             return
         self.finish_success(item, row, values)
 
-    def _to_table(self, item: _Item, row, key: str, flags_table: str | None, ready: list[_Item]) -> dict:
+    def _to_table(self, item: _Item, row, key: M.Keys, flags_table: str | None, ready: list[_Item]) -> dict:
         backend = self.session.backend
         prefix = self.storage.prefix
         target = row["members_table"] or M.table_name(prefix, row["name"], row["id"])
@@ -586,8 +585,7 @@ class _Batch:
         if len(items) < 2 or (self.cancel is not None and self.cancel.is_set()):
             return
         cat, backend = self.cat, self.session.backend
-        key = self.session.model.customer_entity().key
-        assert key is not None
+        key = self.session.model.customer_entity().keys
         prefix = self.storage.prefix
         # Re-read (one query): a rename or an earlier run may have changed where members live.
         rows = {r["id"]: r for r in cat.segment_rows()}
@@ -666,7 +664,7 @@ class _Batch:
         # Only after the catalog names the new members may the older files go.
         M.remove_files(drop)
 
-    def _to_parquet(self, item: _Item, row, key: str, sink: M.ParquetSink | None) -> dict:
+    def _to_parquet(self, item: _Item, row, key: M.Keys, sink: M.ParquetSink | None) -> dict:
         if sink is None:
             sink = M.ParquetSink(self._parquet_path(item))
             self.cat.add_scratch([item.run_id], "file", str(sink.tmp))

@@ -276,7 +276,7 @@ class Segment:
     def keys(self) -> pd.Series:
         """The member keys of the last refresh."""
         row = self._require_members()
-        return M.stored_keys(self._ws.backend, row, self._key())
+        return M.stored_keys(self._ws.backend, row, self._keys())
 
     def preview(self, limit: int = 100) -> pd.DataFrame:
         """The first ``limit`` members (by key) of the last refresh, with their customer columns."""
@@ -299,7 +299,7 @@ class Segment:
     ) -> Iterator[pd.DataFrame]:
         ws = self._ws
         customer = ws.model.customer_entity()
-        key = self._key()
+        keys = self._keys()
         d = ws.dialect
         if row["members_location"] == "table":
             m = exp.Table(
@@ -307,9 +307,9 @@ class Segment:
                 alias=exp.TableAlias(this=exp.to_identifier("m")),
             )
             if keys_only:
-                q = exp.select(exp.column(key, "m", quoted=True)).from_(m)
+                q = exp.select(*(exp.column(k, "m", quoted=True) for k in keys)).from_(m)
             else:
-                member_cols = [c.name for c in ws.backend.columns(row["members_table"]) if c.name != key]
+                member_cols = [c.name for c in ws.backend.columns(row["members_table"]) if c.name not in keys]
                 cols = [exp.column(c, "c", quoted=True) for c in customer.columns]
                 cols += [exp.column(c, "m", quoted=True) for c in member_cols]
                 cust = table_expr(customer.name, "c")  # qualified if it lives in another schema
@@ -318,14 +318,19 @@ class Segment:
                     .from_(m)
                     .join(
                         cust,
-                        on=exp.EQ(
-                            this=exp.column(key, "c", quoted=True),
-                            expression=exp.column(key, "m", quoted=True),
+                        on=exp.and_(
+                            *(
+                                exp.EQ(
+                                    this=exp.column(k, "c", quoted=True),
+                                    expression=exp.column(k, "m", quoted=True),
+                                )
+                                for k in keys
+                            )
                         ),
                     )
                 )
             if limit is not None:
-                q = q.order_by(exp.column(key, "m", quoted=True)).limit(limit)
+                q = q.order_by(*(exp.column(k, "m", quoted=True) for k in keys)).limit(limit)
                 yield ws.backend.query(q.sql(dialect=d))
                 return
             yield from ws.backend.iter_chunks(q.sql(dialect=d), chunk_size)
@@ -333,7 +338,7 @@ class Segment:
         # Parquet: read the member file, fetch the customer columns for each chunk of keys.
         path = row["members_file"]
         if limit is not None:
-            frame = pd.read_parquet(path).sort_values(key).head(limit).reset_index(drop=True)
+            frame = pd.read_parquet(path).sort_values(keys).head(limit).reset_index(drop=True)
             yield frame if keys_only else self._with_customers(frame)
             return
         for chunk in M.iter_parquet(path, chunk_size):
@@ -342,29 +347,38 @@ class Segment:
     def _with_customers(self, frame: pd.DataFrame) -> pd.DataFrame:
         ws = self._ws
         customer = ws.model.customer_entity()
-        key = self._key()
-        extra = [c for c in frame.columns if c != key]
+        keys = self._keys()
+        extra = [c for c in frame.columns if c not in keys]
         if frame.empty:
             return pd.DataFrame(columns=list(customer.columns) + extra)
-        keys = [k.item() if hasattr(k, "item") else k for k in frame[key].tolist()]
-        lits = [
-            exp.Literal.number(k) if isinstance(k, int | float) else exp.Literal.string(str(k)) for k in keys
-        ]
+
+        def lit(k: Any) -> exp.Expr:
+            k = k.item() if hasattr(k, "item") else k
+            return exp.Literal.number(k) if isinstance(k, int | float) else exp.Literal.string(str(k))
+
+        columns = [exp.column(k, quoted=True) for k in keys]
+        if len(keys) == 1:
+            wanted = exp.In(this=columns[0], expressions=[lit(k) for k in frame[keys[0]].tolist()])
+        else:  # a composite key: (a, b) IN ((1, 'x'), ...)
+            rows = frame[keys].itertuples(index=False, name=None)
+            wanted = exp.In(
+                this=exp.Tuple(expressions=columns),
+                expressions=[exp.Tuple(expressions=[lit(v) for v in r]) for r in rows],
+            )
         q = (
             exp.select(*(exp.column(c, quoted=True) for c in customer.columns))
             .from_(table_expr(customer.name))
-            .where(exp.In(this=exp.column(key, quoted=True), expressions=lits))
+            .where(wanted)
         )
         found = ws.backend.query(q.sql(dialect=ws.dialect))
-        out = frame.merge(found, on=key, how="left")
-        return out[list(customer.columns) + extra].sort_values(key).reset_index(drop=True)
+        out = frame.merge(found, on=keys, how="left")
+        return out[list(customer.columns) + extra].sort_values(keys).reset_index(drop=True)
 
     def diff(self) -> pd.DataFrame:
         """Customers who joined and left at the last refresh: columns key and ``change`` (joined/left)."""
         row = self._require_members()
-        key = self._key()
-        joined_rows, left_rows = M.changed_members(self._ws.backend, row, key, keys_only=True)
-        joined, left = joined_rows[key], left_rows[key]
+        keys = self._keys()
+        joined, left = M.changed_members(self._ws.backend, row, keys, keys_only=True)
         out = pd.concat(
             [
                 pd.DataFrame({key: joined.to_numpy(), "change": "joined"}),

@@ -8,8 +8,11 @@ segment query ran.
 
 from __future__ import annotations
 
+import json
 import statistics
+import threading
 from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pandas as pd
 import pytest
@@ -51,6 +54,7 @@ BOTH = [("region", "region"), ("account_no", "account_no")]
 
 @pytest.fixture
 def schema(demo_backend: Backend) -> Iterator[Backend]:
+    before = set(demo_backend.tables())
     for table in TABLES:
         demo_backend.execute(f"DROP TABLE IF EXISTS {table}")
     for ddl in DDL:
@@ -62,6 +66,8 @@ def schema(demo_backend: Backend) -> Iterator[Backend]:
     yield demo_backend
     for table in TABLES:
         demo_backend.execute(f"DROP TABLE IF EXISTS {table}")
+    for table in set(demo_backend.tables()) - before:  # members tables of the refreshes
+        demo_backend.drop_table(table)
 
 
 def composite_ws(backend: Backend, catalog: str | None = None) -> Workspace:
@@ -349,3 +355,86 @@ def test_key_checks_are_remembered_by_the_catalog_and_shown(schema: Backend, tmp
     assert checked.endswith("+00:00")
     assert f"  ck_accounts.(region, account_no): unique, 2 NULL (checked {checked})" in text
     assert "  ck_sales.(s_ticket, s_item): unique (checked " in text
+
+
+@pytest.mark.parametrize("storage", ["table", "parquet"])
+def test_member_tables_previews_diffs_and_exports_carry_every_key_column(
+    schema: Backend, tmp_path, storage: str
+) -> None:
+    ws = composite_ws(schema, catalog=str(tmp_path / "catalog.sqlite"))
+    ws.members_storage = storage
+    text = "count(orders) >= 1"
+    seg = ws.segment("buyers", text)
+    seg.refresh()
+    want = hand(schema, f"EXISTS (SELECT 1 {ORDERS})")
+    assert keys_of(seg.keys()) == want and list(seg.keys().columns) == ["region", "account_no"]
+    members = seg.members()
+    assert list(members.columns) == ["region", "account_no", "tier"] and keys_of(members) == want
+    tiers = {
+        (str(r), int(a)): t
+        for r, a, t in schema.query("SELECT * FROM ck_accounts").itertuples(index=False)
+        if not (pd.isna(r) or pd.isna(a))
+    }
+    assert {(str(r), int(a)): t for r, a, t in members.itertuples(index=False)} == {k: tiers[k] for k in want}
+    preview = seg.preview(2)
+    assert keys_of(preview) == set(sorted(want)[:2])  # the first two by (region, account_no)
+
+    schema.execute("INSERT INTO ck_orders VALUES (10, 'eu', 3, NULL, NULL, 1)")  # ('eu', 3) joins
+    schema.execute("DELETE FROM ck_orders WHERE region = 'us' AND account_no = 1")  # ('us', 1) leaves
+    seg.refresh()
+    diff = seg.diff()
+    assert list(diff.columns) == ["region", "account_no", "change"]
+    assert {(str(r), int(a), c) for r, a, c in diff.itertuples(index=False)} == {
+        ("eu", 3, "joined"), ("us", 1, "left"),
+    }  # fmt: skip
+    last = seg.last_run
+    assert (last.added, last.removed) == (1, 1)
+    now = hand(schema, f"EXISTS (SELECT 1 {ORDERS})")
+    assert keys_of(seg.keys()) == now
+
+    csv = seg.export("csv", str(tmp_path / "buyers.csv"))
+    assert keys_of(pd.read_csv(csv.target if hasattr(csv, "target") else tmp_path / "buyers.csv")) == now
+    seg.export("parquet", str(tmp_path / "buyers.parquet"))
+    assert keys_of(pd.read_parquet(tmp_path / "buyers.parquet")) == now
+    seg.add_to("dbt", path=str(tmp_path / "models"))
+    model = (tmp_path / "models" / "segment_buyers.sql").read_text()
+    sql = "\n".join(line for line in model.splitlines() if not line.startswith(("{{", "--")))
+    assert keys_of(schema.query(sql)) == now
+
+
+def test_webhook_sends_every_key_column(schema: Backend, tmp_path) -> None:
+    received: list[dict] = []
+
+    class Hook(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 - http.server's naming
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        ws = composite_ws(schema, catalog=str(tmp_path / "catalog.sqlite"))
+        seg = ws.segment("buyers", "count(orders) >= 1")
+        seg.refresh()
+        seg.add_to("webhook", url=f"http://127.0.0.1:{server.server_port}/hook", batch_size=2)
+    finally:
+        server.shutdown()
+        server.server_close()
+    sent = [k for batch in received for k in batch["keys"]]
+    assert {(k["region"], k["account_no"]) for k in sent} == hand(schema, f"EXISTS (SELECT 1 {ORDERS})")
+    assert len(sent) == 4
+
+
+def test_null_keys_are_never_in_a_member_table(schema: Backend, tmp_path) -> None:
+    ws = Workspace(schema, catalog=str(tmp_path / "catalog.sqlite"))
+    ws.customers("nk_people", key="id")
+    seg = ws.segment("gold", "tier = 'gold'")
+    other = ws.segment("not_basic", "not (tier = 'basic')")
+    ws.refresh()  # both in one shared query
+    assert sorted(int(k) for k in seg.keys()) == [1, 3] == sorted(int(k) for k in other.keys())
+    assert seg.last_run.members == 2

@@ -93,11 +93,23 @@ def count_rows(backend: Backend, table: str) -> int:
     return int(backend.scalar(f"SELECT COUNT(*) FROM {quote(table, backend.dialect)}") or 0)
 
 
-def count_missing(backend: Backend, table: str, other: str, key: str) -> int:
+Keys = str | Sequence[str]  # the customer key: its column, or its columns (a composite key)
+
+
+def key_list(key: Keys) -> list[str]:
+    return [key] if isinstance(key, str) else list(key)
+
+
+def same_key(key: Keys, dialect: str, a: str = "a", b: str = "b") -> str:
+    """``b.k = a.k`` for each key column, joined by AND."""
+    return " AND ".join(f"{b}.{quote(k, dialect)} = {a}.{quote(k, dialect)}" for k in key_list(key))
+
+
+def count_missing(backend: Backend, table: str, other: str, key: Keys) -> int:
     """Rows of ``table`` whose key is not in ``other``."""
     d = backend.dialect
-    t, o, k = quote(table, d), quote(other, d), quote(key, d)
-    sql = f"SELECT COUNT(*) FROM {t} a WHERE NOT EXISTS (SELECT 1 FROM {o} b WHERE b.{k} = a.{k})"
+    t, o = quote(table, d), quote(other, d)
+    sql = f"SELECT COUNT(*) FROM {t} a WHERE NOT EXISTS (SELECT 1 FROM {o} b WHERE {same_key(key, d)})"
     return int(backend.scalar(sql) or 0)
 
 
@@ -127,7 +139,7 @@ def _int(value: Any) -> int:
 
 
 def member_counts(
-    backend: Backend, pairs: Sequence[tuple[str, str | None]], key: str
+    backend: Backend, pairs: Sequence[tuple[str, str | None]], key: Keys
 ) -> list[tuple[int, int, int]]:
     """(members, added, removed) for each (new table, previous table or None), in ONE query.
 
@@ -139,7 +151,7 @@ def member_counts(
     if not pairs:
         return []
     d = backend.dialect
-    k = quote(key, d)
+    k, on = quote(key_list(key)[0], d), same_key(key, d)  # (a member's key is never NULL)
     full = _full_join_ok(d)
     parts: list[str] = []
     for i, (new, old) in enumerate(pairs):
@@ -153,14 +165,14 @@ def member_counts(
                 f"SELECT {i} AS i, {members} AS m,"
                 f" COALESCE(SUM(CASE WHEN b.{k} IS NULL THEN 1 ELSE 0 END), 0) AS a,"
                 f" COALESCE(SUM(CASE WHEN a.{k} IS NULL THEN 1 ELSE 0 END), 0) AS r"
-                f" FROM {n} a FULL OUTER JOIN {o} b ON a.{k} = b.{k}"
+                f" FROM {n} a FULL OUTER JOIN {o} b ON {on}"
             )
         else:
             o = quote(old, d)
             parts.append(
                 f"SELECT {i} AS i, {members} AS m,"
-                f" (SELECT COUNT(*) FROM {n} a WHERE NOT EXISTS (SELECT 1 FROM {o} b WHERE b.{k} = a.{k})) AS a,"
-                f" (SELECT COUNT(*) FROM {o} a WHERE NOT EXISTS (SELECT 1 FROM {n} b WHERE b.{k} = a.{k})) AS r"
+                f" (SELECT COUNT(*) FROM {n} a WHERE NOT EXISTS (SELECT 1 FROM {o} b WHERE {on})) AS a,"
+                f" (SELECT COUNT(*) FROM {o} a WHERE NOT EXISTS (SELECT 1 FROM {n} b WHERE {on})) AS r"
             )
     frame = backend.query(" UNION ALL ".join(parts))
     got = {int(r[0]): (_int(r[1]), _int(r[2]), _int(r[3])) for r in frame.itertuples(index=False)}
@@ -305,12 +317,24 @@ def parquet_keys(path: str | Path, key: str) -> pa.Array:
     return pq.read_table(path, columns=[key]).column(key).combine_chunks()
 
 
-def parquet_missing(path: str | Path, other: str | Path, key: str) -> int:
+def parquet_missing(path: str | Path, other: str | Path, key: Keys) -> int:
     """Keys in ``path`` not in ``other``."""
     import pyarrow.compute as pc
 
-    a, b = parquet_keys(path, key), parquet_keys(other, key)
+    if len(key_list(key)) > 1:
+        keys = key_list(key)
+        return len(not_in(pd.read_parquet(path, columns=keys), pd.read_parquet(other, columns=keys), keys))
+    a, b = parquet_keys(path, key_list(key)[0]), parquet_keys(other, key_list(key)[0])
     return int(len(a) - pc.sum(pc.is_in(a, value_set=b)).as_py()) if len(a) else 0
+
+
+def not_in(frame: pd.DataFrame, other: pd.DataFrame, key: Keys) -> pd.DataFrame:
+    """The rows of ``frame`` whose key (every key column) is not in ``other``."""
+    keys = key_list(key)
+    if len(keys) == 1:
+        return frame[~frame[keys[0]].isin(other[keys[0]])]
+    found = pd.MultiIndex.from_frame(frame[keys]).isin(pd.MultiIndex.from_frame(other[keys]))
+    return frame[~found]
 
 
 def iter_parquet(path: str | Path, batch_size: int = 50_000) -> Iterator[pd.DataFrame]:
@@ -343,8 +367,18 @@ def require_members(row: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
-def stored_keys(backend: Backend, row: dict[str, Any], key: str) -> pd.Series:
-    """The member keys of the last refresh of segment ``row``, a row ``require_members`` accepted."""
+def stored_keys(backend: Backend, row: dict[str, Any], key: Keys) -> pd.Series | pd.DataFrame:
+    """The member keys of the last refresh of segment ``row``, a row ``require_members`` accepted (a
+    DataFrame of the key columns for a composite key)."""
+    if len(key_list(key)) > 1:
+        keys = key_list(key)
+        if row["members_location"] == "parquet":
+            return pd.read_parquet(row["members_file"], columns=keys)
+        d = backend.dialect
+        return backend.query(
+            f"SELECT {', '.join(quote(k, d) for k in keys)} FROM {quote(row['members_table'], d)}"
+        )
+    key = key_list(key)[0]
     if row["members_location"] == "parquet":
         return pd.Series(parquet_keys(row["members_file"], key).to_pandas(), name=key)
     d = backend.dialect
@@ -360,21 +394,22 @@ def changed_members(
     the projections of that refresh; the key only with ``keys_only``). Without previous members,
     everyone joined."""
     if row["members_location"] == "parquet":
-        columns = [key] if keys_only else None
+        columns = key_list(key) if keys_only else None
         new = pd.read_parquet(row["members_file"], columns=columns)
         old = pd.read_parquet(row["prev_members_file"], columns=columns) if row["prev_members_file"] else None
         if old is None:
             return new, new.iloc[:0]
-        joined, left = new[~new[key].isin(old[key])], old[~old[key].isin(new[key])]
+        joined, left = not_in(new, old, key), not_in(old, new, key)
         return joined.reset_index(drop=True), left.reset_index(drop=True)
     d = backend.dialect
-    current, k = row["members_table"], quote(key, d)
-    what = f"a.{k}" if keys_only else "a.*"
+    current = row["members_table"]
+    what = ", ".join(f"a.{quote(k, d)}" for k in key_list(key)) if keys_only else "a.*"
     if not row["has_prev"]:
         joined = backend.query(f"SELECT {what} FROM {quote(current, d)} a")
         return joined, joined.iloc[:0]
-    anti = "SELECT {what} FROM {a} a WHERE NOT EXISTS (SELECT 1 FROM {b} b WHERE b.{k} = a.{k})"
+    anti = "SELECT {what} FROM {a} a WHERE NOT EXISTS (SELECT 1 FROM {b} b WHERE {on})"
     prev = prev_name(current)
-    joined = backend.query(anti.format(what=what, a=quote(current, d), b=quote(prev, d), k=k))
-    left = backend.query(anti.format(what=what, a=quote(prev, d), b=quote(current, d), k=k))
+    on = same_key(key, d)
+    joined = backend.query(anti.format(what=what, a=quote(current, d), b=quote(prev, d), on=on))
+    left = backend.query(anti.format(what=what, a=quote(prev, d), b=quote(current, d), on=on))
     return joined, left

@@ -26,7 +26,8 @@ class WebhookError(SegmentError):
 
 
 class WebhookDestination:
-    """POST ``{"segment": name, "batch": n, "keys": [...]}`` to ``url``, ``batch_size`` keys at a time.
+    """POST ``{"segment": name, "batch": n, "keys": [...]}`` to ``url``, ``batch_size`` keys at a time
+    (for a composite customer key each key is ``{column: value, ...}``).
 
     Connection errors, timeouts and 408/429/5xx responses are retried ``retries`` times with
     exponential backoff (``backoff`` seconds, doubling); other 4xx responses fail at once.
@@ -58,7 +59,15 @@ class WebhookDestination:
         sent = 0
         batches = 0
         for chunk in segment.iter_members(batch_size, keys_only=True):
-            keys = [k.item() if hasattr(k, "item") else k for k in chunk.iloc[:, 0].tolist()]
+            plain = [
+                [k.item() if hasattr(k, "item") else k for k in chunk[c].tolist()] for c in chunk.columns
+            ]
+            # one key column: its values; a composite key: {column: value} per member
+            keys = (
+                plain[0]
+                if len(plain) == 1
+                else [dict(zip(chunk.columns, r, strict=True)) for r in zip(*plain, strict=True)]
+            )
             if not keys:
                 continue
             body = json.dumps({"segment": name, "batch": batches, "keys": keys}, default=str).encode()
