@@ -27,7 +27,6 @@ from sqlglot import exp
 from .backends.base import Backend
 from .bind import bind
 from .catalog import members as M
-from .changes import after_refresh
 from .catalog.store import (
     CANCELED,
     FAILED,
@@ -183,7 +182,7 @@ def _from_flags(flags_table: str, key: M.Keys, i: int, tree: A.Definition) -> ex
 
 def _flag_frame(chunk: pd.DataFrame, key: M.Keys, i: int, tree: A.Definition) -> pd.DataFrame:
     part = chunk[chunk[f"f_{i}"] == 1]
-    cols = {key: part[key]}
+    cols = {k: part[k] for k in M.key_list(key)}
     for j, p in enumerate(tree.projections):
         cols[p.alias] = part[f"p_{i}_{j}"]
     return pd.DataFrame(cols).reset_index(drop=True)

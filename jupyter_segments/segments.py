@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 from sqlglot import exp
 
-from .backends.base import table_expr
 from . import changes as changes_
+from .backends.base import table_expr
 from .catalog import members as M
 from .catalog.api import check_name, remember_model
 from .catalog.store import NOT_STARTED, Catalog, now
@@ -273,8 +273,12 @@ class Segment:
     def _key(self) -> str:
         return self._ws.model.customer_entity().key  # type: ignore[return-value]
 
-    def keys(self) -> pd.Series:
-        """The member keys of the last refresh."""
+    def _keys(self) -> list[str]:
+        """The customer key's columns (several for a composite key)."""
+        return list(self._ws.model.customer_entity().keys)
+
+    def keys(self) -> pd.Series | pd.DataFrame:
+        """The member keys of the last refresh (a DataFrame of the key columns for a composite key)."""
         row = self._require_members()
         return M.stored_keys(self._ws.backend, row, self._keys())
 
@@ -380,13 +384,9 @@ class Segment:
         keys = self._keys()
         joined, left = M.changed_members(self._ws.backend, row, keys, keys_only=True)
         out = pd.concat(
-            [
-                pd.DataFrame({key: joined.to_numpy(), "change": "joined"}),
-                pd.DataFrame({key: left.to_numpy(), "change": "left"}),
-            ],
-            ignore_index=True,
+            [joined[keys].assign(change="joined"), left[keys].assign(change="left")], ignore_index=True
         )
-        return out.sort_values(["change", key], ignore_index=True)
+        return out.sort_values(["change", *keys], ignore_index=True)
 
     # --- export ----------------------------------------------------------------------------------
     def export(self, format: str = "csv", path: str | None = None, **options: Any) -> Export:

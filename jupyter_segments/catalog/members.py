@@ -387,7 +387,7 @@ def stored_keys(backend: Backend, row: dict[str, Any], key: Keys) -> pd.Series |
 
 
 def changed_members(
-    backend: Backend, row: dict[str, Any], key: str, *, keys_only: bool = False
+    backend: Backend, row: dict[str, Any], key: Keys, *, keys_only: bool = False
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(joined, left) at the last refresh of segment ``row``: the members not among the previous ones,
     and the previous members no longer among them, each with the columns its members hold (the key and
