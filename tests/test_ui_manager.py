@@ -360,6 +360,9 @@ def test_time_axis_follows_the_span_and_never_repeats_a_label():
     assert all(re.fullmatch(r"\d{4}(-\d\d)?", t) for t in years)
     for found in (within_a_day, seconds, months, years):
         assert len(found) >= 2 and len(set(found)) == len(found)
+    # runs within a second still get a time axis (a minute around them)
+    close = labels("2026-12-02 07:21:03.1", "2026-12-02 07:21:03.2", "2026-12-02 07:21:03.4")
+    assert len(close) >= 2 and len(set(close)) == len(close)
     # the tooltip has the time to the second: runs a second apart differ
     pts = pd.DataFrame(
         {"date": pd.to_datetime(["2026-12-02 07:21:03", "2026-12-02 07:21:04"]), "members": [5, 6]}

@@ -27,6 +27,7 @@ import pandas as pd
 RANGES: dict[str, int | None] = {"7 days": 7, "30 days": 30, "90 days": 90, "1 year": 365, "All": None}
 
 MAX_X_TICKS = 7
+MIN_SPAN = dt.timedelta(minutes=1)  # the narrowest time axis drawn
 PLOT_HEIGHT = 180  # px; the SVG's own units are 0..1000 across and 0..PLOT_HEIGHT down
 
 SECOND = 1.0
@@ -202,6 +203,9 @@ def trend_html(points: pd.DataFrame, title: str = "", *, empty: str = "No succes
     lo_t, hi_t = min(dates), max(dates)
     if lo_t == hi_t:  # one point (or several at one time): an hour either side, the point in the middle
         lo_t, hi_t = lo_t - dt.timedelta(hours=1), hi_t + dt.timedelta(hours=1)
+    elif hi_t - lo_t < MIN_SPAN:  # runs within a few seconds: a minute around them, so ticks fall inside
+        pad = (MIN_SPAN - (hi_t - lo_t)) / 2
+        lo_t, hi_t = lo_t - pad, hi_t + pad
     ticks, kind = time_ticks(lo_t, hi_t)
     span = (hi_t - lo_t).total_seconds()
     yt = count_ticks(min(counts), max(counts))
