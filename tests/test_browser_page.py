@@ -1,0 +1,156 @@
+"""The segments page and the segment view in a real JupyterLab (headless Chromium): click, shift-click
+and ctrl-click rows, sort by a header, open the view above the table, the trend chart filling the width
+with nothing loaded from the network, the HTML copy hidden while the widget shows; light, dark and high
+contrast themes; screenshots under tests/artifacts/ (ignored by git)."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+
+import pytest
+from test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, skip_without_browser, start_lab
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+CELLS = [
+    "import tempfile\n"
+    "import jupyter_segments as js\n"
+    "from jupyter_segments.ui import SegmentManager, SegmentView\n"
+    "ws = js.connect_demo(2000, seed=7, catalog=tempfile.mkdtemp() + '/catalog.sqlite')\n"
+    "ws.segment('vip', 'sum(orders.amount) >= 500', display_name='VIP customers')\n"
+    "ws.segment('young', 'age < 30')\n"
+    "ws.segment('seniors', 'age >= 65')\n"
+    "ws.segment('wip', 'sum(orders.amont) > 1', draft=True)\n"
+    "ws.refresh(); ws.refresh(['vip']); ws.refresh(['vip'])",
+    "page = SegmentManager(ws)\npage",
+    "view = SegmentView(ws, 'vip')\nview",
+    "ws.compare('vip', 'young').chart()",
+]
+
+
+def rows(page_widget) -> list[str]:
+    return page_widget.locator("table.jseg-grid tbody tr").evaluate_all("rs => rs.map(r => r.dataset.name)")
+
+
+def selected(page_widget) -> list[str]:
+    return page_widget.locator("table.jseg-grid tr.jseg-selected").evaluate_all(
+        "rs => rs.map(r => r.dataset.name)"
+    )
+
+
+def wait_selected(page, want: list[str]) -> None:
+    page.wait_for_function(
+        """want => JSON.stringify([...document.querySelectorAll('.jseg-root table.jseg-grid tr.jseg-selected')]
+            .map(r => r.dataset.name)) === JSON.stringify(want)""",
+        arg=want,
+        timeout=20_000,
+    )
+
+
+def theme(page, name: str) -> None:
+    page.get_by_role("menuitem", name="Settings", exact=True).click()
+    page.get_by_text("Theme", exact=True).hover()
+    page.get_by_text(name, exact=True).click()
+    time.sleep(1.5)
+
+
+def test_segments_page_and_view_in_jupyterlab(tmp_path):
+    skip_without_browser()
+    from playwright.sync_api import sync_playwright
+
+    cells = [
+        {"cell_type": "code", "metadata": {}, "source": s, "outputs": [], "execution_count": None}
+        for s in CELLS
+    ]
+    nb = {"cells": cells, "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3"}}}
+    (tmp_path / "page.ipynb").write_text(json.dumps({**nb, "nbformat": 4, "nbformat_minor": 5}))
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    outside: list[str] = []
+    with start_lab(tmp_path) as (base, token), sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 1800})
+        page.on(
+            "request",
+            lambda r: None if r.url.startswith(base) or r.url.startswith("data:") else outside.append(r.url),
+        )
+        try:
+            page.goto(f"{base}/lab/tree/page.ipynb?token={token}")
+            page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
+            time.sleep(2)
+            page.get_by_role("menuitem", name="Run", exact=True).click()
+            page.get_by_text("Run All Cells", exact=True).click()
+            roots = page.locator(".jseg-root")
+            roots.nth(1).wait_for(timeout=120_000)
+            manager, view = roots.nth(0), roots.nth(1)
+            manager.locator("table.jseg-grid").wait_for(timeout=30_000)
+            # the HTML copies are in the notebook but hidden while the widgets show
+            assert page.locator(".jseg-mirror").count() == 2
+            assert not page.locator(".jseg-mirror").first.is_visible()
+            assert rows(manager) == ["seniors", "vip", "wip", "young"]
+            view_button = manager.get_by_role("button", name="View")
+            assert view_button.is_disabled()
+            # click, shift-click, ctrl-click
+            manager.locator("tr[data-name=seniors]").click()
+            wait_selected(page, ["seniors"])
+            assert not view_button.is_disabled()
+            manager.locator("tr[data-name=wip]").click(modifiers=["Shift"])
+            wait_selected(page, ["seniors", "vip", "wip"])
+            assert view_button.is_disabled()  # one segment only
+            manager.locator("tr[data-name=vip]").click(modifiers=["Control"])
+            wait_selected(page, ["seniors", "wip"])
+            # sort by members, largest first after a second click
+            manager.locator("th[data-sort=members]").click()
+            page.wait_for_function(
+                "() => document.querySelector('.jseg-root th[data-sort=members]').getAttribute('aria-sort') === 'ascending'",
+                timeout=20_000,
+            )
+            manager.locator("th[data-sort=members]").click()
+            page.wait_for_function(
+                "() => document.querySelector('.jseg-root th[data-sort=members]').getAttribute('aria-sort') === 'descending'",
+                timeout=20_000,
+            )
+            counts = manager.locator("table.jseg-grid tbody td.num").all_inner_texts()
+            numbers = [int(c.replace(",", "")) for c in counts if re.fullmatch(r"[\d,]+", c)]
+            assert numbers == sorted(numbers, reverse=True) and len(numbers) == 3
+            # open the view of vip above the table
+            manager.locator("tr[data-name=vip]").click()
+            wait_selected(page, ["vip"])
+            view_button.click()
+            detail = manager.locator(".jseg-root")  # the view inside the page
+            detail.first.wait_for(timeout=30_000)
+            assert detail.first.bounding_box()["y"] < manager.locator("table.jseg-grid").bounding_box()["y"]
+            manager.screenshot(path=str(ARTIFACTS / "page_light.png"))
+            # the view's chart fills the width and shows three points with their counts
+            chart = view.locator(".jseg-chart svg")
+            chart.wait_for(timeout=30_000)
+            assert chart.bounding_box()["width"] > 0.8 * view.bounding_box()["width"] - 80
+            assert view.locator(".jseg-chart .dot").count() == 3
+            labels = view.locator(".jseg-chart .xlab").all_inner_texts()
+            assert len(labels) == len(set(labels)) >= 2
+            view.screenshot(path=str(ARTIFACTS / "view_light.png"))
+            # the compare chart: rendered by JupyterLab's own Vega, from nothing but the page
+            page.locator(".vega-embed").first.wait_for(timeout=60_000)
+            assert "Error loading script" not in page.locator(".jp-Notebook").inner_text()
+            assert "Traceback" not in page.locator(".jp-Notebook").inner_text()
+            colours = {}
+            for name in ("JupyterLab Dark", "JupyterLab Light"):
+                theme(page, name)
+                colours[name] = page.evaluate(
+                    "() => [getComputedStyle(document.querySelector('.jseg-grid td')).color,"
+                    " getComputedStyle(document.querySelector('.jseg-chart .line')).stroke]"
+                )
+                if name == "JupyterLab Dark":
+                    manager.screenshot(path=str(ARTIFACTS / "page_dark.png"))
+                    view.screenshot(path=str(ARTIFACTS / "view_dark.png"))
+            assert colours["JupyterLab Dark"][0] != colours["JupyterLab Light"][0]
+            assert not outside, outside
+        except Exception:
+            try:
+                page.screenshot(path=str(ARTIFACTS / "page_failure.png"), timeout=10_000)
+            except Exception:  # noqa: BLE001
+                pass
+            raise
+        finally:
+            browser.close()
