@@ -3,8 +3,15 @@ like a members table (seg_members__vip) survives every refresh, on DuckDB, SQLit
 
 from __future__ import annotations
 
+import json
 import os
+import re
+import shutil
 import sqlite3
+import subprocess
+import sys
+import tempfile
+import textwrap
 from contextlib import closing
 from pathlib import Path
 
@@ -109,6 +116,7 @@ def test_a_deleted_catalog_file_is_an_error_not_a_silent_loss(tmp_path):
 
 
 # --- the catalog's own tables: prefixed, an old catalog migrated, an application's tables left alone ---
+REPO = Path(__file__).parent.parent
 OLD_CATALOG = Path(__file__).parent / "data" / "catalog_v1_unprefixed.sql"
 
 
@@ -221,3 +229,158 @@ def test_a_foreign_table_with_a_catalog_tables_name_is_refused(app_database):
     assert sa.inspect(engine).get_table_names() == ["js_runs"]
     with engine.connect() as c:
         assert c.execute(sa.text("SELECT * FROM js_runs")).fetchall() == [(7, "not ours")]
+
+
+# --- read-only and damaged catalogs: a clear SegmentError naming the catalog, nothing lost ------------
+# Permissions do not stop root: as root the child drops to 'nobody' after its imports, so that the
+# file system, not our code, is what refuses the writes.
+READ_ONLY_CHILD = textwrap.dedent(
+    """
+    import json, os, sys
+    import jupyter_segments as js
+    from jupyter_segments import demo
+    from jupyter_segments.backends import open_backend
+
+    path = sys.argv[1]
+    backend = open_backend(demo.generate(300, seed=1))
+    warm = js.Workspace(backend, catalog=":memory:")
+    warm.customers("customers", key="customer_id")
+    warm.segment("w", "age > 1")
+    warm.refresh()
+    warm.get("w").history()
+    if os.geteuid() == 0:
+        os.setgid(65534)
+        os.setuid(65534)
+    out = {}
+
+    def attempt(what, f):
+        try:
+            out[what] = ["ok", f()]
+        except js.SegmentError as e:
+            out[what] = ["SegmentError", str(e)]
+        except Exception as e:
+            out[what] = [type(e).__name__, str(e)]
+
+    ws = js.Workspace(backend, catalog=path)
+    attempt("open", lambda: ws.customers("customers", key="customer_id") and None)
+    attempt("names", lambda: sorted(ws.segments()["name"]))
+    attempt("definition", lambda: ws.get("older").definition)
+    attempt("history", lambda: list(ws.get("older").history()["status"]))
+    attempt("save", lambda: ws.segment("x", "age > 3") and None)
+    attempt("refresh", lambda: [r.status for r in ws.refresh()])
+    print(json.dumps(out))
+    """
+)
+
+
+def _catalog_folder() -> Path:
+    """A folder the child can reach as 'nobody' (pytest's tmp_path is inside a folder only root enters)."""
+    folder = Path(tempfile.mkdtemp(prefix="js_test_ro_"))
+    folder.chmod(0o755)
+    return folder
+
+
+def _make_catalog(path: Path) -> None:
+    conn = H.fresh_demo()
+    ws = H.workspace(conn, catalog=str(path))
+    ws.segment("older", "age > 40")
+    ws.refresh()
+    ws.close()
+    conn.close()
+
+
+def _give_to_nobody(path: Path) -> None:
+    if os.geteuid() == 0:
+        os.chown(path, 65534, 65534)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX permissions")
+@pytest.mark.parametrize("what", ["file", "folder", "new"])
+def test_a_read_only_catalog_reads_and_refuses_writes_clearly(what):
+    folder = _catalog_folder()
+    try:
+        inner = folder / "cat"
+        inner.mkdir()
+        catalog = inner / "catalog.sqlite"
+        if what != "new":
+            _make_catalog(catalog)
+        if what == "file":  # the file read-only, its folder writable
+            catalog.chmod(0o444)
+            _give_to_nobody(inner)
+        elif what == "folder":  # the file writable, its folder read-only
+            _give_to_nobody(catalog)
+            inner.chmod(0o555)
+        else:  # no catalog yet, in a read-only folder
+            inner.chmod(0o555)
+        before = {p.name: p.read_bytes() for p in inner.iterdir()}
+        script = folder / "child.py"
+        script.write_text(READ_ONLY_CHILD)
+        done = subprocess.run(
+            [sys.executable, str(script), str(catalog)], capture_output=True, text=True, timeout=300,
+            env={**os.environ, "PYTHONPATH": REPO},
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr[-3000:]
+        out = json.loads(done.stdout.strip().splitlines()[-1])
+        if what == "new":
+            status, message = out["names"]  # (the catalog is opened when first used)
+            assert status == "SegmentError" and str(catalog) in message, out
+            assert "read-only" in message or "cannot be created" in message, message
+        else:
+            assert out["open"] == ["ok", None], out
+            assert out["names"] == ["ok", ["older"]] and out["definition"] == ["ok", "age > 40"]
+            assert out["history"] == ["ok", ["Successful"]]
+            for write in ("save", "refresh"):
+                status, message = out[write]
+                assert status == "SegmentError", out
+                assert f"the catalog {catalog} is read-only" in message and "nothing was written" in message
+        # Nothing lost or changed (SQLite may add its -wal and -shm files beside a file it reads).
+        after = {p.name: p.read_bytes() for p in inner.iterdir() if not p.name.endswith(("-wal", "-shm"))}
+        assert after == before
+    finally:
+        for p in folder.rglob("*"):
+            p.chmod(0o755) if p.is_dir() else None
+        folder.chmod(0o755)
+        shutil.rmtree(folder)
+
+
+def _damage(path: Path, how: str) -> None:
+    data = path.read_bytes()
+    if how == "random bytes":
+        path.write_bytes(os.urandom(len(data)))
+    elif how == "pages overwritten":
+        path.write_bytes(data[:100] + os.urandom(4000) + data[4100:])
+    else:  # truncated
+        path.write_bytes(data[: len(data) // 3])
+
+
+@pytest.mark.parametrize("how", ["random bytes", "pages overwritten", "truncated"])
+def test_a_damaged_catalog_file_is_a_clear_error_and_left_as_it_is(tmp_path, how):
+    catalog = tmp_path / "catalog.sqlite"
+    _make_catalog(catalog)
+    _damage(catalog, how)
+    damaged = catalog.read_bytes()
+    with pytest.raises(SegmentError) as e:
+        Catalog(str(catalog))
+    message = str(e.value)
+    assert f"cannot open the catalog at {catalog}" in message
+    assert "damaged" in message and "backup" in message and "server" not in message, message
+    assert catalog.read_bytes() == damaged
+
+
+def test_a_malformed_row_is_a_clear_error(tmp_path):
+    catalog = tmp_path / "catalog.sqlite"
+    _make_catalog(catalog)
+    with closing(sqlite3.connect(catalog)) as c:
+        c.execute("UPDATE js_runs SET errors = '[\"unfinished' ")
+        c.commit()
+    conn = H.fresh_demo()
+    try:
+        ws = H.workspace(conn, catalog=str(catalog))
+        with pytest.raises(
+            SegmentError, match=rf"the catalog {re.escape(str(catalog))} has a malformed row"
+        ) as e:
+            ws.get("older").history()
+        assert "js_runs" in str(e.value) and "errors" in str(e.value)
+        ws.close()
+    finally:
+        conn.close()

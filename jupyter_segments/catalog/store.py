@@ -12,6 +12,7 @@ import datetime as dt
 import json
 import os
 import socket
+import urllib.parse
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -80,10 +81,11 @@ def pid_alive(pid: int) -> bool:
         return True
 
 
-def _engine_for(target: Any) -> tuple[sa.Engine, Path | None]:
-    """An engine for a path, ``:memory:``, a SQLAlchemy URL or an Engine; plus the SQLite file, if any."""
+def _engine_for(target: Any) -> tuple[sa.Engine, Path | None, bool]:
+    """An engine for a path, ``:memory:``, a SQLAlchemy URL or an Engine; plus the SQLite file, if any,
+    and whether that file can only be read."""
     if isinstance(target, sa.Engine):
-        return target, _sqlite_file(target.url)
+        return target, _sqlite_file(target.url), False
     if isinstance(target, os.PathLike):
         target = os.fspath(target)
     if not isinstance(target, str) or not target:
@@ -93,7 +95,7 @@ def _engine_for(target: Any) -> tuple[sa.Engine, Path | None]:
             "sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False}
         )
         _sqlite_events(engine)
-        return engine, None
+        return engine, None, False
     if "://" in target:
         try:
             url = normalize_url(target)
@@ -102,13 +104,12 @@ def _engine_for(target: Any) -> tuple[sa.Engine, Path | None]:
         if url.get_backend_name() == "sqlite":
             path = _sqlite_file(url)
             if path is not None:
-                return _sqlite_engine(path), path
+                return _sqlite_engine(path)
         try:
-            return server_engine(url), None
+            return server_engine(url), None, False
         except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError) as e:
             raise open_error("cannot open the catalog at", target, e) from None
-    path = Path(target).expanduser()
-    return _sqlite_engine(path), path
+    return _sqlite_engine(Path(target).expanduser())
 
 
 def _sqlite_file(url: sa.URL) -> Path | None:
@@ -117,14 +118,25 @@ def _sqlite_file(url: sa.URL) -> Path | None:
     return Path(url.database)
 
 
-def _sqlite_engine(path: Path) -> sa.Engine:
+def _sqlite_engine(path: Path) -> tuple[sa.Engine, Path, bool]:
+    """The engine of a catalog file, the file, and whether it is read-only: a file that exists but that
+    we may not write, or whose folder we may not write (SQLite keeps its -wal and -shm files there), is
+    opened read-only (``immutable`` in a read-only folder: no -shm file can be made, nor written by
+    anyone else)."""
+    args = {"timeout": 60, "check_same_thread": False}
+    folder_writable = os.access(path.parent, os.W_OK)
+    if path.is_file() and not (folder_writable and os.access(path, os.W_OK)):
+        mode = {"mode": "ro"} if folder_writable else {"immutable": "1"}
+        uri = "file:" + urllib.parse.quote(str(path.absolute()))
+        engine = sa.create_engine(
+            sa.URL.create("sqlite", database=uri, query={**mode, "uri": "true"}), connect_args=args
+        )
+        _sqlite_events(engine)
+        return engine, path, True
     path.parent.mkdir(parents=True, exist_ok=True)
-    engine = sa.create_engine(
-        sa.URL.create("sqlite", database=str(path)),
-        connect_args={"timeout": 60, "check_same_thread": False},
-    )
+    engine = sa.create_engine(sa.URL.create("sqlite", database=str(path)), connect_args=args)
     _sqlite_events(engine, wal=True)
-    return engine
+    return engine, path, False
 
 
 def _file_identity(path: Path | None) -> tuple[int, int] | None:
@@ -183,7 +195,7 @@ class Catalog:
     def __init__(self, target: Any = DEFAULT_PATH, *, schema: str | None = None) -> None:
         shown = mask_url(os.fspath(target) if isinstance(target, str | os.PathLike) else repr(target))
         try:
-            self.engine, self.path = _engine_for(target)
+            self.engine, self.path, self.read_only = _engine_for(target)
             self._owns = not isinstance(target, sa.Engine)
             self.schema = schema
             self.t: Tables = make_tables(schema)
@@ -197,13 +209,18 @@ class Catalog:
             reason = getattr(e, "orig", None) or e
             first = str(reason).strip().splitlines()[0] if str(reason).strip() else type(reason).__name__
             raise SegmentError(
-                f"cannot open the catalog at {shown}: {mask_url(first)}",
-                hint="check the path or URL (and that the server is running); "
-                "js.connect(..., catalog=...) chooses another catalog",
+                f"cannot open the catalog at {shown}: {mask_url(first)}", hint=_open_hint(target, first)
             ) from None
 
     def __repr__(self) -> str:
         return f"<Catalog {self.path or self.url}>"
+
+    def _read_only_error(self) -> SegmentError:
+        return SegmentError(
+            f"the catalog {self.path or self.url} is read-only: nothing was written. Make the file and its "
+            "folder writable, or copy the catalog somewhere writable and open the copy "
+            "(js.connect(..., catalog=...)); reading works as it is"
+        )
 
     @property
     def dialect(self) -> str:
@@ -223,11 +240,18 @@ class Catalog:
     @contextmanager
     def transaction(self) -> Iterator[sa.Connection]:
         """One transaction: committed on success, rolled back on any error."""
-        with self.engine.connect() as conn:
-            conn.execution_options(js_write=True)
-            with conn.begin():
-                self._check_file()
-                yield conn
+        if self.read_only:
+            raise self._read_only_error()
+        try:
+            with self.engine.connect() as conn:
+                conn.execution_options(js_write=True)
+                with conn.begin():
+                    self._check_file()
+                    yield conn
+        except sa.exc.OperationalError as e:
+            if "readonly database" in str(e):  # made read-only after it was opened
+                raise self._read_only_error() from None
+            raise
 
     def _check_file(self) -> None:
         """Refuse to write into a catalog file that was deleted or replaced since it was opened: SQLite
@@ -243,6 +267,14 @@ class Catalog:
 
     def migrate(self) -> int:
         """Bring the schema to ``SCHEMA_VERSION`` (idempotent, safe with several processes)."""
+        if self.read_only:
+            if sa.inspect(self.engine).has_table(self.t.schema_version.name, schema=self.schema):
+                if self.schema_version() == SCHEMA_VERSION:
+                    return SCHEMA_VERSION
+            raise SegmentError(
+                f"the catalog {self.path} is read-only and is not a catalog of this version of "
+                "jupyter-segments: make it writable once so that it can be upgraded"
+            )
         with self.transaction() as c:
             if self.dialect == "postgresql":
                 if self.schema:
@@ -304,6 +336,8 @@ class Catalog:
         return default if row is None else json.loads(row[0])
 
     def set_setting(self, key: str, value: Any, conn: sa.Connection | None = None) -> None:
+        if conn is None and self.read_only:
+            return None  # the model is remembered for later refreshes where the catalog can be written
         if conn is None:
             with self.transaction() as c:
                 return self.set_setting(key, value, c)
@@ -548,7 +582,7 @@ class Catalog:
         row = self._one(sa.select(r).where(r.c.id == run_id))
         if row is None:
             raise SegmentError(f"no run {run_id}")
-        return _decode_run(row)
+        return _decode_run(row, self)
 
     def run_rows(self, segment_id: int | None = None, limit: int | None = None) -> list[dict[str, Any]]:
         r = self.t.runs
@@ -561,7 +595,7 @@ class Catalog:
             )
             q = q.order_by(r.c.id)
         with self.engine.connect() as c:
-            return [_decode_run(dict(m._mapping)) for m in c.execute(q)]
+            return [_decode_run(dict(m._mapping), self) for m in c.execute(q)]
 
     def heartbeat(self, run_ids: Sequence[int], lease_for: dt.timedelta | None = None) -> None:
         """Mark unfinished runs as alive, and extend the leases they hold."""
@@ -807,8 +841,27 @@ class Catalog:
             return None if row is None else dict(row._mapping)
 
 
-def _decode_run(row: dict[str, Any]) -> dict[str, Any]:
+def _decode_run(row: dict[str, Any], catalog: Catalog) -> dict[str, Any]:
     row = dict(row)
-    row["errors"] = json.loads(row.get("errors") or "[]")
-    row["warnings"] = json.loads(row.get("warnings") or "[]")
+    for field in ("errors", "warnings"):
+        try:
+            row[field] = json.loads(row.get(field) or "[]")
+        except json.JSONDecodeError as e:
+            raise SegmentError(
+                f"the catalog {catalog.path or catalog.url} has a malformed row: {catalog.t.runs.name} id "
+                f"{row.get('id')}, column {field}, is not JSON ({e.msg}). Something other than "
+                "jupyter-segments wrote it: correct or delete that row"
+            ) from None
     return row
+
+
+def _open_hint(target: Any, reason: str) -> str:
+    """What to do about a catalog that cannot be opened, from the driver's reason."""
+    if "file is not a database" in reason or "malformed" in reason:
+        return (
+            "the file is damaged or is not a jupyter-segments catalog; nothing was changed. Restore it from "
+            "a backup, or move it away to start a new catalog there"
+        )
+    if "unable to open database file" in reason or "readonly" in reason or "Permission denied" in reason:
+        return "the catalog cannot be created or written there: choose a writable place with js.connect(..., catalog=...)"
+    return "check the path or URL (and that the server is running); js.connect(..., catalog=...) chooses another catalog"
