@@ -563,13 +563,17 @@ class Workspace:
         )
 
 
-def connect(target: Any = "duckdb:///:memory:", *, catalog: str | Any | None = None) -> Workspace:
-    """Connect to a database by URL, connection object or SQLAlchemy Engine.
+def connect(
+    target: Any = "duckdb:///:memory:", *, catalog: str | Any | None = None, create: bool = False
+) -> Workspace:
+    """Connect to a database by URL, connection object or SQLAlchemy Engine. A SQLite file must exist
+    (a mistyped path is an error, not a new empty database) unless ``create=True``.
 
     >>> ws = connect("duckdb:///shop.duckdb")
     >>> ws = connect("postgresql://user:pw@host/db", catalog=".segments/catalog.sqlite")
+    >>> ws = connect("sqlite:///new.db", create=True)
     """
-    return Workspace(open_backend(target), catalog=catalog)
+    return Workspace(open_backend(target, create=create), catalog=catalog)
 
 
 def connect_demo(

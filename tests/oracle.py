@@ -161,7 +161,7 @@ def aggregate(
         out = groups[column].nunique(dropna=True)
     else:
         values = rows[column]
-        if pd.api.types.is_datetime64_any_dtype(values):
+        if pd.api.types.is_datetime64_any_dtype(values) or _is_str(values):  # min/max: in their own order
             grouped = values.groupby(rows[fk])
             out = {"min": grouped.min, "max": grouped.max}[func]()
         else:

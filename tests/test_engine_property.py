@@ -530,6 +530,7 @@ def _aggregate() -> st.SearchStrategy[Cond]:
             ("max", "amount"),
             ("count_distinct", "status"),
             ("count_distinct", "amount"),
+            ("count_distinct", "channel"),
         ]
     )
 
@@ -628,6 +629,27 @@ def _by_record() -> st.SearchStrategy[Cond]:
             number_ops,
         ),
     ).map(lambda t: build((t[0], t[1], None if t[0] == "mode" else t[2], t[3], t[4])))
+
+
+def _text_extreme() -> st.SearchStrategy[Cond]:
+    """min/max of the orders' channel: text in code-point order, 'Web' and 'web' two values."""
+
+    def build(t) -> Cond:
+        func, where, op, literal = t
+        shown, cond = _filter(where)
+
+        def fn(e: Env) -> O.Bool:
+            got = O.aggregate(e.o, "customer_id", e.c.index, func, "channel", cond(e.o))
+            return O.cmp(got, op, literal)
+
+        return f"{func}(orders.channel{shown}) {op} '{literal}'", fn
+
+    return st.tuples(
+        st.sampled_from(["min", "max"]),
+        st.one_of(st.none(), _order_conditions()),
+        st.sampled_from(["=", "!=", "<", ">="]),
+        st.sampled_from(CHANNELS),
+    ).map(build)
 
 
 def _exists() -> st.SearchStrategy[Cond]:
@@ -799,6 +821,7 @@ def _customer_atoms() -> st.SearchStrategy[Cond]:
         _text_atoms(),
         _date_atoms(),
         _by_record(),
+        _text_extreme(),
         _ranking(),
     )
 

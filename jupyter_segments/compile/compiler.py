@@ -480,7 +480,8 @@ class Scope:
         value = records.value(node.value) if node.value is not None else None
         records.prepare_groups([node.where])
         where = records.condition(node.where) if node.where is not None else None
-        measure = group.measure(node.func, value.sql if value else None, where, fraction=node.fraction)
+        value_sql = D.text_for_aggregate(node.func, value.sql, value.type, self.dialect) if value else None
+        measure = group.measure(node.func, value_sql, where, fraction=node.fraction)
         ref: exp.Expr = D.column(group.alias, measure.column)
         if node.func in _ZERO_WHEN_EMPTY:
             ref = exp.Coalesce(this=ref, expressions=[exp.Literal.number(0)])

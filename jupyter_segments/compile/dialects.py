@@ -235,9 +235,22 @@ def exact_pattern(pattern: exp.Expr, dialect: str) -> exp.Expr:
     """A LIKE pattern that tells case and accents apart where the collation would not (MariaDB's
     utf8mb4_general_ci: 'É' LIKE 'e'). A binary pattern (``case_sensitive``) would too, but then
     ``_`` matches one byte, not one letter ('é' is two): utf8mb4_bin compares letters."""
-    if dialect in CASE_INSENSITIVE_TEXT:
-        return template_sql("CONVERT({0} USING utf8mb4) COLLATE utf8mb4_bin", [pattern], dialect)
-    return pattern
+    return binary_collation(pattern, dialect) if dialect in CASE_INSENSITIVE_TEXT else pattern
+
+
+def binary_collation(value: exp.Expr, dialect: str) -> exp.Expr:
+    """Text compared letter by letter (MariaDB: utf8mb4_bin), still text, whatever the column's set."""
+    return template_sql("CONVERT({0} USING utf8mb4) COLLATE utf8mb4_bin", [value], dialect)
+
+
+def text_for_aggregate(func: str, value: exp.Expr, value_type: str, dialect: str) -> exp.Expr:
+    """The value min/max/count_distinct read: text by its letters where the collation ignores case
+    and accents (MariaDB counted 'Web' and 'web' as one and gave either as the max)."""
+    if value_type != "string" or dialect not in CASE_INSENSITIVE_TEXT:
+        return value
+    if func == "count_distinct":
+        return case_sensitive(value, dialect)
+    return binary_collation(value, dialect) if func in ("min", "max") else value
 
 
 def _glob(pattern: str) -> str:
