@@ -216,9 +216,11 @@ def test_widgets_in_jupyterlab(lab):
             builder.get_by_role("button", name="Condition").first.click()
             rows = builder.locator(".jseg-row")
             rows.nth(1).wait_for()
-            rows.nth(1).locator("select").nth(1).select_option(label="country")
-            rows.nth(1).locator("input[type=text]").first.wait_for()
-            rows.nth(1).locator("input[type=text]").first.fill("DE")
+            picker = rows.nth(1).locator(".jseg-f-attribute input")  # the searchable attribute picker
+            picker.fill("customers › country")
+            picker.press("Enter")
+            rows.nth(1).locator(".jseg-f-value input").wait_for()
+            rows.nth(1).locator(".jseg-f-value input").fill("DE")
             page.wait_for_function(
                 """before => {
                     const root = document.querySelector('.jseg-root');

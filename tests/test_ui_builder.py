@@ -681,3 +681,41 @@ def test_cancel_interrupts_the_running_count(slow_ws):
         assert b.cancel_count() is False  # nothing left to cancel
     finally:
         b.close()
+
+
+def test_attribute_picker_groups_by_entity_keys_last_and_typed_inputs(ws, frames):
+    c, o = frames["customers"], frames["orders"]
+    b = SegmentBuilder(ws, delay=0.01)
+    try:
+        rv = row(b, 0)
+        labels = list(rv.attribute.options)
+        entity_of = [label.split(" › ")[0] for label in labels]
+        keys = {"customers › customer_id", "customers › region_id", "regions › region_id"}
+        assert set(labels[-len(keys) :]) == keys  # keys and join columns last
+        rest = entity_of[: -len(keys)]
+        assert rest == sorted(rest, key=["customers", "regions"].index)  # grouped: one block per entity
+        assert "customers › age" in labels and "regions › name" in labels
+        # Typed inputs: a number box, a date picker, and the values of a text attribute with few of them.
+        set_row(b, 0, attribute=("age",), op=">=")
+        assert type(row(b, 0).value).__name__ == "FloatText"
+        set_row(b, 0, attribute=("signup_date",), op="after")
+        assert type(row(b, 0).value).__name__ == "DatePicker"
+        set_row(b, 0, attribute=("country",), op="is")
+        picker = row(b, 0).value
+        assert type(picker).__name__ == "Combobox"
+        counts = c.country.dropna().astype(str).value_counts()
+        assert list(picker.options) == sorted(counts.index, key=lambda v: (-counts[v], v))
+        set_row(b, 0, value="DE")
+        assert b.wait() == len(ids(c, c.country == "DE"))
+        set_row(b, 0, attribute=("email",), op="is")  # thousands of values: typed, no picker
+        assert type(row(b, 0).value).__name__ == "Text"
+        # On a related entity: its own columns first, then its to-one neighbours', keys last.
+        set_row(b, 0, entity=("orders",))
+        labels = list(row(b, 0).attribute.options)
+        assert labels[0] == "(no filter on the records)" and labels[1].startswith("orders › ")
+        assert labels[-1].endswith("_id")
+        set_row(b, 0, attribute=("status",), op="is")
+        statuses = o.status.dropna().astype(str).value_counts()
+        assert set(row(b, 0).value.options) == set(statuses.index)
+    finally:
+        b.close()

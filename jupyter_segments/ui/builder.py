@@ -57,6 +57,13 @@ PREVIEW_ROWS = 10  # members shown by "Preview members"
 TOP_VALUES = 30  # a text attribute with at most this many values gets a picker of them
 ALL_CUSTOMERS = parse("true")  # counted once: the whole a segment's share is of
 
+# Input widths: a condition's line (number, entity, attribute, function, operator, value, two icons) fits
+# on one line in a notebook beside JupyterLab's open file browser at 1,280 px (about 830 px of output).
+W_ENTITY, W_ATTR, W_OP, W_VALUE, W_SMALL = "120px", "170px", "104px", "130px", "84px"
+ROW_FIELDS = (
+    "entity", "quantifier", "agg_attribute", "agg_op", "agg_value", "agg_value2", "agg_fraction", "agg_by",
+    "attribute", "func", "op", "value", "value2", "text", "rank", "rank_amount", "rank_unit",
+)  # fmt: skip
 NO_FILTER = "(no filter on the records)"  # the attribute picker's choice for a related row without one
 NUMBER_VALUE_OPS = {"=", "!=", "<", "<=", ">", ">=", "between"}  # shown as a number box
 DATE_VALUE_OPS = {"before", "after", "between"}  # shown as a date picker
@@ -71,17 +78,18 @@ BUILDER_CSS = """<style>
   box-shadow: var(--jp-elevation-z2); gap: var(--jseg-s1); }
 .jp-OutputArea-output:has(.jseg-summary), .jp-OutputArea-child:has(.jseg-summary),
 .jp-Cell-outputWrapper:has(.jseg-summary), .jp-Cell-outputArea:has(.jseg-summary) { overflow: visible; }
-.jseg-summary-count { min-width: 360px; }
+.jseg-summary-count { min-width: 300px; }
+.jseg-summary .jupyter-button { width: auto; }
 .jseg-stale { color: var(--jp-ui-font-color3); font-size: var(--jp-ui-font-size3); }
 .jseg-share { color: var(--jp-ui-font-color1); margin-left: var(--jseg-s2); }
 .jseg-spinner { display: inline-block; width: 12px; height: 12px; margin: 0 var(--jseg-s1) 0 var(--jseg-s2);
   vertical-align: -2px; border: 2px solid var(--jp-border-color2); border-top-color: var(--jp-brand-color1);
   border-radius: 50%; animation: jseg-spin .8s linear infinite; }
 @keyframes jseg-spin { to { transform: rotate(360deg); } }
-.jseg-row { border: 1px solid var(--jp-border-color3); border-radius: 4px; padding: var(--jseg-s1);
-  background: var(--jp-layout-color1); gap: var(--jseg-s1); }
+.jseg-row.jseg-cond { border: 1px solid var(--jp-border-color3); border-radius: 4px; padding: var(--jseg-s1);
+  background: var(--jp-layout-color1); gap: var(--jseg-s1); align-items: stretch; }
 .jseg-line { gap: var(--jseg-s1); align-items: center; }
-.jseg-subline { margin-left: 56px; }
+.jseg-subline { margin-left: 44px; }
 .jseg-rownum { color: var(--jp-ui-font-color2); font-variant-numeric: tabular-nums; text-align: right; }
 .jseg-connector { margin-left: var(--jseg-s3); font-size: var(--jp-ui-font-size0); font-weight: 600;
   letter-spacing: .06em; color: var(--jp-brand-color1); }
@@ -104,7 +112,7 @@ def _dropdown(options: list[tuple[str, Any]], value: Any, width: str) -> W.Dropd
     )
 
 
-def _text(value: Any, width: str = theme.W_VALUE, placeholder: str = "value") -> W.Text:
+def _text(value: Any, width: str = W_VALUE, placeholder: str = "value") -> W.Text:
     return W.Text(value=display_value(value), placeholder=placeholder, layout=W.Layout(width=width))
 
 
@@ -141,7 +149,7 @@ class RowView:
 
     def __init__(self, builder: SegmentBuilder, row: Row, parent: Node) -> None:
         self.builder, self.row, self.parent = builder, row, parent
-        self.number = W.HTML(layout=W.Layout(width="24px", min_width="24px"))
+        self.number = W.HTML(layout=W.Layout(width="20px", min_width="20px"))
         self.number.add_class("jseg-rownum")
         self.line = W.HBox(layout=W.Layout(flex_flow="row nowrap", align_items="center"))
         self.line.add_class("jseg-line")
@@ -152,6 +160,7 @@ class RowView:
         self.error_html.add_class("jseg-row-msg")
         self.box = W.VBox([self.line, self.sub, self.error_html])
         self.box.add_class("jseg-row")
+        self.box.add_class("jseg-cond")
         self.outer = self.box
         # Set by build(); None until then and for the widgets the current row shape does not show.
         self.entity: W.Dropdown | None = None
@@ -181,6 +190,10 @@ class RowView:
 
     # -- building ------------------------------------------------------------------------------
     def _show(self, line: list[W.Widget], sub: list[W.Widget]) -> None:
+        for field in ROW_FIELDS:  # a stable hook per input for scripts and browser tests: jseg-f-op, ...
+            widget = getattr(self, field)
+            if widget is not None:
+                widget.add_class(f"jseg-f-{field}")
         self.line.children = [self.number, *line]
         self.sub.children = sub
         self.sub.layout.display = "flex" if sub else "none"
@@ -192,7 +205,7 @@ class RowView:
             self.text = W.Text(
                 value=r.text or "",
                 placeholder="DSL condition, e.g. age >= 30",
-                layout=W.Layout(width="560px"),
+                layout=W.Layout(width="520px"),
             )
             self.text.observe(g(lambda c: self._set("text", c["new"])), names="value")
             tag = W.HTML('<span class="jseg-badge">DSL</span>')
@@ -202,13 +215,13 @@ class RowView:
             self._build_rank()
             return
         paths = b.schema.entity_paths()
-        self.entity = _dropdown([(self._path_label(p), p) for p in paths], r.entity, theme.W_ENTITY)
+        self.entity = _dropdown([(self._path_label(p), p) for p in paths], r.entity, W_ENTITY)
         self.entity.observe(g(lambda c: self._set("entity", c["new"], rebuild=True)), names="value")
         line: list[W.Widget] = [self.entity]
         if not r.entity:
             self._show(line + self._filter_widgets() + [self.as_text, self.remove], [])
             return
-        self.quantifier = _dropdown([(lbl, k) for k, lbl in QUANTIFIERS.items()], r.quantifier, "140px")
+        self.quantifier = _dropdown([(lbl, k) for k, lbl in QUANTIFIERS.items()], r.quantifier, "130px")
         self.quantifier.observe(g(lambda c: self._set("quantifier", c["new"], rebuild=True)), names="value")
         line.append(self.quantifier)
         if r.quantifier not in ("any", "all", "none"):
@@ -226,7 +239,7 @@ class RowView:
         self.rank_unit = _dropdown([("%", True), ("customers", False)], r.rank_percent, "100px")
         self.rank_unit.observe(g(lambda c: self._set("rank_percent", c["new"])), names="value")
         paths = b.schema.entity_paths()
-        self.entity = _dropdown([(self._path_label(p), p) for p in paths], r.entity, theme.W_ENTITY)
+        self.entity = _dropdown([(self._path_label(p), p) for p in paths], r.entity, W_ENTITY)
         self.entity.observe(g(lambda c: self._set("entity", c["new"], rebuild=True)), names="value")
         line: list[W.Widget] = [
             W.HTML('<span class="jseg-rank">Rank</span>'),
@@ -262,9 +275,8 @@ class RowView:
         choices = self.builder.schema.attribute_choices(path)
         if ranked:
             choices = [c for c in choices if c[2] in ("number", "date", "timestamp")]
-        self.attribute_paths = {label: attr for label, attr, _ in choices}
-        if path:
-            self.attribute_paths[NO_FILTER] = ()
+        self.attribute_paths = {NO_FILTER: ()} if path else {}  # a related row may filter nothing
+        self.attribute_paths.update({label: attr for label, attr, _ in choices})
         current = next(
             (lbl for lbl, attr in self.attribute_paths.items() if attr == r.attribute and attr), ""
         )
@@ -273,7 +285,7 @@ class RowView:
             options=list(self.attribute_paths),
             placeholder="search attributes…" if not path else "any record (search to filter)",
             ensure_option=True,
-            layout=W.Layout(width=theme.W_ATTR),
+            layout=W.Layout(width=W_ATTR),
         )
         picker.add_class("jseg-picker")
         picker.observe(g(lambda c: self._pick(c["new"])), names="value")
@@ -297,7 +309,7 @@ class RowView:
             r.func = ""
         if not funcs:
             return []
-        self.func = _dropdown([("as is", "")] + [(f, f) for f in funcs], r.func, "84px")
+        self.func = _dropdown([("as is", "")] + [(f, f) for f in funcs], r.func, "72px")
         self.func.tooltip = "Apply a function to the attribute: lower(email), year(signup_date), ..."
         self.func.observe(g(lambda c: self._set("func", c["new"], rebuild=True)), names="value")
         return [self.func]
@@ -343,7 +355,7 @@ class RowView:
             return out
         if r.agg_op not in COMPARE_OPS:
             r.agg_op = ">="
-        self.agg_op = _dropdown([(o, o) for o in COMPARE_OPS], r.agg_op, "80px")
+        self.agg_op = _dropdown([(o, o) for o in COMPARE_OPS], r.agg_op, "72px")
         self.agg_op.observe(g(lambda c: self._set("agg_op", c["new"], rebuild=True)), names="value")
         self.agg_value = self._value_input("agg_value", value_type, "=")
         out += [self.agg_op, self.agg_value]
@@ -363,7 +375,7 @@ class RowView:
                 value = 0
                 setattr(r, field, value)
             if isinstance(value, (int, float)) and not isinstance(value, bool):
-                box = W.FloatText(value=value, layout=W.Layout(width=theme.W_SMALL))
+                box = W.FloatText(value=value, layout=W.Layout(width=W_SMALL))
                 box.add_class("jseg-number")
                 box.observe(g(lambda c: self._set(field, _number(c["new"]))), names="value")
                 return box
@@ -378,7 +390,7 @@ class RowView:
         placeholder = {"in list": "a, b, c", "not in list": "a, b, c", "in last": "N"}.get(op, placeholder)
         placeholder = {"in year": "YYYY", "in month": "YYYY-MM"}.get(op, placeholder)
         narrow = op in ("in last", "in year", "in month")
-        width = "72px" if narrow else theme.W_VALUE
+        width = "72px" if narrow else W_VALUE
         if top and op in ("is", "is not"):
             box: W.Widget = W.Combobox(
                 value=display_value(value),
@@ -405,7 +417,7 @@ class RowView:
         ops = OPS_BY_TYPE.get(kind, [])
         if r.op not in ops:
             r.op = ops[0] if ops else ""
-        self.op = _dropdown([(o, o) for o in ops], r.op, theme.W_OP)
+        self.op = _dropdown([(o, o) for o in ops], r.op, W_OP)
         self.op.observe(g(lambda c: self._set("op", c["new"], rebuild=True)), names="value")
         out.append(self.op)
         if r.op in NO_VALUE_OPS:
@@ -606,7 +618,7 @@ class ProjectionView:
             p.entity = paths[0]
         self.func = _dropdown([(f, f) for f in PROJECTION_FUNCS], p.func, "130px")
         self.func.observe(g(lambda c: self._set("func", c["new"], rebuild=True)), names="value")
-        self.entity = _dropdown([(" › ".join(x), x) for x in paths], p.entity, theme.W_ENTITY)
+        self.entity = _dropdown([(" › ".join(x), x) for x in paths], p.entity, W_ENTITY)
         self.entity.observe(g(lambda c: self._set("entity", c["new"], rebuild=True)), names="value")
         children: list[W.Widget] = [self.func, W.HTML("of"), self.entity]
         if p.func != "count":
@@ -617,7 +629,7 @@ class ProjectionView:
             )
             if p.attribute not in cols and cols:
                 p.attribute = cols[0]
-            self.attribute = _dropdown([(c, c) for c in cols], p.attribute, theme.W_ATTR)
+            self.attribute = _dropdown([(c, c) for c in cols], p.attribute, W_ATTR)
             self.attribute.observe(g(lambda c: self._set("attribute", c["new"])), names="value")
             children += [W.HTML("."), self.attribute]
         self.box.children = children + [W.HTML("as"), self.alias, self.remove]
@@ -703,6 +715,7 @@ class SegmentBuilder(Mirrored):
         )
         self.preview_button.on_click(g(lambda _b: self.preview(), "Could not preview the members"))
         self.preview_html = W.HTML()
+        self.preview_html.add_class("jseg-preview")
         self.preview_frame: pd.DataFrame | None = None  # the members shown, if any
         self.previewed_text: str | None = None  # the DSL they belong to
         self.name = W.Text(value=name or "", placeholder="segment_name", layout=W.Layout(width="160px"))
