@@ -9,7 +9,7 @@ import pytest
 
 import jupyter_segments as js
 from jupyter_segments.backends import open_backend
-from jupyter_segments.ui.quick import SHOWN, QuickSegment
+from jupyter_segments.ui.quick import SHOWN, QuickSegment, Stats
 
 ANCHOR = dt.date(2025, 6, 30)
 
@@ -229,6 +229,19 @@ def test_a_value_equal_to_a_percentile_is_named_by_it(ws, frames):
     middle = (p75 + np.percentile(ages, above)) / 2
     got = int(q.percentile_of(middle)[1:])
     assert equal[-1] <= got <= above
+
+
+def test_a_tie_at_p74_and_p75_is_not_reported_as_p74_alone(ws):
+    """Bug 11 as seen: 66 was at p74 and p75; the label said 'p74' beside a table showing p75 = 66."""
+    values = np.concatenate(
+        [np.linspace(1, 65, 735), np.full(20, 66.0), np.linspace(67, 90, 245)]
+    )  # 66s at p74-p75
+    pct = list(np.percentile(values, range(1, 100)))
+    equal = [p for p in range(1, 100) if pct[p - 1] == 66]
+    assert 75 in equal and len(equal) >= 2  # the situation of the bug: a tie that includes p75
+    q = QuickSegment(ws, delay=0.02)
+    q.stats = Stats("numeric", percentiles=pct, non_null=len(values))
+    assert q.percentile_of(66) == f"p{equal[0]}–p{equal[-1]}"
 
 
 def test_saving_under_a_taken_name_asks_and_the_form_starts_empty(ws, frames):
