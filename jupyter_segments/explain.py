@@ -458,23 +458,27 @@ def near_misses(
         exp.GTE(this=n_failed.copy(), expression=one),
         exp.LTE(this=n_failed.copy(), expression=exp.Literal.number(max_failed)),
     )
-    who_q = exp.select(exp.Star()).from_(t.copy()).where(within).order_by(exp.column("k", "t")).limit(limit)
+    keys = list(session.model.customer_entity().keys) or ["key"]
+    # the key columns of build_columns: k, then k_2, ... for a composite key
+    key_columns = ["k", *(f"k_{i}" for i in range(2, len(keys) + 1))]
+    order = [exp.column(c, "t") for c in key_columns]
+    who_q = exp.select(exp.Star()).from_(t.copy()).where(within).order_by(*order).limit(limit)
     frame = session.fetch(who_q.sql(dialect=session.dialect))
-    key = session.model.customer_entity().key or "key"
     rows = []
     for r in frame.to_dict("records"):  # per column types (iterrows would make every key a float)
         truths = [_plain(r[f"c_{i}"]) for i in range(n)]
         failed_idx = [i for i, v in enumerate(truths) if v is None or int(v) != 1]
-        entry: dict[str, Any] = {key: _plain(r["k"]), "failed": [texts[i] for i in failed_idx]}
+        entry: dict[str, Any] = {k: _plain(r[c]) for k, c in zip(keys, key_columns, strict=True)}
+        entry["failed"] = [texts[i] for i in failed_idx]
         entry["value"], entry["gap"] = None, None
         if len(failed_idx) == 1 and failed_idx[0] in gaps:
             column, threshold, vtype = gaps[failed_idx[0]]
             entry["value"] = _typed(_plain(r[f"c_{column}"]), vtype)
             entry["gap"] = _gap(entry["value"], threshold)
         rows.append(entry)
-    customers = pd.DataFrame(rows, columns=[key, "failed", "value", "gap"])
+    customers = pd.DataFrame(rows, columns=[*keys, "failed", "value", "gap"])
     if len(customers):
-        customers = customers.sort_values(["gap", key], na_position="last", kind="stable").reset_index(
+        customers = customers.sort_values(["gap", *keys], na_position="last", kind="stable").reset_index(
             drop=True
         )
     return NearMisses(texts, members, counts, customers, sql)

@@ -228,6 +228,22 @@ def test_explain_takes_a_tuple_or_a_dict(schema: Backend) -> None:
         ws.explain(text, customer=1)
 
 
+def test_near_misses_name_every_key_column(schema: Backend) -> None:
+    ws = composite_ws(schema)
+    found = ws.near_misses("count(orders) >= 2 and tier = 'basic'")
+    few = hand(schema, f"(SELECT COUNT(*) {ORDERS}) < 2 AND a.tier = 'basic'")
+    gold = hand(schema, f"(SELECT COUNT(*) {ORDERS}) >= 2 AND a.tier <> 'basic'")
+    assert found.members == len(hand(schema, f"(SELECT COUNT(*) {ORDERS}) >= 2 AND a.tier = 'basic'")) == 0
+    assert found.counts["customers"].tolist() == [len(few), len(gold)] == [3, 2]
+    customers = found.customers
+    assert list(customers.columns[:2]) == ["region", "account_no"]
+    failed = {
+        (str(r), int(a)): f
+        for r, a, f in zip(customers["region"], customers["account_no"], customers["failed"], strict=True)
+    }
+    assert failed == {**dict.fromkeys(few, ["count(orders) >= 2"]), **dict.fromkeys(gold, ["tier = 'basic'"])}
+
+
 class Sent:
     """Every statement the backend is asked to run, recorded on the real backend."""
 
@@ -438,3 +454,43 @@ def test_null_keys_are_never_in_a_member_table(schema: Backend, tmp_path) -> Non
     ws.refresh()  # both in one shared query
     assert sorted(int(k) for k in seg.keys()) == [1, 3] == sorted(int(k) for k in other.keys())
     assert seg.last_run.members == 2
+
+
+def test_similar_customers_carry_every_key_column(tmp_path) -> None:
+    """Lookalikes of a composite-key segment: each chosen customer by (region, account_no), outside the
+    segment, and the saved snapshot selects exactly them. DuckDB only (the model is the same anywhere)."""
+    import duckdb
+
+    from jupyter_segments.backends.duckdb_backend import DuckDBBackend
+
+    con = duckdb.connect()
+    con.execute(
+        "CREATE TABLE sim_accounts AS SELECT r.region, i AS account_no, (i * 7 + length(r.region)) % 60 + 18 AS age, "
+        "(i * 13) % 100 AS income FROM range(1, 201) t(i), (VALUES ('eu'), ('us')) r(region)"
+    )
+    con.execute(
+        "CREATE TABLE sim_orders AS SELECT a.region, a.account_no, o AS order_no, a.income * 2 + o AS amount "
+        "FROM sim_accounts a, range(0, 6) t(o) WHERE o < (a.income / 20) + (CASE WHEN a.region = 'eu' THEN 1 ELSE 0 END)"
+    )
+    backend = DuckDBBackend(con)
+    ws = Workspace(backend, catalog=str(tmp_path / "catalog.sqlite"))
+    ws.customers("sim_accounts", key=("region", "account_no"))
+    ws.relate("sim_orders", "sim_accounts", on=BOTH, name="orders")
+    ws.segment("buyers", "count(orders) >= 3")
+    found = ws.similar("buyers", size=25, using=["age", "income", "sum(orders.amount)"])
+    assert list(found.columns[:2]) == ["region", "account_no"] and len(found) == 25
+    chosen = {(str(r), int(a)) for r, a in zip(found["region"], found["account_no"], strict=True)}
+    assert len(chosen) == 25
+    buyers = keys_of(
+        con.execute(
+            "SELECT region, account_no FROM sim_orders GROUP BY region, account_no HAVING COUNT(*) >= 3"
+        ).df()
+    )
+    assert chosen.isdisjoint(buyers) and 0 < len(buyers) < 400
+    accounts = keys_of(con.execute("SELECT region, account_no FROM sim_accounts").df())
+    assert chosen <= accounts
+    assert list(found["similarity"]) == sorted(found["similarity"], reverse=True)
+    assert keys_of(ws.member_keys(found.definition())) == chosen
+    snapshot = found.save("lookalikes")
+    assert keys_of(snapshot.keys()) == chosen
+    ws.close()

@@ -85,15 +85,43 @@ def resolve_definition(
         except KeyError:
             # A static segment has no definition to refer to: its frozen member keys stand in.
             row = M.require_members(catalog.segment_row(text))
-            key = session.model.customer_entity().key
-            keys = M.stored_keys(session.backend, row, key)  # type: ignore[arg-type]
-            if not len(keys):
-                return A.Literal(False), text
-            items = tuple(A.Literal(v.item() if hasattr(v, "item") else v) for v in keys)
-            return A.InList(A.Name((key,)), items), text  # type: ignore[arg-type]
+            keys = session.model.customer_entity().keys
+            stored = M.stored_keys(session.backend, row, keys)
+            return key_list_condition(keys, _key_rows(stored)), text
         return A.SegmentRef(text), text
     tree = session.parse(text)
     return tree.condition, _short(text)
+
+
+def key_list_condition(keys: Sequence[str], rows: Sequence[tuple], negated: bool = False) -> A.Expr:
+    """The customers whose key is one of ``rows`` (tuples in key order) as a condition: ``id in (...)``;
+    for a composite key ``(region = 'eu' and account_no in (1, 2)) or (...)``, grouped by the leading
+    columns."""
+    if not rows:
+        return A.Literal(negated)
+    if len(keys) == 1:
+        return A.InList(A.Name((keys[0],)), tuple(A.Literal(r[0]) for r in rows), negated=negated)
+    by_prefix: dict[tuple, list[Any]] = {}
+    for r in rows:
+        by_prefix.setdefault(tuple(r[:-1]), []).append(r[-1])
+    groups: list[A.Expr] = []
+    for prefix, last in by_prefix.items():
+        parts: list[A.Expr] = [
+            A.Compare("=", A.Name((k,)), A.Literal(v)) for k, v in zip(keys[:-1], prefix, strict=True)
+        ]
+        parts.append(A.InList(A.Name((keys[-1],)), tuple(A.Literal(v) for v in last)))
+        groups.append(A.And(tuple(parts)))
+    found: A.Expr = groups[0] if len(groups) == 1 else A.Or(tuple(groups))
+    return A.Not(found) if negated else found
+
+
+def _key_rows(stored: pd.Series | pd.DataFrame) -> list[tuple]:
+    """Stored member keys (a Series, or a DataFrame of the key columns) as plain tuples in key order."""
+    frame = stored.to_frame() if isinstance(stored, pd.Series) else stored
+    return [
+        tuple(v.item() if hasattr(v, "item") else v for v in r)
+        for r in frame.itertuples(index=False, name=None)
+    ]
 
 
 def _short(text: str, width: int = 40) -> str:
@@ -205,7 +233,7 @@ def default_features(session: Session, *, exclude_tables: Iterable[str] = ()) ->
     excluded = {t.lower() for t in exclude_tables}
     out: list[str] = []
     for col in customer.columns.values():
-        if col.name == customer.key or _ID_COLUMN.search(col.name) or col.type == "other":
+        if col.name in customer.keys or _ID_COLUMN.search(col.name) or col.type == "other":
             continue
         out.append(_name(col.name))
     for name, step in sorted(model.steps_from(customer.name).items()):
@@ -215,7 +243,7 @@ def default_features(session: Session, *, exclude_tables: Iterable[str] = ()) ->
                 continue
             out.append(f"count({_name(name)})")
             for col in target.columns.values():
-                if col.type == "number" and not _ID_COLUMN.search(col.name) and col.name != target.key:
+                if col.type == "number" and not _ID_COLUMN.search(col.name) and col.name not in target.keys:
                     out.append(f"sum({_name(name)}.{_name(col.name)})")
         else:
             for col in target.columns.values():
@@ -296,13 +324,11 @@ def stored_members(session: Session, catalog: Catalog, name: str) -> Stored | No
     if not row["members_run_id"] or not row["members_location"]:
         return None
     run = catalog.run_row(int(row["members_run_id"]))
-    key = session.model.customer_entity().key
-    assert key is not None
+    keys = session.model.customer_entity().keys
     run_id, finished = int(row["members_run_id"]), run.get("finished_at")
     if row["members_location"] == "table":
         return Stored(name, run_id, finished, int(run.get("members") or 0), table=row["members_table"])
-    keys = M.stored_keys(session.backend, row, key)
-    values = tuple(v.item() if hasattr(v, "item") else v for v in keys)
+    values = tuple(_key_rows(M.stored_keys(session.backend, row, keys)))
     return Stored(name, run_id, finished, len(values), keys=values)
 
 
@@ -312,17 +338,16 @@ def group_query(
     """The compiled query (``keys``, ``members`` or ``count``) of a group with feature PROJECT columns."""
     if not isinstance(group, Stored):
         return session.query(definition_text(group, features), shape=shape, as_of=as_of)  # type: ignore[arg-type]
-    key = session.model.customer_entity().key
-    assert key is not None
+    keys = session.model.customer_entity().keys
     if group.table is None:
-        items = tuple(A.Literal(k) for k in group.keys)
-        cond: A.Expr = (
-            A.InList(A.Name((key,)), items, negated=group.negated) if items else A.Literal(group.negated)
-        )
+        cond = key_list_condition(keys, group.keys, negated=group.negated)
         return session.query(definition_text(cond, features), shape=shape, as_of=as_of)  # type: ignore[arg-type]
     q = session.query(definition_text(everyone(), features), shape=shape, as_of=as_of)  # type: ignore[arg-type]
-    members = exp.select(D.column("m", key)).from_(D.table(group.table, "m"))
-    pred: exp.Expression = exp.In(this=D.column("c", key), query=exp.Subquery(this=members))
+    members = exp.select(*(D.column("m", k) for k in keys)).from_(D.table(group.table, "m"))
+    own = [D.column("c", k) for k in keys]
+    pred: exp.Expression = exp.In(
+        this=own[0] if len(own) == 1 else exp.Tuple(expressions=own), query=exp.Subquery(this=members)
+    )
     return q.where(exp.not_(pred) if group.negated else pred)
 
 
@@ -385,15 +410,14 @@ def sample_frame(
     all_features = [*features, *extra]
     n = population if population is not None else count(session, cond, as_of=as_of)
     q = group_query(session, cond, all_features, shape="members", as_of=as_of)
-    key = session.model.customer_entity().key
-    assert key is not None
-    q = _only_columns(q, key, [f.alias for f in all_features])
+    keys = session.model.customer_entity().keys
+    q = _only_columns(q, keys, [f.alias for f in all_features])
     if n > max_rows:
-        key_col = session.model.customer_entity().column(key)
+        key_col = session.model.customer_entity().column(keys[0]) if len(keys) == 1 else None
         if key_col is not None and key_col.type == "number":
             step = math.ceil(n / max_rows)
             pick = exp.EQ(
-                this=exp.Mod(this=D.column("c", key), expression=exp.Literal.number(step)),
+                this=exp.Mod(this=D.column("c", keys[0]), expression=exp.Literal.number(step)),
                 expression=exp.Literal.number(0),
             )
             q = q.where(pick)
@@ -410,9 +434,8 @@ def iter_frames(
 ):
     """Every member of ``cond`` with key and feature columns, streamed in chunks."""
     q = group_query(session, cond, features, shape="members", as_of=as_of)
-    key = session.model.customer_entity().key
-    assert key is not None
-    sql = _only_columns(q, key, [f.alias for f in features]).sql(dialect=session.dialect)
+    keys = session.model.customer_entity().keys
+    sql = _only_columns(q, keys, [f.alias for f in features]).sql(dialect=session.dialect)
     try:
         for chunk in session.backend.iter_chunks(sql, chunk_size):
             yield normalize(chunk, features)
@@ -422,13 +445,15 @@ def iter_frames(
         raise database_error(e, sql) from e
 
 
-def _only_columns(q: exp.Select, key: str, aliases: Sequence[str]) -> exp.Select:
-    """Keep the key and the projected feature columns of a members query (drop the other customer columns)."""
+def _only_columns(q: exp.Select, keys: Sequence[str], aliases: Sequence[str]) -> exp.Select:
+    """Keep the key column(s) and the projected feature columns of a members query (drop the other
+    customer columns)."""
     keep: list[exp.Expression] = []
     wanted = {a.lower() for a in aliases}
+    key_names = {k.lower() for k in keys}
     for e in q.expressions:
         name = e.alias_or_name
-        if (isinstance(e, exp.Column) and name.lower() == key.lower()) or (
+        if (isinstance(e, exp.Column) and name.lower() in key_names) or (
             isinstance(e, exp.Alias) and name.lower() in wanted
         ):
             keep.append(e)

@@ -105,7 +105,7 @@ class SimilarInfo:
     min_score: float | None
     include_members: bool
     sample_sizes: dict[str, int]
-    key: str
+    key: str  # the key column(s) as text ("region, account_no" for a composite key)
     features: list[str] = field(default_factory=list)
     excluded: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["feature", "reason"]))
     verdict: str = ""
@@ -113,6 +113,7 @@ class SimilarInfo:
     as_of: dt.datetime | None = None
     notes: list[str] = field(default_factory=list)
     save: Callable[..., Any] | None = field(default=None, repr=False)  # ws.segment
+    keys: tuple[str, ...] = ()  # the key columns, first in the frame
 
 
 class Lookalikes(pd.DataFrame):
@@ -155,10 +156,11 @@ class Lookalikes(pd.DataFrame):
 
     def definition(self) -> str:
         """A key-list definition of the chosen customers (a snapshot)."""
-        keys = [_plain(k) for k in self[self.info.key]]
-        if not keys:
+        keys = list(self.info.keys or (self.info.key,))
+        rows = [tuple(_plain(v) for v in r) for r in self[keys].itertuples(index=False, name=None)]
+        if not rows:
             return "false"
-        return to_text(A.InList(A.Name((self.info.key,)), tuple(A.Literal(k) for k in keys)))
+        return to_text(F.key_list_condition(keys, rows))
 
     def save(self, name: str, **kwargs: Any) -> Any:
         """Save the chosen customers as a static segment (a snapshot defined by their keys)."""
@@ -312,8 +314,8 @@ def similar(
     audience = (
         F.and_(tgt, seed) if include_members and target is not None else tgt if include_members else outside
     )
-    key = session.model.customer_entity().key
-    assert key is not None
+    keys = session.model.customer_entity().keys
+    key = ", ".join(keys)
 
     excluded: list[dict[str, str]] = []
     if using is not None:
@@ -389,7 +391,7 @@ def similar(
         segment=seed_label, target=tgt_label, auc=auc, importances=importances, size=size, min_score=min_score,
         include_members=include_members, sample_sizes={"members": len(pos), "non_members": len(neg)},
         key=key, features=used, excluded=excluded_frame, audience=n_audience, as_of=as_of_dt, notes=notes,
-        save=save,
+        save=save, keys=keys,
     )  # fmt: skip
     empty_bands = pd.DataFrame(
         {
@@ -405,7 +407,7 @@ def similar(
             else f"on the {len(used)} features left, members look like everyone else "
             f"(held-out ROC AUC {auc:.2f}, below {min_auc:.2f})"
         )
-        out = Lookalikes(pd.DataFrame({key: [], "similarity": [], "band": []}))
+        out = Lookalikes(pd.DataFrame({**{k: [] for k in keys}, "similarity": [], "band": []}))
         out.info = SimilarInfo(**info, bands=empty_bands, scored=0, verdict=f"no similar customers: {why}")
         return out
 
@@ -429,18 +431,21 @@ def similar(
         scored += len(scores)
         band_counts += np.histogram(scores, bins=edges)[0]
         keep = scores >= min_score if min_score is not None else np.ones(len(scores), dtype=bool)
-        keys = chunk[_key_column(chunk, key)].to_numpy(dtype=object)[keep]
-        top_keys = np.concatenate([top_keys, keys])
+        top_keys = np.concatenate([top_keys, _chunk_keys(chunk, keys)[keep]])
         top_scores = np.concatenate([top_scores, scores[keep]])
         if len(top_scores) > k:  # keep only the best k so memory stays bounded by k + one chunk
             idx = np.argpartition(-top_scores, k - 1)[:k]
             top_keys, top_scores = top_keys[idx], top_scores[idx]
-    order = np.lexsort((top_keys.astype(str), -top_scores))
+    order = np.lexsort((np.array([str(k) for k in top_keys]), -top_scores))  # ties: by the key's text
     top_keys, top_scores = top_keys[order], top_scores[order]
     out = Lookalikes(
         pd.DataFrame(
             {
-                key: [_plain(v) for v in top_keys],
+                **(
+                    {keys[0]: [_plain(v) for v in top_keys]}
+                    if len(keys) == 1
+                    else {k: [_plain(t[i]) for t in top_keys] for i, k in enumerate(keys)}
+                ),
                 "similarity": top_scores,
                 "band": [band(s) for s in top_scores],
             }
@@ -486,6 +491,17 @@ def _one_thread():
     from threadpoolctl import threadpool_limits
 
     return threadpool_limits(1)
+
+
+def _chunk_keys(chunk: pd.DataFrame, keys: Sequence[str]) -> np.ndarray:
+    """The chunk's keys as one object array: values, or tuples for a composite key."""
+    columns = [chunk[_key_column(chunk, k)].to_numpy(dtype=object) for k in keys]
+    if len(columns) == 1:
+        return columns[0]
+    out = np.empty(len(chunk), dtype=object)
+    for i, key in enumerate(zip(*columns, strict=True)):  # (a slice assignment would unpack the tuples)
+        out[i] = key
+    return out
 
 
 def _key_column(frame: pd.DataFrame, key: str) -> str:
