@@ -384,3 +384,35 @@ def test_a_malformed_row_is_a_clear_error(tmp_path):
         ws.close()
     finally:
         conn.close()
+
+
+# --- a mistyped SQLite path is an error, not a new empty database --------------------------------------
+def test_a_missing_sqlite_file_is_an_error_unless_creating_is_asked_for(tmp_path):
+    import jupyter_segments as js
+
+    missing = tmp_path / "shpo.db"
+    for attempt in (
+        lambda: js.connect(f"sqlite:///{missing}"),
+        lambda: open_backend(f"sqlite:///{missing}", create=False),
+    ):
+        with pytest.raises(SegmentError, match=rf"no SQLite database at {re.escape(str(missing))}") as e:
+            attempt()
+        assert "create=True" in str(e.value)
+        assert not missing.exists()
+    # The CLI: a message, no traceback, no file.
+    done = subprocess.run(
+        [sys.executable, "-m", "jupyter_segments.cli", "compile", "age > 1", "--db", f"sqlite:///{missing}"],
+        capture_output=True, text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(REPO)},
+    )  # fmt: skip
+    assert done.returncode == 2 and str(missing) in done.stderr and "Traceback" not in done.stderr
+    assert re.search("no (SQLite )?database( file)? at", done.stderr) or "no database file" in done.stderr
+    assert not missing.exists()
+    # Asked for, it is created; an existing file needs nothing.
+    ws = js.connect(f"sqlite:///{missing}", create=True, catalog=":memory:")
+    ws.backend.execute("CREATE TABLE customers (customer_id INTEGER PRIMARY KEY, age INTEGER)")
+    ws.backend.execute("INSERT INTO customers VALUES (1, 30), (2, 50)")
+    ws.close()
+    ws = js.connect(f"sqlite:///{missing}", catalog=":memory:")
+    ws.customers("customers", key="customer_id")
+    assert ws.count("age > 40") == 1
+    ws.close()

@@ -19,7 +19,7 @@ from .sqlite_backend import SQLiteBackend
 __all__ = ["Backend", "Column", "ForeignKey", "classify_type", "mask_url", "open_backend"]
 
 
-def open_backend(target: Any) -> Backend:
+def open_backend(target: Any, *, create: bool = True) -> Backend:
     """A Backend for ``target``.
 
     - ``"duckdb:///file.duckdb"``, ``"duckdb:///:memory:"`` or a ``duckdb.DuckDBPyConnection``
@@ -31,13 +31,16 @@ def open_backend(target: Any) -> Backend:
       (``local``, ``local[4]``, ``local[*]``); ``?database=name`` picks the database to work in
     - an object that already is a Backend is returned as is.
 
+    ``create=False`` refuses a SQLite file that does not exist instead of creating an empty one
+    (``js.connect`` passes it unless asked to create).
+
     Backends opened from a URL own their connection and close it in ``close()``; connection objects
     passed in stay the caller's to close.
     """
     if isinstance(target, os.PathLike):
         target = os.fspath(target)
     if isinstance(target, str):
-        return _from_url(target)
+        return _from_url(target, create)
     if isinstance(target, sqlite3.Connection):
         return SQLiteBackend(target)
     if isinstance(target, duckdb.DuckDBPyConnection):
@@ -57,14 +60,14 @@ def open_backend(target: Any) -> Backend:
     )
 
 
-def _from_url(url: str) -> Backend:
+def _from_url(url: str, create: bool) -> Backend:
     if is_spark_url(url):
         return SparkBackend.from_url(url)
     scheme = url.split("://", 1)[0].lower() if "://" in url else ""
     if scheme == "duckdb":
         return DuckDBBackend.from_url(url)
     if scheme == "sqlite":  # plain sqlite:// only; sqlite+pysqlcipher:// etc. go through SQLAlchemy
-        return SQLiteBackend.from_url(url)
+        return SQLiteBackend.from_url(url, create=create)
     if not scheme:
         raise SegmentError(
             f"'{url}' is not a database URL",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import sqlite3
 import threading
@@ -11,6 +12,7 @@ from typing import Any
 
 import pandas as pd
 
+from ..errors import SegmentError
 from ._sql import (
     DATE,
     TEXT,
@@ -107,14 +109,18 @@ class SQLiteBackend:
             conn.create_function(name, 1, _text_function(fold), deterministic=True)
 
     @classmethod
-    def from_url(cls, url: str) -> SQLiteBackend:
+    def from_url(cls, url: str, *, create: bool = True) -> SQLiteBackend:
+        """``create=False``: a file that does not exist is an error (a mistyped path would otherwise
+        start a new, empty database and every count would be 0)."""
+        path = path_from_url(url, "sqlite", "SQLite URLs look like sqlite:///file.db")
+        if not create and path != ":memory:" and not os.path.exists(path):
+            raise SegmentError(
+                f"no SQLite database at {os.path.abspath(path)} ({mask_url(url)})",
+                hint="check the path; js.connect(url, create=True) creates a new, empty database there",
+            )
         # isolation_level=None: autocommit, with explicit BEGIN/COMMIT where writes must be atomic.
         # check_same_thread=False: widget callbacks run on other threads; self._lock serialises use.
-        conn = sqlite3.connect(
-            path_from_url(url, "sqlite", "SQLite URLs look like sqlite:///file.db"),
-            isolation_level=None,
-            check_same_thread=False,
-        )
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         backend = cls(conn, display_url=url)
         backend._owns = True
         return backend
