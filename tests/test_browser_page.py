@@ -49,6 +49,23 @@ def wait_selected(page, want: list[str]) -> None:
     )
 
 
+def run_all(page) -> None:
+    """Run > Run All Cells, again if the click came before the kernel was ready (no cell started)."""
+    for _attempt in range(4):
+        time.sleep(2)
+        page.get_by_role("menuitem", name="Run", exact=True).click()
+        page.get_by_text("Run All Cells", exact=True).click()
+        try:
+            page.wait_for_function(
+                "() => [...document.querySelectorAll('.jp-InputPrompt')].some(p => /\\[(\\*|\\d+)\\]/.test(p.innerText))",
+                timeout=20_000,
+            )
+            return
+        except Exception:  # noqa: BLE001 - not started: try again
+            continue
+    raise AssertionError("the notebook's cells never started running")
+
+
 def theme(page, name: str) -> None:
     page.get_by_role("menuitem", name="Settings", exact=True).click()
     page.get_by_text("Theme", exact=True).hover()
@@ -78,9 +95,7 @@ def test_segments_page_and_view_in_jupyterlab(tmp_path):
         try:
             page.goto(f"{base}/lab/tree/page.ipynb?token={token}")
             page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
-            time.sleep(2)
-            page.get_by_role("menuitem", name="Run", exact=True).click()
-            page.get_by_text("Run All Cells", exact=True).click()
+            run_all(page)
             roots = page.locator(".jseg-root")
             roots.nth(1).wait_for(timeout=120_000)
             manager, view = roots.nth(0), roots.nth(1)
@@ -135,15 +150,18 @@ def test_segments_page_and_view_in_jupyterlab(tmp_path):
             assert "Error loading script" not in page.locator(".jp-Notebook").inner_text()
             assert "Traceback" not in page.locator(".jp-Notebook").inner_text()
             colours = {}
-            for name in ("JupyterLab Dark", "JupyterLab Light"):
+            for name in ("JupyterLab Dark", "JupyterLab Dark High Contrast", "JupyterLab Light"):
                 theme(page, name)
                 colours[name] = page.evaluate(
                     "() => [getComputedStyle(document.querySelector('.jseg-grid td')).color,"
                     " getComputedStyle(document.querySelector('.jseg-chart .line')).stroke]"
                 )
-                if name == "JupyterLab Dark":
-                    manager.screenshot(path=str(ARTIFACTS / "page_dark.png"))
-                    view.screenshot(path=str(ARTIFACTS / "view_dark.png"))
+                short = {"JupyterLab Dark": "dark", "JupyterLab Dark High Contrast": "high_contrast"}.get(
+                    name
+                )
+                if short:
+                    manager.screenshot(path=str(ARTIFACTS / f"page_{short}.png"))
+                    view.screenshot(path=str(ARTIFACTS / f"view_{short}.png"))
             assert colours["JupyterLab Dark"][0] != colours["JupyterLab Light"][0]
             assert not outside, outside
         except Exception:

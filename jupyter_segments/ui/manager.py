@@ -53,6 +53,26 @@ TABLE_SCRIPT = (
 )
 
 
+# The table's own look: full width, rows that read as clickable, a selection that is readable on light,
+# dark and high-contrast themes (a tint of the brand colour over the background, not a fixed colour), and
+# a spinning icon on busy buttons.
+PAGE_CSS = """<style>
+.jseg-page table.jseg-grid { width: 100%; }
+.jseg-page table.jseg-clickable tbody tr { cursor: pointer; user-select: none; }
+.jseg-page table.jseg-clickable tbody tr:hover td { background: var(--jp-layout-color2); }
+.jseg-page table.jseg-grid tr.jseg-selected td, .jseg-static table.jseg-grid tr.jseg-selected td {
+  background: color-mix(in srgb, var(--jp-brand-color1) 30%, var(--jp-layout-color1));
+  color: var(--jp-ui-font-color0); }
+.jseg-page table.jseg-clickable th[data-sort] { cursor: pointer; }
+.jseg-page table.jseg-clickable th[data-sort]:hover { color: var(--jp-brand-color1); }
+.jseg-page table.jseg-clickable tr:focus-visible { outline: 2px solid var(--jp-brand-color1); }
+.jseg-empty { padding: 16px; color: var(--jp-ui-font-color2); border: 1px dashed var(--jp-border-color1);
+  border-radius: 4px; text-align: center; }
+.jseg-busy i.fa { animation: jseg-spin 1s linear infinite; }
+@keyframes jseg-spin { to { transform: rotate(360deg); } }
+</style>"""
+
+
 def _when(value: object) -> str:
     """A refresh time as the product writes times: ISO, to the minute."""
     if value is None or (not isinstance(value, str) and pd.isna(value)):
@@ -60,11 +80,11 @@ def _when(value: object) -> str:
     return f"{pd.Timestamp(value):%Y-%m-%d %H:%M}"
 
 
-def _members(n: object) -> str:
+def _members(n: Any) -> str:
     return "—" if n is None or (not isinstance(n, str) and pd.isna(n)) else f"{int(n):,}"
 
 
-def _signed(n: object, sign: str) -> str:
+def _signed(n: Any, sign: str) -> str:
     """Joined / left counts: '+12', '−12', and a plain '0' (not '+0' or '-0')."""
     if n is None or (not isinstance(n, str) and pd.isna(n)):
         return ""
@@ -159,13 +179,24 @@ class SegmentManager(Mirrored):
         self.confirm_box = W.HBox()
         self.progress = W.IntProgress(min=0, max=1, value=0, layout=W.Layout(width="240px", display="none"))
         self.progress_label = W.HTML()
+        self.progress_box = W.HBox(
+            [self.progress, self.progress_label], layout=W.Layout(align_items="center", display="none")
+        )
         self.runs_html = W.HTML()
         self.detail_box = W.VBox()
         self.close_detail_button = theme.button(
             "Close", icon="times", tooltip="Close the details", width="auto"
         )
+        self.detail_title = W.HTML()
         self.detail_panel = W.VBox(
-            [self.close_detail_button, self.detail_box], layout=W.Layout(display="none")
+            [
+                W.HBox(
+                    [self.detail_title, W.HBox(layout=W.Layout(flex="1 1 auto")), self.close_detail_button],
+                    layout=W.Layout(align_items="center"),
+                ),
+                self.detail_box,
+            ],
+            layout=W.Layout(display="none"),
         )
         self.detail_panel.add_class("jseg-section")
 
@@ -200,6 +231,7 @@ class SegmentManager(Mirrored):
 
         self.widget = theme.root(
             [
+                W.HTML(PAGE_CSS),
                 theme.title(
                     "Segments", "Click a row to select it; shift-click for a range, ctrl-click to add."
                 ),
@@ -221,7 +253,7 @@ class SegmentManager(Mirrored):
                 self.more_box,
                 self.confirm_box,
                 self.messages.widget,
-                W.HBox([self.progress, self.progress_label], layout=W.Layout(align_items="center")),
+                self.progress_box,
                 self.runs_html,
                 self.detail_panel,
                 self.count_label,
@@ -437,7 +469,12 @@ class SegmentManager(Mirrored):
         return names
 
     def _open(self, detail: Any) -> None:
+        if self.detail is not None:
+            self.detail.close()
         self.detail = detail
+        kind = "Edit" if isinstance(detail, SegmentBuilder) else "View"
+        name = html.escape(self._names(one=True)[0])
+        self.detail_title.value = f'<span class="jseg-label">{kind}: {name}</span>'
         self.detail_box.children = [detail.widget]
         self.detail_panel.layout.display = ""
 
@@ -585,7 +622,7 @@ class SegmentManager(Mirrored):
             raise SegmentError("no active segments to refresh")
         self.progress.max = len(targets)
         self.progress.value = 0
-        self.progress.layout.display = ""
+        self.progress.layout.display = self.progress_box.layout.display = ""
         self._busy(True)
         self.runs_html.value = ""
         self.last_runs = []
@@ -699,6 +736,6 @@ class SegmentManager(Mirrored):
         """The page without widgets (exported notebooks): the table with states, statuses and counts."""
         runs = f"<div>{self.runs_html.value}</div>" if self.runs_html.value else ""
         return (
-            f"{theme.CSS}<div class='jseg-static'><div class='jseg-title'>Segments</div>"
+            f"{theme.CSS}{PAGE_CSS}<div class='jseg-static'><div class='jseg-title'>Segments</div>"
             f"<div class='jseg-muted'>{html.escape(self.count_text())}</div>{self.table_html(interactive=False)}{runs}</div>"
         )

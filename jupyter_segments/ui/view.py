@@ -262,7 +262,13 @@ class SegmentView(Mirrored):
         return frame_html(frame, max_rows=max_rows, key=self.key, projected=self.projected, **options)
 
     def refresh_now(self) -> None:
-        run = self.seg.refresh()
+        """Refresh the segment; the button says it is busy meanwhile (its state reaches the page at once)."""
+        button = self.refresh_button
+        button.disabled, button.description, button.icon = True, "Refreshing\u2026", "spinner"
+        try:
+            run = self.seg.refresh()
+        finally:
+            button.disabled, button.description, button.icon = False, "Refresh now", "refresh"
         self.load()
         if str(run.status).lower() == "failed":
             self.messages.error(
