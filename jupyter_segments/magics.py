@@ -303,6 +303,13 @@ class SegmentMagic(Magics):
         p.add_argument("-o", "--out", help="put the DataFrame in this variable")
         c["changes"] = (self._changes, p)
 
+        p = _parser("static", "Save a frozen member list from a CSV/Parquet file or a notebook variable.")
+        p.add_argument("name")
+        p.add_argument("source", help="a .csv/.parquet path, or a variable holding a DataFrame or a list")
+        p.add_argument("--key", help="the column of keys (default: the customer key)")
+        p.add_argument("--strict", action="store_true", help="refuse values that match no customer")
+        c["static"] = (self._static, p)
+
         p = _parser("refresh", "Re-evaluate saved segments and store their members.")
         p.add_argument("names", nargs="*")
         p.add_argument("--all", action="store_true", help="every active segment")
@@ -669,6 +676,20 @@ class SegmentMagic(Magics):
             self._store(a.out, frame)
         display(FrameView(_listing(frame), title=f"changes of {a.name}", note=changes_.describe(frame)))
 
+    def _static(self, a: argparse.Namespace) -> None:
+        data = self.shell.user_ns[a.source] if a.source in self.shell.user_ns else a.source
+        # unknown="ignore": the values that match no customer are shown below, not warned about
+        seg = self._require_ws().static_segment(
+            a.name, data, key=a.key, unknown="error" if a.strict else "ignore"
+        )
+        text = f"saved static segment '{a.name}': {plural(seg.count or 0, 'member')}"
+        if seg.unknown_keys:
+            shown = ", ".join(map(repr, seg.unknown_keys[:10])) + (
+                " ..." if len(seg.unknown_keys) > 10 else ""
+            )
+            text += f"; {plural(len(seg.unknown_keys), 'value')} matched no customer: {shown}"
+        display(Message(text))
+
     def _history(self, a: argparse.Namespace) -> None:
         frame = self._segment(a.name).history()
         if a.out:
@@ -850,6 +871,8 @@ HELP: list[HelpRow] = [
             "%segment sync segments/"),
     HelpRow("changes NAME [--since D]", "who joined and left at its refreshes (seg.on_change pushes them)",
             "%segment changes vip --since 2025-06-01"),
+    HelpRow("static NAME FILE|VAR [--key C]", "a frozen member list from a CSV/Parquet file or a variable",
+            "%segment static campaign_2025 campaign.csv"),
     HelpRow("refresh NAME...|--all", "re-evaluate saved segments and store their members", "%segment refresh --all"),
     HelpRow("activate NAME [--at T]", "activate a segment, now or at a later time", "%segment activate vip"),
     HelpRow("deactivate NAME [--at T]", "deactivate a segment, now or at a later time",

@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 from sqlglot import exp
 
-from . import demo, intelligence, segments
+from . import demo, intelligence, segments, static_segments
 from . import explain as explain_
 from .backends import open_backend
 from .backends.base import Backend
@@ -52,6 +52,7 @@ class Workspace:
         self.storage = Storage()  # where refreshes keep members (ws.members_prefix, ws.members_storage)
         self._catalog_target = catalog
         self._catalog: Catalog | None = None
+        self._static_texts: dict[tuple[int, int | None], str] = {}  # static segments' member lists
 
     def __repr__(self) -> str:
         customer = f", customers={self.model.customer}" if self.model.customer else ""
@@ -302,7 +303,7 @@ class Workspace:
             name, catalog = definition.strip(), self.catalog_or_none
             if catalog is not None:
                 try:
-                    return catalog.definition_text(name)
+                    return self._catalog_segment_source(name)
                 except KeyError as missing:
                     try:
                         self.session.bind(definition)
@@ -416,6 +417,27 @@ class Workspace:
             self, name, definition, description=description, display_name=display_name, type=type, draft=draft
         )
 
+    def static_segment(
+        self,
+        name: str,
+        data: Any,
+        *,
+        key: str | None = None,
+        description: str | None = None,
+        display_name: str | None = None,
+        unknown: str = "warn",
+    ) -> static_segments.StaticSegment:
+        """Save a frozen member list: ``data`` a DataFrame, a CSV/Parquet path or a list of keys, matched on
+        customer column ``key`` (default: the customer key). Usable as ``in segment NAME`` anywhere;
+        values that match no customer are left out and reported (``.unknown_keys``, a warning;
+        ``unknown="error"`` refuses them).
+
+        >>> ws.static_segment("campaign_2025", "campaign.csv", key="customer_id")
+        """
+        return static_segments.static_segment(
+            self, name, data, key=key, description=description, display_name=display_name, unknown=unknown
+        )
+
     def segments(
         self, search: str | None = None, sort: str = "name", state: str | None = None
     ) -> pd.DataFrame:
@@ -481,7 +503,19 @@ class Workspace:
         catalog = self.catalog_or_none
         if catalog is None:
             raise KeyError(" (no catalog is attached)")
-        return catalog.definition_text(name)
+        try:
+            return catalog.definition_text(name)
+        except KeyError:
+            if not catalog.has_segment(name):
+                raise
+        # A static segment: its stored members, which never change (kept per refresh that stored them).
+        row = catalog.segment_row(name)
+        cached = (row["id"], row["members_run_id"])
+        if cached not in self._static_texts:
+            key = self.model.customer_entity().key
+            assert key is not None  # set_customer gives the customer entity its key
+            self._static_texts[cached] = static_segments.member_text(self.backend, row, key)
+        return self._static_texts[cached]
 
     @property
     def catalog_or_none(self) -> Catalog | None:

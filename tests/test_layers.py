@@ -55,7 +55,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     # Work on a Session and a Catalog: refresh, export destinations, schedules, intelligence, demo data.
     ("services", ("refresh", "export", "schedule", "intelligence", "demo", "explain", "changes")),
     # What users hold: the Workspace, and the Segment handle with save/get/list/duplicate.
-    ("facade", ("workspace", "segments", "code_files")),
+    ("facade", ("workspace", "segments", "code_files", "static_segments")),
     # Front ends over the Workspace: tables rendered, rich display, completion and editor support, widgets,
     # magics, CLI.
     ("front ends", ("render", "display", "completion", "editor", "ui", "magics", "cli", "pytest_plugin")),
