@@ -466,7 +466,7 @@ class _Batch:
             sql = select.sql(dialect=self.session.dialect)
             for chunk in self.session.backend.iter_chunks(sql, 100_000):
                 for n, item in enumerate(ready):
-                    sinks[item.run_id].write(_flag_frame(chunk, key, n, item.tree))
+                    sinks[item.run_id].write(_flag_frame(chunk, key, n, item.tree))  # type: ignore[arg-type]
         except BaseException:
             for s in sinks.values():
                 s.abort()

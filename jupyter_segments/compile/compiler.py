@@ -1059,8 +1059,8 @@ def _windowed_join(w: _Windowed, on: exp.Expr | None = None) -> exp.Join:
     def one() -> exp.Expr:
         return exp.Literal.number(1)
 
-    def keys() -> list[exp.Column]:
-        return columns(w.inner_alias, key_names(len(fks)))
+    def keys() -> list[exp.Expr]:
+        return [c for c in columns(w.inner_alias, key_names(len(fks)))]
 
     as_double = exp.Cast(this=w.value.copy(), to=exp.DataType.build("double"))
     keep: exp.Expr | None = None
