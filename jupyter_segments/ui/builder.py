@@ -76,9 +76,12 @@ BUILDER_CSS = """<style>
 .jseg-summary { position: sticky; top: 0; z-index: 5; background: var(--jp-layout-color1);
   border: 1px solid var(--jp-border-color2); border-radius: 4px; padding: var(--jseg-s2) var(--jseg-s3);
   box-shadow: var(--jp-elevation-z2); gap: var(--jseg-s1); }
-.jp-OutputArea-output:has(.jseg-summary), .jp-OutputArea-child:has(.jseg-summary),
-.jp-Cell-outputWrapper:has(.jseg-summary), .jp-Cell-outputArea:has(.jseg-summary) { overflow: visible; }
+/* Sticky needs every box between the summary and the notebook's scroller not to scroll itself. */
+.widget-box.jseg-root.jseg-builder { overflow: visible; }
+.jp-OutputArea-output:has(.jseg-builder), .jp-OutputArea-child:has(.jseg-builder),
+.jp-Cell-outputWrapper:has(.jseg-builder), .jp-Cell-outputArea:has(.jseg-builder) { overflow: visible; }
 .jseg-summary-count { min-width: 300px; }
+.jseg-summary .widget-html:has(> .widget-html-content:empty) { display: none; } /* no message: no gap */
 .jseg-summary .jupyter-button { width: auto; }
 .jseg-stale { color: var(--jp-ui-font-color3); font-size: var(--jp-ui-font-size3); }
 .jseg-share { color: var(--jp-ui-font-color1); margin-left: var(--jseg-s2); }
@@ -746,20 +749,20 @@ class SegmentBuilder(Mirrored):
         self.saved: Any = None  # what ws.segment returned for the last save
 
         # The summary stays at the top of the view while the conditions scroll under it.
-        bar = W.HBox(
+        counting = W.HBox(
+            [self.count_label, self.cancel_button, self.recount_button], layout=W.Layout(align_items="center")
+        )
+        actions = W.HBox(
             [
-                self.count_label,
-                self.cancel_button,
-                self.recount_button,
-                W.HBox(layout=W.Layout(flex="1 1 auto")),
                 self.preview_button,
+                W.HBox(layout=W.Layout(flex="1 1 auto")),
                 self.name,
                 self.save_button,
                 self.save_refresh_button,
             ],
-            layout=W.Layout(align_items="center", flex_flow="row wrap"),
+            layout=W.Layout(align_items="center"),
         )
-        self.summary = W.VBox([bar, self.summary_status, self.messages.widget])
+        self.summary = W.VBox([counting, actions, self.summary_status, self.messages.widget])
         self.summary.add_class("jseg-summary")
         self.widget = theme.root(
             [
@@ -774,6 +777,7 @@ class SegmentBuilder(Mirrored):
                 theme.section([self.display_name, self.description, self.draft_button], "Details and drafts"),
             ]
         )
+        self.widget.add_class("jseg-builder")
         self.render()
 
     # -- loading ---------------------------------------------------------------------------------
@@ -968,7 +972,9 @@ class SegmentBuilder(Mirrored):
         self._stop_counting()
         self._forget_count()
         self.count_label.value = '<span class="jseg-count">Estimated members: —</span>'
-        self.summary_status.value = f'<div class="jseg-warn">{html.escape(self.error or "")}</div>'
+        # The first line only: the row at fault shows the whole message with its caret.
+        first = (self.error or "").splitlines()[0] if self.error else ""
+        self.summary_status.value = f'<div class="jseg-warn">{html.escape(first)}</div>'
 
     # -- counting: the summary shows the number, or the previous one greyed with a spinner ----------
     def _forget_count(self) -> None:
