@@ -176,7 +176,8 @@ CSS = """
 .jseg-chart .dot:hover { stroke: var(--jp-brand-color0, #0d47a1); stroke-width: 12; }
 .jseg-chart .ylab { position: absolute; right: calc(100% + 6px); transform: translateY(-50%);
   white-space: nowrap; font-variant-numeric: tabular-nums; }
-.jseg-chart .xaxis { position: relative; height: 34px; }
+.jseg-chart .xaxis { position: relative; height: 36px; }
+.jseg-chart .xday { color: var(--jp-ui-font-color3, #9e9e9e); }
 .jseg-chart .xlab { position: absolute; top: 4px; transform: translateX(-50%); white-space: nowrap;
   text-align: center; font-variant-numeric: tabular-nums; }
 .jseg-chart .xlab.first { transform: none; text-align: left; }
@@ -235,7 +236,9 @@ def trend_html(points: pd.DataFrame, title: str = "", *, empty: str = "No succes
     for t, text in zip(ticks, labels, strict=True):
         pos = x(t)
         edge = " first" if pos < 6 else " last" if pos > 94 else ""
-        xlabs.append(f'<div class="xlab{edge}" style="left:{_pct(pos)}%">{html.escape(text)}</div>')
+        day, _, clock = text.rpartition(" ")  # a sub-day label's date goes on a second line
+        shown = f'{clock}<br><span class="xday">{day}</span>' if day else html.escape(text)
+        xlabs.append(f'<div class="xlab{edge}" style="left:{_pct(pos)}%">{shown}</div>')
     xgrid = "".join(
         f'<line class="grid" y1="0" y2="1000" x1="{x(t) * 10:.1f}" x2="{x(t) * 10:.1f}"/>' for t in ticks
     )

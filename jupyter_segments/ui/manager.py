@@ -68,6 +68,7 @@ PAGE_CSS = """<style>
 .jseg-page table.jseg-clickable tr:focus-visible { outline: 2px solid var(--jp-brand-color1); }
 .jseg-empty { padding: 16px; color: var(--jp-ui-font-color2); border: 1px dashed var(--jp-border-color1);
   border-radius: 4px; text-align: center; }
+.jseg-page .widget-html:has(> .widget-html-content:empty), .jseg-page .widget-hbox:empty { display: none; }
 .jseg-busy i.fa { animation: jseg-spin 1s linear infinite; }
 @keyframes jseg-spin { to { transform: rotate(360deg); } }
 </style>"""
