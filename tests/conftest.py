@@ -16,6 +16,9 @@ import datetime as dt
 import importlib
 import os
 import shutil
+import socket
+import subprocess
+import time
 from collections.abc import Iterator
 from typing import Any, NoReturn
 
@@ -243,6 +246,7 @@ SPARK_CONF = {
     "spark.driver.host": "127.0.0.1",
     "spark.driver.bindAddress": "127.0.0.1",
     "spark.sql.catalogImplementation": "in-memory",  # no Hive metastore (no metastore_db/ directory)
+    "spark.log.level": "WARN",  # the Connect server logs every request at INFO
 }
 
 
@@ -297,3 +301,75 @@ def spark_session(_backends):
 def spark_backend(_backends, demo_conn) -> Backend:
     """A SparkBackend holding the demo data (no keys: Spark has none), in the run's own database."""
     return _backends.get("spark", demo_conn)
+
+
+@pytest.fixture(scope="session")
+def spark_connect_url(tmp_path_factory, spark_session) -> Iterator[str]:
+    """``sc://127.0.0.1:<port>`` of a Spark Connect server (a second local[2] JVM) started once per test
+    run and stopped at its end (skips, or fails under JS_REQUIRE_ALL_BACKENDS=1, without PySpark's
+    Connect client, Java or the server).
+
+    The run's classic session (``spark_session``) is started first, whatever order the tests run in:
+    once a Connect session exists, PySpark marks the process as Spark Connect only
+    (SPARK_CONNECT_MODE_ENABLED) and refuses to start a classic one."""
+    require_module("pyspark.sql.connect.session")  # grpcio, zstandard...: pip install 'pyspark[connect]'
+    server = _SparkConnectServer(tmp_path_factory.mktemp("spark_connect"))
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+
+
+class _SparkConnectServer:
+    """pyspark's own SparkConnectServer class run by its spark-submit, on a free port of 127.0.0.1."""
+
+    def __init__(self, directory) -> None:
+        self.directory = directory
+        self.process = None
+
+    def start(self) -> str:
+        import pyspark  # optional: only when a Connect test runs (require_module checked it)
+
+        home = os.path.dirname(pyspark.__file__)
+        jars = [j for j in os.listdir(os.path.join(home, "jars")) if j.startswith("spark-connect_")]
+        if not jars or not (shutil.which("java") or os.environ.get("JAVA_HOME")):
+            _unavailable(f"Spark Connect needs Java 17+ and pyspark's spark-connect jar (found: {jars})")
+        with socket.socket() as s:  # a free port (another run may take it first: then the start fails)
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        conf = {
+            **SPARK_CONF,
+            "spark.connect.grpc.binding.address": "127.0.0.1",
+            "spark.connect.grpc.binding.port": str(port),
+            "spark.sql.warehouse.dir": str(self.directory / "warehouse"),
+            "spark.local.dir": str(self.directory / "local"),
+        }
+        command = [os.path.join(home, "bin", "spark-submit"), "--master", "local[2]", "--class",
+                   "org.apache.spark.sql.connect.service.SparkConnectServer"]  # fmt: skip
+        for key, value in conf.items():
+            command += ["--conf", f"{key}={value}"]
+        log = self.directory / "server.log"
+        with open(log, "wb") as out:
+            self.process = subprocess.Popen(
+                [*command, os.path.join(home, "jars", jars[0])],
+                stdout=out, stderr=subprocess.STDOUT, cwd=self.directory, start_new_session=True,
+            )  # fmt: skip
+        deadline = time.monotonic() + 300  # a JVM start takes 10 s alone, minutes on a loaded machine
+        while time.monotonic() < deadline and self.process.poll() is None:
+            try:  # the server listens once it is ready (its INFO line is not logged at WARN)
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                return f"sc://127.0.0.1:{port}"
+            except OSError:
+                time.sleep(0.5)
+        tail = log.read_text(errors="replace").strip().splitlines()[-5:]
+        self.stop()
+        _unavailable("the Spark Connect server did not start: " + " | ".join(tail))
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()  # spark-submit's JVM is the process itself (exec)
+            try:
+                self.process.wait(30)
+            except Exception:  # noqa: BLE001 - subprocess.TimeoutExpired: no clean shutdown
+                self.process.kill()
+                self.process.wait()

@@ -151,16 +151,19 @@ class SparkBackend:
     def from_url(cls, url: str) -> SparkBackend:
         """A session for ``spark://host:7077``, ``local[2]`` or ``sc://host:15002`` (Spark Connect).
 
-        ``?database=name`` picks the database to work in. A session already running in this process is
-        reused (Spark allows one per process) and is left running on ``close()``.
+        ``?database=name`` picks the database to work in. For a master URL, a session already running in
+        this process is reused (Spark allows one per process) and is left running on ``close()``; a
+        Spark Connect URL always opens a new session of the server, stopped on ``close()``.
         """
         sql = _require_pyspark()
         target, database = _split_database(url.strip())
         builder = sql.SparkSession.builder.appName("jupyter-segments")
         try:
             if target.lower().startswith("sc://"):
+                # A session of its own (its own current database), never the process's default one
+                # that getOrCreate would hand back: close() stops only what the URL opened.
                 running = None
-                spark = builder.remote(target).getOrCreate()
+                spark = builder.remote(target).create()
             else:
                 running = sql.SparkSession.getActiveSession()
                 spark = builder.master(target).getOrCreate()
