@@ -398,6 +398,9 @@ def near_misses(
 ) -> NearMisses:
     """Who fails exactly one (up to ``max_failed``) of the definition's top-level AND conditions.
 
+    ``counts`` is in the order of the conditions (a builder's top-level rows; a nested group is one
+    condition). ``limit=0`` runs only the one query of the counts.
+
     >>> near_misses(session, "sum(orders.amount) >= 1000 and country = 'DE'").counts
     """
     typed = session.bind(definition, params)
@@ -463,7 +466,8 @@ def near_misses(
     key_columns = ["k", *(f"k_{i}" for i in range(2, len(keys) + 1))]
     order = [exp.column(c, "t") for c in key_columns]
     who_q = exp.select(exp.Star()).from_(t.copy()).where(within).order_by(*order).limit(limit)
-    frame = session.fetch(who_q.sql(dialect=session.dialect))
+    # limit=0: the counts alone, in the one query above (the builder's "n miss only this condition")
+    frame = session.fetch(who_q.sql(dialect=session.dialect)) if limit > 0 else pd.DataFrame()
     rows = []
     for r in frame.to_dict("records"):  # per column types (iterrows would make every key a float)
         truths = [_plain(r[f"c_{i}"]) for i in range(n)]

@@ -203,6 +203,22 @@ def test_near_misses_against_oracle(ws: Workspace, demo: Demo) -> None:
     assert gaps == sorted(gaps)
 
 
+def test_near_miss_counts_alone_are_one_query(ws: Workspace, demo: Demo, monkeypatch) -> None:
+    """What the builder shows beside each top-level row (a nested group is one row): limit=0."""
+    text = "sum(orders.amount) >= 1000 and (country = 'DE' or age > 60)"
+    spend = demo.agg("sum", "orders", "amount")
+    parts = [O.cmp(spend, ">=", 1000), O.cmp(demo.c.country, "=", "DE") | O.cmp(demo.c.age, ">", 60)]
+    failing = pd.concat([~p.fillna(False) for p in parts], axis=1, keys=range(2)).astype(int)
+    only = [int(((failing.sum(axis=1) == 1) & (failing[i] == 1)).sum()) for i in range(2)]
+    sent = []
+    fetch = ws.session.fetch
+    monkeypatch.setattr(ws.session, "fetch", lambda sql: sent.append(sql) or fetch(sql))
+    found = ws.near_misses(text, as_of=DEMO_ANCHOR, limit=0)
+    assert len(sent) == 1 and found.customers.empty
+    assert found.counts["customers"].tolist() == only
+    assert found.counts["condition"].tolist() == ["sum(orders.amount) >= 1000", "country = 'DE' or age > 60"]
+
+
 @pytest.mark.parametrize(
     ("template", "grid"),
     [
