@@ -8,6 +8,7 @@ import sys
 import pytest
 
 import jupyter_segments as js
+from jupyter_segments.backends import open_backend
 from jupyter_segments.dsl.parser import MAX_DEPTH
 from jupyter_segments.errors import SegmentError, point_at
 
@@ -74,18 +75,32 @@ def test_too_deep_is_a_segment_error_at_the_caret(ws, name):
             assert e.value.column == pos + 1, (name, e.value.column)
 
 
-@pytest.mark.parametrize("n", [994, 10_000])
-def test_long_flat_chains_work_or_are_a_segment_error(ws, n):
-    # Flat AND/OR chains are one node in the tree; a stage below that still recurses per condition
-    # (compile's conjuncts) ends in a SegmentError over the text, never a RecursionError.
-    for joiner in (" and ", " or "):
-        text = joiner.join(f"age > {i % 50}" for i in range(n))
-        try:
-            got = ws.count(text)
-        except SegmentError as e:
-            assert e.line == 1 and "^" in str(e)
-        else:
-            assert got == ws.count("age > 49" if joiner == " and " else "age > 0")
+@pytest.mark.slow
+@pytest.mark.parametrize("database", ["duckdb", "sqlite"])
+@pytest.mark.parametrize("joiner", [" and ", " or "])
+def test_long_flat_chains_are_counted_by_every_stage(demo_conn, demo_frames, tmp_path, database, joiner):
+    # 994 ANDed conditions were a RecursionError (compile's conjuncts); 10,000 on SQLite reached the
+    # database's limit ("Expression tree is too large (maximum depth 1000)"). Each stage must take a
+    # flat chain without a level per condition: parse, bind, checks, compile, SQL text, the database.
+    backend = open_backend(demo_conn if database == "duckdb" else f"sqlite:///{tmp_path / 'shop.db'}")
+    if database == "sqlite":
+        backend.write_table("customers", demo_frames["customers"])
+    w = js.Workspace(backend, catalog=":memory:")
+    w.customers("customers", key="customer_id")
+    ages = demo_frames["customers"]["age"]
+    text = joiner.join(f"age > {i % 50}" for i in range(10_000))
+    expected = int((ages > 49).sum()) if joiner == " and " else int((ages > 0).sum())
+    assert _stack(250, lambda: w.count(text)) == expected
+    assert w.check(text) == []
+    assert "age" in w.compile(text, dialect="postgres")
+    if database == "sqlite":
+        backend.close()
+
+
+def test_a_short_chain_stays_flat_sql(ws):
+    # Only long chains are grouped (in balanced parentheses): the SQL people read stays as it was.
+    sql = ws.compile(" and ".join(f"age > {i}" for i in range(10)), pretty=False)
+    assert "(" not in sql.split("WHERE", 1)[1]
 
 
 def test_huge_in_list_is_counted(ws):

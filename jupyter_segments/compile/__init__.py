@@ -298,11 +298,17 @@ def _distinct_keys(scope: Scope, semi_join: exp.In) -> tuple[exp.Subquery, exp.C
 
 
 def _conjuncts(where: exp.Expr) -> list[exp.Expr]:
-    if isinstance(where, exp.Paren):
-        return _conjuncts(where.this)
-    if isinstance(where, exp.And):
-        return [*_conjuncts(where.this), *_conjuncts(where.expression)]
-    return [where]
+    """The ANDed parts of ``where``, left to right; iterative: 10,000 ANDed conditions are that deep."""
+    found, stack = [], [where]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, exp.Paren):
+            stack.append(node.this)
+        elif isinstance(node, exp.And):
+            stack += [node.expression, node.this]
+        else:
+            found.append(node)
+    return found
 
 
 def orphan_count_sql(rel: Relationship, dialect: str) -> str:

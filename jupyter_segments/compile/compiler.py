@@ -519,12 +519,12 @@ class Scope:
     # --- conditions -------------------------------------------------------------------------------
     def condition(self, node: T.Cond) -> exp.Expr:  # noqa: C901 - one branch per node type
         if isinstance(node, T.And):
-            return exp.and_(*(self.condition(i) for i in node.items), copy=False)
+            return _chain(exp.And, [self.condition(i) for i in node.items])
         if isinstance(node, T.Or):
             parts = [self.condition(i) for i in node.items]
             if self.dialect in D.SEMI_JOIN_UNION and not self.under_not:
                 parts = self.merge_semi_joins(parts)
-            return exp.or_(*parts, copy=False)
+            return _chain(exp.Or, parts)
         if isinstance(node, T.Not):
             if isinstance(node.operand, (T.SetOp, T.SegmentRef)):
                 return _not_true(self.condition(node.operand))
@@ -1252,3 +1252,21 @@ def _minus(t: dt.datetime, amount: int, unit: str) -> dt.datetime:
     m += 1
     day = min(t.day, calendar.monthrange(y, m)[1])
     return t.replace(year=y, month=m, day=day)
+
+
+# A chain of more conditions than this is grouped in balanced parentheses, ((a AND b) AND (c AND d)):
+# a database parses a flat chain into a tree one level deep per condition (SQLite refuses 1,000 levels,
+# sqlglot and DuckDB recurse per level), and balanced it is log2(n) deep. Shorter chains stay flat.
+BALANCE_OVER = 64
+
+
+def _chain(kind: type[exp.And] | type[exp.Or], parts: list[exp.Expr]) -> exp.Expr:
+    if len(parts) <= BALANCE_OVER:
+        return (exp.and_ if kind is exp.And else exp.or_)(*parts, copy=False)
+    level = [exp.Paren(this=p) if isinstance(p, exp.Connector) else p for p in parts]
+    while len(level) > 1:
+        pairs = [
+            exp.Paren(this=kind(this=level[i], expression=level[i + 1])) for i in range(0, len(level) - 1, 2)
+        ]
+        level = pairs + level[len(pairs) * 2 :]
+    return level[0]
