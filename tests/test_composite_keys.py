@@ -16,6 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pandas as pd
 import pytest
+from test_modelling import written
 
 from jupyter_segments import SegmentError, Workspace
 from jupyter_segments.backends.base import Backend
@@ -54,20 +55,7 @@ BOTH = [("region", "region"), ("account_no", "account_no")]
 
 @pytest.fixture
 def schema(demo_backend: Backend) -> Iterator[Backend]:
-    before = set(demo_backend.tables())
-    for table in TABLES:
-        demo_backend.execute(f"DROP TABLE IF EXISTS {table}")
-    for ddl in DDL:
-        demo_backend.execute(ddl)
-    for table, rows in ROWS.items():
-        for row in rows:
-            values = ", ".join("NULL" if v is None else repr(v) for v in row)
-            demo_backend.execute(f"INSERT INTO {table} VALUES ({values})")
-    yield demo_backend
-    for table in TABLES:
-        demo_backend.execute(f"DROP TABLE IF EXISTS {table}")
-    for table in set(demo_backend.tables()) - before:  # members tables of the refreshes
-        demo_backend.drop_table(table)
+    yield from written(demo_backend, TABLES, DDL, ROWS)
 
 
 def composite_ws(backend: Backend, catalog: str | None = None) -> Workspace:
@@ -91,6 +79,18 @@ def composite_ws(backend: Backend, catalog: str | None = None) -> Workspace:
         parent_name="sale",
     )
     return ws
+
+
+def on_ticket_alone(ws: Workspace) -> None:
+    """A return related to its sale by the ticket alone: half of the sale's key."""
+    ws.relate(
+        "ck_returns",
+        "ck_sales",
+        on=("r_ticket", "s_ticket"),
+        name="returns",
+        parent_name="sale",
+        replace=True,
+    )
 
 
 Key = tuple[str, int]
@@ -267,14 +267,7 @@ class Sent:
 
 def test_a_composite_to_one_step_on_half_its_key_is_refused(schema: Backend, monkeypatch) -> None:
     ws = composite_ws(schema)
-    ws.relate(
-        "ck_returns",
-        "ck_sales",
-        on=("r_ticket", "s_ticket"),
-        name="returns",
-        parent_name="sale",
-        replace=True,
-    )
+    on_ticket_alone(ws)
     sent = Sent(schema, monkeypatch)
     with pytest.raises(SegmentError) as info:
         ws.count("count(returns where sale.s_qty >= 3) >= 1")
@@ -318,14 +311,7 @@ def test_composite_links_that_do_not_pair_up_are_refused(schema: Backend) -> Non
 
 def test_check_integrity_reports_duplicate_and_null_keys_and_orphans(schema: Backend) -> None:
     ws = composite_ws(schema)
-    ws.relate(
-        "ck_returns",
-        "ck_sales",
-        on=("r_ticket", "s_ticket"),
-        name="returns",
-        parent_name="sale",
-        replace=True,
-    )
+    on_ticket_alone(ws)
     report = ws.check_integrity(all_relationships=True).set_index("relationship")
     customer = report.loc["ck_accounts.(region, account_no)"]
     assert (customer["check"], customer["duplicates"], customer["null_keys"], customer["ok"]) == (

@@ -7,7 +7,7 @@ hand in the test, and every refusal names what is wrong and how to say it right.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import pytest
 
@@ -34,17 +34,28 @@ ROWS = {
 
 @pytest.fixture
 def schema(demo_backend: Backend) -> Iterator[Backend]:
-    for table in TABLES:
-        demo_backend.execute(f"DROP TABLE IF EXISTS {table}")
-    for ddl in DDL:
-        demo_backend.execute(ddl)
-    for table, rows in ROWS.items():
-        for row in rows:
-            values = ", ".join("NULL" if v is None else repr(v) for v in row)
-            demo_backend.execute(f"INSERT INTO {table} VALUES ({values})")
-    yield demo_backend
-    for table in TABLES:
-        demo_backend.execute(f"DROP TABLE IF EXISTS {table}")
+    yield from written(demo_backend, TABLES, DDL, ROWS)
+
+
+def written(
+    backend: Backend, tables: Sequence[str], ddl: Sequence[str], rows: dict[str, list[tuple]]
+) -> Iterator[Backend]:
+    """``backend`` with ``tables`` created by ``ddl`` and filled with ``rows``; dropped afterwards, with
+    any table the test created (members tables of refreshes)."""
+    before = set(backend.tables())
+    for table in tables:
+        backend.execute(f"DROP TABLE IF EXISTS {table}")
+    for statement in ddl:
+        backend.execute(statement)
+    for table, values in rows.items():
+        for row in values:
+            literals = ", ".join("NULL" if v is None else repr(v) for v in row)
+            backend.execute(f"INSERT INTO {table} VALUES ({literals})")
+    yield backend
+    for table in tables:
+        backend.execute(f"DROP TABLE IF EXISTS {table}")
+    for table in set(backend.tables()) - before - set(tables):
+        backend.drop_table(table)
 
 
 def roles_ws(backend: Backend) -> Workspace:
