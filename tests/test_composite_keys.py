@@ -143,6 +143,10 @@ CASES: list[tuple[str, str, str]] = [
      f"a.tier = 'gold' OR (SELECT COUNT(*) {ORDERS}) >= 2"),
     ("except", "(tier = 'basic') except (any(orders))", f"a.tier = 'basic' AND NOT EXISTS (SELECT 1 {ORDERS})"),
     ("median", "median(orders.amount) >= 15", "a.region = 'eu' AND a.account_no IN (1, 2)"),
+    ("last", "last(orders.amount by order_id) >= 15",
+     f"(SELECT o.amount {ORDERS} ORDER BY o.order_id DESC LIMIT 1) >= 15"),
+    ("sums_of_two_paths", "sum(orders.amount) + sum(sales.s_qty) >= 30",
+     f"COALESCE((SELECT SUM(o.amount) {ORDERS}), 0) + COALESCE((SELECT SUM(s.s_qty) {SALES}), 0) >= 30"),
 ]  # fmt: skip
 
 
