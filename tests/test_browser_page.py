@@ -99,6 +99,11 @@ def test_segments_page_and_view_in_jupyterlab(tmp_path):
             roots = page.locator(".jseg-root")
             roots.nth(1).wait_for(timeout=120_000)
             manager, view = roots.nth(0), roots.nth(1)
+            # clicks reach the kernel between cells: wait until every cell has run
+            page.wait_for_function(
+                f"() => [...document.querySelectorAll('.jp-InputPrompt')].filter(p => /\\[\\d+\\]/.test(p.innerText)).length === {len(CELLS)}",
+                timeout=240_000,
+            )
             manager.locator("table.jseg-grid").wait_for(timeout=30_000)
             # the HTML copies are in the notebook but hidden while the widgets show
             assert page.locator(".jseg-mirror").count() == 2

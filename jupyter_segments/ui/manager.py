@@ -58,6 +58,8 @@ TABLE_SCRIPT = (
 # a spinning icon on busy buttons.
 PAGE_CSS = """<style>
 .jseg-page table.jseg-grid { width: 100%; }
+table.jseg-grid td, table.jseg-grid th { text-align: left; }
+table.jseg-grid td.num, table.jseg-grid th.num { text-align: right; }
 .jseg-page table.jseg-clickable tbody tr { cursor: pointer; user-select: none; }
 .jseg-page table.jseg-clickable tbody tr:hover td { background: var(--jp-layout-color2); }
 .jseg-page table.jseg-grid tr.jseg-selected td, .jseg-static table.jseg-grid tr.jseg-selected td {
