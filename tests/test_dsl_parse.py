@@ -295,6 +295,41 @@ def _value_text() -> st.SearchStrategy[str]:
                     "last(orders.x - 1 by -y where z)",
                 ]
             ),  # fmt: skip
+            # issue 14: functions, CASE, date arithmetic
+            st.tuples(
+                st.sampled_from(
+                    [
+                        "lower",
+                        "upper",
+                        "trim",
+                        "length",
+                        "abs",
+                        "round",
+                        "floor",
+                        "ceil",
+                        "year",
+                        "quarter",
+                        "month",
+                        "day",
+                        "weekday",
+                        "date",
+                    ]
+                ),
+                inner,
+            ).map(lambda t: f"{t[0]}({t[1]})"),  # fmt: skip
+            st.tuples(
+                st.sampled_from(["coalesce", "concat", "least", "greatest", "days_between", "round"]),
+                st.lists(inner, min_size=2, max_size=3),
+            ).map(lambda t: f"{t[0]}({', '.join(t[1][:2] if t[0] in ('days_between', 'round') else t[1])})"),
+            st.tuples(inner, inner, st.one_of(st.none(), inner)).map(
+                lambda t: f"case when {t[0]} > 1 then {t[1]}{'' if t[2] is None else ' else ' + t[2]} end"
+            ),
+            st.tuples(
+                inner,
+                st.sampled_from("+-"),
+                st.integers(0, 40),
+                st.sampled_from(["days", "week", "months", "hours"]),
+            ).map(lambda t: f"{t[0]} {t[1]} {t[2]} {t[3]}"),
         ),
         max_leaves=4,
     )
@@ -310,6 +345,14 @@ def _condition_text() -> st.SearchStrategy[str]:
         v.map(lambda x: f"{x} is empty"),
         v.map(lambda x: f"{x} ends with 'a'"),
         v.map(lambda x: f"{x} in last 3 weeks"),
+        st.tuples(
+            v, st.sampled_from(["this year", "previous quarter", "this week", "year 2024", "month 2024-03"])
+        ).map(lambda t: f"{t[0]} in {t[1]}"),
+        st.tuples(
+            st.sampled_from(["top 10", "bottom 20%", "top 2.5%"]),
+            v,
+            st.one_of(st.none(), st.just("country = 'DE'")),
+        ).map(lambda t: f"{t[0]} by {t[1]}{'' if t[2] is None else ' among ' + t[2]}"),
         _names,
         st.sampled_from(
             ["in segment vip", "not in segment vip", "any(orders where amount > 1)", "none(orders)"]
