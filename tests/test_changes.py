@@ -14,8 +14,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pandas as pd
 import pytest
-from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
+from test_segments_as_code import magic_shell, shown
 
 import jupyter_segments as js
 from jupyter_segments import SegmentError
@@ -253,17 +253,7 @@ def test_a_cli_refresh_delivers_stored_subscriptions_not_callables(demo_conn, de
 
 
 def test_magic_changes(demo_conn, tmp_path):
-    shell = InteractiveShell.instance()
-    shell.run_line_magic("load_ext", "jupyter_segments")
-    shell.user_ns["demo_db"] = demo_conn
-    magic = shell.magics_manager.registry["SegmentMagic"]
-    saved = (magic.ws, magic._owns_ws, magic._demo_dir, magic._demo_conn)
-    magic.ws, magic._demo_dir, magic._demo_conn = None, None, None
-    try:
-        with capture_output():
-            shell.run_line_magic("segment", f"connect demo_db --catalog {tmp_path / 'm.sqlite'}")
-            shell.run_line_magic("segment", "customers customers --key customer_id")
-        ws = magic.ws
+    with magic_shell(demo_conn, tmp_path / "m.sqlite") as (shell, ws):
         ws.members_storage = "parquet"
         seg = ws.segment("vip", BEFORE)
         seg.refresh()
@@ -272,9 +262,5 @@ def test_magic_changes(demo_conn, tmp_path):
         since = (dt.datetime.now() - dt.timedelta(hours=1)).strftime("%Y-%m-%d %H:%M")
         with capture_output() as out:
             shell.run_line_magic("segment", f"changes vip --since '{since}' -o ch")
-        text = "".join(o.data.get("text/plain", "") for o in out.outputs)
-        assert f"{run.added} joined, {run.removed} left over 1 refresh" in text
+        assert f"{run.added} joined, {run.removed} left over 1 refresh" in shown(out)
         assert len(shell.user_ns["ch"]) == run.added + run.removed
-    finally:
-        magic._close()
-        magic.ws, magic._owns_ws, magic._demo_dir, magic._demo_conn = saved

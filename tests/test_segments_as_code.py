@@ -6,6 +6,7 @@ never through the code under test; counts of synced segments are compared with h
 
 from __future__ import annotations
 
+import contextlib
 import json
 import textwrap
 from pathlib import Path
@@ -302,31 +303,42 @@ def test_cli_sync_check_and_export_code(demo_conn, tmp_path, capsys):
     assert "there is no catalog file" in capsys.readouterr().err
 
 
-def test_magic_sync(demo_conn, tmp_path):
+@contextlib.contextmanager
+def magic_shell(demo_conn, catalog):
+    """The IPython shell with %segment connected to the session's demo DuckDB and its own ``catalog``;
+    the shell's earlier connection (another test module's) is put back afterwards."""
     shell = InteractiveShell.instance()
     shell.run_line_magic("load_ext", "jupyter_segments")
     shell.user_ns["demo_db"] = demo_conn
-    folder = tmp_path / "segments"
-    sample(folder)
     magic = shell.magics_manager.registry["SegmentMagic"]
     saved = (magic.ws, magic._owns_ws, magic._demo_dir, magic._demo_conn)
     magic.ws, magic._demo_dir, magic._demo_conn = None, None, None
     try:
         with capture_output():
-            shell.run_line_magic("segment", f"connect demo_db --catalog {tmp_path / 'm.sqlite'}")
+            shell.run_line_magic("segment", f"connect demo_db --catalog {catalog}")
             shell.run_line_magic("segment", "customers customers --key customer_id")
+        yield shell, magic.ws
+    finally:
+        magic._close()
+        magic.ws, magic._owns_ws, magic._demo_dir, magic._demo_conn = saved
+
+
+def shown(out) -> str:
+    """What a magic displayed, as text."""
+    return out.stdout + "".join(o.data.get("text/plain", "") for o in out.outputs)
+
+
+def test_magic_sync(demo_conn, tmp_path):
+    folder = tmp_path / "segments"
+    sample(folder)
+    with magic_shell(demo_conn, tmp_path / "m.sqlite") as (shell, _ws):
         with capture_output() as out:
             shell.run_line_magic("segment", f"sync {folder} -o report")
-        assert "2 created, 0 updated, 0 unchanged" in out.stdout + "".join(
-            o.data.get("text/plain", "") for o in out.outputs
-        )
+        assert "2 created, 0 updated, 0 unchanged" in shown(out)
         assert shell.user_ns["report"].ok
         write(folder, "bad.segment", "age >\n")
         result = shell.run_cell(f"%segment sync {folder}")
         assert isinstance(result.error_in_exec, Exception) and "nothing written" in str(result.error_in_exec)
-    finally:
-        magic._close()
-        magic.ws, magic._owns_ws, magic._demo_dir, magic._demo_conn = saved
 
 
 def test_bad_headers_are_errors_naming_file_and_line(tmp_path):

@@ -10,8 +10,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 from conftest import DEMO_ANCHOR
-from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
+from test_segments_as_code import magic_shell, shown
 
 import jupyter_segments as js
 from jupyter_segments import SegmentError
@@ -115,24 +115,11 @@ def test_a_static_segment_keeps_its_members(demo_conn, demo_frames, tmp_path):
 
 
 def test_magic_static(demo_conn, tmp_path):
-    shell = InteractiveShell.instance()
-    shell.run_line_magic("load_ext", "jupyter_segments")
-    shell.user_ns["demo_db"] = demo_conn
-    shell.user_ns["keys"] = [1, 2, 3, -4]
-    magic = shell.magics_manager.registry["SegmentMagic"]
-    saved = (magic.ws, magic._owns_ws, magic._demo_dir, magic._demo_conn)
-    magic.ws, magic._demo_dir, magic._demo_conn = None, None, None
-    try:
-        with capture_output():
-            shell.run_line_magic("segment", f"connect demo_db --catalog {tmp_path / 'm.sqlite'}")
-            shell.run_line_magic("segment", "customers customers --key customer_id")
-        magic.ws.members_storage = "parquet"
+    with magic_shell(demo_conn, tmp_path / "m.sqlite") as (shell, ws):
+        ws.members_storage = "parquet"
+        shell.user_ns["keys"] = [1, 2, 3, -4]
         with capture_output() as out:
             shell.run_line_magic("segment", "static picked keys")
-        text = "".join(o.data.get("text/plain", "") for o in out.outputs)
-        assert "saved static segment 'picked': 3 members; 1 value matched no customer: -4" in text
+        assert "saved static segment 'picked': 3 members; 1 value matched no customer: -4" in shown(out)
         result = shell.run_cell("%segment static other keys --strict")
         assert "matches no customer: -4; nothing was saved" in str(result.error_in_exec)
-    finally:
-        magic._close()
-        magic.ws, magic._owns_ws, magic._demo_dir, magic._demo_conn = saved
