@@ -484,3 +484,45 @@ def test_similar_customers_carry_every_key_column(tmp_path) -> None:
     snapshot = found.save("lookalikes")
     assert keys_of(snapshot.keys()) == chosen
     ws.close()
+
+
+def test_magics_declare_composite_keys_and_show_their_checks(schema: Backend) -> None:
+    if schema.dialect != "duckdb":
+        pytest.skip("the magics parse the same text for every database: DuckDB is enough")
+    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.utils.capture import capture_output
+
+    shell = InteractiveShell.instance()
+    shell.run_line_magic("load_ext", "jupyter_segments")
+    magic = shell.magics_manager.registry["SegmentMagic"]
+    saved = (magic.ws, magic._owns_ws, magic._demo_dir, magic._demo_conn)  # another module's connection
+    magic.ws, magic._demo_dir, magic._demo_conn = None, None, None
+    ws = Workspace(schema)
+    shell.user_ns["ck_ws"] = ws
+    try:
+        with capture_output() as captured:
+            for line in (
+                "connect ck_ws",
+                "customers ck_accounts --key region,account_no",
+                "relate ck_orders ck_accounts --on region,account_no --name orders --parent-name account",
+                "relate ck_sales ck_accounts --on region:region,account_no:account_no --name sales",
+                "relate ck_returns ck_sales --on r_ticket:s_ticket,r_item:s_item --name returns --parent-name sale",
+            ):
+                shell.run_line_magic("segment", line)
+        assert "customer entity: ck_accounts (key region, account_no)" in captured.stdout + "".join(
+            o.data.get("text/plain", "") for o in captured.outputs
+        )
+        assert ws.model.customer_keys == ("region", "account_no")
+        text = "count(orders) >= 2 or any(sales where count(returns) >= 1)"
+        want = hand(
+            schema,
+            f"(SELECT COUNT(*) {ORDERS}) >= 2 OR EXISTS (SELECT 1 {SALES} AND EXISTS (SELECT 1 {RETURNS_OF_SALE}))",
+        )
+        assert keys_of(ws.member_keys(text)) == want
+        with capture_output() as captured:
+            shell.run_line_magic("segment", "model")
+        shown = "".join(o.data.get("text/plain", "") for o in captured.outputs)
+        assert "ck_sales.(s_ticket, s_item): unique (checked " in shown
+        assert "ck_accounts.(region, account_no): unique, 2 NULL (checked " in shown
+    finally:
+        magic.ws, magic._owns_ws, magic._demo_dir, magic._demo_conn = saved
