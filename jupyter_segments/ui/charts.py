@@ -174,11 +174,11 @@ CSS = """
 .jseg-chart .dot { stroke: var(--jp-brand-color1, #1976d2); stroke-width: 8; stroke-linecap: round;
   vector-effect: non-scaling-stroke; }
 .jseg-chart .dot:hover { stroke: var(--jp-brand-color0, #0d47a1); stroke-width: 12; }
-.jseg-chart .ylab { position: absolute; right: calc(100% + 6px); transform: translateY(-50%);
+.jseg-chart .ylab { position: absolute; right: calc(100% + 6px); transform: translateY(-50%); line-height: 1.3;
   white-space: nowrap; font-variant-numeric: tabular-nums; }
 .jseg-chart .xaxis { position: relative; height: 36px; }
 .jseg-chart .xday { color: var(--jp-ui-font-color3, #9e9e9e); }
-.jseg-chart .xlab { position: absolute; top: 4px; transform: translateX(-50%); white-space: nowrap;
+.jseg-chart .xlab { position: absolute; top: 4px; transform: translateX(-50%); white-space: nowrap; line-height: 1.3;
   text-align: center; font-variant-numeric: tabular-nums; }
 .jseg-chart .xlab.first { transform: none; text-align: left; }
 .jseg-chart .xlab.last { transform: translateX(-100%); text-align: right; }
