@@ -30,7 +30,7 @@ import os
 import weakref
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 
@@ -100,7 +100,7 @@ class ChangesWebhook(WebhookDestination):
     ``batch_size`` customers at a time, with the export webhook's retries and masking.
     ``headers_from_env``: header name -> environment variable, read at each delivery."""
 
-    def send(  # type: ignore[override]
+    def send(
         self, segment: _ChangesView, url: str | None = None, batch_size: int = 1000, retries: int = 3,
         backoff: float = 0.5, timeout: float = 10.0, headers: dict[str, str] | None = None,
         headers_from_env: Mapping[str, str] | None = None,
@@ -305,7 +305,9 @@ def deliver(session: Session, cat: Catalog, row: dict[str, Any], changes: Member
     problems = []
     for sid, dest, options in targets:
         try:
-            send(view, dest, log_extra={"subscription": sid, "changes_of_run": changes.run_id}, **options)
+            # The view stands in for a Segment: destinations read its name, session, iter_members.
+            log = {"subscription": sid, "changes_of_run": changes.run_id}
+            send(cast(Any, view), dest, log_extra=log, **options)
         except Exception as e:  # noqa: BLE001 - recorded (Failed) in the exports record; the others go on
             first = str(e).splitlines()[0] if str(e) else type(e).__name__
             problems.append(f"membership changes not delivered to subscription {sid}: {mask_url(first)}")
