@@ -270,9 +270,11 @@ def after_refresh(session: Session, cat: Catalog, run_ids: list[int]) -> None:
             if changes is None:
                 continue
             with cat.transaction() as c:
-                pairs = [("joined", _plain(k)) for k in changes.joined[changes.key]]
-                pairs += [("left", _plain(k)) for k in changes.left[changes.key]]
-                cat.add_member_changes(row["id"], run_id, pairs, c)
+                keys = {
+                    "joined": [_plain(k) for k in changes.joined[changes.key]],
+                    "left": [_plain(k) for k in changes.left[changes.key]],
+                }
+                cat.add_member_changes(row["id"], run_id, keys, c)
             problems = deliver(session, cat, row, changes)
         except Exception as e:  # noqa: BLE001 - recorded on the run; the refresh stays successful
             problems = [

@@ -172,7 +172,7 @@ def make_tables(schema: str | None = None) -> Tables:
         sa.Column("segment_id", sa.Integer, sa.ForeignKey(segments.c.id, ondelete="CASCADE"), nullable=False),
         sa.Column("run_id", sa.Integer, nullable=False),
         sa.Column("change", sa.String(10), nullable=False),  # joined | left
-        sa.Column("key", text, nullable=False),  # JSON: the customer key keeps its type
+        sa.Column("keys", text, nullable=False),  # JSON list of the customers' keys (types kept)
         sa.Index("ix_js_member_changes_segment", "segment_id", "run_id"),
     )
     return Tables(

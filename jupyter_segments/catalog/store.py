@@ -805,23 +805,24 @@ class Catalog:
             return bool(done.rowcount)
 
     def add_member_changes(
-        self, segment_id: int, run_id: int, changes: Sequence[tuple[str, Any]], conn: sa.Connection
+        self, segment_id: int, run_id: int, changes: Mapping[str, Sequence[Any]], conn: sa.Connection
     ) -> None:
-        """Record who joined and left at run ``run_id``: (``joined`` or ``left``, key) pairs."""
-        if changes:
-            conn.execute(
-                self.t.member_changes.insert(),
-                [
-                    {"segment_id": segment_id, "run_id": run_id, "change": change, "key": _json(key)}
-                    for change, key in changes
-                ],
-            )
+        """Record who joined and left at run ``run_id``: ``{"joined": keys, "left": keys}``, one row per
+        kind (a JSON list: thousands of changes are one insert, not thousands)."""
+        rows = [
+            {"segment_id": segment_id, "run_id": run_id, "change": change, "keys": _json(list(keys))}
+            for change, keys in changes.items()
+            if len(keys)
+        ]
+        if rows:
+            conn.execute(self.t.member_changes.insert(), rows)
 
     def member_change_rows(self, segment_id: int, since: dt.datetime | None = None) -> list[dict[str, Any]]:
-        """The recorded changes of a segment (run id, its finish time, change, key), oldest run first."""
+        """The recorded changes of a segment, one per customer (run id, its finish time, change, key),
+        oldest run first."""
         m, r = self.t.member_changes, self.t.runs
         q = (
-            sa.select(m.c.run_id, r.c.finished_at, m.c.change, m.c.key)
+            sa.select(m.c.run_id, r.c.finished_at, m.c.change, m.c["keys"])
             .join(r, r.c.id == m.c.run_id)
             .where(m.c.segment_id == segment_id)
             .order_by(m.c.run_id, m.c.id)
@@ -829,7 +830,11 @@ class Catalog:
         if since is not None:
             q = q.where(r.c.finished_at >= since)
         with self.engine.connect() as c:
-            return [{**row._mapping, "key": json.loads(row.key)} for row in c.execute(q)]
+            return [
+                {"run_id": row.run_id, "finished_at": row.finished_at, "change": row.change, "key": key}
+                for row in c.execute(q)
+                for key in json.loads(row[3])
+            ]
 
     # --- helpers ----------------------------------------------------------------------------------
     def _one(self, query: sa.Select, conn: sa.Connection | None = None) -> dict[str, Any] | None:
