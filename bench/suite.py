@@ -282,6 +282,20 @@ def pd_first_channel(f: Frames) -> pd.Index:
     return pd.Index(first.loc[first["channel"] == "web", "customer_id"])
 
 
+def pd_mode_channel(f: Frames) -> pd.Index:
+    o = f["orders"][f["orders"]["channel"].notna()]
+    counts = o.groupby(["customer_id", "channel"]).size().rename("n").reset_index()
+    top = counts.sort_values(["customer_id", "n", "channel"], ascending=[True, False, True])
+    top = top.groupby("customer_id").head(1)
+    return pd.Index(top.loc[top["channel"] == "web", "customer_id"])
+
+
+def pd_stddev_percentile(f: Frames) -> pd.Index:
+    amounts = f["orders"][f["orders"]["amount"].notna()].groupby("customer_id")["amount"]
+    spread, p90 = amounts.std(ddof=1), amounts.quantile(0.9)
+    return pd.Index(spread.index[(spread > 40) & (p90 > 150)])
+
+
 # --- the suite ---------------------------------------------------------------------------------------
 SUITE: tuple[Segment, ...] = (
     Segment(
@@ -587,6 +601,27 @@ SUITE: tuple[Segment, ...] = (
             "WHERE rn = 1 AND channel = 'web'",
         ),
         pd_first_channel,
+    ),
+    Segment(
+        "mode_channel",
+        "mode(x): the most frequent value, ties to the smallest",
+        "mode(orders.channel) = 'web'",
+        (
+            "SELECT customer_id FROM (SELECT customer_id, channel, ROW_NUMBER() OVER (PARTITION BY customer_id "
+            "ORDER BY COUNT(*) DESC, channel) AS rn FROM orders WHERE channel IS NOT NULL "
+            "GROUP BY customer_id, channel) t WHERE rn = 1 AND channel = 'web'",
+        ),
+        pd_mode_channel,
+    ),
+    Segment(
+        "spread",
+        "stddev (sample) and a percentile of related records",
+        "stddev(orders.amount) > 40 and percentile(orders.amount, 0.9) > 150",
+        (
+            "SELECT customer_id FROM orders GROUP BY customer_id HAVING STDDEV_SAMP(amount) > 40 "
+            "AND PERCENTILE_CONT(0.9) WITHIN GROUP (ORDER BY amount) > 150",
+        ),
+        pd_stddev_percentile,
     ),
 )
 

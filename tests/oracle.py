@@ -94,7 +94,8 @@ def like(a: pd.Series, pattern: str, case_insensitive: bool = False) -> Bool:
     values = a.astype(object)
     known = ~a.isna()
     result = pd.Series(False, index=a.index)
-    result[known] = [bool(compiled.fullmatch(v)) for v in values[known]]
+    if known.any():
+        result[known] = [bool(compiled.fullmatch(v)) for v in values[known]]
     return tv(result, ~known)
 
 
@@ -109,7 +110,8 @@ def text_match(a: pd.Series, kind: str, needle: str) -> Bool:
         "ends_with": lambda v: v.endswith(n),
     }[kind]
     result = pd.Series(False, index=a.index)
-    result[known] = [test(v.lower()) for v in values[known]]
+    if known.any():
+        result[known] = [test(v.lower()) for v in values[known]]
     return tv(result, ~known)
 
 

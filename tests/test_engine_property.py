@@ -596,39 +596,32 @@ def _by_record() -> st.SearchStrategy[Cond]:
     """mode / first / last of the orders' channel or amount, compared with a value."""
 
     def build(t) -> Cond:
-        func, column, by, where, op = t
+        func, (column, (op, literal)), by, where = t
+        by = None if func == "mode" else by
         shown, cond = _filter(where)
-        order = f" by {by}" if func != "mode" else ""
-        text_value = column == "channel"
-        literal_op, literal = op if text_value else (op[0], op[1])
-        shown_literal = f"'{literal}'" if text_value else _number(literal)
+        order = f" by {by}" if by else ""
+        shown_literal = f"'{literal}'" if column == "channel" else _number(literal)
 
         def fn(e: Env) -> O.Bool:
             got = O.ordered_aggregate(
                 e.o, "customer_id", e.c.index, func, e.o[column], cond(e.o), by=e.o[by] if by else None
             )
-            return O.cmp(got, literal_op, literal)
+            return O.cmp(got, op, literal)
 
-        return f"{func}(orders.{column}{order}{shown}) {literal_op} {shown_literal}", fn
+        return f"{func}(orders.{column}{order}{shown}) {op} {shown_literal}", fn
 
-    text_ops = st.tuples(st.sampled_from(["=", "!=", "<"]), st.sampled_from(CHANNELS))
-    number_ops = st.tuples(st.sampled_from(_OPS), st.sampled_from(_THRESHOLDS))
-    return st.one_of(
+    compared = st.one_of(
         st.tuples(
-            st.sampled_from(["mode", "first", "last"]),
-            st.just("channel"),
-            st.sampled_from(["order_date", "placed_at"]),
-            st.one_of(st.none(), _order_conditions()),
-            text_ops,
+            st.just("channel"), st.tuples(st.sampled_from(["=", "!=", "<"]), st.sampled_from(CHANNELS))
         ),
-        st.tuples(
-            st.sampled_from(["mode", "first", "last"]),
-            st.just("amount"),
-            st.sampled_from(["order_date", "placed_at"]),
-            st.one_of(st.none(), _order_conditions()),
-            number_ops,
-        ),
-    ).map(lambda t: build((t[0], t[1], None if t[0] == "mode" else t[2], t[3], t[4])))
+        st.tuples(st.just("amount"), st.tuples(st.sampled_from(_OPS), st.sampled_from(_THRESHOLDS))),
+    )
+    return st.tuples(
+        st.sampled_from(["mode", "first", "last"]),
+        compared,
+        st.sampled_from(["order_date", "placed_at"]),
+        st.one_of(st.none(), _order_conditions()),
+    ).map(build)
 
 
 def _text_extreme() -> st.SearchStrategy[Cond]:
@@ -704,11 +697,7 @@ def _customer_value_atoms() -> st.SearchStrategy[Value]:
 
 def _customer_values() -> st.SearchStrategy[Value]:
     when = _simple_customer_atoms()
-    return st.recursive(
-        _customer_value_atoms(),
-        lambda inner: _combine(inner, when).map(lambda v: (v[0], v[1])),
-        max_leaves=3,
-    )
+    return st.recursive(_customer_value_atoms(), lambda inner: _combine(inner, when), max_leaves=3)
 
 
 def _text_atoms() -> st.SearchStrategy[Cond]:
@@ -868,12 +857,14 @@ _SETTINGS = settings(
 )
 
 
+@pytest.mark.slow
 @_SETTINGS
 @given(data=datasets(), definition=_conditions())
 def test_random_definitions_match_oracle(data, definition: Cond) -> None:
     _check(data, definition)
 
 
+@pytest.mark.slow
 @_SETTINGS
 @given(data=datasets(), definition=_child_only_conditions())
 def test_random_child_only_definitions_match_oracle(data, definition: Cond) -> None:
@@ -902,6 +893,7 @@ def server(request) -> Backend:
     _drop_session_database(name, url)
 
 
+@pytest.mark.slow
 @_SERVER_SETTINGS
 @given(data=datasets(), definition=st.one_of(_conditions(), _child_only_conditions()))
 def test_random_definitions_match_oracle_on_servers(server: Backend, data, definition: Cond) -> None:
