@@ -134,8 +134,9 @@ def test_segments_page_and_view_in_jupyterlab(tmp_path):
             counts = manager.locator("table.jseg-grid tbody td.num").all_inner_texts()
             numbers = [int(c.replace(",", "")) for c in counts if re.fullmatch(r"[\d,]+", c)]
             assert numbers == sorted(numbers, reverse=True) and len(numbers) == 3
-            # open the view of vip above the table
-            manager.locator("tr[data-name=vip]").click()
+            # open the view of vip above the table (selected from the keyboard: focus, Enter)
+            manager.locator("tr[data-name=vip]").focus()
+            page.keyboard.press("Enter")
             wait_selected(page, ["vip"])
             view_button.click()
             detail = manager.locator(".jseg-root")  # the view inside the page

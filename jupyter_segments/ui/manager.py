@@ -58,8 +58,8 @@ TABLE_SCRIPT = (
 # a spinning icon on busy buttons.
 PAGE_CSS = """<style>
 .jseg-page table.jseg-grid { width: 100%; }
-table.jseg-grid td, table.jseg-grid th { text-align: left; }
-table.jseg-grid td.num, table.jseg-grid th.num { text-align: right; }
+.jseg-page table.jseg-grid :is(td, th), .jseg-static table.jseg-grid :is(td, th) { text-align: left; }
+.jseg-page table.jseg-grid :is(td, th).num, .jseg-static table.jseg-grid :is(td, th).num { text-align: right; }
 .jseg-page table.jseg-clickable tbody tr { cursor: pointer; user-select: none; }
 .jseg-page table.jseg-clickable tbody tr:hover td { background: var(--jp-layout-color2); }
 .jseg-page table.jseg-grid tr.jseg-selected td, .jseg-static table.jseg-grid tr.jseg-selected td {
@@ -74,6 +74,9 @@ table.jseg-grid td.num, table.jseg-grid th.num { text-align: right; }
 .jseg-busy i.fa { animation: jseg-spin 1s linear infinite; }
 @keyframes jseg-spin { to { transform: rotate(360deg); } }
 </style>"""
+
+# Enter or space on a focused row or header acts as a click (rows and headers take the focus with Tab).
+KEY_SCRIPT = "if(event.key==='Enter'||event.key===' '){event.preventDefault();this.click();}"
 
 
 def _when(value: object) -> str:
@@ -339,7 +342,11 @@ class SegmentManager(Mirrored):
                 sorted_here = key == self.sort_column
                 arrow = (" ▼" if self.sort_descending else " ▲") if sorted_here else ""
                 aria = ("descending" if self.sort_descending else "ascending") if sorted_here else "none"
-                click = f' onclick="{send}" data-sort="{key}" tabindex="0"' if interactive else ""
+                click = (
+                    f' onclick="{send}" onkeydown="{KEY_SCRIPT}" data-sort="{key}" tabindex="0"'
+                    if interactive
+                    else ""
+                )
                 heads.append(
                     f'<th{num} aria-sort="{aria}" title="Sort by {label.lower()}"{click}>{label}{arrow}</th>'
                 )
@@ -350,7 +357,7 @@ class SegmentManager(Mirrored):
             name = str(r["name"])
             selected = name in self.selected
             cls = ' class="jseg-selected"' if selected else ""
-            attrs = (f' data-name="{html.escape(name)}" onclick="{send}" ondblclick="{send}" tabindex="0"'
+            attrs = (f' data-name="{html.escape(name)}" onclick="{send}" ondblclick="{send}" onkeydown="{KEY_SCRIPT}" tabindex="0"'
                      f' aria-selected="{str(selected).lower()}"') if interactive else ""  # fmt: skip
             cells = "".join(self._cell(key, r) for key, _ in COLUMNS)
             rows.append(f"<tr{cls}{attrs}>{cells}</tr>")
