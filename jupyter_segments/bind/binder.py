@@ -12,6 +12,7 @@ import dataclasses
 import datetime as dt
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import lru_cache
 
 from ..dsl import ast as A
 from ..dsl.parser import parse, parse_condition
@@ -25,6 +26,10 @@ SegmentSource = Callable[[str], str]  # name -> DSL text of a saved segment (Key
 ORDERABLE = {"number", "string", "date", "timestamp"}
 NUMBER_AGGREGATES = ("sum", "avg", "median", "percentile", "stddev")  # of numbers only
 NUMBER_RESULTS = ("count", "count_distinct", "sum", "avg", "median", "percentile", "stddev")
+
+# A saved segment's text is parsed each time a definition that refers to it is bound; the trees are
+# frozen, so one parse per text serves them all (a static segment's member list is long: ~50 us a key).
+_parse_saved = lru_cache(maxsize=64)(parse)
 
 
 def bind(model: Model, definition: A.Definition, segment_source: SegmentSource | None = None) -> T.Definition:
@@ -643,7 +648,7 @@ class Scope:
             hint = e.args[0] if e.args and isinstance(e.args[0], str) and e.args[0] != node.name else ""
             raise self.err(f"unknown segment '{node.name}'{hint}", node) from None
         try:
-            tree = parse(text)
+            tree = _parse_saved(text)
         except SegmentError as e:
             raise self.err(f"segment '{node.name}' does not parse: {e.reason}", node) from None
         with self.nested_text("segment", node.name, text, node):
