@@ -24,6 +24,7 @@ import pytest
 from conftest import _drop_session_database, _session_database, _unavailable, server_url
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlglot import exp
 from test_engine_property import (
     AMOUNTS,
     AS_OF,
@@ -43,6 +44,7 @@ from test_engine_property import (
 
 from jupyter_segments import Workspace, connect
 from jupyter_segments.backends import open_backend
+from jupyter_segments.compile import dialects as CD
 
 BATCH = 12
 EXAMPLES = int(os.environ.get("JS_FUZZ_EXAMPLES", "480"))
@@ -210,3 +212,17 @@ def test_found_disagreements_stay_fixed(databases, oracle_env, text: str, fn) ->
     want = O.members(fn(oracle_env))
     assert 0 < len(want) < len(oracle_env.c), "the data no longer tells right from wrong here"
     assert not disagreements(databases, oracle_env, [(text, fn)])
+
+
+# Whose LIKE reads a backslash as an escape without an ESCAPE clause (PostgreSQL and MariaDB: found
+# here; Spark, BigQuery: their documentation), and whose does not.
+_BACKSLASH_ESCAPES = {"postgres": True, "mysql": True, "spark": True, "bigquery": True}
+_PLAIN_BACKSLASH = {"duckdb": False, "sqlite": False, "snowflake": False, "trino": False, "tsql": False}
+
+
+@pytest.mark.parametrize("dialect, doubled", sorted({**_BACKSLASH_ESCAPES, **_PLAIN_BACKSLASH}.items()))
+def test_like_backslash_is_an_ordinary_character(dialect: str, doubled: bool) -> None:
+    """The user's pattern '%k\\%' (k, a backslash, anything) has its backslash doubled where LIKE
+    would read it as an escape, and goes as written elsewhere."""
+    pattern = CD.like_pattern(exp.Literal.string("%k\\%"), dialect)
+    assert pattern.this == ("%k\\\\%" if doubled else "%k\\%")

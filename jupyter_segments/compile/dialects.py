@@ -185,9 +185,9 @@ def like_escape(dialect: str) -> str:
 # refuses a backslash before anything but %, _ or another backslash (INVALID_FORMAT.
 # ESC_IN_THE_MIDDLE for the pattern x\' in ``LIKE 'x\\'''``), PostgreSQL a pattern that ends in one
 # ("LIKE pattern must not end with escape character"), and MariaDB reads 'k\%' as 'k%' (found by
-# tests/test_differential.py). The DSL's LIKE has no escape character, so there a literal pattern's
-# backslashes are doubled.
-LIKE_BACKSLASH_ESCAPES = {"spark", "databricks", "postgres", "redshift", "mysql"}
+# tests/test_differential.py); BigQuery's LIKE escapes with it too (BACKSLASH_LIKE_ESCAPE). The DSL's
+# LIKE has no escape character, so there a literal pattern's backslashes are doubled.
+LIKE_BACKSLASH_ESCAPES = {"spark", "databricks", "postgres", "redshift", "mysql", "bigquery"}
 
 
 def like_pattern(pattern: exp.Expr, dialect: str) -> exp.Expr:
