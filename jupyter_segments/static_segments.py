@@ -7,8 +7,9 @@ reported (``Segment.unknown_keys``, and a warning). ``in segment campaign_2025``
 reads the stored members (``member_text``), for this kind of static segment and for one frozen from a
 rule (``ws.segment(..., type="static")``).
 
-Cost: the list is DSL text, parsed when the segment is saved and whenever a definition that refers to
-it is compiled: about 50 microseconds per key (1 s for 20,000 keys) on top of the query.
+Cost: the list is DSL text (parsed once per text, then bound, compiled and sent with every query that
+refers to it): with 20,000 keys on the 100,000-customer demo, saving took 11 s and a count that refers to
+it 1-2 s more than without (3.6 s the first time).
 """
 
 from __future__ import annotations
