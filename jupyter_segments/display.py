@@ -467,6 +467,8 @@ def _key_verdict(check: KeyCheck) -> str:
     verdict = (
         "unique" if not check.repeated else f"not unique: {check.repeated} repeated (e.g. {check.example})"
     )
+    if check.source == "primary key":
+        verdict += " (its PRIMARY KEY)"
     return verdict + (f", {check.nulls} NULL" if check.nulls else "")
 
 

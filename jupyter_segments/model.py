@@ -433,11 +433,15 @@ class Model:
     # --- keys -------------------------------------------------------------------------------------
     def duplicates(self, table: str, columns: str | tuple[str, ...]) -> KeyCheck:
         """The key check of ``table``'s ``columns``: how many non-NULL values (tuples) appear more than
-        once, the smallest of them, how many rows have a NULL in a key column. One query the first
-        time (one GROUP BY of all the columns); the answer is remembered until ``invalidate``, and the
-        catalog keeps it with the time it was checked (``key_checks``)."""
+        once, the smallest of them, how many rows have a NULL in a key column. A PRIMARY KEY the
+        database declares on exactly these columns answers without a query; otherwise one query the
+        first time (one GROUP BY of all the columns). The answer is remembered until ``invalidate``, and
+        the catalog keeps it with the time it was checked (``key_checks``)."""
         cols = (columns,) if isinstance(columns, str) else tuple(columns)
         found = self._duplicates.get((table, cols))
+        if found is None and self._is_primary_key(table, cols):
+            found = KeyCheck(0, None, 0, _now(), "primary key")  # the database guarantees it: no query
+            self._duplicates[(table, cols)] = found
         if found is None:
             row = self.backend.query(duplicate_keys_sql(table, cols, self.backend.dialect)).iloc[0]
             example = tuple(_plain(v) for v in row.iloc[2:])
@@ -445,10 +449,19 @@ class Model:
                 int(_plain(row.iloc[1]) or 0),
                 example[0] if len(example) == 1 else example,
                 int(_plain(row.iloc[0]) or 0),
-                dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(),
+                _now(),
             )
             self._duplicates[(table, cols)] = found
         return found
+
+    def _is_primary_key(self, table: str, columns: tuple[str, ...]) -> bool:
+        """Whether the database declares exactly ``columns`` as ``table``'s PRIMARY KEY (unique, never
+        NULL). Backends without ``primary_key`` (Spark) have none."""
+        primary_key = getattr(self.backend, "primary_key", None)
+        if primary_key is None:
+            return False
+        declared = primary_key(table)
+        return bool(declared) and {c.lower() for c in declared} == {c.lower() for c in columns}
 
     def key_checks(self) -> list[tuple[str, tuple[str, ...], KeyCheck]]:
         """Every key check answered so far: (table, columns, answer)."""
@@ -629,6 +642,15 @@ _CONVERTIBLE = {
 }  # fmt: skip
 
 
+def _written_as(written: tuple[str, ...], parts: tuple[str, ...]) -> bool:
+    """Whether ``written`` names the table at ``parts`` with its exact case: the same table name, and
+    qualifiers that are a run of its qualifiers (DuckDB's ``other.t`` may be ``other.main.t`` and
+    ``memory.other.t``)."""
+    given, full = written[:-1], parts[:-1]
+    runs = (full[i : i + len(given)] for i in range(len(full) - len(given) + 1))
+    return written[-1] == parts[-1] and any(run == given for run in runs)
+
+
 def link_columns(on: Any) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """The child and parent columns of a relate's ``on``: a shared name, a ``(child, parent)`` pair,
     or a list of pairs for a composite key."""
@@ -656,6 +678,11 @@ class KeyCheck:
     example: Any  # the smallest of them (a tuple for several columns), None without any
     nulls: int  # rows with a NULL in a key column (never members, as a customer key)
     checked_at: str  # when the database was asked, ISO 8601 UTC
+    source: str = "query"  # or "primary key": declared by the database, not counted
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
 
 
 def _plain(value: Any) -> Any:
@@ -676,15 +703,6 @@ def _on_text(child_cols: tuple[str, ...], parent_cols: tuple[str, ...]) -> str:
     if len(child_cols) == 1:
         return repr((child_cols[0], parent_cols[0]))
     return repr(list(zip(child_cols, parent_cols, strict=True)))
-
-
-def _written_as(written: tuple[str, ...], parts: tuple[str, ...]) -> bool:
-    """Whether ``written`` names the table at ``parts`` with its exact case: the same table name, and
-    qualifiers that are a run of its qualifiers (DuckDB's ``other.t`` may be ``other.main.t`` and
-    ``memory.other.t``)."""
-    given, full = written[:-1], parts[:-1]
-    runs = (full[i : i + len(given)] for i in range(len(full) - len(given) + 1))
-    return written[-1] == parts[-1] and any(run == given for run in runs)
 
 
 def _singular(name: str) -> str:

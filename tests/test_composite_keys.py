@@ -22,7 +22,7 @@ from jupyter_segments import SegmentError, Workspace
 from jupyter_segments.backends.base import Backend
 from jupyter_segments.display import ModelView
 
-TABLES = ("ck_accounts", "ck_orders", "ck_sales", "ck_returns", "nk_people")
+TABLES = ("ck_accounts", "ck_orders", "ck_sales", "ck_returns", "nk_people", "pk_accounts")
 DDL = [
     "CREATE TABLE ck_accounts (region VARCHAR(10), account_no INTEGER, tier VARCHAR(10))",
     "CREATE TABLE ck_orders (order_id INTEGER, region VARCHAR(10), account_no INTEGER, "
@@ -30,6 +30,8 @@ DDL = [
     "CREATE TABLE ck_sales (s_ticket INTEGER, s_item INTEGER, region VARCHAR(10), account_no INTEGER, s_qty INTEGER)",
     "CREATE TABLE ck_returns (r_ticket INTEGER, r_item INTEGER, region VARCHAR(10), account_no INTEGER, r_qty INTEGER)",
     "CREATE TABLE nk_people (id INTEGER, tier VARCHAR(10))",
+    "CREATE TABLE pk_accounts (region VARCHAR(10) NOT NULL, account_no INTEGER NOT NULL, tier VARCHAR(10), "
+    "PRIMARY KEY (region, account_no))",
 ]
 ROWS = {
     # account_no 1 and 2 exist in two regions: a join on account_no alone would mix them up.
@@ -49,6 +51,7 @@ ROWS = {
     ],
     "ck_returns": [(100, 2, "eu", 1, 1), (101, 1, "us", 1, 1), (102, 2, "eu", 2, 1), (102, 1, "us", 2, 2)],
     "nk_people": [(1, "gold"), (2, "basic"), (None, "gold"), (3, "gold")],
+    "pk_accounts": [("eu", 1, "gold"), ("us", 1, "basic"), ("eu", 2, "basic")],
 }  # fmt: skip
 BOTH = [("region", "region"), ("account_no", "account_no")]
 
@@ -526,3 +529,16 @@ def test_magics_declare_composite_keys_and_show_their_checks(schema: Backend) ->
         assert "ck_accounts.(region, account_no): unique, 2 NULL (checked " in shown
     finally:
         magic.ws, magic._owns_ws, magic._demo_dir, magic._demo_conn = saved
+
+
+def test_a_declared_primary_key_is_not_counted_again(schema: Backend, monkeypatch) -> None:
+    """The database's PRIMARY KEY answers the key check: no GROUP BY, and no NULL filter is needed."""
+    ws = Workspace(schema)
+    ws.customers("pk_accounts", key=("account_no", "region"))  # in any order
+    ws.relate("ck_orders", "pk_accounts", on=BOTH, name="orders")
+    sent = Sent(schema, monkeypatch)
+    assert keys_of(ws.member_keys("count(orders) >= 2")) == {("eu", 1)}
+    assert sent.segment_queries() == sent.sql and sent.sql, "a key check query ran"
+    check = ws.model.duplicates("pk_accounts", ("account_no", "region"))
+    assert (check.repeated, check.nulls, check.source) == (0, 0, "primary key")
+    assert "IS NULL" not in ws.compile("count(orders) >= 2")

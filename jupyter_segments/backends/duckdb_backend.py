@@ -283,6 +283,19 @@ class DuckDBBackend:
             raise no_such_table(table, self.tables())
         return [Column(name, classify_type(db_type), db_type) for name, db_type in rows]
 
+    def primary_key(self, table: str) -> tuple[str, ...]:
+        """The PRIMARY KEY columns of a table of the current schema (() without one, or elsewhere)."""
+        if isinstance(table, TableName):
+            return ()
+        sql = """
+            SELECT constraint_column_names FROM duckdb_constraints()
+            WHERE constraint_type = 'PRIMARY KEY' AND table_name = ?
+              AND database_name = current_database() AND schema_name = current_schema()
+        """
+        with self._lock:
+            rows = self._conn.execute(sql, [table]).fetchall()
+        return tuple(rows[0][0]) if rows else ()
+
     def foreign_keys(self) -> list[ForeignKey]:
         """Single-column FOREIGN KEY constraints declared in the current schema.
 

@@ -254,6 +254,16 @@ class SQLAlchemyBackend:
             out.append(Column(col["name"], classify_type(db_type), db_type))
         return out
 
+    def primary_key(self, table: str) -> tuple[str, ...]:
+        """The PRIMARY KEY columns of a table of the default schema, from the inspector (() without one)."""
+        if isinstance(table, TableName):
+            return ()
+        try:
+            found = sa.inspect(self._engine).get_pk_constraint(table)
+        except sa.exc.NoSuchTableError:
+            return ()
+        return tuple(found.get("constrained_columns") or ())
+
     def foreign_keys(self) -> list[ForeignKey]:
         """Single-column foreign keys between tables of the default schema, from the inspector."""
         insp = sa.inspect(self._engine)

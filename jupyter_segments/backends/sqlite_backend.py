@@ -245,6 +245,19 @@ class SQLiteBackend:
                 typed[col.name] = Column(col.name, "timestamp", col.db_type or "TEXT")
         return [typed.get(c.name, c) for c in columns]
 
+    def primary_key(self, table: str) -> tuple[str, ...]:
+        """The PRIMARY KEY columns of a table of the main database (() without one, or elsewhere). SQLite
+        lets a non-INTEGER key column hold NULL (a legacy quirk), so only a key of NOT NULL columns (or
+        an INTEGER PRIMARY KEY, the rowid) counts."""
+        if isinstance(table, TableName):
+            return ()
+        with self._lock:
+            rows = self._conn.execute(
+                'SELECT name, type, "notnull" FROM pragma_table_info(?) WHERE pk > 0 ORDER BY pk', (table,)
+            ).fetchall()
+        rowid = len(rows) == 1 and str(rows[0][1]).upper() == "INTEGER"
+        return tuple(r[0] for r in rows) if rows and (rowid or all(r[2] for r in rows)) else ()
+
     def foreign_keys(self) -> list[ForeignKey]:
         """Single-column foreign keys from ``PRAGMA foreign_key_list`` of every table."""
         out: list[ForeignKey] = []

@@ -175,6 +175,7 @@ def remember_model(m: Model, cat: Catalog) -> None:
                     _json_value(check.example),
                     check.nulls,
                     check.checked_at,
+                    check.source,
                 ]
                 for table, columns, check in m.key_checks()
             ],
@@ -195,9 +196,10 @@ def restore_model(model: Model, cat: Catalog) -> None:
     saved = cat.get_setting("model")
     if not saved:
         return
-    for table, columns, repeated, example, nulls, checked_at in saved.get("key_checks", []):
+    for table, columns, repeated, example, nulls, checked_at, *source in saved.get("key_checks", []):
         example = tuple(example) if isinstance(example, list) else example
-        model.remember_key_check(table, tuple(columns), KeyCheck(repeated, example, nulls, checked_at))
+        check = KeyCheck(repeated, example, nulls, checked_at, *source[:1])
+        model.remember_key_check(table, tuple(columns), check)
     if model.customer is not None:
         return
     try:
