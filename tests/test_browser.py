@@ -56,10 +56,11 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _notebook(path: Path) -> None:
+def write_notebook(path: Path, sources: list[str] = CELLS) -> None:
+    """A notebook of code cells, not run yet."""
     cells = [
         {"cell_type": "code", "metadata": {}, "source": src, "outputs": [], "execution_count": None}
-        for src in CELLS
+        for src in sources
     ]
     nb = {
         "cells": cells,
@@ -136,7 +137,7 @@ def start_lab(work: Path, env_extra: dict[str, str] | None = None) -> Iterator[t
 def lab(tmp_path_factory):
     skip_without_browser()
     work = tmp_path_factory.mktemp("lab")
-    _notebook(work / "widgets_test.ipynb")
+    write_notebook(work / "widgets_test.ipynb")
     with start_lab(work) as (base, token):
         yield base, token, work
 

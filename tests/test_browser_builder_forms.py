@@ -3,11 +3,10 @@ JupyterLab (headless Chromium), light and dark; screenshots under tests/artifact
 
 from __future__ import annotations
 
-import json
 import time
 
 import pytest
-from test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, skip_without_browser, start_lab
+from test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, skip_without_browser, start_lab, write_notebook
 
 pytestmark = pytest.mark.browser
 
@@ -31,12 +30,7 @@ def test_builder_new_forms_and_row_error(tmp_path):
     skip_without_browser()
     from playwright.sync_api import sync_playwright
 
-    cells = [
-        {"cell_type": "code", "metadata": {}, "source": s, "outputs": [], "execution_count": None}
-        for s in CELLS
-    ]
-    nb = {"cells": cells, "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3"}}}
-    (tmp_path / "forms.ipynb").write_text(json.dumps({**nb, "nbformat": 4, "nbformat_minor": 5}))
+    write_notebook(tmp_path / "forms.ipynb", CELLS)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with start_lab(tmp_path) as (base, token), sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)

@@ -77,9 +77,12 @@ BUILDER_CSS = """<style>
   border: 1px solid var(--jp-border-color2); border-radius: 4px; padding: var(--jseg-s2) var(--jseg-s3);
   box-shadow: var(--jp-elevation-z2); gap: var(--jseg-s1); }
 /* Sticky needs every box between the summary and the notebook's scroller not to scroll itself. */
-.widget-box.jseg-root.jseg-builder { overflow: visible; }
+.widget-box.jseg-root.jseg-builder { overflow: visible; min-width: 0; }
+.jseg-builder .jseg-preview { min-width: 0; max-width: 100%; }
+.jseg-builder .jseg-preview .jseg-frame { overflow-x: auto; } /* a wide members table scrolls inside */
 .jp-OutputArea-output:has(.jseg-builder), .jp-OutputArea-child:has(.jseg-builder),
-.jp-Cell-outputWrapper:has(.jseg-builder), .jp-Cell-outputArea:has(.jseg-builder) { overflow: visible; }
+.jp-Cell-outputWrapper:has(.jseg-builder), .jp-Cell-outputArea:has(.jseg-builder) { overflow: visible;
+  min-width: 0; } /* a box that does not scroll is as wide as its content unless told otherwise */
 .jseg-summary-count { min-width: 300px; }
 .jseg-summary .widget-html:has(> .widget-html-content:empty) { display: none; } /* no message: no gap */
 .jseg-summary .jupyter-button { width: auto; }
