@@ -3,6 +3,7 @@
     python -m bench                                  # 100k, 1M, 10M; PostgreSQL at 100k
     python -m bench --scales 100000,1000000 --quick  # fewer rounds, smaller scales
     python -m bench --figures 1,5                    # only some figures (others keep their last results)
+    python -m bench --figures 8                      # the builder: edit to count shown (bench/builder_latency.py)
 
 Demo databases are generated on first use and cached under bench/results/ (10M: ~8 min, ~5.4 GB).
 """
@@ -21,6 +22,7 @@ from typing import Any
 
 import duckdb
 
+from . import builder_latency
 from . import figures as F
 from .data import RESULTS, open_db
 from .harness import duckdb_runner, postgres_runner, workspace
@@ -67,6 +69,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--pg-scale", type=int, default=100_000, help="PostgreSQL scale for figure 1 (0: skip)")
     p.add_argument("--pandas-scale", type=int, default=1_000_000)
     p.add_argument("--interactive-scale", type=int, default=1_000_000)
+    p.add_argument(
+        "--builder-scales", default="100000,1000000", help="figure 8 (builder: edit to count shown): scales"
+    )
     p.add_argument("--out", type=Path, default=RESULTS)
     args = p.parse_args(argv)
     scales = sorted(int(s) for s in args.scales.split(","))
@@ -176,6 +181,9 @@ def main(argv: list[str] | None = None) -> int:
         log(f"figure 5: download memory, {n:,} customers, {DOWNLOAD}")
         rows.append(run_case("download", n, DOWNLOAD))
         save("fig5_memory", rows)
+    if 8 in wanted:
+        builder_scales = [int(s) for s in args.builder_scales.split(",")]
+        save("fig8_builder", builder_latency.section(builder_scales, 1 if args.quick else 3, log))
     log(f"wrote {args.out / 'results.md'}")
     return 0
 

@@ -6,6 +6,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from .builder_latency import markdown as builder_markdown
 from .harness import geomean, loglog_slope
 from .suite import SUITE
 
@@ -311,6 +312,7 @@ SECTIONS = {
     "fig4_interactive": "4. interactive counts and compile time",
     "fig5_memory": "5. memory",
     "fig6_large": "6. scaling (compiled SQL at the large scales)",
+    "fig8_builder": "8. builder: from an edit to the count shown",
 }
 
 
@@ -508,6 +510,8 @@ def markdown(results: dict[str, Any]) -> str:
             "",
             "![figure 6](fig6_scaling.png)",
         ]
+    if _rows(results, "fig8_builder"):
+        parts += ["", *builder_markdown(results["fig8_builder"]["rows"])]
     return "\n".join(parts) + "\n"
 
 
