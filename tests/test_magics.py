@@ -642,20 +642,23 @@ WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 
 
 def test_widget_commands_display_widgets(ip):
+    """This shell has no kernel (no widget can render): each widget prints its plain text (issue 17, bug
+    12). In a kernel they display as widgets (tests/test_static_output.py, tests/test_browser_page.py)."""
     from jupyter_segments.ui import QuickSegment, SegmentBuilder, SegmentManager, SegmentView
 
     run(ip, "%%segment widget_seg\ncount(orders) >= 4")
     try:
-        for command, cls in (
-            ("builder -o w", SegmentBuilder),
-            ("builder widget_seg -o w", SegmentBuilder),
-            ("quick -o w", QuickSegment),
-            ("manager -o w", SegmentManager),
-            ("view widget_seg -o w", SegmentView),
+        for command, cls, head in (
+            ("builder -o w", SegmentBuilder, "Segment builder: "),
+            ("builder widget_seg -o w", SegmentBuilder, "Segment builder: "),
+            ("quick -o w", QuickSegment, "Quick segment"),
+            ("manager -o w", SegmentManager, "Segments page: "),
+            ("view widget_seg -o w", SegmentView, "Segment view: widget_seg"),
         ):
             result, out = run(ip, f"%segment {command}")
             assert result.error_in_exec is None, (command, out.stderr)
-            assert any(WIDGET_MIME in o.data for o in out.outputs), command
+            assert out.stdout.startswith(head) and "VBox(" not in out.stdout, (command, out.stdout[:300])
+            assert not any(WIDGET_MIME in o.data for o in out.outputs), command
             assert isinstance(ip.user_ns["w"], cls), command
         run(ip, "%segment builder widget_seg -o w")
         assert ip.user_ns["w"].name.value == "widget_seg"

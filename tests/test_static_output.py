@@ -73,6 +73,25 @@ def oracle() -> dict[str, int]:
         ws.close()
 
 
+def test_each_widget_is_a_widget_view_then_its_html_copy(exported):
+    """In a kernel a widget displays as the widget, then the HTML copy nbconvert and GitHub show."""
+    nb = nbformat.read(exported.with_suffix(".ipynb"), as_version=4)
+    shown = [
+        [o for o in cell.outputs if o.output_type in ("display_data", "execute_result")]
+        for cell in nb.cells
+        if cell.cell_type == "code"
+        and re.fullmatch(
+            r"builder|(QuickSegment|SegmentManager|SegmentView)\(ws.*", cell.source.splitlines()[-1]
+        )
+    ]
+    assert len(shown) == 4
+    for outputs in shown:
+        widget, copy = outputs[-2], outputs[-1]
+        assert "application/vnd.jupyter.widget-view+json" in widget.data
+        assert 'class="jseg-mirror"' in copy.data["text/html"]
+        assert "application/vnd.jupyter.widget-view+json" not in copy.data
+
+
 def test_exported_notebook_shows_every_widget_offline(exported, oracle):
     require_program(CHROMIUM, "Chromium")
     require_module("playwright")
