@@ -74,8 +74,14 @@ _RESERVED = {
 # How deeply a definition may nest: parentheses, NOTs, minus signs, aggregates and functions inside one
 # another, and chains that build a tree one level per operator (a + 1 + 1 ..., ... union ...). Every
 # later stage (bind, compile, SQL generation) walks the tree recursively, so a deeper one is refused
-# here, with a caret, instead of ending in a RecursionError somewhere below.
-MAX_DEPTH = 64
+# here, with a caret, instead of ending in a RecursionError somewhere below. 24, not more: SQLite's
+# parser has a fixed stack: 31 nested functions (46 NOTs) in the SQL are a "parser stack overflow".
+MAX_DEPTH = 24
+# Levels a function call takes: its SQL may be two deep (CAST(ROUND(x, 0) AS ...)); and some repeat
+# their argument in the SQL (SQLite's floor and ceil three times, least and greatest once per
+# argument where the database does not skip NULLs), which nesting multiplies: 10 nested ceil() were
+# 1.6 MB of SQL. At 8 levels, at most 3 of those nest.
+_FUNCTION_LEVELS = {"floor": 8, "ceil": 8, "least": 8, "greatest": 8}
 # The longest span of ``in last N units``: 1,000 years. A longer one reaches before year 1 (where
 # Python's dates and most databases' stop) and means "ever" anyway.
 MAX_SPAN = {"day": 366_000, "week": 52_200, "month": 12_000, "year": 1_000}
@@ -477,7 +483,7 @@ class _Parser:
                 with self.deeper(tok):
                     return self.case()
             if nxt.kind is T.OP and nxt.text == "(":
-                with self.deeper(tok):
+                with self.deeper(tok, _FUNCTION_LEVELS.get(word, 2)):
                     if word in AGG_FUNCS:
                         return self.aggregate(word)
                     if word in EXISTS_KINDS:
