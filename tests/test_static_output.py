@@ -9,9 +9,11 @@ what the widgets computed.
 
 from __future__ import annotations
 
+import queue
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import nbformat
@@ -145,3 +147,51 @@ def test_exported_notebook_shows_every_widget_offline(exported, oracle):
             )  # it tried, and failed
         finally:
             browser.close()
+
+
+def test_a_count_that_lands_after_the_cell_updates_the_copy():
+    """The builder counts after its debounce delay, after the cell has finished: the count still reaches
+    the HTML copy (update_display_data on its display id), so a notebook saved then shows it."""
+    require_module("jupyter_client")
+    from jupyter_client.manager import start_new_kernel
+
+    km, kc = start_new_kernel(kernel_name="python3")
+    try:
+        printed: list[str] = []
+
+        def stdout(msg) -> None:
+            if msg["msg_type"] == "stream":
+                printed.append(msg["content"]["text"])
+
+        reply = kc.execute_interactive(
+            "import jupyter_segments as js\nfrom jupyter_segments.ui import SegmentBuilder\n"
+            "ws = js.connect_demo(1000, seed=7)\n"
+            "sql = 'SELECT count(*) FROM customers WHERE age >= 30'  # the oracle, by hand\n"
+            "print(f'{ws.backend.connection.execute(sql).fetchone()[0]:,}')",
+            timeout=120,
+            output_hook=stdout,
+        )
+        assert reply["content"]["status"] == "ok", reply["content"]
+        count = "".join(printed).strip()
+        msg_id = kc.execute("b = SegmentBuilder(ws, text='age >= 30', delay=1.5)\nb")
+        mirror_id, updates, idle = None, [], False
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not (idle and updates):
+            try:
+                msg = kc.get_iopub_msg(timeout=1)
+            except queue.Empty:
+                continue
+            kind, content = msg["msg_type"], msg["content"]
+            if kind == "display_data" and "jseg-mirror" in content["data"].get("text/html", ""):
+                mirror_id = content["transient"]["display_id"]
+                assert "Estimated members: <b>—</b>" in content["data"]["text/html"]  # not counted yet
+            elif kind == "status" and msg["parent_header"].get("msg_id") == msg_id:
+                idle = idle or content["execution_state"] == "idle"
+            elif kind == "update_display_data" and content["transient"]["display_id"] == mirror_id:
+                assert idle, "the count was meant to land after the cell had finished"
+                updates.append(content["data"]["text/html"])
+        assert mirror_id and updates, "no update of the HTML copy after the count"
+        assert f"Estimated members: <b>{count}</b>" in updates[-1]
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)

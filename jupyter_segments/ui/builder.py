@@ -289,7 +289,7 @@ class RowView:
         picker = W.Combobox(
             value=current,
             options=list(self.attribute_paths),
-            placeholder="search attributes…" if not path else "any record (search to filter)",
+            placeholder="search attributes…" if not path else "no filter (search…)",
             ensure_option=True,
             layout=W.Layout(width=W_ATTR),
         )
@@ -1043,6 +1043,7 @@ class SegmentBuilder(Mirrored):
             f'<span class="jseg-count">Estimated members: <b>{n:,}</b></span> {self._share(n)} '
             f'<span class="jseg-muted">counted in {seconds:.2f} s</span>'
         )
+        self.update_mirror()  # a count that lands after the cell has run reaches the saved copy too
 
     def _count_failed(self, exc: BaseException) -> None:
         if self.definition is None:
