@@ -125,6 +125,8 @@ CASES: list[tuple[str, str, str]] = [
     ("count", "count(orders) >= 2", f"(SELECT COUNT(*) {ORDERS}) >= 2"),
     ("any_role", "any(shipped_orders where amount > 10)", f"EXISTS (SELECT 1 {SHIPPED} AND o.amount > 10)"),
     ("none", "none(orders)", f"NOT EXISTS (SELECT 1 {ORDERS})"),
+    ("or_of_semi_joins", "any(orders where amount > 20) or any(sales where s_qty >= 5)",
+     f"EXISTS (SELECT 1 {ORDERS} AND o.amount > 20) OR EXISTS (SELECT 1 {SALES} AND s.s_qty >= 5)"),
     ("all", "all(orders where amount >= 10)", f"NOT EXISTS (SELECT 1 {ORDERS} AND NOT (o.amount >= 10))"),
     ("not", "not (count(orders) >= 2)", f"NOT ((SELECT COUNT(*) {ORDERS}) >= 2)"),
     ("sum_and_attribute", "sum(orders.amount) > 25 and tier = 'basic'",
