@@ -259,6 +259,28 @@ def test_edit_opens_builder_and_saves_a_new_version(ws):
     assert ws.get("vip").definition == "sum(orders.amount) >= 800" and ws.get("vip").version == 2
 
 
+def test_builder_asks_before_replacing_and_drops_the_old_display_name(ws):
+    """Bug 9: saving under an existing name overwrote it without asking, and the form kept the previous
+    segment's display name."""
+    m = SegmentManager(ws)
+    m.select("vip")
+    m.edit_button.click()
+    b = m.detail
+    assert (b.display_name.value, b.description.value) == ("VIP", "big spenders")
+    b.name.value = "young"  # another saved segment's name
+    assert (b.display_name.value, b.description.value) == ("", "")
+    b.save_button.click()
+    assert "a segment named 'young'" in b.messages.last_error and "Replace" in b.messages.last_error
+    assert ws.get("young").definition == "age < 30" and ws.get("young").version == 1
+    assert b.replace_button.layout.display == ""
+    b.replace_button.click()
+    assert b.messages.last_error is None and b.replace_button.layout.display == "none"
+    young = ws.get("young")
+    assert young.definition == "sum(orders.amount) >= 500" and young.version == 2
+    b.save_button.click()  # this builder now edits 'young': saving again asks nothing
+    assert b.messages.last_error is None and ws.get("vip").display_name == "VIP"
+
+
 def test_builder_round_trip_through_the_catalog(ws):
     text = "(age < 30 AND newsletter = true) UNION (count(orders where channel = 'web') >= 2)\nPROJECT count(orders) AS n"
     ws.segment("mix", text)

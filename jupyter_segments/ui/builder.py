@@ -23,6 +23,7 @@ from ..errors import SegmentError
 from . import theme
 from .debounce import Debouncer, Ticker, WorkerDB
 from .errors import Messages, describe
+from .saving import NameTaken, check_name, replace_button
 from .state import (
     AGG_FUNCS,
     COMPARE_OPS,
@@ -750,6 +751,13 @@ class SegmentBuilder(Mirrored):
         self.save_refresh_button.on_click(g(lambda _b: self.save_and_refresh(), "Could not save"))
         self.draft_button.on_click(g(lambda _b: self.save(draft=True), "Could not save the draft"))
         self.saved: Any = None  # what ws.segment returned for the last save
+        # Saving under another segment's name asks first (bug 9): Replace appears beside Save.
+        self.editing = name  # the saved segment this builder edits (saving under its name needs no asking)
+        self.replace_button = replace_button()
+        self.replace_button.on_click(g(lambda _b: self.save(replace=True), "Could not save"))
+        # Display name and description belong to the segment edited: a new name starts them empty.
+        self._loaded_meta = (self.display_name.value, self.description.value)
+        self.name.observe(g(lambda c: self._name_changed(c["new"])), names="value")
 
         # The summary stays at the top of the view while the conditions scroll under it.
         counting = W.HBox(
@@ -761,6 +769,7 @@ class SegmentBuilder(Mirrored):
                 W.HBox(layout=W.Layout(flex="1 1 auto")),
                 self.name,
                 self.save_button,
+                self.replace_button,
                 self.save_refresh_button,
             ],
             layout=W.Layout(align_items="center"),
@@ -1079,13 +1088,29 @@ class SegmentBuilder(Mirrored):
         return self.count
 
     # -- saving ----------------------------------------------------------------------------------
-    def save(self, draft: bool = False) -> Any:
-        """Save to the catalog: validated, or as a draft (kept even when invalid)."""
+    def _name_changed(self, name: str) -> None:
+        """Away from the edited segment's name, its display name and description are not carried over."""
+        if (
+            name.strip() != (self.editing or "")
+            and (self.display_name.value, self.description.value) == self._loaded_meta
+        ):
+            self.display_name.value = self.description.value = ""
+            self._loaded_meta = ("", "")
+
+    def save(self, draft: bool = False, replace: bool = False) -> Any:
+        """Save to the catalog: validated, or as a draft (kept even when invalid). The name of another
+        saved segment is only replaced with ``replace=True`` (the Replace button)."""
         name = self.name.value.strip()
         if not name:
             raise SegmentError("enter a name for the segment")
         if not hasattr(self.ws, "segment"):
             raise SegmentError("this workspace has no catalog to save segments in")
+        self.replace_button.layout.display = "none"
+        try:
+            check_name(self.ws, name, editing=self.editing, replace=replace)
+        except NameTaken:
+            self.replace_button.layout.display = ""
+            raise
         if draft:
             text = self.text
             if not text.strip():
@@ -1101,6 +1126,8 @@ class SegmentBuilder(Mirrored):
             display_name=self.display_name.value or None,
             draft=draft,
         )
+        self.editing = name  # saving again under this name is saving this segment
+        self._loaded_meta = (self.display_name.value, self.description.value)
         self.messages.info(f"Saved {'draft ' if draft else ''}segment '{name}'.")
         return self.saved
 
