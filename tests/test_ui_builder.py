@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import os
 import re
 import threading
 import time
 
 import pandas as pd
 import pytest
+from conftest import server_url
 
 import jupyter_segments as js
 from jupyter_segments.dsl import parse, to_text
@@ -652,8 +654,52 @@ def slow_ws():
     w.close()
 
 
-def test_cancel_interrupts_the_running_count(slow_ws):
-    b = SegmentBuilder(slow_ws, delay=0.0)  # empty: nothing counted yet
+@pytest.fixture
+def slow_postgres_ws():
+    """The same on PostgreSQL (a database of its own): every customer row sleeps a second."""
+    import sqlalchemy as sa
+
+    from jupyter_segments.backends import open_backend
+
+    url = sa.make_url(server_url("postgres"))
+    name = f"js_test_cancel_{os.getpid()}"
+    # The server's maintenance database: the URL's own (js_test in CI) need not exist.
+    admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}")
+        c.exec_driver_sql(f"CREATE DATABASE {name}")
+    target = url.set(database=name).render_as_string(hide_password=False)
+    engine = sa.create_engine(target)
+    w = None
+    try:
+        with engine.begin() as c:
+            c.exec_driver_sql("CREATE TABLE base_customers (customer_id integer PRIMARY KEY, age integer)")
+            c.exec_driver_sql(
+                "INSERT INTO base_customers SELECT i, 20 + mod(i, 50) FROM generate_series(1, 300) i"
+            )
+            c.exec_driver_sql("CREATE VIEW customers AS SELECT * FROM base_customers")
+        w = js.Workspace(open_backend(target))
+        w.customers("customers", key="customer_id")
+        w.count("age >= 30")  # the key checked on the fast view
+        with engine.begin() as c:
+            c.exec_driver_sql(
+                "CREATE OR REPLACE VIEW customers AS SELECT * FROM base_customers WHERE pg_sleep(1) IS NOT NULL"
+            )
+        yield w
+    finally:
+        if w is not None:
+            w.close()
+        engine.dispose()
+        with admin.connect() as c:
+            c.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        admin.dispose()
+
+
+@pytest.mark.parametrize("database", ["duckdb", "postgres"])
+def test_cancel_interrupts_the_running_count(request, database):
+    """Cancel ends the query in the database (DuckDB's interrupt, PostgreSQL's cancel request)."""
+    workspace = request.getfixturevalue("slow_ws" if database == "duckdb" else "slow_postgres_ws")
+    b = SegmentBuilder(workspace, delay=0.0)  # empty: nothing counted yet
     ended: list[BaseException] = []
     frame = b.db.frame
 
@@ -673,8 +719,9 @@ def test_cancel_interrupts_the_running_count(slow_ws):
             time.sleep(0.01)
         b.cancel_button.click()
         assert b.debouncer.wait(60), "the canceled query kept running"
-        # It ended with DuckDB's interrupt, no count was shown, and the summary says it was canceled.
-        assert len(ended) == 1 and "interrupt" in str(ended[0]).lower(), ended
+        # It ended with the database's interrupt, no count was shown, and the summary says so.
+        said = {"duckdb": "interrupt", "postgres": "canceling statement due to user request"}[database]
+        assert len(ended) == 1 and said in str(ended[0]).lower(), ended
         assert b.count is None and b.count_error is None
         assert "count canceled after" in b.count_label.value
         assert b.cancel_button.layout.display == "none" and b.recount_button.layout.display == "flex"

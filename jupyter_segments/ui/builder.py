@@ -1065,8 +1065,9 @@ class SegmentBuilder(Mirrored):
         )
 
     def cancel_count(self) -> bool:
-        """Stop the count under way: the query is interrupted in the database (DuckDB, SQLite; other
-        databases finish it and its result is dropped). Returns False when nothing was counting."""
+        """Stop the count under way: the query is interrupted in the database (DuckDB, SQLite,
+        PostgreSQL; MySQL and Spark finish it and its result is dropped). Returns False when nothing
+        was counting."""
         if not self.debouncer.cancel_current():
             return False
         self.canceled = True

@@ -237,6 +237,9 @@ class WorkerDB:
         self._queries += 1
         number = self._queries
         try:
+            engine = getattr(self.ws.backend, "engine", None)
+            if cur is None and engine is not None and engine.dialect.name == "postgresql":
+                return self._postgres_frame(engine, sql, number)
             if cur is None:
                 # SQLite's interrupt() is safe from any thread and stops the statement running on
                 # the connection: widget clicks reach the kernel only when no cell runs, so that is ours.
@@ -259,6 +262,18 @@ class WorkerDB:
             first = (str(getattr(e, "orig", None) or e).strip().splitlines() or [type(e).__name__])[0]
             raise SegmentError(f"the database rejected the query: {first}") from e
 
+    def _postgres_frame(self, engine: Any, sql: str, number: int) -> pd.DataFrame:
+        """Run on a connection of our own, so its driver's ``cancel()`` (psycopg: a cancel request to the
+        server, allowed from any thread) stops exactly this statement."""
+        with engine.connect() as c:
+            self._running = (number, c.connection.driver_connection.cancel)
+            try:
+                res = c.exec_driver_sql(sql, execution_options={"no_parameters": True})
+                rows = [tuple(r) for r in res.fetchall()]
+                return pd.DataFrame.from_records(rows, columns=list(res.keys()), coerce_float=True)
+            finally:
+                self._running = None
+
     def scalar(self, sql: str) -> Any:
         df = self.frame(sql)
         return None if df.empty else df.iat[0, 0]
@@ -275,10 +290,10 @@ class WorkerDB:
             cur.interrupt()
 
     def cancel(self, patience: float = 30.0) -> None:
-        """Stop the running query for real. An interrupt that reaches the database just before the
-        query starts is lost, so a short-lived thread repeats it until that query has ended. Other
-        databases (PostgreSQL, MySQL through SQLAlchemy) have no cross-thread interrupt here: their
-        query finishes and its result is dropped."""
+        """Stop the running query for real (DuckDB, SQLite, PostgreSQL). An interrupt that reaches the
+        database just before the query starts is lost, so a short-lived thread repeats it until that
+        query has ended. MySQL/MariaDB and Spark have no cross-thread cancel here: their query
+        finishes and its result is dropped."""
         running = self._running
         if running is None:
             return
