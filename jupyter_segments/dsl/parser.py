@@ -84,7 +84,11 @@ MAX_DEPTH = 24
 _FUNCTION_LEVELS = {"floor": 8, "ceil": 8, "least": 8, "greatest": 8}
 # The longest span of ``in last N units``: 1,000 years. A longer one reaches before year 1 (where
 # Python's dates and most databases' stop) and means "ever" anyway.
-MAX_SPAN = {"day": 366_000, "week": 52_200, "month": 12_000, "year": 1_000}
+MAX_SPAN = {
+    "day": 366_000, "week": 52_200, "month": 12_000, "year": 1_000, "hour": 366_000 * 24, "minute": 366_000 * 1440
+}  # fmt: skip
+# The years a definition may name (in year 2024): their periods and windows stay within years 1 to 9999.
+YEARS = (1001, 9998)
 
 
 def parse(text: str) -> A.Definition:
@@ -367,6 +371,10 @@ class _Parser:
             return None
         self.advance(), self.advance(), self.advance()
         year, month = int(unit_tok.text), None
+        if not YEARS[0] <= year <= YEARS[1]:
+            raise self.error(
+                f"the year {year} is out of range: use a year from {YEARS[0]} to {YEARS[1]}", unit_tok
+            )
         if which_tok.is_word("month"):
             dash = self.advance()
             month_tok = self.advance()
@@ -413,6 +421,13 @@ class _Parser:
         if not isinstance(amount.value, int) or isinstance(amount.value, bool) or amount.value < 0:
             raise SegmentError(
                 f"a span is a whole number of {unit}s, as in  + 30 days",
+                text=self.text,
+                pos=amount.pos,
+                end=amount.end,
+            )
+        if amount.value > MAX_SPAN[unit]:
+            raise SegmentError(
+                f"{amount.value} {unit}s is out of range: a span is at most {MAX_SPAN[unit]:,} {unit}s (1,000 years)",
                 text=self.text,
                 pos=amount.pos,
                 end=amount.end,
