@@ -258,3 +258,50 @@ def test_the_mysql_handshake_timeout_does_not_limit_queries(monkeypatch):
         assert backend.scalar("SELECT SLEEP(2.5) + 42") == 42
     finally:
         backend.close()
+
+
+def test_webhook_credentials_from_the_environment_and_callables(ws, hook, monkeypatch, caplog):
+    # Credentials that never pass through the code or the catalog: the URL from an environment variable
+    # at send time, headers and the URL from callables (a partial's repr shows what it holds).
+    import functools
+
+    caplog.set_level(logging.DEBUG)
+    port = hook.server_port
+    monkeypatch.setenv("JS_TEST_HOOK_URL", f"http://bob:{SECRET}@127.0.0.1:{port}/env?token={SECRET}")
+    record = ws.get("vip").add_to("webhook", url_env="JS_TEST_HOOK_URL", batch_size=500)
+    path, auth, _ = hook.seen[-1]
+    assert (
+        path == f"/env?token={SECRET}"
+        and auth == "Basic " + base64.b64encode(f"bob:{SECRET}".encode()).decode()
+    )
+    assert record.rows == ws.get("vip").count
+    plain = f"http://127.0.0.1:{port}/callable"
+    ws.get("vip").add_to(
+        "webhook",
+        url=functools.partial(str, plain + f"?api_key={SECRET}"),
+        headers=functools.partial(dict, Authorization=f"Bearer {SECRET}"),
+        batch_size=500,
+    )
+    path, auth, _ = hook.seen[-1]
+    assert path == f"/callable?api_key={SECRET}" and auth == f"Bearer {SECRET}"
+    monkeypatch.delenv("JS_TEST_HOOK_URL")
+    with pytest.raises(SegmentError, match="JS_TEST_HOOK_URL"):
+        ws.get("vip").add_to("webhook", url_env="JS_TEST_HOOK_URL")
+    options = (
+        [json.loads(o) for o in ws.get("vip").exports()["options"]]
+        if "options" in ws.get("vip").exports()
+        else []
+    )
+    text = "\n".join(
+        [
+            _catalog_text(ws.catalog),
+            caplog.text,
+            repr(record),
+            repr(ws.get("vip").exports().to_dict("records")),
+        ]
+    )
+    assert SECRET not in text
+    assert "JS_TEST_HOOK_URL" in _catalog_text(ws.catalog) and "called at send time" in _catalog_text(
+        ws.catalog
+    )
+    assert options == [] or all(SECRET not in json.dumps(o) for o in options)

@@ -89,7 +89,9 @@ def resolve(destination: str | Any) -> Any:
 def _loggable(options: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for k, v in options.items():
-        if any(w in k.lower() for w in _SECRET_WORDS):
+        if callable(v):  # called at send time; its repr may show what it holds (a functools.partial)
+            out[k] = "(a callable, called at send time)"
+        elif any(w in k.lower() for w in _SECRET_WORDS):
             out[k] = "***"
         elif k == "url" and isinstance(v, str):
             out[k] = mask_url(v)

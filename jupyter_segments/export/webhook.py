@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from typing import Any
 
 from ..backends.base import mask_url
@@ -34,20 +36,30 @@ class WebhookDestination:
 
     ``https://user:password@host/...`` sends basic auth. The URL is stored in the catalog and shown in
     messages with its password, a bare ``token@`` and query parameters named like token/key/secret/
-    signature masked; pass secrets that must not even reach the process's messages through ``headers``
-    (never logged) built from the environment at send time, e.g.
-    ``headers={"Authorization": f"Bearer {os.environ['HOOK_TOKEN']}"}``.
+    signature masked. Credentials need not be in the code or the catalog at all: ``url_env="HOOK_URL"``
+    reads the URL from that environment variable at send time, and ``url`` and ``headers`` may be
+    callables, called at send time (``headers=lambda: {"Authorization": f"Bearer {vault.token()}"}``);
+    the catalog logs the variable's name and that a callable was given, never what they returned.
     """
 
     name = "webhook"
 
-    def target(self, url: str | None = None, **_: Any) -> str | None:
-        return None if url is None else mask_url(url)
+    def target(
+        self, url: str | Callable[[], str] | None = None, url_env: str | None = None, **_: Any
+    ) -> str | None:
+        try:
+            found = _resolve_url(url, url_env)
+        except SegmentError:
+            return None
+        return None if not isinstance(found, str) else mask_url(found)
 
     def send(
-        self, segment, url: str | None = None, batch_size: int = 1000, retries: int = 3, backoff: float = 0.5,
-        timeout: float = 10.0, headers: dict[str, str] | None = None,
+        self, segment, url: str | Callable[[], str] | None = None, batch_size: int = 1000, retries: int = 3,
+        backoff: float = 0.5, timeout: float = 10.0,
+        headers: dict[str, str] | Callable[[], dict[str, str]] | None = None, url_env: str | None = None,
     ) -> ExportResult:  # fmt: skip
+        url = _resolve_url(url, url_env)
+        headers = headers() if callable(headers) else headers
         if not isinstance(url, str) or not url.startswith(("http://", "https://")):
             shown = mask_url(url) if isinstance(url, str) else repr(url)
             raise SegmentError(f"webhook url must be an http(s) URL, not {shown!r}")
@@ -102,6 +114,17 @@ class WebhookDestination:
                     ) from None
             time.sleep(backoff * (2**attempt))
             attempt += 1
+
+
+def _resolve_url(url: str | Callable[[], str] | None, url_env: str | None) -> Any:
+    """The URL to send to, read at send time from ``url_env`` or a callable ``url``."""
+    if url_env is not None:
+        if url is not None:
+            raise SegmentError("give the webhook url or url_env, not both")
+        if url_env not in os.environ:
+            raise SegmentError(f"the environment variable {url_env} (url_env=) is not set")
+        return os.environ[url_env]
+    return url() if callable(url) else url
 
 
 def _split_credentials(url: str) -> tuple[str, str | None]:
