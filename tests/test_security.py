@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import os
 import subprocess
 import sys
 import threading
@@ -305,3 +306,83 @@ def test_webhook_credentials_from_the_environment_and_callables(ws, hook, monkey
         ws.catalog
     )
     assert options == [] or all(SECRET not in json.dumps(o) for o in options)
+
+
+@pytest.mark.slow
+def test_a_run_with_secrets_leaks_them_nowhere(tmp_path, hook, caplog, capsys):
+    # Passwords in the database's and the catalog's URLs (PostgreSQL trusts local logins, so any password
+    # connects), secrets in a webhook URL and in an export to another database: then every message,
+    # repr, display, log line, catalog row, CLI output and exported file is searched for them.
+    from conftest import server_url
+
+    import jupyter_segments as js
+    from jupyter_segments.backends import open_backend
+    from jupyter_segments.backends.sqlalchemy_backend import normalize_url
+
+    caplog.set_level(logging.DEBUG)
+    server = normalize_url(server_url("postgres"))
+    name = f"js_test_secrets_{os.getpid()}"
+    admin = sa.create_engine(server.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
+        c.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    url = server.set(database=name, password=SECRET).render_as_string(hide_password=False)
+    assert SECRET in url
+    shown: list[str] = []
+    try:
+        loader = open_backend(url)
+        conn = H.fresh_demo()
+        for table in ("customers", "orders", "support_calls"):
+            loader.write_table(table, conn.execute(f"SELECT * FROM {table}").df())
+        loader.close()
+        conn.close()
+        ws = js.connect(url, catalog=url)
+        ws.customers("customers", key="customer_id")
+        ws.relate("support_calls", "customers", on=("cust_id", "customer_id"))
+        vip = ws.segment("vip", H.VIP, description="big spenders")
+        runs = ws.refresh()
+        assert [r.status for r in runs] == ["Successful"], runs
+        shown += [repr(ws), repr(vip), repr(runs), repr(ws.catalog), repr(ws.backend), ws.backend.display_url]
+        shown += [str(ws.segments()), str(vip.history()), repr(vip.last_run)]
+        shown += [
+            getattr(ws, "_repr_html_", lambda: "")() or "",
+            getattr(vip, "_repr_html_", lambda: "")() or "",
+        ]
+        files = tmp_path / "out"
+        exports = [
+            vip.add_to("csv", path=files / "vip.csv"),
+            vip.add_to("parquet", path=files / "vip.parquet"),
+            vip.add_to("dbt", path=files / "models"),
+            vip.add_to("table", table="vip_copy"),
+            vip.add_to("table", table="vip_copy", url=url),
+            vip.add_to("webhook", url=f"http://bob:{SECRET}@127.0.0.1:{hook.server_port}/x?token={SECRET}"),
+        ]
+        shown += [repr(e) for e in exports] + [str(vip.exports())]
+        # Failures: a definition that does not bind, a server that refuses, a webhook that refuses.
+        for bad in (
+            lambda: ws.count("agee > 1"),
+            lambda: js.connect(url.replace("5432", "1"), catalog=":memory:").customers(
+                "customers", key="customer_id"
+            ),
+            lambda: vip.add_to("webhook", url=f"http://bob:{SECRET}@127.0.0.1:9/x?token={SECRET}", retries=0),
+        ):
+            with pytest.raises(SegmentError) as e:
+                bad()
+            shown += [str(e.value), repr(e.value)]
+        shown.append(_catalog_text(ws.catalog))
+        ws.close()
+        # The CLI: a refresh with both URLs on its command line.
+        done = subprocess.run(
+            [sys.executable, "-m", "jupyter_segments.cli", "refresh", "--all", "--db", url, "--catalog", url],
+            capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr[-2000:]
+        shown += [done.stdout, done.stderr, caplog.text, *capsys.readouterr()]
+        shown += [p.read_bytes().decode("latin-1") for p in files.rglob("*") if p.is_file()]
+        assert len([p for p in files.rglob("*") if p.is_file()]) >= 3
+        for text in shown:
+            assert SECRET not in text, text[:3000]
+    finally:
+        with admin.connect() as c:
+            c.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
