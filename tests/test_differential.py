@@ -229,3 +229,11 @@ def test_like_backslash_is_an_ordinary_character(dialect: str, doubled: bool) ->
     would read it as an escape, and goes as written elsewhere."""
     pattern = CD.like_pattern(exp.Literal.string("%k\\%"), dialect)
     assert pattern.this == ("%k\\\\%" if doubled else "%k\\%")
+
+
+@pytest.mark.parametrize("dialect", ["tsql", "duckdb", "postgres", "mysql", "snowflake"])
+def test_like_bracket_is_an_ordinary_character(dialect: str) -> None:
+    """'[' in the user's pattern matches itself: T-SQL's LIKE would read '[ab]' as a character class,
+    so there it becomes '[[]' (T-SQL's literal '['); elsewhere it goes as written."""
+    pattern = CD.like_pattern(exp.Literal.string("%[ab]%"), dialect)
+    assert pattern.this == ("%[[]ab]%" if dialect == "tsql" else "%[ab]%")

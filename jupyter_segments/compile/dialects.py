@@ -188,17 +188,19 @@ def like_escape(dialect: str) -> str:
 # tests/test_differential.py); BigQuery's LIKE escapes with it too (BACKSLASH_LIKE_ESCAPE). The DSL's
 # LIKE has no escape character, so there a literal pattern's backslashes are doubled.
 LIKE_BACKSLASH_ESCAPES = {"spark", "databricks", "postgres", "redshift", "mysql", "bigquery"}
+# Dialects whose LIKE reads [abc] as a character class (T-SQL).
+BRACKET_LIKE_CLASSES = {"tsql"}
 
 
 def like_pattern(pattern: exp.Expr, dialect: str) -> exp.Expr:
     """A user's LIKE pattern with the DSL's meaning (``%`` and ``_`` wildcards, no escape character)."""
-    if (
-        dialect in LIKE_BACKSLASH_ESCAPES
-        and isinstance(pattern, exp.Literal)
-        and pattern.is_string
-        and "\\" in pattern.this
-    ):
-        return exp.Literal.string(pattern.this.replace("\\", "\\\\"))
+    if not (isinstance(pattern, exp.Literal) and pattern.is_string):
+        return pattern
+    text = pattern.this
+    if dialect in LIKE_BACKSLASH_ESCAPES and "\\" in text:
+        return exp.Literal.string(text.replace("\\", "\\\\"))
+    if dialect in BRACKET_LIKE_CLASSES and "[" in text:  # '[[]' is T-SQL's literal '['
+        return exp.Literal.string(text.replace("[", "[[]"))
     return pattern
 
 
