@@ -20,7 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 import itertools
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -395,11 +395,13 @@ def near_misses(
     limit: int = 100,
     as_of: AsOf = None,
     params: Mapping[str, Any] | None = None,
+    fetch: Callable[[str], pd.DataFrame] | None = None,
 ) -> NearMisses:
     """Who fails exactly one (up to ``max_failed``) of the definition's top-level AND conditions.
 
     ``counts`` is in the order of the conditions (a builder's top-level rows; a nested group is one
-    condition). ``limit=0`` runs only the one query of the counts.
+    condition). ``limit=0`` runs only the one query of the counts. ``fetch`` runs the SQL (default
+    ``session.fetch``; a widget's worker thread passes its own connection's).
 
     >>> near_misses(session, "sum(orders.amount) >= 1000 and country = 'DE'").counts
     """
@@ -451,8 +453,9 @@ def near_misses(
             for i in range(n)
         ),
     ).from_(t)
+    run = fetch or session.fetch
     sql = counts_q.sql(dialect=session.dialect)
-    row = session.fetch(sql).iloc[0]
+    row = run(sql).iloc[0]
     members = int(_plain(row["members"]) or 0)
     counts = pd.DataFrame(
         {"condition": texts, "customers": [int(_plain(row[f"only_{i}"]) or 0) for i in range(n)]}
@@ -467,7 +470,7 @@ def near_misses(
     order = [exp.column(c, "t") for c in key_columns]
     who_q = exp.select(exp.Star()).from_(t.copy()).where(within).order_by(*order).limit(limit)
     # limit=0: the counts alone, in the one query above (the builder's "n miss only this condition")
-    frame = session.fetch(who_q.sql(dialect=session.dialect)) if limit > 0 else pd.DataFrame()
+    frame = run(who_q.sql(dialect=session.dialect)) if limit > 0 else pd.DataFrame()
     rows = []
     for r in frame.to_dict("records"):  # per column types (iterrows would make every key a float)
         truths = [_plain(r[f"c_{i}"]) for i in range(n)]

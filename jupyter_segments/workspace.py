@@ -10,7 +10,7 @@ catalog. The layers are listed in ``tests/test_layers.py``.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import pandas as pd
@@ -345,8 +345,10 @@ class Workspace:
         limit: int = 100,
         as_of: AsOf = None,
         params: Mapping[str, Any] | None = None,
+        fetch: Callable[[str], pd.DataFrame] | None = None,
     ) -> explain_.NearMisses:
-        """Customers who fail only one (up to ``max_failed``) of the top-level AND conditions.
+        """Customers who fail only one (up to ``max_failed``) of the top-level AND conditions
+        (``fetch``: where the SQL runs, for a widget's worker thread).
 
         >>> ws.near_misses("vip").counts
         """
@@ -357,6 +359,7 @@ class Workspace:
             limit=limit,
             as_of=as_of,
             params=params,
+            fetch=fetch,
         )
 
     def sweep(self, template: str, *, as_of: AsOf = None, **grid: Any) -> pd.DataFrame:
