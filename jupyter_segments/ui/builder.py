@@ -49,10 +49,12 @@ from .state import (
     display_value,
     from_definition,
     row_to_expr,
+    rows_in_order,
     to_definition,
     to_dsl,
 )
 from .static import Mirrored
+from .why import NearMissCounts, WhyPanel, near_miss_label
 
 PREVIEW_ROWS = 10  # members shown by "Preview members"
 TOP_VALUES = 30  # a text attribute with at most this many values gets a picker of them
@@ -165,7 +167,9 @@ class RowView:
         self.sub.add_class("jseg-subline")
         self.error_html = W.HTML()  # the row's own error, beside it
         self.error_html.add_class("jseg-row-msg")
-        self.box = W.VBox([self.line, self.sub, self.error_html])
+        self.near_miss = W.HTML()  # "n customers miss only this condition" (top-level rows of an AND)
+        self.near_miss.add_class("jseg-near-miss-line")
+        self.box = W.VBox([self.line, self.sub, self.near_miss, self.error_html])
         self.box.add_class("jseg-row")
         self.box.add_class("jseg-cond")
         self.outer = self.box
@@ -520,7 +524,8 @@ class NodeView:
                 self.items.append(NodeView(builder, item, node, depth + 1))
             else:
                 self.items.append(RowView(builder, item, node))
-        header = [theme.label("match"), self.toggle, _word("of these conditions")]
+        self.near_miss = W.HTML()  # as on a row, for a nested group at the top level
+        header = [theme.label("match"), self.toggle, _word("of these conditions"), self.near_miss]
         buttons = [self.add_condition, self.add_nested, self.add_rank, self.add_text]
         buttons += [self.remove] if parent else []
         # AND / OR as a word between the items, so the logic reads top to bottom.
@@ -725,6 +730,11 @@ class SegmentBuilder(Mirrored):
         self.preview_html.add_class("jseg-preview")
         self.preview_frame: pd.DataFrame | None = None  # the members shown, if any
         self.previewed_text: str | None = None  # the DSL they belong to
+        # "Why?" on a previewed customer; explained from the DSL text so its tree shows the conditions' text
+        self.why = WhyPanel(ws, lambda: to_text(self.definition), self.messages)
+        self.near_misses = NearMissCounts(ws, self._near_misses_done, self._near_misses_failed, delay=delay)
+        self.near_miss_counts: list[int] | None = None  # per top-level item, for near_miss_text
+        self.near_miss_text: str | None = None  # the DSL they belong to
         self.name = W.Text(value=name or "", placeholder="segment_name", layout=W.Layout(width="160px"))
         self.name.add_class("jseg-name")
         self.display_name = W.Text(
@@ -782,6 +792,7 @@ class SegmentBuilder(Mirrored):
                 theme.title("Segment builder", "Groups of conditions; the count updates as you edit."),
                 self.summary,
                 self.preview_html,
+                self.why.widget,
                 self.groups_box,
                 self.add_group_button,
                 theme.section([self.projections_box, self.add_projection_button], "Projected attributes"),
@@ -841,6 +852,7 @@ class SegmentBuilder(Mirrored):
         frame = self.ws.members(self.definition, limit=rows)
         self.preview_frame, self.previewed_text = frame, to_text(self.definition)
         self.preview_html.value = self._preview_table()
+        self.why.show_customers(frame)
         return frame
 
     def _preview_table(self) -> str:
@@ -858,6 +870,7 @@ class SegmentBuilder(Mirrored):
         current = to_text(self.definition) if self.definition is not None else None
         if self.preview_frame is not None and current != self.previewed_text:
             self.preview_frame, self.previewed_text = None, None
+            self.why.show_customers(None)
             self.preview_html.value = (
                 '<span class="jseg-muted">The definition changed: Preview members shows its first '
                 "members.</span>"
@@ -983,6 +996,7 @@ class SegmentBuilder(Mirrored):
         self.sql.value = '<span class="jseg-muted">The SQL appears when the definition is valid.</span>'
         self._stop_counting()
         self._forget_count()
+        self._show_near_misses(None)
         self.count_label.value = '<span class="jseg-count">Estimated members: —</span>'
         # The first line only: the row at fault shows the whole message with its caret.
         first = (self.error or "").splitlines()[0] if self.error else ""
@@ -1003,6 +1017,7 @@ class SegmentBuilder(Mirrored):
         self._show_buttons(counting=True)
         self.debouncer.submit(self.definition)
         self.ticker.start()
+        self._start_near_misses()
 
     def _stop_counting(self) -> float:
         """Stop the elapsed-time display; returns the seconds since the edit that was being counted."""
@@ -1064,10 +1079,53 @@ class SegmentBuilder(Mirrored):
             f'<div class="jseg-error"><pre>{html.escape(self.count_error)}</pre></div>'
         )
 
+    # -- near misses: "n customers miss only this condition" beside each top-level item ---------------
+    def near_miss_views(self) -> list[RowView | NodeView]:
+        """The items near misses count, in the order of ``ws.near_misses``' conditions: the non-blank
+        top-level rows and nested groups of a single AND group (two or more); [] where it does not apply."""
+        if len(self.group_views) != 1 or self.definition is None:
+            return []
+        root = self.group_views[0].root
+        items = [
+            v
+            for v in root.items
+            if not all(r.is_blank for r in (rows_in_order(v.node) if isinstance(v, NodeView) else [v.row]))
+        ]
+        return items if root.node.op == "and" and len(items) >= 2 else []
+
+    def _start_near_misses(self) -> None:
+        views = self.near_miss_views()
+        if not views:
+            self.near_misses.cancel()
+            self._show_near_misses(None)
+            return
+        self._show_near_misses(self.near_miss_counts, stale=True)  # the last counts, greyed
+        self.near_misses.submit(self.definition)
+
+    def _show_near_misses(self, counts: list[int] | None, stale: bool = False) -> None:
+        views = self.near_miss_views()
+        if counts is None or len(counts) != len(views):
+            counts, views = [], []  # nothing to show, or the last counts belong to other rows
+        shown = {id(v): near_miss_label(n, stale=stale) for v, n in zip(views, counts, strict=True)}
+        for v in self.row_views() + self.node_views():
+            v.near_miss.value = shown.get(id(v), "")
+
+    def _near_misses_done(self, text: str, counts: list[int]) -> None:
+        if self.definition is None or to_text(self.definition) != text:
+            return  # counted for an earlier definition
+        self.near_miss_counts, self.near_miss_text = counts, text
+        self._show_near_misses(counts)
+        self.update_mirror()
+
+    def _near_misses_failed(self, exc: BaseException) -> None:
+        self.near_miss_counts = None  # the count itself reports what is wrong with the definition
+        self._show_near_misses(None)
+
     def cancel_count(self) -> bool:
         """Stop the count under way: the query is interrupted in the database (DuckDB, SQLite,
         PostgreSQL; MySQL and Spark finish it and its result is dropped). Returns False when nothing
         was counting."""
+        self.near_misses.cancel()  # as slow as the count: stopped with it
         if not self.debouncer.cancel_current():
             return False
         self.canceled = True
@@ -1178,6 +1236,7 @@ class SegmentBuilder(Mirrored):
     def close(self) -> None:
         self.ticker.stop()
         self.debouncer.close()
+        self.near_misses.close()
         self.widget.close()
 
 
