@@ -133,6 +133,28 @@ def start_lab(work: Path, env_extra: dict[str, str] | None = None) -> Iterator[t
         log.close()
 
 
+def switch_theme(page, name: str) -> None:
+    """Settings > Theme > ``name`` (e.g. "JupyterLab Dark"), then wait until JupyterLab applied it."""
+    page.get_by_role("menuitem", name="Settings", exact=True).click()
+    page.get_by_text("Theme", exact=True).hover()
+    page.get_by_text(name, exact=True).click()
+    page.wait_for_function(f"() => document.body.dataset.jpThemeName === {name!r}", timeout=20_000)
+    time.sleep(0.8)  # the theme's stylesheet applied
+
+
+@contextlib.contextmanager
+def screenshot_on_failure(page, path: Path) -> Iterator[None]:
+    """Evidence for whoever reads a failure: the page as it was; never hides the original error."""
+    try:
+        yield
+    except Exception:
+        try:
+            page.screenshot(path=str(path), timeout=10_000)
+        except Exception:  # noqa: BLE001
+            pass
+        raise
+
+
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
     skip_without_browser()

@@ -3,10 +3,17 @@ JupyterLab (headless Chromium), light and dark; screenshots under tests/artifact
 
 from __future__ import annotations
 
-import time
-
 import pytest
-from test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, skip_without_browser, start_lab, write_notebook
+from test_browser import (
+    ARTIFACTS,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    screenshot_on_failure,
+    skip_without_browser,
+    start_lab,
+    switch_theme,
+    write_notebook,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -36,38 +43,29 @@ def test_builder_new_forms_and_row_error(tmp_path):
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1600})
         try:
-            page.goto(f"{base}/lab/tree/forms.ipynb?token={token}")
-            page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
-            time.sleep(2)
-            page.get_by_role("menuitem", name="Run", exact=True).click()
-            page.get_by_text("Run All Cells", exact=True).click()
-            root = page.locator(".jseg-root").first
-            root.wait_for(timeout=120_000)
-            bad = root.locator(".jseg-row-error")
-            bad.wait_for(timeout=30_000)
-            assert bad.count() == 1
-            assert "agee" in bad.locator("input").input_value()
-            msg = root.locator(".jseg-row-msg pre").first.inner_text()
-            assert "Condition 7 (text): line 1, column 20" in msg and "^^^^" in msg, msg
-            selects = root.locator(".jseg-row select")
-            labels = [
-                selects.nth(i).locator("option:checked").inner_text().replace("\xa0", " ")
-                for i in range(selects.count())
-            ]
-            for shown in ("lower", "in previous", "year", "top", "%", "median of", "first (earliest) of"):
-                assert shown in labels, (shown, labels)
-            root.screenshot(path=str(ARTIFACTS / "builder_forms_light.png"))
-            page.get_by_role("menuitem", name="Settings", exact=True).click()
-            page.get_by_text("Theme", exact=True).hover()
-            page.get_by_text("JupyterLab Dark", exact=True).click()
-            page.wait_for_function("() => document.body.dataset.jpThemeLight === 'false'", timeout=20_000)
-            time.sleep(1.5)
-            root.screenshot(path=str(ARTIFACTS / "builder_forms_dark.png"))
-        except Exception:
-            try:
-                page.screenshot(path=str(ARTIFACTS / "builder_forms_failure.png"), timeout=10_000)
-            except Exception:  # noqa: BLE001
-                pass
-            raise
+            with screenshot_on_failure(page, ARTIFACTS / "builder_forms_failure.png"):
+                page.goto(f"{base}/lab/tree/forms.ipynb?token={token}")
+                page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
+                page.get_by_text("Python 3 (ipykernel) | Idle").wait_for(timeout=60_000)  # the kernel is up
+                page.get_by_role("menuitem", name="Run", exact=True).click()
+                page.get_by_text("Run All Cells", exact=True).click()
+                root = page.locator(".jseg-root").first
+                root.wait_for(timeout=120_000)
+                bad = root.locator(".jseg-row-error")
+                bad.wait_for(timeout=30_000)
+                assert bad.count() == 1
+                assert "agee" in bad.locator("input").input_value()
+                msg = root.locator(".jseg-row-msg pre").first.inner_text()
+                assert "Condition 7 (text): line 1, column 20" in msg and "^^^^" in msg, msg
+                selects = root.locator(".jseg-row select")
+                labels = [
+                    selects.nth(i).locator("option:checked").inner_text().replace("\xa0", " ")
+                    for i in range(selects.count())
+                ]
+                for shown in ("lower", "in previous", "year", "top", "%", "median of", "first (earliest) of"):
+                    assert shown in labels, (shown, labels)
+                root.screenshot(path=str(ARTIFACTS / "builder_forms_light.png"))
+                switch_theme(page, "JupyterLab Dark")
+                root.screenshot(path=str(ARTIFACTS / "builder_forms_dark.png"))
         finally:
             browser.close()
