@@ -15,6 +15,7 @@ from ..errors import SegmentError
 from . import charts, theme
 from .errors import Messages, describe
 from .static import Mirrored
+from .why import WhyPanel
 
 PREVIEW_ROWS = 100
 
@@ -107,6 +108,7 @@ class SegmentView(Mirrored):
         self.descending = W.ToggleButton(value=False, description="Descending", icon="sort-amount-desc")
         self.preview_html = W.HTML()
         self.preview_note = W.HTML()
+        self.why = WhyPanel(ws, lambda: self.seg.name, self.messages)  # "Why?" on a previewed member
         self.history_html = W.HTML()
         self.refresh_button = theme.button(
             "Refresh now", kind="primary", icon="refresh", tooltip="Evaluate the segment again"
@@ -131,7 +133,12 @@ class SegmentView(Mirrored):
                     "Member count over time",
                 ),
                 theme.section(
-                    [W.HBox([self.sort_by, self.descending]), self.preview_note, self.preview_html],
+                    [
+                        W.HBox([self.sort_by, self.descending]),
+                        self.preview_note,
+                        self.preview_html,
+                        self.why.widget,
+                    ],
                     "Members preview",
                 ),
                 theme.section([self.history_html], "Run history"),
@@ -244,6 +251,7 @@ class SegmentView(Mirrored):
                 self.sort_by.value, ascending=not self.descending.value, na_position="last"
             )
         self.shown_preview = frame
+        self.why.show_customers(None if self.preview_error else frame.head(PREVIEW_ROWS))
         if self.preview_error:
             self.preview_note.value = f'<div class="jseg-warn">{html.escape(self.preview_error)}</div>'
             self.preview_html.value = ""
