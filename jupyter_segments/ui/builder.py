@@ -700,6 +700,15 @@ class SegmentBuilder(Mirrored):
             "Add group", icon="plus", tooltip="Add a group of conditions", width="auto"
         )
         self.add_group_button.on_click(g(lambda _b: self.add_group()))
+        # Saved segments by name and type (static: a frozen member list), to add 'in segment NAME'.
+        self.segment_picker = W.Dropdown(description="Segment", layout=W.Layout(width="280px"))
+        self.segment_picker.style.description_width = "64px"
+        self.segment_picker.add_class("jseg-segment-picker")
+        self.add_segment_button = theme.button(
+            "In segment", icon="plus", tooltip="Add a condition: in the chosen saved segment", width="auto"
+        )
+        self.add_segment_button.on_click(g(lambda _b: self.add_in_segment()))
+        self.load_segments()
         self.projections_box = W.VBox()
         self.add_projection_button = theme.button(
             "Add projected attribute",
@@ -794,7 +803,10 @@ class SegmentBuilder(Mirrored):
                 self.preview_html,
                 self.why.widget,
                 self.groups_box,
-                self.add_group_button,
+                W.HBox(
+                    [self.add_group_button, self.segment_picker, self.add_segment_button],
+                    layout=W.Layout(align_items="center"),
+                ),
                 theme.section([self.projections_box, self.add_projection_button], "Projected attributes"),
                 theme.section([self.dsl, self.sql_accordion], "Definition"),
                 theme.section([self.display_name, self.description, self.draft_button], "Details and drafts"),
@@ -909,6 +921,23 @@ class SegmentBuilder(Mirrored):
         if not parent.items:
             parent.items.append(Row())
         self.render()
+
+    def load_segments(self) -> None:
+        """The picker's saved segments, labelled with their type; hidden when there are none."""
+        catalog = self.ws.catalog_or_none if hasattr(self.ws, "catalog_or_none") else None
+        frame = self.ws.segments() if catalog is not None else pd.DataFrame(columns=["name", "type"])
+        self.segment_picker.options = [
+            (f"{name} ({kind})", name) for name, kind in zip(frame["name"], frame["type"], strict=True)
+        ]
+        shown = "flex" if len(frame) else "none"
+        self.segment_picker.layout.display = self.add_segment_button.layout.display = shown
+
+    def add_in_segment(self, name: str | None = None) -> None:
+        """Append 'in segment NAME' (default: the picked one) to the first group, as a DSL row."""
+        name = name or self.segment_picker.value
+        if not name:
+            raise SegmentError("choose a saved segment first")
+        self.add_item(self.state.groups[0].root, Row(text=f"in segment {name}"))
 
     def add_group(self, combine: str = "union") -> None:
         self.state.groups.append(Group(combine=combine))
