@@ -3,6 +3,7 @@
     python -m bench                                  # 100k, 1M, 10M; PostgreSQL at 100k
     python -m bench --scales 100000,1000000 --quick  # fewer rounds, smaller scales
     python -m bench --figures 1,5                    # only some figures (others keep their last results)
+    python -m bench --figures 7 --spark-scales 1000000   # Spark local (bench/spark.py; PySpark and Java 17)
     python -m bench --figures 8                      # the builder: edit to count shown (bench/builder_latency.py)
 
 Demo databases are generated on first use and cached under bench/results/ (10M: ~8 min, ~5.4 GB).
@@ -59,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     p.add_argument("--scales", default="100000,1000000,10000000", help="customer counts, comma-separated")
     p.add_argument("--quick", action="store_true", help="one timed round per candidate")
-    p.add_argument("--figures", default="1,2,3,4,5,6", help="which figures to measure")
+    p.add_argument("--figures", default="1,2,3,4,5,6,7", help="which figures to measure")
     p.add_argument(
         "--hand-max",
         type=int,
@@ -69,9 +70,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--pg-scale", type=int, default=100_000, help="PostgreSQL scale for figure 1 (0: skip)")
     p.add_argument("--pandas-scale", type=int, default=1_000_000)
     p.add_argument("--interactive-scale", type=int, default=1_000_000)
+    p.add_argument("--spark-scales", default="1000000", help="figure 7 (Spark local): customer counts")
     p.add_argument(
         "--builder-scales", default="100000,1000000", help="figure 8 (builder: edit to count shown): scales"
     )
+    p.add_argument("--spark-timeout", type=float, default=600.0, help="figure 7: seconds per query at most")
     p.add_argument("--out", type=Path, default=RESULTS)
     args = p.parse_args(argv)
     scales = sorted(int(s) for s in args.scales.split(","))
@@ -181,6 +184,14 @@ def main(argv: list[str] | None = None) -> int:
         log(f"figure 5: download memory, {n:,} customers, {DOWNLOAD}")
         rows.append(run_case("download", n, DOWNLOAD))
         save("fig5_memory", rows)
+    if 7 in wanted:
+        from . import spark  # PySpark is optional: loaded only for figure 7
+
+        spark_scales = [int(s) for s in args.spark_scales.split(",")]
+        save(
+            "fig7_spark",
+            spark.section(spark_scales, 1 if args.quick else 3, "local[2]", args.spark_timeout, log),
+        )
     if 8 in wanted:
         builder_scales = [int(s) for s in args.builder_scales.split(",")]
         save("fig8_builder", builder_latency.section(builder_scales, 1 if args.quick else 3, log))

@@ -8,6 +8,7 @@ from typing import Any
 
 from .builder_latency import markdown as builder_markdown
 from .harness import geomean, loglog_slope
+from .spark import markdown as spark_markdown
 from .suite import SUITE
 
 TARGETS = {
@@ -312,6 +313,7 @@ SECTIONS = {
     "fig4_interactive": "4. interactive counts and compile time",
     "fig5_memory": "5. memory",
     "fig6_large": "6. scaling (compiled SQL at the large scales)",
+    "fig7_spark": "7. Spark local: compiled vs hand-written SQL vs DataFrame code",
     "fig8_builder": "8. builder: from an edit to the count shown",
 }
 
@@ -510,6 +512,8 @@ def markdown(results: dict[str, Any]) -> str:
             "",
             "![figure 6](fig6_scaling.png)",
         ]
+    if _rows(results, "fig7_spark"):
+        parts += ["", *spark_markdown(results["fig7_spark"]["rows"])]
     if _rows(results, "fig8_builder"):
         parts += ["", *builder_markdown(results["fig8_builder"]["rows"])]
     return "\n".join(parts) + "\n"

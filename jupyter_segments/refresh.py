@@ -474,7 +474,8 @@ class _Batch:
         return sinks
 
     def _parquet_path(self, item: _Item) -> Path:
-        return self.cat.members_dir / str(item.row["id"]) / f"run_{item.run_id}.parquet"
+        base = Path(self.storage.path).expanduser() if self.storage.path else self.cat.members_dir
+        return base / str(item.row["id"]) / f"run_{item.run_id}.parquet"
 
     def materialize(
         self, item: _Item, location: str, flags: Any, flags_table: str | None, ready: list[_Item]

@@ -392,6 +392,17 @@ class Workspace:
         self.storage.mode = value
 
     @property
+    def members_path(self) -> str | None:
+        """The directory Parquet members go to (``members_storage = "parquet"``); None: ``members/``
+        beside the catalog. Each run's file is written under a temporary name and replaces the last
+        only when complete; on Spark the members stream to the driver, so the path is the driver's."""
+        return self.storage.path
+
+    @members_path.setter
+    def members_path(self, value: str | None) -> None:
+        self.storage.path = None if value is None else str(value)
+
+    @property
     def catalog(self) -> Catalog:
         """The catalog of saved segments, opened (and for a file, created) on first use."""
         if self._catalog is None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
+from functools import reduce
 
 import oracle as O
 import pandas as pd
@@ -52,10 +53,19 @@ from test_refresh import (
     oracle_sets,
     test_members_on_every_backend,  # noqa: F401 - refresh on Spark
 )
+from test_ui_builder import set_row
 
+from bench import spark as bench_spark
+from bench.harness import workspace as bench_workspace
+from bench.suite import SUITE
 from jupyter_segments import SegmentError, Workspace
+from jupyter_segments import demo as demo_data
 from jupyter_segments.backends import open_backend
 from jupyter_segments.backends.spark_backend import SparkBackend, is_spark_session, is_spark_url
+from jupyter_segments.refresh import combined_select
+from jupyter_segments.ui.builder import SegmentBuilder
+from jupyter_segments.ui.manager import SegmentManager
+from jupyter_segments.ui.view import SegmentView
 
 
 @pytest.fixture(scope="module")
@@ -412,6 +422,124 @@ def test_refresh_export_and_dbt_on_spark(spark_backend, demo_frames, tmp_path):
             ws.get(name).delete()
         spark_backend.drop_table("js_spark_export")
     assert not [t for t in spark_backend.tables() if t.startswith(("js_spark_", "_js_"))]
+
+
+def test_parquet_members_under_a_path_the_user_names(spark_backend, demo_frames, tmp_path):
+    """members_storage = "parquet" with members_path: each run's members streamed from Spark into a
+    Parquet file under that path, replacing the last only when complete; refresh of one, of a list and
+    of all (shared); a refresh that fails leaves the previous members in force."""
+    spark_backend.execute("CREATE OR REPLACE TEMPORARY VIEW js_calls_view AS SELECT * FROM support_calls")
+    ws = Workspace(spark_backend, catalog=str(tmp_path / "catalog.sqlite"))
+    ws.customers("customers", key="customer_id")
+    ws.relate("support_calls", "customers", on=("cust_id", "customer_id"))
+    ws.relate("js_calls_view", "customers", on=("cust_id", "customer_id"))
+    ws.members_storage = "parquet"
+    ws.members_path = str(tmp_path / "lake" / "segments")
+    expected = oracle_sets(demo_frames, demo_frames["support_calls"])
+    for name, text in REFRESH_SEGMENTS.items():
+        ws.segment(name, text)
+    ws.segment("callers", "count(js_calls_view) >= 3")  # the view is dropped below: its refresh fails
+    n_calls = demo_frames["support_calls"].groupby("cust_id").size()
+    expected["callers"] = {int(k) for k in n_calls[n_calls >= 3].index}
+    lake = tmp_path / "lake" / "segments"
+
+    def files(name: str) -> list:
+        return sorted((lake / str(ws.catalog.segment_row(name)["id"])).glob("*"))
+
+    try:
+        one = ws.get("vip").refresh(as_of=DEMO_ANCHOR)
+        many = ws.refresh(["de", "de_vip", "callers"], as_of=DEMO_ANCHOR)
+        every = ws.refresh(as_of=DEMO_ANCHOR)  # shared: one Spark query for all seven
+        assert {r.segment for r in many} == {"de", "de_vip", "callers"}
+        for run in [one, *many, *every]:
+            assert run.status == "Successful" and run.location == "parquet", (run.segment, run.errors)
+            assert run.members == len(expected[run.segment]), run.segment
+        for name, want in expected.items():
+            row = ws.catalog.segment_row(name)
+            assert str(lake) in row["members_file"]
+            assert set(pd.read_parquet(row["members_file"])["customer_id"].astype(int)) == want, name
+            assert {int(k) for k in ws.get(name).keys()} == want, name
+            assert not [f for f in files(name) if f.name.endswith(".tmp")], name
+        assert len(files("vip")) == 2  # the current run's file and the previous one (diff), no more
+        recent = pd.read_parquet(ws.catalog.segment_row("recent")["members_file"])
+        assert "last_order" in recent.columns  # the projection travels with the members
+
+        before = ws.catalog.segment_row("callers")["members_file"]
+        spark_backend.execute("DROP VIEW js_calls_view")
+        [failed] = ws.refresh(["callers"], as_of=DEMO_ANCHOR)
+        assert failed.status == "Failed" and failed.errors
+        assert ws.catalog.segment_row("callers")["members_file"] == before
+        assert {int(k) for k in ws.get("callers").keys()} == expected["callers"]
+        assert not [f for f in files("callers") if f.name.endswith(".tmp")]
+    finally:
+        spark_backend.execute("DROP VIEW IF EXISTS js_calls_view")
+        ws.close()
+    assert not [t for t in spark_backend.tables() if t.startswith(("seg_", "_js_"))]
+
+
+def test_widgets_on_a_spark_workspace(spark_backend, demo_frames, tmp_path):
+    """The builder counts on Spark, the segments page refreshes every segment on Spark (members
+    tables), and a segment's view shows its trend point and a preview read from Spark."""
+    ws = Workspace(spark_backend, catalog=str(tmp_path / "catalog.sqlite"))
+    ws.customers("customers", key="customer_id")
+    ws.members_prefix = "js_widgets_"
+    c, orders = demo_frames["customers"], demo_frames["orders"]
+    try:
+        b = SegmentBuilder(ws, delay=0.02)
+        set_row(b, 0, attribute=("age",), op=">=", value="30")
+        b.node_views()[0].add_condition.click()
+        set_row(b, 1, attribute=("country",), op="in list", value="DE, FR")
+        want = int(((c.age >= 30) & c.country.isin(["DE", "FR"])).sum())
+        assert b.wait(600) == want and f"{want:,}" in b.count_label.value
+        b.name.value = "de_fr_30"
+        b.save()
+        ws.segment("big", "sum(orders.amount) >= 500")
+        m = SegmentManager(ws)
+        m.refresh_all_button.click()
+        runs = m.wait(600)
+        spend = orders.groupby("customer_id").amount.sum()
+        expected = {"de_fr_30": want, "big": int((spend >= 500).sum())}
+        assert {r.segment: (r.status, r.members) for r in runs} == {
+            k: ("Successful", n) for k, n in expected.items()
+        }
+        assert m.progress.value == m.progress.max == 2
+        assert dict(zip(m.frame["name"], m.frame["members"], strict=True)) == expected
+        v = SegmentView(ws, "big")
+        assert list(v.points["members"]) == [expected["big"]]
+        big = set(spend[spend >= 500].index.astype(int))
+        assert len(v.preview) == min(100, len(big)) and set(v.preview["customer_id"].astype(int)) <= big
+        for name in expected:
+            ws.get(name).delete()
+    finally:
+        ws.close()
+    assert not [t for t in spark_backend.tables() if t.startswith(("js_widgets_", "_js_"))]
+
+
+# --- bench/spark.py's candidates, checked where the test data is ---------------------------------------
+
+
+@pytest.mark.slow
+def test_bench_dataframe_code_counts_what_the_segments_count(spark_session, spark_backend):
+    """Figure 7's PySpark DataFrame code selects as many customers as the compiled segment, for every
+    count segment of the bench suite (on the test demo). Two Spark jobs: the DataFrames' counts in
+    one union, the segments' in one shared query (the refresh's)."""
+    from pyspark.sql import functions as F  # PySpark is optional: this module skips without it
+
+    ws = bench_workspace(spark_session)
+    code = bench_spark.dataframe_code()
+    tables = {t: spark_session.table(t) for t in demo_data.TABLES}
+    segments = [seg for seg in SUITE if seg.name in code]
+    assert len(segments) == len(code) >= 27  # the suite's count segments (new ones may come first)
+    frames = [code[seg.name](tables).select(F.lit(seg.name).alias("segment")) for seg in segments]
+    got = {
+        r["segment"]: r["count"]
+        for r in reduce(lambda a, b: a.unionAll(b), frames).groupBy("segment").count().collect()
+    }
+    select = combined_select(ws.session, [ws.parse(seg.dsl) for seg in segments], DEMO_ANCHOR)
+    sums = ", ".join(f"SUM(CASE WHEN f_{i} = 1 THEN 1 ELSE 0 END)" for i in range(len(segments)))
+    flags = spark_session.sql(f"SELECT {sums} FROM ({select.sql(dialect='spark')}) AS t").head()
+    want = {seg.name: int(flags[i] or 0) for i, seg in enumerate(segments)}
+    assert {name: got.get(name, 0) for name in want} == want
 
 
 # --- the magics on a Spark session ------------------------------------------------------------------

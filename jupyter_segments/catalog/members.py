@@ -40,13 +40,15 @@ class Storage:
     """Where a workspace keeps the members of its refreshes.
 
     ``prefix``: members tables are named ``<prefix>members__<segment>``. ``mode``: "auto" (a table if the
-    database is writable, else a Parquet file beside the catalog), "table" or "parquet". ``writable``:
-    the answer of the probe "auto" asks once, kept for the next refreshes.
+    database is writable, else a Parquet file beside the catalog), "table" or "parquet". ``path``: the
+    directory Parquet members go to (default: ``members/`` beside the catalog). ``writable``: the answer
+    of the probe "auto" asks once, kept for the next refreshes.
     """
 
     prefix: str = "seg_"
     mode: str = "auto"
     writable: bool | None = None
+    path: str | None = None
 
     def location(self, backend: Backend) -> str:
         """'table' or 'parquet': where the next refresh writes members."""
