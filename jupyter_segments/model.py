@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 import pandas as pd
 
-from .backends.base import Backend, Column, TableName, bare_name, duplicate_keys_sql, table_parts
+from .backends.base import Backend, Column, TableName, bare_name, duplicate_keys_sql, mask_url, table_parts
 from .errors import SegmentError, did_you_mean
 
 Origin = Literal["declared", "foreign key", "column name"]
@@ -443,7 +443,16 @@ class Model:
             found = KeyCheck(0, None, 0, _now(), "primary key")  # the database guarantees it: no query
             self._duplicates[(table, cols)] = found
         if found is None:
-            row = self.backend.query(duplicate_keys_sql(table, cols, self.backend.dialect)).iloc[0]
+            try:
+                row = self.backend.query(duplicate_keys_sql(table, cols, self.backend.dialect)).iloc[0]
+            except SegmentError:
+                raise
+            except Exception as e:  # noqa: BLE001 - a driver's error, reported with the database named
+                reason = (str(e).strip().splitlines() or [type(e).__name__])[0]
+                raise SegmentError(
+                    f"the database ({self.backend.display_url}) could not check the key {', '.join(cols)} of "
+                    f"{table}: {mask_url(reason)}"
+                ) from None
             example = tuple(_plain(v) for v in row.iloc[2:])
             found = KeyCheck(
                 int(_plain(row.iloc[1]) or 0),

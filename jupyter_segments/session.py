@@ -21,7 +21,7 @@ import pandas as pd
 from sqlglot import exp
 from sqlglot.dialects.dialect import Dialect
 
-from .backends.base import Backend, low_memory
+from .backends.base import Backend, low_memory, mask_url
 from .bind import bind, typed
 from .bind.checks import CheckWarning, warnings
 from .compile import Shape, build_query, orphan_count_sql
@@ -328,7 +328,7 @@ class Session:
         except SegmentError:
             raise
         except Exception as e:  # noqa: BLE001 - database errors are reported with the SQL sent
-            raise database_error(e, sql) from e
+            raise database_error(e, sql, self.backend.display_url) from e
 
     def fetch(self, sql: str) -> pd.DataFrame:
         """The rows of ``sql`` as a DataFrame."""
@@ -343,7 +343,7 @@ class Session:
         except SegmentError:
             raise
         except Exception as e:  # noqa: BLE001 - database errors are reported with the SQL sent
-            raise database_error(e, sql) from e
+            raise database_error(e, sql, self.backend.display_url) from e
 
     def close(self) -> None:
         self.backend.close()
@@ -382,11 +382,13 @@ def is_whole_day(value: AsOf) -> bool:
     return isinstance(value, dt.date) and not isinstance(value, dt.datetime)
 
 
-def database_error(e: Exception, sql: str) -> SegmentError:
-    """A ``SegmentError`` for a database's exception: its first line, and the SQL that was sent."""
+def database_error(e: Exception, sql: str, database: str | None = None) -> SegmentError:
+    """A ``SegmentError`` for a database's exception: the database (its URL, password masked), the
+    error's first line, and the SQL that was sent."""
     message = str(getattr(e, "orig", None) or e).strip().splitlines()
-    first = message[0] if message else type(e).__name__
-    err = SegmentError(f"the database rejected the query: {first}\nSQL sent:\n{sql}")
+    first = mask_url(message[0]) if message else type(e).__name__
+    which = f" ({database})" if database else ""
+    err = SegmentError(f"the database{which} rejected the query: {first}\nSQL sent:\n{sql}")
     err.sql = sql  # type: ignore[attr-defined]
     return err
 

@@ -386,3 +386,35 @@ def test_a_run_with_secrets_leaks_them_nowhere(tmp_path, hook, caplog, capsys):
         with admin.connect() as c:
             c.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.dispose()
+
+
+def test_a_query_error_names_the_database(tmp_path):
+    import jupyter_segments as js
+
+    db = tmp_path / "shop.db"
+    with pytest.raises(SegmentError) as e:  # a SQLite URL takes no user: the message showed the password
+        js.connect(f"sqlite://bob:{SECRET}@/{db}", create=True)
+    assert SECRET not in str(e.value) and "bob:***@" in str(e.value)
+    ws = js.connect(f"sqlite:///{db}", create=True, catalog=":memory:")
+    ws.backend.execute("CREATE TABLE customers (customer_id INTEGER PRIMARY KEY, age INTEGER)")
+    ws.customers("customers", key="customer_id")
+    assert ws.count("age > 1") == 0
+    ws.backend.execute("DROP TABLE customers")  # the model still has it: the database refuses
+    with pytest.raises(SegmentError, match=r"the database \(sqlite:///.*shop\.db\) rejected the query") as e:
+        ws.count("age > 1")
+    assert SECRET not in str(e.value)
+    ws.close()
+
+
+def test_a_failing_key_check_names_the_database(tmp_path):
+    # The key check's query raised the driver's OperationalError ("no such table") to the user.
+    import jupyter_segments as js
+
+    db = tmp_path / "shop.db"
+    ws = js.connect(f"sqlite:///{db}", create=True, catalog=":memory:")
+    ws.backend.execute("CREATE TABLE customers (customer_id INTEGER, age INTEGER)")  # no primary key
+    ws.customers("customers", key="customer_id")
+    ws.backend.execute("DROP TABLE customers")
+    with pytest.raises(SegmentError, match=r"the database \(sqlite:///.*shop\.db\) could not check the key"):
+        ws.count("age > 1")
+    ws.close()

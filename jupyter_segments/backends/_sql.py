@@ -166,7 +166,7 @@ def path_from_url(url: str, scheme: str, example: str) -> str:
     if rest in ("", "/"):
         return ":memory:"
     if not rest.startswith("/"):
-        raise SegmentError(f"{example}, got {url}")
+        raise SegmentError(f"{example}, got {mask_url(url)}")
     return rest[1:].split("?", 1)[0] or ":memory:"
 
 
