@@ -29,10 +29,10 @@ CHILD = textwrap.dedent(
     if kind == "duckdb":
         conn = source
         conn.execute("ALTER TABLE customers RENAME TO base_customers")
-        # Every query on customers takes minutes: a cross join that filters nothing out in the end.
+        # Every query on customers takes hours, in constant memory: a count over a trillion rows.
         slow = (
-            "CREATE OR REPLACE VIEW customers AS SELECT b.* FROM base_customers b, range(2000000) r(i) "
-            "WHERE r.i * 0 = 0 QUALIFY row_number() OVER (PARTITION BY b.customer_id) = 1"
+            "CREATE OR REPLACE VIEW customers AS SELECT b.* FROM base_customers b "
+            "WHERE (SELECT count(*) FROM range(1000000000000) r(i) WHERE r.i * 0 = 0) > 0"
         )
         fast = "CREATE OR REPLACE VIEW customers AS SELECT * FROM base_customers"
         run = conn.execute
