@@ -162,6 +162,11 @@ def test_tables_in_other_schemas_match_hand_written_sql(schemas: Schemas) -> Non
         # DuckDB's attached js13_archive.products is js13_archive.main.products
         qualified = ws.model.find_table(schemas.name(table))
         assert re.search(rf"\b{re.escape(qualified)}\b", compiled.replace('"', "").replace("`", ""))
+    # the key check, the orphan counts and explain read the qualified tables too
+    report = ws.check_integrity(all_relationships=True)
+    ours = report[report["relationship"].astype(str).str.contains("js13_", na=False)]  # the key, 3 links
+    assert len(ours) == 4 and ours["ok"].all() and (ours["orphans"].fillna(0) == 0).all()
+    assert str(ws.explain("count(orders) >= 2", customer=1)).startswith("customer 1: MEMBER")
     preview = ws.members("count(orders) >= 2")
     assert list(preview.columns) == ["customer_id", "name"] and preview["name"].tolist() == ["ann"]
 
