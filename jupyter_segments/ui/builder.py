@@ -929,6 +929,7 @@ class SegmentBuilder(Mirrored):
         self.segment_picker.options = [
             (f"{name} ({kind})", name) for name, kind in zip(frame["name"], frame["type"], strict=True)
         ]
+        self.segment_picker.index = 0 if len(frame) else None  # shown chosen, not blank, in the browser
         shown = "flex" if len(frame) else "none"
         self.segment_picker.layout.display = self.add_segment_button.layout.display = shown
 
