@@ -34,12 +34,14 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 
 from . import code_files
 from .catalog import open_catalog
 from .dsl import ast as A
 from .errors import SegmentError, plural
+from .intelligence.features import key_list_condition
 from .workspace import Workspace, connect, connect_demo
 
 EXPLAINED = 3  # customers on the wrong side explained in a failure message
@@ -162,9 +164,10 @@ def expect_segment(
             f"({abs(members - (low if members < low else high)):,} {side})"
         )
     if includes or excludes:
-        found = _members_among(ws, text, [*includes, *excludes], as_of)
-        wrong = [(k, "is not a member (expected in)") for k in includes if _plain(k) not in found]
-        wrong += [(k, "is a member (expected out)") for k in excludes if _plain(k) in found]
+        keys = list(ws.model.customer_entity().keys)
+        found = _members_among(ws, text, keys, [_key_row(keys, k) for k in [*includes, *excludes]], as_of)
+        wrong = [(k, "is not a member (expected in)") for k in includes if _key_row(keys, k) not in found]
+        wrong += [(k, "is a member (expected out)") for k in excludes if _key_row(keys, k) in found]
         for i, (key, what) in enumerate(wrong):
             line = f"customer {key!r} {what}"
             if i < EXPLAINED:
@@ -187,19 +190,34 @@ def _definition(ws: Workspace, segment: str) -> str:
     return segment
 
 
-def _members_among(ws: Workspace, text: str, keys: list[Any], as_of: Any) -> set[Any]:
-    """Which of ``keys`` are members: one query (the definition AND key IN (...))."""
+def _key_row(keys: list[str], customer: Any) -> tuple:
+    """A customer as given in includes/excludes (a key value; for a composite key a tuple in key order
+    or a {column: value} dict) as the tuple of its key values."""
+    if len(keys) == 1:
+        return (_plain(customer),)
+    if isinstance(customer, dict) and set(customer) == set(keys):
+        return tuple(_plain(customer[k]) for k in keys)
+    if isinstance(customer, (tuple, list)) and len(customer) == len(keys):
+        return tuple(_plain(v) for v in customer)
+    raise SegmentError(
+        f"the customer key is ({', '.join(keys)}): give {customer!r} as a tuple of {len(keys)} values "
+        f"in that order or a dict of them"
+    )
+
+
+def _members_among(ws: Workspace, text: str, keys: list[str], rows: list[tuple], as_of: Any) -> set[tuple]:
+    """Which of the key ``rows`` are members: one query (the definition AND key IN (...); a composite
+    key: (a = .. AND b IN (..)) OR ...)."""
     tree = ws.parse(text)
-    key = ws.model.customer_entity().key
-    assert key is not None  # set_customer gives the customer entity its key
-    listed = A.InList(A.Name((key,)), tuple(A.Literal(_plain(k)) for k in keys))
+    listed = key_list_condition(keys, rows)
     condition: A.Expr = (
         A.SetOp("intersect", tree.condition, listed)
         if isinstance(tree.condition, A.SetOp)
         else A.And((tree.condition, listed))
     )
     found = ws.member_keys(A.Definition(condition), as_of=as_of)
-    return {_plain(k) for k in found}
+    frame = found.to_frame() if isinstance(found, pd.Series) else found
+    return {tuple(_plain(v) for v in r) for r in frame.itertuples(index=False, name=None)}
 
 
 def _plain(value: Any) -> Any:

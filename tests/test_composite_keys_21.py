@@ -1,0 +1,32 @@
+"""Composite customer keys in issue 21's features: the pytest plugin's includes/excludes (a customer given
+as a tuple in key order or a {column: value} dict), checked against SQL written by hand on the composite
+schema of test_composite_keys (account_no 1 and 2 exist in two regions) on every database."""
+
+from __future__ import annotations
+
+import pytest
+from test_composite_keys import ORDERS, composite_ws, hand, schema  # noqa: F401 - schema is a fixture
+
+from jupyter_segments import SegmentError
+from jupyter_segments.pytest_plugin import expect_segment
+
+EVERY_ACCOUNT = "a.region IS NOT NULL"  # hand() keeps the whole keys; this selects them all
+
+
+def test_includes_and_excludes_with_a_composite_key(schema):  # noqa: F811 - the fixture
+    ws = composite_ws(schema)
+    definition = "count(orders) >= 2"
+    members = hand(schema, f"(SELECT COUNT(*) {ORDERS}) >= 2")
+    outside = hand(schema, EVERY_ACCOUNT) - members
+    # the data mixes a region's account 1 up with the other's if the region were ignored
+    assert ("eu", 1) in members and ("us", 1) in outside
+    expect_segment(ws, definition, includes=sorted(members), excludes=sorted(outside))
+    expect_segment(ws, definition, includes=[{"account_no": 1, "region": "eu"}], excludes=[["us", 1]])
+    with pytest.raises(AssertionError) as wrong:
+        expect_segment(ws, definition, includes=[("us", 1)], excludes=[("eu", 1)])
+    text = str(wrong.value)
+    assert "customer ('us', 1) is not a member (expected in)" in text
+    assert "customer ('eu', 1) is a member (expected out)" in text
+    assert "count(orders) >= 2" in text  # each is explained
+    with pytest.raises(SegmentError, match=r"the customer key is \(region, account_no\)"):
+        expect_segment(ws, definition, includes=[1])
