@@ -147,3 +147,60 @@ def test_ctrl_c_cancels_a_postgres_query(tmp_path):
     for how, (status, seconds, after) in out.items():
         # psycopg sends the server a cancel on KeyboardInterrupt: the sleep ends, the session is free.
         assert status == "KeyboardInterrupt" and seconds < 5 and after == 42, (how, out)
+
+
+MYSQL_CHILD = textwrap.dedent(
+    """
+    import json, os, signal, sys, threading, time
+    from jupyter_segments.backends import open_backend
+
+    b = open_backend(sys.argv[1])
+    running = (
+        "SELECT COUNT(*) FROM information_schema.processlist WHERE info LIKE '%SLEEP(60)%' "
+        "AND info NOT LIKE '%processlist%'"
+    )
+    out = {}
+    for how in ("scalar", "query", "stream", "execute"):
+        threading.Timer(0.7, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
+        t = time.time()
+        call = {
+            "scalar": lambda: b.scalar("SELECT SLEEP(60)"),
+            "query": lambda: b.query("SELECT SLEEP(60)"),
+            "stream": lambda: list(b.iter_chunks("SELECT SLEEP(60)")),
+            "execute": lambda: b.execute("DO SLEEP(60)"),
+        }[how]
+        try:
+            call()
+            out[how] = ["finished", time.time() - t]
+        except KeyboardInterrupt:
+            out[how] = ["KeyboardInterrupt", time.time() - t]
+        out[how].append(b.scalar("SELECT 42"))
+        # A killed query ends at once; an orphaned one ran on until the server noticed the closed
+        # socket (4.3 s here) or for its whole 60 s.
+        deadline = time.time() + 2
+        while int(b.scalar(running)) and time.time() < deadline:
+            time.sleep(0.1)
+        out[how].append(int(b.scalar(running)))
+    print(json.dumps(out))
+    """
+)
+
+
+def test_ctrl_c_stops_a_mysql_query_on_the_server(tmp_path):
+    # PyMySQL raised KeyboardInterrupt in the caller, but the server went on running the query.
+    from conftest import server_url
+
+    from jupyter_segments.backends.sqlalchemy_backend import normalize_url
+
+    url = normalize_url(server_url("mysql")).set(database="mysql").render_as_string(hide_password=False)
+    child = tmp_path / "mysql_child.py"
+    child.write_text(MYSQL_CHILD.replace("SLEEP(60)", f"SLEEP(60.{os.getpid()})"))
+    done = subprocess.run(
+        [sys.executable, str(child), url], capture_output=True, text=True, timeout=200,
+        env={**os.environ, "PYTHONPATH": REPO},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    for how, (status, seconds, after, still_running) in out.items():
+        assert status == "KeyboardInterrupt" and seconds < 5 and after == 42, (how, out)
+        assert still_running == 0, (how, out)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 from collections.abc import Iterator
+from contextlib import contextmanager
 from itertools import islice
 from typing import Any
 
@@ -178,13 +179,29 @@ class SQLAlchemyBackend:
     # -- reading -------------------------------------------------------------------------------
 
     def query(self, sql: str) -> pd.DataFrame:
-        with self._engine.connect() as c:
+        with self._engine.connect() as c, self._stop_on_interrupt(c):
             res = _run(c, sql)
             return _frame(res.keys(), res.fetchall())
 
     def scalar(self, sql: str) -> Any:
-        with self._engine.connect() as c:
+        with self._engine.connect() as c, self._stop_on_interrupt(c):
             return _run(c, sql).scalar()
+
+    @contextmanager
+    def _stop_on_interrupt(self, c: sa.Connection) -> Iterator[None]:
+        """Ctrl-C: PyMySQL raises KeyboardInterrupt in the caller, but MySQL/MariaDB go on running the
+        query (psycopg cancels it itself): KILL QUERY from a second connection stops it there."""
+        if self._engine.dialect.name not in ("mysql", "mariadb"):
+            yield
+            return
+        thread_id = int(c.connection.dbapi_connection.thread_id())  # type: ignore[union-attr]
+        try:
+            yield
+        except KeyboardInterrupt:
+            c.invalidate()  # interrupted mid-reply: never reused
+            with self._engine.connect() as side:
+                side.exec_driver_sql(f"KILL QUERY {thread_id}")
+            raise
 
     def iter_chunks(self, sql: str, chunk_size: int = 50_000) -> Iterator[pd.DataFrame]:
         """Stream with a server-side cursor (``stream_results``), ``chunk_size`` rows per frame.
@@ -193,7 +210,7 @@ class SQLAlchemyBackend:
         """
         if chunk_size < 1:
             raise ValueError("chunk_size must be positive")
-        with self._engine.connect() as c:
+        with self._engine.connect() as c, self._stop_on_interrupt(c):
             res = c.execution_options(stream_results=True, max_row_buffer=chunk_size).exec_driver_sql(
                 _for_server(c, sql), execution_options=_RAW
             )
@@ -211,7 +228,7 @@ class SQLAlchemyBackend:
                 res.close()
 
     def execute(self, sql: str) -> None:
-        with self._engine.begin() as c:
+        with self._engine.begin() as c, self._stop_on_interrupt(c):
             _run(c, sql)
 
     # -- catalog -------------------------------------------------------------------------------
