@@ -17,16 +17,16 @@ from __future__ import annotations
 import math
 import os
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from .catalog import members as M
-from .dsl import ast as A
 from .dsl import to_text
 from .errors import SegmentError, did_you_mean, plural
+from .intelligence.features import key_list_condition
 from .segments import Segment, save
 
 if TYPE_CHECKING:
@@ -50,7 +50,7 @@ def static_segment(
     name: str,
     data: Any,
     *,
-    key: str | None = None,
+    key: str | Sequence[str] | None = None,
     description: str | None = None,
     display_name: str | None = None,
     unknown: str = "warn",
@@ -58,7 +58,8 @@ def static_segment(
     """Save ``data``'s values of column ``key`` (default: the customer key) as static segment ``name``.
 
     ``data``: a DataFrame, a CSV or Parquet file path, or a list (Series, set, ...) of values. ``key``
-    names the data's column and the customer column it matches (``email`` works too). Values that match
+    names the data's column and the customer column it matches (``email`` works too); with a composite
+    customer key the values are rows of the key columns (tuples in key order in a list). Values that match
     no customer: ``unknown="warn"`` (a warning; the segment is saved without them), ``"error"``
     (``SegmentError``, nothing saved) or ``"ignore"``; they are on the returned handle's
     ``unknown_keys`` (a ``StaticSegment``).
@@ -69,31 +70,32 @@ def static_segment(
     if unknown not in ("warn", "error", "ignore"):
         raise SegmentError(f"unknown must be 'warn', 'error' or 'ignore', not {unknown!r}")
     customer = ws.model.customer_entity()
-    column = key or customer.key
-    assert column is not None  # set_customer gives the customer entity its key
-    attribute = customer.column(column)
-    if attribute is None:
-        raise SegmentError(
-            f"'{column}' is not a column of {customer.name} (key= names the customer column the values "
-            f"match){did_you_mean(column, customer.columns)}"
-        )
-    values, source = _values(data, column)
-    if not values:
+    columns = [key] if isinstance(key, str) else list(key) if key else list(customer.keys)
+    kinds = []
+    for column in columns:
+        attribute = customer.column(column)
+        if attribute is None:
+            raise SegmentError(
+                f"'{column}' is not a column of {customer.name} (key= names the customer column the values "
+                f"match){did_you_mean(column, customer.columns)}"
+            )
+        kinds.append(attribute.type)
+    column = columns[0] if len(columns) == 1 else f"({', '.join(columns)})"  # in messages
+    rows, source = _values(data, columns)
+    if not rows:
         raise SegmentError(f"no values of {column} in {source}: a static segment needs at least one")
-    typed, unusable = _typed(values, attribute.type)
-    found = _found(ws, _listed(column, typed), column) if typed else set()
-    missing = unusable + [v for v in typed if v not in found]
+    typed, unusable = _typed(rows, kinds)
+    found = _found(ws, _listed(columns, typed), columns) if typed else set()
+    missing = [_shown(r) for r in unusable + [r for r in typed if r not in found]]
     if missing and unknown == "error":
         raise SegmentError(
             f"{plural(len(missing), 'value')} of {column} in {source} {_match(missing)} no customer: "
             f"{_sample(missing)}; nothing was saved (unknown='warn' saves the others)"
         )
     if not found:
-        raise SegmentError(
-            f"none of the {plural(len(values), 'value')} of {column} in {source} is a customer"
-        )
+        raise SegmentError(f"none of the {plural(len(rows), 'value')} of {column} in {source} is a customer")
     # The definition lists the values that matched: what the stored members are.
-    definition = _listed(column, [v for v in typed if v in found])
+    definition = _listed(columns, [r for r in typed if r in found])
     saved = save(
         ws, name, definition, description=description or f"{plural(len(found), 'customer')} from {source}",
         display_name=display_name, type="static",
@@ -109,8 +111,9 @@ def static_segment(
     return seg
 
 
-def _values(data: Any, column: str) -> tuple[list[Any], str]:
-    """The distinct non-null values (in their first order) and a description of where they came from."""
+def _values(data: Any, columns: list[str]) -> tuple[list[tuple], str]:
+    """The distinct rows of the key columns without a null (in their first order), and a description of
+    where they came from."""
     if isinstance(data, (str, os.PathLike)):
         path = Path(data).expanduser()
         if not path.is_file():
@@ -123,18 +126,29 @@ def _values(data: Any, column: str) -> tuple[list[Any], str]:
     elif isinstance(data, pd.DataFrame):
         frame, source = data, "a DataFrame"
     elif isinstance(data, Iterable) and not isinstance(data, (bytes, dict)):
-        frame, source = pd.DataFrame({column: list(data)}), "a list"
+        items = list(data)
+        if len(columns) == 1:
+            frame = pd.DataFrame({columns[0]: items})
+        elif all(isinstance(i, (tuple, list)) and len(i) == len(columns) for i in items):
+            frame = pd.DataFrame([tuple(i) for i in items], columns=columns)
+        else:
+            raise SegmentError(
+                f"the key is ({', '.join(columns)}): list each customer as a tuple of {len(columns)} "
+                "values in that order"
+            )
+        source = "a list"
     else:
         raise SegmentError(
             f"a static segment is made from a DataFrame, a CSV or Parquet path, or a list of keys, not "
             f"{type(data).__name__}"
         )
-    if column not in frame.columns:
-        raise SegmentError(
-            f"{source} has no column '{column}'{did_you_mean(column, [str(c) for c in frame.columns])}"
-        )
-    values = [_plain(v) for v in frame[column].tolist()]
-    return list(dict.fromkeys(v for v in values if v is not None)), source
+    for column in columns:
+        if column not in frame.columns:
+            raise SegmentError(
+                f"{source} has no column '{column}'{did_you_mean(column, [str(c) for c in frame.columns])}"
+            )
+    rows = [tuple(_plain(v) for v in r) for r in frame[columns].itertuples(index=False, name=None)]
+    return list(dict.fromkeys(r for r in rows if None not in r)), source
 
 
 def _plain(value: Any) -> Any:
@@ -148,36 +162,56 @@ def _plain(value: Any) -> Any:
     return value.item() if hasattr(value, "item") else value
 
 
-def _typed(values: list[Any], kind: str) -> tuple[list[Any], list[Any]]:
-    """Values as the customer column's type (``'42'`` is 42 for a number key); those that cannot be."""
-    if kind != "number":
-        return [v if isinstance(v, str) else str(v) for v in values], []
+_UNUSABLE = object()  # a value that cannot be of its column's type
+
+
+def _typed(rows: list[tuple], kinds: list[str]) -> tuple[list[tuple], list[tuple]]:
+    """Rows as the customer columns' types (``'42'`` is 42 for a number key); those that cannot be."""
     typed, unusable = [], []
-    for v in values:
-        if isinstance(v, bool):
-            unusable.append(v)
-            continue
-        try:
-            number = float(v) if not isinstance(v, int) else v
-        except (TypeError, ValueError):
-            unusable.append(v)
-            continue
-        if isinstance(number, float) and (not math.isfinite(number)):
-            unusable.append(v)
+    for r in rows:
+        values = tuple(_typed_value(v, kind) for v, kind in zip(r, kinds, strict=True))
+        if _UNUSABLE in values:
+            unusable.append(r)
         else:
-            typed.append(int(number) if isinstance(number, float) and number.is_integer() else number)
+            typed.append(values)
     return list(dict.fromkeys(typed)), unusable
 
 
-def _found(ws: Workspace, definition: str, column: str) -> set[Any]:
-    """The listed values that match a customer (one query)."""
-    if column == ws.model.customer_entity().key:
-        return {_plain(v) for v in ws.member_keys(definition)}
-    return {_plain(v) for v in ws.members(definition)[column]}
+def _typed_value(v: Any, kind: str) -> Any:
+    if kind != "number":
+        return v if isinstance(v, str) else str(v)
+    if isinstance(v, bool):
+        return _UNUSABLE
+    try:
+        number = float(v) if not isinstance(v, int) else v
+    except (TypeError, ValueError):
+        return _UNUSABLE
+    if isinstance(number, float) and not math.isfinite(number):
+        return _UNUSABLE
+    return int(number) if isinstance(number, float) and number.is_integer() else number
 
 
-def _listed(column: str, values: list[Any]) -> str:
-    return to_text(A.InList(A.Name((column,)), tuple(A.Literal(v) for v in values)))
+def _shown(row: tuple) -> Any:
+    """A row as reported (unknown_keys, messages): the value itself for one column."""
+    return row[0] if len(row) == 1 else row
+
+
+def _found(ws: Workspace, definition: str, columns: list[str]) -> set[tuple]:
+    """The listed rows that match a customer (one query)."""
+    if columns == list(ws.model.customer_entity().keys):
+        stored: pd.Series | pd.DataFrame = ws.member_keys(definition)
+    else:
+        stored = ws.members(definition)[columns]
+    return set(_rows(stored))
+
+
+def _rows(stored: pd.Series | pd.DataFrame) -> list[tuple]:
+    frame = stored.to_frame() if isinstance(stored, pd.Series) else stored
+    return [tuple(_plain(v) for v in r) for r in frame.itertuples(index=False, name=None)]
+
+
+def _listed(columns: list[str], rows: list[tuple]) -> str:
+    return to_text(key_list_condition(columns, rows))
 
 
 def _match(values: list[Any]) -> str:
@@ -189,9 +223,10 @@ def _sample(values: list[Any]) -> str:
     return shown + (f" and {len(values) - SHOWN:,} more" if len(values) > SHOWN else "")
 
 
-def member_text(backend: Backend, row: dict[str, Any], key: str) -> str:
-    """A definition selecting the stored members of static segment ``row`` (what ``in segment`` reads)."""
+def member_text(backend: Backend, row: dict[str, Any], key: M.Keys) -> str:
+    """A definition selecting the stored members of static segment ``row`` (what ``in segment`` reads);
+    ``key``: the customer key's column(s)."""
     keys = M.stored_keys(backend, M.require_members(row), key)
     if not len(keys):
         return "false"
-    return to_text(A.InList(A.Name((key,)), tuple(A.Literal(_plain(k)) for k in keys)))
+    return _listed(M.key_list(key), _rows(keys))

@@ -436,7 +436,7 @@ class Workspace:
         name: str,
         data: Any,
         *,
-        key: str | None = None,
+        key: str | Sequence[str] | None = None,
         description: str | None = None,
         display_name: str | None = None,
         unknown: str = "warn",
@@ -526,9 +526,8 @@ class Workspace:
         row = catalog.segment_row(name)
         cached = (row["id"], row["members_run_id"])
         if cached not in self._static_texts:
-            key = self.model.customer_entity().key
-            assert key is not None  # set_customer gives the customer entity its key
-            self._static_texts[cached] = static_segments.member_text(self.backend, row, key)
+            keys = self.model.customer_entity().keys  # one column, or a composite key's columns
+            self._static_texts[cached] = static_segments.member_text(self.backend, row, keys)
         return self._static_texts[cached]
 
     @property

@@ -1,11 +1,13 @@
 """Composite customer keys in issue 21's features: the pytest plugin's includes/excludes (a customer given
-as a tuple in key order or a {column: value} dict), checked against SQL written by hand on the composite
+as a tuple in key order or a {column: value} dict) and static segments (rows of the key columns),
+checked against SQL written by hand on the composite
 schema of test_composite_keys (account_no 1 and 2 exist in two regions) on every database."""
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
-from test_composite_keys import ORDERS, composite_ws, hand, schema  # noqa: F401 - schema is a fixture
+from test_composite_keys import ORDERS, composite_ws, hand, keys_of, schema  # noqa: F401 - a fixture
 
 from jupyter_segments import SegmentError
 from jupyter_segments.pytest_plugin import expect_segment
@@ -30,3 +32,24 @@ def test_includes_and_excludes_with_a_composite_key(schema):  # noqa: F811 - the
     assert "count(orders) >= 2" in text  # each is explained
     with pytest.raises(SegmentError, match=r"the customer key is \(region, account_no\)"):
         expect_segment(ws, definition, includes=[1])
+
+
+def test_static_segment_of_a_composite_key(schema, tmp_path):  # noqa: F811 - the fixture
+    ws = composite_ws(schema, catalog=str(tmp_path / "catalog.sqlite"))
+    with pytest.warns(UserWarning, match=r"1 value of \(region, account_no\) matches no customer"):
+        seg = ws.static_segment("picked", [("eu", 1), ("us", 2), ("eu", 9), ("us", 1)])
+    assert seg.unknown_keys == [("eu", 9)]  # ck_orders has it, ck_accounts does not
+    assert keys_of(seg.keys()) == {("eu", 1), ("us", 2), ("us", 1)}
+    # 'in segment' reads the stored rows on both key columns: ('eu', 2) is not in, though 2 is listed
+    busy = hand(schema, f"(SELECT COUNT(*) {ORDERS}) >= 2")
+    assert keys_of(ws.members("in segment picked and count(orders) >= 2")) == busy & {
+        ("eu", 1),
+        ("us", 2),
+        ("us", 1),
+    }
+    # a DataFrame: rows with a NULL part are left out, '2' is the number 2
+    frame = pd.DataFrame({"region": ["us", None, "eu"], "account_no": ["2", "1", "3"], "x": [1, 2, 3]})
+    other = ws.static_segment("from_frame", frame)
+    assert keys_of(other.keys()) == {("us", 2), ("eu", 3)} and other.unknown_keys == []
+    with pytest.raises(SegmentError, match=r"list each customer as a tuple of 2 values"):
+        ws.static_segment("bad", [1, 2])
