@@ -269,7 +269,7 @@ def test_webhook_credentials_from_the_environment_and_callables(ws, hook, monkey
     caplog.set_level(logging.DEBUG)
     port = hook.server_port
     monkeypatch.setenv("JS_TEST_HOOK_URL", f"http://bob:{SECRET}@127.0.0.1:{port}/env?token={SECRET}")
-    record = ws.get("vip").add_to("webhook", url_env="JS_TEST_HOOK_URL", batch_size=500)
+    record = ws.get("vip").add_to("webhook", url="env:JS_TEST_HOOK_URL", batch_size=500)
     path, auth, _ = hook.seen[-1]
     assert (
         path == f"/env?token={SECRET}"
@@ -287,7 +287,7 @@ def test_webhook_credentials_from_the_environment_and_callables(ws, hook, monkey
     assert path == f"/callable?api_key={SECRET}" and auth == f"Bearer {SECRET}"
     monkeypatch.delenv("JS_TEST_HOOK_URL")
     with pytest.raises(SegmentError, match="JS_TEST_HOOK_URL"):
-        ws.get("vip").add_to("webhook", url_env="JS_TEST_HOOK_URL")
+        ws.get("vip").add_to("webhook", url="env:JS_TEST_HOOK_URL")
     options = (
         [json.loads(o) for o in ws.get("vip").exports()["options"]]
         if "options" in ws.get("vip").exports()

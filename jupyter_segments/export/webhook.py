@@ -9,7 +9,6 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable
 from typing import Any
 
 from ..backends.base import mask_url
@@ -17,6 +16,13 @@ from ..errors import SegmentError
 from . import ExportResult
 
 _RETRY_STATUS = {408, 425, 429, 500, 502, 503, 504}
+
+
+# A URL or headers, or a callable that returns them at send time. Any: subclasses (changes.ChangesWebhook)
+# narrow them to plain values.
+Url = Any  # str | Callable[[], str] | None
+ENV_PREFIX = "env:"  # url="env:HOOK_URL": the URL is that environment variable's value at send time
+Headers = Any  # dict[str, str] | Callable[[], dict[str, str]] | None
 
 
 class WebhookError(SegmentError):
@@ -36,7 +42,7 @@ class WebhookDestination:
 
     ``https://user:password@host/...`` sends basic auth. The URL is stored in the catalog and shown in
     messages with its password, a bare ``token@`` and query parameters named like token/key/secret/
-    signature masked. Credentials need not be in the code or the catalog at all: ``url_env="HOOK_URL"``
+    signature masked. Credentials need not be in the code or the catalog at all: ``url="env:HOOK_URL"``
     reads the URL from that environment variable at send time, and ``url`` and ``headers`` may be
     callables, called at send time (``headers=lambda: {"Authorization": f"Bearer {vault.token()}"}``);
     the catalog logs the variable's name and that a callable was given, never what they returned.
@@ -44,21 +50,18 @@ class WebhookDestination:
 
     name = "webhook"
 
-    def target(
-        self, url: str | Callable[[], str] | None = None, url_env: str | None = None, **_: Any
-    ) -> str | None:
+    def target(self, url: Url = None, **_: Any) -> str | None:
         try:
-            found = _resolve_url(url, url_env)
+            found = _resolve_url(url)
         except SegmentError:
             return None
-        return None if not isinstance(found, str) else mask_url(found)
+        return mask_url(found) if isinstance(found, str) else None
 
     def send(
-        self, segment, url: str | Callable[[], str] | None = None, batch_size: int = 1000, retries: int = 3,
-        backoff: float = 0.5, timeout: float = 10.0,
-        headers: dict[str, str] | Callable[[], dict[str, str]] | None = None, url_env: str | None = None,
+        self, segment, url: Url = None, batch_size: int = 1000, retries: int = 3, backoff: float = 0.5,
+        timeout: float = 10.0, headers: Headers = None,
     ) -> ExportResult:  # fmt: skip
-        url = _resolve_url(url, url_env)
+        url = _resolve_url(url)
         headers = headers() if callable(headers) else headers
         if not isinstance(url, str) or not url.startswith(("http://", "https://")):
             shown = mask_url(url) if isinstance(url, str) else repr(url)
@@ -116,14 +119,14 @@ class WebhookDestination:
             attempt += 1
 
 
-def _resolve_url(url: str | Callable[[], str] | None, url_env: str | None) -> Any:
-    """The URL to send to, read at send time from ``url_env`` or a callable ``url``."""
-    if url_env is not None:
-        if url is not None:
-            raise SegmentError("give the webhook url or url_env, not both")
-        if url_env not in os.environ:
-            raise SegmentError(f"the environment variable {url_env} (url_env=) is not set")
-        return os.environ[url_env]
+def _resolve_url(url: Url) -> Any:
+    """The URL to send to, read at send time: ``"env:NAME"`` from that environment variable, a callable
+    called."""
+    if isinstance(url, str) and url.startswith(ENV_PREFIX):
+        name = url[len(ENV_PREFIX) :]
+        if name not in os.environ:
+            raise SegmentError(f"the environment variable {name} (url='{url}') is not set")
+        return os.environ[name]
     return url() if callable(url) else url
 
 
