@@ -52,9 +52,13 @@ class MembershipChanges:
 
     segment: str
     run_id: int
-    key: str
+    key: M.Keys  # the customer key's column, or a composite key's columns
     joined: pd.DataFrame
     left: pd.DataFrame
+
+    @property
+    def keys(self) -> list[str]:
+        return M.key_list(self.key)
 
     def frame(self) -> pd.DataFrame:
         """One table: key, ``change`` (joined/left), ``run_id``, then the projected columns."""
@@ -63,7 +67,7 @@ class MembershipChanges:
             for part, change in ((self.joined, "joined"), (self.left, "left"))
         ]
         out = pd.concat(parts, ignore_index=True) if len(self.joined) + len(self.left) else parts[0]
-        first = [self.key, "change", "run_id"]
+        first = [*self.keys, "change", "run_id"]
         return out[first + [c for c in out.columns if c not in first]]
 
     def __repr__(self) -> str:
@@ -88,7 +92,7 @@ class _ChangesView:
     def iter_members(self, chunk_size: int = 50_000, *, keys_only: bool = False) -> Iterator[pd.DataFrame]:
         frame = self.changes.frame()
         if keys_only:
-            frame = frame[[self.changes.key, "change"]]
+            frame = frame[[*self.changes.keys, "change"]]
         if frame.empty:
             yield frame
         for start in range(0, len(frame), chunk_size):
@@ -271,8 +275,8 @@ def after_refresh(session: Session, cat: Catalog, run_ids: list[int]) -> None:
                 continue
             with cat.transaction() as c:
                 keys = {
-                    "joined": [_plain(k) for k in changes.joined[changes.key]],
-                    "left": [_plain(k) for k in changes.left[changes.key]],
+                    "joined": _stored(changes.joined, changes.keys),
+                    "left": _stored(changes.left, changes.keys),
                 }
                 cat.add_member_changes(row["id"], run_id, keys, c)
             problems = deliver(session, cat, row, changes)
@@ -289,10 +293,17 @@ def _changes_of(session: Session, row: dict[str, Any], run_id: int) -> Membershi
     has_prev = row["has_prev"] if row["members_location"] == "table" else bool(row["prev_members_file"])
     if not has_prev:
         return None
-    key = session.model.customer_entity().key
-    assert key is not None  # set_customer gives the customer entity its key
+    keys = list(session.model.customer_entity().keys)
+    key: M.Keys = keys[0] if len(keys) == 1 else keys
     joined, left = M.changed_members(session.backend, row, key)
     return MembershipChanges(row["name"], run_id, key, joined, left)
+
+
+def _stored(frame: pd.DataFrame, keys: list[str]) -> list[Any]:
+    """The keys as the catalog keeps them (JSON): a value, or a list of values for a composite key."""
+    if len(keys) == 1:
+        return [_plain(k) for k in frame[keys[0]]]
+    return [[_plain(v) for v in r] for r in frame[keys].itertuples(index=False, name=None)]
 
 
 def deliver(session: Session, cat: Catalog, row: dict[str, Any], changes: MembershipChanges) -> list[str]:
@@ -327,25 +338,29 @@ def _with_run(options: Mapping[str, Any], run_id: int, destination: str) -> dict
 # --- reading the record back --------------------------------------------------------------------------
 
 
-def changes(cat: Catalog, segment_id: int, key: str, since: Any = None, *, net: bool = False) -> pd.DataFrame:
+def changes(
+    cat: Catalog, segment_id: int, key: M.Keys, since: Any = None, *, net: bool = False
+) -> pd.DataFrame:
     """Who joined and left the segment at the refreshes that finished since ``since`` (a date, a
     datetime, ISO text, or a ``timedelta`` back from now; None: all recorded): run_id, finished_at,
     change, key, oldest first. ``net=True``: one row per customer whose membership differs between the
     start and the end of the period (joined then left, or left then joined again, cancel out)."""
     start = _since(since)
     rows = cat.member_change_rows(segment_id, start)
+    keys = M.key_list(key)  # a composite key is kept as a list of its values
     frame = pd.DataFrame(
-        [{"run_id": r["run_id"], "finished_at": r["finished_at"], "change": r["change"], key: r["key"]}
+        [{"run_id": r["run_id"], "finished_at": r["finished_at"], "change": r["change"],
+          **dict(zip(keys, r["key"] if len(keys) > 1 else [r["key"]], strict=True))}
          for r in rows],
-        columns=[*CHANGE_COLUMNS, key],
+        columns=[*CHANGE_COLUMNS, *keys],
     )  # fmt: skip
     if not net or frame.empty:
         return frame
-    first = frame.groupby(key, sort=False).first()
-    last = frame.groupby(key, sort=False).last()
+    first = frame.groupby(keys, sort=False).first()
+    last = frame.groupby(keys, sort=False).last()
     keep = first["change"] == last["change"]
     out = last[keep].reset_index()
-    return out[[*CHANGE_COLUMNS, key]].sort_values(["run_id", key], ignore_index=True)
+    return out[[*CHANGE_COLUMNS, *keys]].sort_values(["run_id", *keys], ignore_index=True)
 
 
 def _since(since: Any) -> dt.datetime | None:

@@ -433,7 +433,7 @@ class Segment:
 
         >>> seg.changes(since=dt.timedelta(days=7), net=True)
         """
-        return changes_.changes(self._ws.catalog, self.id, self._key(), since, net=net)
+        return changes_.changes(self._ws.catalog, self.id, self._keys(), since, net=net)
 
 
 def referrers(cat: Catalog, name: str) -> list[str]:

@@ -53,3 +53,32 @@ def test_static_segment_of_a_composite_key(schema, tmp_path):  # noqa: F811 - th
     assert keys_of(other.keys()) == {("us", 2), ("eu", 3)} and other.unknown_keys == []
     with pytest.raises(SegmentError, match=r"list each customer as a tuple of 2 values"):
         ws.static_segment("bad", [1, 2])
+
+
+def test_membership_changes_of_a_composite_key(schema, tmp_path):  # noqa: F811 - the fixture
+    ws = composite_ws(schema, catalog=str(tmp_path / "catalog.sqlite"))
+    seg = ws.segment("busy", "count(orders) >= 2")
+    received = []
+    seg.on_change(received.append)  # the MembershipChanges of each refresh, in this kernel
+    seg.refresh()  # the baseline
+    busy = f"(SELECT COUNT(*) {ORDERS}) >= 2"
+    before = hand(schema, busy)
+    # ('us', 1) gets a second order and joins; ('us', 2) loses one and leaves; ('eu', 1) stays
+    schema.execute("INSERT INTO ck_orders VALUES (10, 'us', 1, NULL, NULL, 3)")
+    schema.execute("DELETE FROM ck_orders WHERE order_id = 6")
+    assert seg.refresh().status == "Successful"
+    after = hand(schema, busy)
+    joined, left = after - before, before - after
+    assert joined == {("us", 1)} and left == {("us", 2)}  # the data does what the comment says
+    frame = seg.changes()
+    assert list(frame.columns) == ["run_id", "finished_at", "change", "region", "account_no"]
+    assert keys_of(frame[frame.change == "joined"]) == joined
+    assert keys_of(frame[frame.change == "left"]) == left
+    # net over the period: ('us', 1) leaving again cancels its joining
+    schema.execute("DELETE FROM ck_orders WHERE order_id = 10")
+    seg.refresh()
+    net = seg.changes(net=True)
+    assert keys_of(net) == {("us", 2)} and set(net.change) == {"left"}
+    # the function got the key columns of each change
+    assert [keys_of(c.frame()) for c in received] == [{("us", 1), ("us", 2)}, {("us", 1)}]
+    assert list(received[0].frame().columns[:4]) == ["region", "account_no", "change", "run_id"]
