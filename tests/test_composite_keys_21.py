@@ -1,6 +1,6 @@
 """Composite customer keys in issue 21's features: the pytest plugin's includes/excludes (a customer given
-as a tuple in key order or a {column: value} dict) and static segments (rows of the key columns),
-checked against SQL written by hand on the composite
+as a tuple in key order or a {column: value} dict), static segments (rows of the key columns),
+membership changes and the widgets' Why? panel, checked against SQL written by hand on the composite
 schema of test_composite_keys (account_no 1 and 2 exist in two regions) on every database."""
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ from test_composite_keys import ORDERS, composite_ws, hand, keys_of, schema  # n
 
 from jupyter_segments import SegmentError
 from jupyter_segments.pytest_plugin import expect_segment
+from jupyter_segments.ui.errors import Messages
+from jupyter_segments.ui.why import WhyPanel
 
 EVERY_ACCOUNT = "a.region IS NOT NULL"  # hand() keeps the whole keys; this selects them all
 
@@ -82,3 +84,17 @@ def test_membership_changes_of_a_composite_key(schema, tmp_path):  # noqa: F811 
     # the function got the key columns of each change
     assert [keys_of(c.frame()) for c in received] == [{("us", 1), ("us", 2)}, {("us", 1)}]
     assert list(received[0].frame().columns[:4]) == ["region", "account_no", "change", "run_id"]
+
+
+def test_why_panel_with_a_composite_key(schema):  # noqa: F811 - the fixture
+    ws = composite_ws(schema)
+    definition = "count(orders) >= 2"
+    panel = WhyPanel(ws, lambda: definition, Messages())
+    panel.show_customers(ws.members(definition))
+    members = hand(schema, f"(SELECT COUNT(*) {ORDERS}) >= 2")
+    assert {k for _, k in panel.customer.options} == members
+    assert "region=eu, account_no=1" in [label for label, _ in panel.customer.options]
+    panel.customer.value = ("eu", 1)
+    panel.button.click()
+    assert panel.explanation.verdict is True and "count(orders) = 2" in str(panel.explanation)
+    assert panel.why(("us", 1)).verdict is False  # one order: the same account number, another region
