@@ -165,7 +165,7 @@ def _plain(value: Any) -> Any:
 _UNUSABLE = object()  # a value that cannot be of its column's type
 
 
-def _typed(rows: list[tuple], kinds: list[str]) -> tuple[list[tuple], list[tuple]]:
+def _typed(rows: list[tuple], kinds: Sequence[str]) -> tuple[list[tuple], list[tuple]]:
     """Rows as the customer columns' types (``'42'`` is 42 for a number key); those that cannot be."""
     typed, unusable = [], []
     for r in rows:

@@ -740,7 +740,7 @@ class SegmentBuilder(Mirrored):
         self.preview_frame: pd.DataFrame | None = None  # the members shown, if any
         self.previewed_text: str | None = None  # the DSL they belong to
         # "Why?" on a previewed customer; explained from the DSL text so its tree shows the conditions' text
-        self.why = WhyPanel(ws, lambda: to_text(self.definition), self.messages)
+        self.why = WhyPanel(ws, self._definition_text, self.messages)
         self.near_misses = NearMissCounts(ws, self._near_misses_done, self._near_misses_failed, delay=delay)
         self.near_miss_counts: list[int] | None = None  # per top-level item, for near_miss_text
         self.near_miss_text: str | None = None  # the DSL they belong to
@@ -866,6 +866,11 @@ class SegmentBuilder(Mirrored):
         self.preview_html.value = self._preview_table()
         self.why.show_customers(frame)
         return frame
+
+    def _definition_text(self) -> str:
+        if self.definition is None:
+            raise SegmentError(self.error or "the definition is not complete yet")
+        return to_text(self.definition)
 
     def _preview_table(self) -> str:
         assert self.preview_frame is not None
