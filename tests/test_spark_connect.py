@@ -14,6 +14,7 @@ import os
 
 import oracle as O
 import pytest
+import test_spark
 from conftest import DEMO_ANCHOR
 from test_backends import (  # noqa: F401 - run here on the Connect backend through demo_backend
     test_columns_classify_real_types,
@@ -25,7 +26,7 @@ from test_backends import (  # noqa: F401 - run here on the Connect backend thro
     test_query_and_scalar_match_pandas,
     test_write_table_chunks_copies_a_query,
 )
-from test_engine_oracle import CASES, SEGMENT_CASES, Demo, keys, workspace_for
+from test_engine_oracle import CASES, SEGMENT_CASES, Demo, keys
 from test_refresh import SEGMENTS as REFRESH_SEGMENTS
 from test_refresh import oracle_sets
 
@@ -63,17 +64,13 @@ def connect_backend(spark_connect_url, demo_conn):
 
 @pytest.fixture(scope="module")
 def demo_backend(connect_backend):
+    """The imported backend tests and test_spark's ws fixture run on the Connect backend."""
     return connect_backend
 
 
-@pytest.fixture
-def ws(connect_backend):
-    return workspace_for(connect_backend)
-
-
-@pytest.fixture(scope="module")
-def demo(demo_frames) -> Demo:
-    return Demo(demo_frames)
+# test_spark's fixtures, on this module's demo_backend: a workspace for the oracle forms, the oracle's frames.
+ws = test_spark.ws
+demo = test_spark.demo
 
 
 def test_the_session_is_a_connect_session_without_a_spark_context(connect_backend, spark_connect_url):
