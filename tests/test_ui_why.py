@@ -10,6 +10,7 @@ import re
 
 import pandas as pd
 import pytest
+from test_engine_oracle import workspace_for
 
 import jupyter_segments as js
 from jupyter_segments.ui.builder import SegmentBuilder
@@ -184,4 +185,16 @@ def test_static_segments_show_their_type(ws, frames):
     assert b.text == "age >= 40 AND in segment campaign"
     c = frames["customers"]
     assert b.wait() == int((c.customer_id.isin([1, 2, 3]) & (c.age >= 40)).sum())
+    b.close()
+
+
+def test_builder_near_misses_on_every_database(demo_backend, demo_frames):
+    """The builder's worker runs the near-miss query on its own connection (WorkerDB) on each database."""
+    c = demo_frames["customers"]
+    orders = c["customer_id"].map(demo_frames["orders"].groupby("customer_id").size()).fillna(0)
+    b = SegmentBuilder(
+        workspace_for(demo_backend), text="age >= 30 AND country = 'DE' AND count(orders) >= 3", delay=0.02
+    )
+    assert b.wait(120) is not None and b.near_misses.wait(120)
+    assert label_counts(b) == only_failing([c.age >= 30, c.country == "DE", orders >= 3])
     b.close()
