@@ -306,7 +306,9 @@ class SegmentMagic(Magics):
         p = _parser("static", "Save a frozen member list from a CSV/Parquet file or a notebook variable.")
         p.add_argument("name")
         p.add_argument("source", help="a .csv/.parquet path, or a variable holding a DataFrame or a list")
-        p.add_argument("--key", help="the column of keys (default: the customer key)")
+        p.add_argument(
+            "--key", help="the column of keys, or columns: region,account_no (default: the customer key)"
+        )
         p.add_argument("--strict", action="store_true", help="refuse values that match no customer")
         c["static"] = (self._static, p)
 
@@ -679,8 +681,9 @@ class SegmentMagic(Magics):
     def _static(self, a: argparse.Namespace) -> None:
         data = self.shell.user_ns[a.source] if a.source in self.shell.user_ns else a.source
         # unknown="ignore": the values that match no customer are shown below, not warned about
+        key = [k.strip() for k in a.key.split(",")] if a.key and "," in a.key else a.key  # a composite key
         seg = self._require_ws().static_segment(
-            a.name, data, key=a.key, unknown="error" if a.strict else "ignore"
+            a.name, data, key=key, unknown="error" if a.strict else "ignore"
         )
         text = f"saved static segment '{a.name}': {plural(seg.count or 0, 'member')}"
         if seg.unknown_keys:
