@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from IPython.core.interactiveshell import InteractiveShell
+from IPython.utils.capture import capture_output
 from test_composite_keys import ORDERS, composite_ws, hand, keys_of, schema  # noqa: F401 - a fixture
+from test_magics import other_connection
 
 from jupyter_segments import SegmentError
 from jupyter_segments.pytest_plugin import expect_segment
@@ -103,24 +106,15 @@ def test_why_panel_with_a_composite_key(schema):  # noqa: F811 - the fixture
 def test_static_magic_with_key_columns(schema, tmp_path):  # noqa: F811 - the fixture
     if schema.dialect != "duckdb":
         pytest.skip("the magic parses the same text for every database: DuckDB is enough")
-    from IPython.core.interactiveshell import InteractiveShell  # late: IPython, as test_composite_keys
-    from IPython.utils.capture import capture_output
-
     shell = InteractiveShell.instance()
     shell.run_line_magic("load_ext", "jupyter_segments")
-    magic = shell.magics_manager.registry["SegmentMagic"]
-    saved = (magic.ws, magic._owns_ws, magic._demo_dir, magic._demo_conn)  # another module's connection
-    magic.ws, magic._demo_dir, magic._demo_conn = None, None, None
     ws = composite_ws(schema, catalog=str(tmp_path / "catalog.sqlite"))
-    shell.user_ns["ck_ws"] = ws
+    shell.user_ns["ck_ws"] = ws  # a workspace passed in: the magic does not close it
     shell.user_ns["picked"] = pd.DataFrame({"region": ["eu", "us", "eu"], "account_no": [2, 1, 7]})
-    try:
-        with capture_output() as captured:
-            shell.run_line_magic("segment", "connect ck_ws")
-            shell.run_line_magic("segment", "static picked_list picked --key region,account_no")
-        shown = "".join(o.data.get("text/plain", "") for o in captured.outputs) + captured.stdout
-        assert "saved static segment 'picked_list': 2 members" in shown
-        assert "1 value matched no customer: ('eu', 7)" in shown
-        assert keys_of(ws.get("picked_list").keys()) == {("eu", 2), ("us", 1)}
-    finally:
-        magic.ws, magic._owns_ws, magic._demo_dir, magic._demo_conn = saved
+    with other_connection(shell), capture_output() as captured:
+        shell.run_line_magic("segment", "connect ck_ws")
+        shell.run_line_magic("segment", "static picked_list picked --key region,account_no")
+    shown = "".join(o.data.get("text/plain", "") for o in captured.outputs) + captured.stdout
+    assert "saved static segment 'picked_list': 2 members" in shown
+    assert "1 value matched no customer: ('eu', 7)" in shown
+    assert keys_of(ws.get("picked_list").keys()) == {("eu", 2), ("us", 1)}
