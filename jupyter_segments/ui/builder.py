@@ -707,6 +707,7 @@ class SegmentBuilder(Mirrored):
         self.add_segment_button = theme.button(
             "In segment", icon="plus", tooltip="Add a condition: in the chosen saved segment", width="auto"
         )
+        self.add_segment_button.layout.flex = "0 0 auto"  # squeezed, its label wrapped under the icon
         self.add_segment_button.on_click(g(lambda _b: self.add_in_segment()))
         self.load_segments()
         self.projections_box = W.VBox()

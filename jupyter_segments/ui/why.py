@@ -45,7 +45,11 @@ class WhyPanel:
             "Why?", icon="question-circle", tooltip="Explain why this customer is or is not a member"
         )
         self.button.add_class("jseg-why")
-        self.close_button = theme.button("", icon="times", tooltip="Close the explanation", width="36px")
+        self.close_button = W.Button(  # an icon alone, centred as the builder's row icons are
+            icon="times",
+            tooltip="Close the explanation",
+            layout=W.Layout(width="32px", min_width="32px", padding="0"),
+        )
         self.result = W.HTML()  # the explanation's HTML, or empty
         self.result.add_class("jseg-why-result")
         self.explanation: Any = None  # the last ws.explain result shown
