@@ -27,6 +27,7 @@ ORDERABLE = {"number", "string", "date", "timestamp"}
 NUMBER_AGGREGATES = ("sum", "avg", "median", "percentile", "stddev")  # of numbers only
 NUMBER_RESULTS = ("count", "count_distinct", "sum", "avg", "median", "percentile", "stddev")
 
+
 # A saved segment's text is parsed each time a definition that refers to it is bound; the trees are
 # frozen, so one parse per text serves them all (a static segment's member list is long: ~50 us a key).
 _parse_saved = lru_cache(maxsize=64)(parse)
