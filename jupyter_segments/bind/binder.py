@@ -42,7 +42,9 @@ def bind(model: Model, definition: A.Definition, segment_source: SegmentSource |
     """
     binder = _Binder(model, segment_source, definition.text)
     customer = Scope(binder, model.customer_entity(), is_customer=True)
-    model.require_unique(model.customer_entity().name, model.customer_keys, "a key must identify one customer")
+    model.require_unique(
+        model.customer_entity().name, model.customer_keys, "a key must identify one customer"
+    )
     projections = []
     taken = {n.lower() for n in customer.entity.columns}
     for proj in definition.projections:
