@@ -386,10 +386,10 @@ class RowView:
                 value = 0
                 setattr(r, field, value)
             if isinstance(value, (int, float)) and not isinstance(value, bool):
-                box = W.FloatText(value=value, layout=W.Layout(width=W_SMALL))
-                box.add_class("jseg-number")
-                box.observe(g(lambda c: self._set(field, _number(c["new"]))), names="value")
-                return box
+                number = W.FloatText(value=value, layout=W.Layout(width=W_SMALL))
+                number.add_class("jseg-number")
+                number.observe(g(lambda c: self._set(field, _number(c["new"]))), names="value")
+                return number
         if kind in ("date", "timestamp") and op in DATE_VALUE_OPS:
             day = _as_day(value)
             if value is None or value == "" or day is not None:
@@ -519,11 +519,11 @@ class NodeView:
         )
         self.remove.on_click(g(lambda _b: builder.remove_item(parent, node)))
         self.items: list[RowView | NodeView] = []
-        for item in node.items:
-            if isinstance(item, Node):
-                self.items.append(NodeView(builder, item, node, depth + 1))
+        for child in node.items:
+            if isinstance(child, Node):
+                self.items.append(NodeView(builder, child, node, depth + 1))
             else:
-                self.items.append(RowView(builder, item, node))
+                self.items.append(RowView(builder, child, node))
         self.near_miss = W.HTML()  # as on a row, for a nested group at the top level
         header = [theme.label("match"), self.toggle, _word("of these conditions"), self.near_miss]
         buttons = [self.add_condition, self.add_nested, self.add_rank, self.add_text]

@@ -225,15 +225,19 @@ class Schema:
         entity_name = self.entity_of(path)
         types = self.attributes(path)
         keys = self.key_columns(entity_name)
-        own, related, measures, last = [], [], [], []
+        own: list[tuple[str, Path, str]] = []
+        related: list[tuple[str, Path, str]] = []
+        measures: list[tuple[str, Path, str]] = []
+        last: list[tuple[str, Path, str]] = []
         for attr, kind in types.items():
+            choice: tuple[str, Path, str]
             if len(attr) == 2:
                 neighbour = self.model.steps_from(entity_name)[attr[0]].target
-                item = (f"{attr[0]} › {attr[1]}", attr, kind)
-                (last if attr[1] in self.key_columns(neighbour) else related).append(item)
+                choice = (f"{attr[0]} › {attr[1]}", attr, kind)
+                (last if attr[1] in self.key_columns(neighbour) else related).append(choice)
             elif attr[0] in self.model.entity(entity_name).columns:
-                item = (f"{entity_name} › {attr[0]}", attr, kind)
-                (last if attr[0] in keys else own).append(item)
+                choice = (f"{entity_name} › {attr[0]}", attr, kind)
+                (last if attr[0] in keys else own).append(choice)
             else:
                 measures.append((f"measure › {attr[0]}", attr, kind))
         return own + related + measures + last
