@@ -17,7 +17,8 @@ interleaved, best of ``rounds``:
   and left anti joins, as a data engineer writes a segment in PySpark;
 - duckdb: DuckDB's compiled SQL on the demo file itself.
 
-The four counts must agree (checked every round). A candidate that runs longer than ``timeout``
+The Spark counts must agree, and DuckDB's within one customer (DOUBLE sums in another order may put a
+customer at a threshold on the other side). A candidate that runs longer than ``timeout``
 seconds is interrupted (``spark.interruptTag``) and recorded as a timeout. Ratios are only
 meaningful within one run on one machine.
 """
@@ -395,8 +396,13 @@ def measure(
                             timed_out.add(name)
                         else:
                             counts[name] = n
-                if len(set(counts.values())) > 1:
-                    raise AssertionError(f"{seg.name}: the candidates disagree: {counts}")
+                on_spark = {k: v for k, v in counts.items() if k != "duckdb"}
+                if len(set(on_spark.values())) > 1:
+                    raise AssertionError(f"{seg.name}: the Spark candidates disagree: {counts}")
+                # DuckDB sums DOUBLEs in another order: a customer right at a threshold (basket's
+                # sum(quantity * unit_price) > 500 at 100k) may fall on the other side of it.
+                if "duckdb" in counts and on_spark and abs(counts["duckdb"] - max(on_spark.values())) > 1:
+                    raise AssertionError(f"{seg.name}: DuckDB and Spark disagree: {counts}")
                 hand = min((v for k, v in best.items() if k.startswith("hand")), default=None)
                 record = {
                     "customers": scale,
