@@ -286,7 +286,7 @@ def test_database_error_shows_database_message_and_sql(ip):
         assert isinstance(result.error_in_exec, UsageError)
         text = out.stderr
         assert "Traceback" not in text + out.stdout
-        assert "the database rejected the query" in text and "visits" in text
+        assert "the database (duckdb://(connection)) rejected the query" in text and "visits" in text
         assert "SQL sent:" in text and "SELECT" in text
         # The kernel and the connection still work.
         result, out = run(shell, "%%segment -o after\nscore >= 5")
