@@ -266,3 +266,49 @@ def test_saving_under_a_taken_name_asks_and_the_form_starts_empty(ws, frames):
     assert q.messages.last_error is None
     seg = ws.get("quick_old")
     assert seg.definition == "age > 70" and seg.version == 2 and q.replace_button.layout.display == "none"
+
+
+def test_threshold_sweep_counts_one_query_per_field(ws, frames, monkeypatch):
+    """The count at each shown percentile (field > x) equals pandas; one ws.sweep, one query per field."""
+    c, scores = frames["customers"], frames["churn_model"]
+    sweeps, queries = [], []
+    real_sweep, real_query = ws.sweep, ws.backend.query
+    monkeypatch.setattr(ws, "sweep", lambda *a, **k: sweeps.append(a) or real_sweep(*a, **k))
+    # DuckDB: the widget's own distribution and count queries run on cursors, ws.sweep on backend.query.
+    monkeypatch.setattr(
+        ws.backend, "query", lambda sql, *a, **k: queries.append(sql) or real_query(sql, *a, **k)
+    )
+    q = QuickSegment(ws, delay=0.02)
+    pick_source(q, "customer")
+    cases = [  # (a categorical field to start from, the numeric field, pandas count of field > t)
+        ("country", ("age", "numeric"), lambda t: int((c.age > t).sum())),
+        ("band", ("score", "numeric"), lambda t: scores.loc[scores.score > t, "customer_id"].nunique()),
+    ]
+    for before, field, oracle in cases:
+        if field[0] == "score":
+            pick_source(q, "table", "churn_model")
+        q.field.value = (before, "categorical")
+        q.wait()
+        sweeps.clear()
+        queries.clear()
+        q.field.value = field
+        q.wait()
+        assert len(sweeps) == 1 and len(queries) == 1
+        pct = q.stats.percentiles
+        xs = sorted({pct[p - 1] for p in SHOWN})
+        assert list(q.stats.sweep["x"]) == xs
+        assert [int(m) for m in q.stats.sweep["members"]] == [oracle(t) for t in xs]
+        for t in xs:  # the table beside the chart shows each count
+            assert f'<td class="num">{oracle(t):,}</td>' in q.sweep_html.value
+        # the chosen threshold (p75 at first) is marked; typing another value moves the mark, no new sweep
+        assert q.sweep_html.value.count('class="num chosen"') == 1
+        q.value.value = repr(float(xs[0]))
+        q.wait()
+        assert len(sweeps) == 1
+        assert q.sweep_html.value.count('class="num chosen"') == 1 and 'class="chosen"' in q.sweep_html.value
+        line = next(ln for ln in q.to_text().splitlines() if "> x:" in ln)  # the plain-text copy
+        assert [int(part.rsplit(":", 1)[1].replace(",", "")) for part in line.split("> x:")[1].split()] == [
+            oracle(t) for t in xs
+        ]
+        assert q.sweep_html.value in q.static_html()
+    q.close()

@@ -21,7 +21,7 @@ from sqlglot import exp
 from ..dsl import to_text
 from ..dsl.ast import Definition
 from ..errors import SegmentError
-from . import theme
+from . import charts, theme
 from .debounce import Debouncer, WorkerDB
 from .errors import Messages, describe
 from .saving import NameTaken, check_name, replace_button
@@ -32,6 +32,7 @@ PERCENTILES = list(range(1, 100))  # all of p1..p99, so a value's percentile can
 SHOWN = [1, 5, 10, 25, 50, 75, 90, 95, 99]
 SAMPLE_LIMIT = 100_000
 TOP_N = 10
+SWEEP_MARK = "918273645.5"  # stands for the sweep's {x} while the condition is rendered as text
 NUMERIC_OPS = [("greater than", ">"), ("less than", "<"), ("between", "between")]
 
 
@@ -53,6 +54,8 @@ class Stats:
     non_null: int = 0
     sampled: bool = False
     in_database: bool = True  # percentiles computed by the database (else from values read into Python)
+    sweep: pd.DataFrame | None = None  # x (a shown percentile), members: customers with field > x
+    sweep_error: str = ""
 
 
 def _col(name: str, table: str | None = None) -> exp.Column:
@@ -100,6 +103,7 @@ class QuickSegment(Mirrored):
             w.style.description_width = "70px"
         self.value2.style.description_width = "30px"
         self.percentile_label = W.HTML()
+        self.sweep_html = W.HTML()
         self.condition_box = W.VBox()
         self.dsl = W.HTML()
         self.count_label = W.HTML()
@@ -129,6 +133,7 @@ class QuickSegment(Mirrored):
                 ),
                 W.HBox([self.source, self.field], layout=W.Layout(flex_flow="row wrap")),
                 self.stats_html,
+                self.sweep_html,
                 theme.section([self.condition_box, self.percentile_label], "Condition"),
                 theme.section([self.count_label, self.dsl], "Segment"),
                 theme.section(
@@ -153,6 +158,12 @@ class QuickSegment(Mirrored):
         if self.stats is not None and self.stats.kind == "numeric" and self.stats.percentiles:
             pct = self.stats.percentiles
             lines.append("  " + "  ".join(f"p{p}={_fmt(pct[p - 1])}" for p in SHOWN))
+            sweep = self.stats.sweep
+            if sweep is not None and not sweep.empty:
+                steps = "  ".join(
+                    f"{_fmt(x)}:{int(m):,}" for x, m in zip(sweep["x"], sweep["members"], strict=True)
+                )
+                lines.append(f"  customers with {self._field_name()} > x:  {steps}")
         if self.definition is not None:
             count = "counting..." if self.count is None else f"{self.count:,} customers"
             lines.append(f"  {to_text(self.definition)}  ->  {count}")
@@ -166,7 +177,7 @@ class QuickSegment(Mirrored):
         return (
             f"{theme.CSS}<div class='jseg-static'><div class='jseg-title'>Quick segment: "
             f"{html.escape(str(self.source.label or ''))} / {html.escape(str(self.field.label or ''))}</div>"
-            f"{self.stats_html.value}{self.percentile_label.value}{text}{self.count_label.value}</div>"
+            f"{self.stats_html.value}{self.sweep_html.value}{self.percentile_label.value}{text}{self.count_label.value}</div>"
         )
 
     # -- sources and fields -----------------------------------------------------------------------
@@ -211,7 +222,7 @@ class QuickSegment(Mirrored):
         # A value typed for one field means nothing for the next: start again at the new field's p75.
         self.value.value = self.value2.value = ""
         self.condition_box.children = []
-        self.percentile_label.value = ""
+        self.percentile_label.value = self.sweep_html.value = ""
         if self.field.value is None:
             self.stats_html.value = '<span class="jseg-muted">This source has no fields to pick.</span>'
             return
@@ -277,7 +288,24 @@ class QuickSegment(Mirrored):
             sampled = n > len(sample)
         stats = Stats("numeric", percentiles=[float(v) for v in values], non_null=n, sampled=sampled)
         stats.in_database = dialect in ("duckdb", "postgres")
+        self._sweep(src, column, stats)
         return src, field, stats
+
+    def _sweep(self, src: Source, column: str, stats: Stats) -> None:
+        """The member count of ``field > x`` at each shown percentile: one ``ws.sweep`` query."""
+        pct = stats.percentiles or []
+        thresholds = sorted({pct[p - 1] for p in SHOWN if pct[p - 1] == pct[p - 1]})
+        if not thresholds:
+            return
+        # The condition the quick segment saves, with the value as the sweep's placeholder (bound, not spliced).
+        row = Row((), (column,), ">", SWEEP_MARK)
+        if src.kind == "table":
+            row = Row((src.table,), (column,), ">", SWEEP_MARK, quantifier="any")
+        text = to_text(Definition(row_to_expr(row, self.schema, "condition")))
+        try:
+            stats.sweep = self.ws.sweep(text.replace(SWEEP_MARK, "{x}"), x=thresholds)
+        except SegmentError as e:  # the distribution is still worth showing without the sweep
+            stats.sweep_error = str(e)
 
     def _stats_done(self, result: tuple[Source, tuple[str, str], Stats]) -> None:
         src, field, stats = result
@@ -341,6 +369,39 @@ class QuickSegment(Mirrored):
         if not self.value.value:
             self.value.value = _fmt(pct[74], plain=True)  # start at p75: "the top quarter"
         self._layout_numeric()
+        self._show_sweep()
+
+    def _field_name(self) -> str:
+        if not self.field.value:
+            return ""
+        src = self.source.value
+        column = str(self.field.value[0])
+        return f"any {src.table}.{column}" if src is not None and src.kind == "table" else column
+
+    def _show_sweep(self) -> None:
+        """The count of ``field > x`` at each shown percentile as a step chart, the chosen value marked."""
+        stats = self.stats
+        if stats is None or stats.kind != "numeric":
+            self.sweep_html.value = ""
+            return
+        if stats.sweep_error:
+            self.sweep_html.value = (
+                f'<div class="jseg-warn">Count by threshold: {html.escape(stats.sweep_error)}</div>'
+            )
+            return
+        if stats.sweep is None or stats.sweep.empty:
+            self.sweep_html.value = ""
+            return
+        try:
+            chosen: float | None = float(self.value.value.replace(",", ""))
+        except ValueError:
+            chosen = None
+        self.sweep_html.value = sweep_html(
+            [float(x) for x in stats.sweep["x"]],
+            [int(m) for m in stats.sweep["members"]],
+            chosen,
+            f"Customers with {self._field_name()} > x",
+        )
 
     def _layout_numeric(self) -> None:
         parts: list[W.Widget] = [self.operator, self.value]
@@ -405,6 +466,7 @@ class QuickSegment(Mirrored):
         if self.stats.kind == "numeric":
             self._layout_numeric()
             self._show_percentile()
+            self._show_sweep()
         try:
             expr = row_to_expr(self._row(), self.schema, "condition")
             self.definition = Definition(expr)
@@ -486,3 +548,67 @@ def _fmt(x: float, plain: bool = False) -> str:
     if float(x).is_integer():
         return f"{int(x)}" if plain else f"{int(x):,}"
     return f"{x:.4g}" if abs(x) < 1000 else (f"{x:.0f}" if plain else f"{x:,.0f}")
+
+
+SWEEP_CSS = """
+.jseg-sweep .chosen { stroke: var(--jp-warn-color0, #f57c00); stroke-width: 2; stroke-dasharray: 4 3;
+  vector-effect: non-scaling-stroke; }
+.jseg-sweep-table td.chosen { font-weight: bold; color: var(--jp-warn-color0, #f57c00); }
+"""
+
+
+def sweep_html(xs: list[float], counts: list[int], chosen: float | None, title: str) -> str:
+    """A step chart of ``counts`` over thresholds ``xs`` (inline SVG, theme colours, as ui/charts.py) and
+    the same numbers as a table; the chosen threshold is a dashed line and a bold row."""
+    lo, hi = xs[0], xs[-1]
+    span = (hi - lo) or 1.0
+    yt = charts.count_ticks(0, max(counts))
+    top = yt[-1] or 1.0
+
+    def x(v: float) -> float:  # percent of the width
+        return (v - lo) / span * 100 if hi != lo else 50.0
+
+    def y(v: float) -> float:  # percent of the height, from the top
+        return (1 - v / top) * 100
+
+    steps = [f"M{x(xs[0]) * 10:.2f},{y(counts[0]) * 10:.2f}"]
+    for i in range(1, len(xs)):  # the count holds until the next threshold, then drops
+        steps.append(
+            f"L{x(xs[i]) * 10:.2f},{y(counts[i - 1]) * 10:.2f} L{x(xs[i]) * 10:.2f},{y(counts[i]) * 10:.2f}"
+        )
+    grid = "".join(
+        f'<line class="grid" x1="0" x2="1000" y1="{y(v) * 10:.1f}" y2="{y(v) * 10:.1f}"/>' for v in yt
+    )
+    dots = "".join(
+        f'<path class="dot" d="M{x(v) * 10:.2f},{y(m) * 10:.2f} l0,0"><title>&gt; {_fmt(v)}: {m:,} customers</title></path>'
+        for v, m in zip(xs, counts, strict=True)
+    )
+    marker = ""
+    if chosen is not None and lo <= chosen <= hi:
+        marker = (
+            f'<line class="chosen" y1="0" y2="1000" x1="{x(chosen) * 10:.1f}" x2="{x(chosen) * 10:.1f}"/>'
+        )
+    ylabs = "".join(f'<div class="ylab" style="top:{y(v):.3f}%">{int(v):,}</div>' for v in yt)
+    xlabs = "".join(
+        f'<div class="xlab{" first" if i == 0 else " last" if i == len(xs) - 1 else ""}" style="left:{x(v):.3f}%">{_fmt(v)}</div>'
+        for i, v in enumerate(xs)
+        if i in (0, len(xs) - 1) or x(v) - x(xs[i - 1]) > 8  # labels closer than 8% would overlap
+    )
+    rows = "".join(
+        f'<tr><td class="num{" chosen" if chosen is not None and np.isclose(v, chosen, rtol=1e-12, atol=0) else ""}">'
+        f'{_fmt(v)}</td><td class="num">{m:,}</td></tr>'
+        for v, m in zip(xs, counts, strict=True)
+    )
+    summary = f"{title}: from {counts[0]:,} at {_fmt(xs[0])} to {counts[-1]:,} at {_fmt(xs[-1])}"
+    return (
+        f"<style>{charts.CSS}{SWEEP_CSS}</style>"
+        f'<div class="jseg-label">{html.escape(title)} (at the percentiles; dashed: the chosen value)</div>'
+        '<div style="display:flex; gap:16px; align-items:flex-start">'
+        f'<div class="jseg-chart jseg-sweep" role="img" aria-label="{html.escape(summary)}" style="flex:1; min-width:240px">'
+        '<div class="jseg-chart-plot" style="height:120px">'
+        f'{ylabs}<svg viewBox="0 0 1000 1000" preserveAspectRatio="none" xmlns="http://www.w3.org/2000/svg">'
+        f'{grid}<path class="line" d="{" ".join(steps)}"/>{marker}{dots}</svg></div>'
+        f'<div class="xaxis">{xlabs}</div></div>'
+        f'<table class="jseg-table jseg-sweep-table"><tr><th class="num">x</th><th class="num">Customers &gt; x</th></tr>{rows}</table>'
+        "</div>"
+    )  # fmt: skip
