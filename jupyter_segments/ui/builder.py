@@ -54,7 +54,15 @@ from .state import (
     to_dsl,
 )
 from .static import Mirrored
-from .why import NearMissCounts, WhyPanel, near_miss_label
+from .why import (
+    NearMissCounts,
+    SweepTarget,
+    WhyPanel,
+    near_miss_label,
+    sweep_html,
+    sweep_target,
+    sweep_values,
+)
 
 PREVIEW_ROWS = 10  # members shown by "Preview members"
 TOP_VALUES = 30  # a text attribute with at most this many values gets a picker of them
@@ -169,7 +177,19 @@ class RowView:
         self.error_html.add_class("jseg-row-msg")
         self.near_miss = W.HTML()  # "n customers miss only this condition" (top-level rows of an AND)
         self.near_miss.add_class("jseg-near-miss-line")
-        self.box = W.VBox([self.line, self.sub, self.near_miss, self.error_html])
+        # "How does the count move?": shown on a top-level row comparing a number (the builder decides)
+        self.sweep_button = _icon_button("line-chart", "How does the count move with this threshold?")
+        self.sweep_button.add_class("jseg-sweep-button")
+        self.sweep_button.layout.display = "none"
+        self.sweep_html = W.HTML()  # the counts of the last sweep, or empty
+        self.sweep_close = _icon_button("times", "Close the sweep")
+        self.sweep_box = W.HBox(
+            [self.sweep_html, self.sweep_close], layout=W.Layout(align_items="flex-start")
+        )
+        self.sweep_box.add_class("jseg-sweep-box")
+        self.sweep_box.layout.display = "none"
+        self.swept_text: str | None = None  # the definition the shown sweep counted
+        self.box = W.VBox([self.line, self.sub, self.near_miss, self.sweep_box, self.error_html])
         self.box.add_class("jseg-row")
         self.box.add_class("jseg-cond")
         self.outer = self.box
@@ -197,6 +217,8 @@ class RowView:
         g = builder.messages.guard
         self.remove.on_click(g(lambda _b: builder.remove_item(parent, row)))
         self.as_text.on_click(g(lambda _b: self.convert_to_text()))
+        self.sweep_button.on_click(g(lambda _b: builder.sweep_row(self), "Could not sweep"))
+        self.sweep_close.on_click(g(lambda _b: self.clear_sweep()))
         self.build()
 
     # -- building ------------------------------------------------------------------------------
@@ -205,7 +227,8 @@ class RowView:
             widget = getattr(self, field)
             if widget is not None:
                 widget.add_class(f"jseg-f-{field}")
-        self.line.children = [self.number, *line]
+        tools = [w for w in (self.as_text, self.remove) if w in line]  # the sweep icon goes before them
+        self.line.children = [self.number, *[w for w in line if w not in tools], self.sweep_button, *tools]
         self.sub.children = sub
         self.sub.layout.display = "flex" if sub else "none"
 
@@ -467,6 +490,16 @@ class RowView:
         if rebuild:
             self.build()
         self.builder.changed()
+
+    def show_sweep(self, frame: pd.DataFrame, target: SweepTarget, text: str) -> None:
+        self.sweep_html.value = sweep_html(frame, target)
+        self.sweep_box.layout.display = "flex"
+        self.swept_text = text
+
+    def clear_sweep(self) -> None:
+        self.sweep_html.value = ""
+        self.sweep_box.layout.display = "none"
+        self.swept_text = None
 
     def convert_to_text(self) -> None:
         """Turn the row into a DSL text row (keeps what it stands for when it is complete)."""
@@ -1006,6 +1039,7 @@ class SegmentBuilder(Mirrored):
         except SegmentError as e:
             self.definition, self.error = None, str(e)
         self._preview_outdated()
+        self._update_sweeps()
         fault = None
         if self.definition is not None:
             text = to_text(self.definition)
@@ -1037,6 +1071,30 @@ class SegmentBuilder(Mirrored):
         # The first line only: the row at fault shows the whole message with its caret.
         first = (self.error or "").splitlines()[0] if self.error else ""
         self.summary_status.value = f'<div class="jseg-warn">{html.escape(first)}</div>'
+
+    # -- threshold sweeps: "How does the count move?" on a top-level row comparing a number -------------
+    def _update_sweeps(self) -> None:
+        """After an edit: the sweep icon on the rows that can sweep; a sweep of another definition closed."""
+        current = to_text(self.definition) if self.definition is not None else None
+        for rv in self.row_views():
+            sweepable = current is not None and sweep_target(self.state, self.schema, rv.row) is not None
+            rv.sweep_button.layout.display = "flex" if sweepable else "none"
+            if rv.swept_text is not None and rv.swept_text != current:
+                rv.clear_sweep()
+
+    def sweep_row(self, rv: RowView, values: list[int | float] | None = None) -> pd.DataFrame:
+        """Count the whole definition for values of ``rv``'s threshold around the current one (default:
+        ``sweep_values``) with one ``ws.sweep`` query; shows the counts under the row and returns them."""
+        if self.definition is None:
+            raise SegmentError(self.error or "the definition is not complete yet")
+        target = sweep_target(self.state, self.schema, rv.row)
+        if target is None:
+            raise SegmentError("only a top-level condition comparing a number with <, <=, > or >= can sweep")
+        frame = self.ws.sweep(
+            target.template, x=values if values is not None else sweep_values(target.threshold)
+        )
+        rv.show_sweep(frame, target, to_text(self.definition))
+        return frame
 
     # -- counting: the summary shows the number, or the previous one greyed with a spinner ----------
     def _forget_count(self) -> None:

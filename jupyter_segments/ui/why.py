@@ -7,21 +7,32 @@ counted), rendered as the explanation renders itself in a notebook.
 ``NearMissCounts`` counts, per top-level condition of an AND, the customers who fail that condition only
 (``ws.near_misses(..., limit=0)``: one query for every row) on a debounced worker thread of its own, so
 the builder can show "n customers miss only this condition" beside each row as the count updates.
+
+``sweep_target`` / ``sweep_values`` / ``sweep_html``: the builder's "How does the count move?" on a top-level
+row comparing a number: the whole definition with that row's threshold as ``{x}``, counted by one
+``ws.sweep`` for values around the threshold, shown as a compact table with bars.
 """
 
 from __future__ import annotations
 
+import copy
 import html
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import ipywidgets as W
 import pandas as pd
 
+from ..dsl import ast as A
 from ..dsl import to_text
+from ..errors import SegmentError
 from . import theme
 from .debounce import Debouncer, WorkerDB
 from .errors import Messages
+from .state import BuilderState, Row, Schema, row_to_expr, rows_in_order, to_definition
+
+SWEEP_OPS = ("<", "<=", ">", ">=")  # a threshold that moves the count one way (= and != do not sweep)
+SWEEP_STEPS = 5  # values each side of the current threshold
 
 
 def _plain(value: Any) -> Any:
@@ -143,3 +154,87 @@ class NearMissCounts:
 
     def close(self) -> None:
         self.debouncer.close()
+
+
+class SweepTarget(NamedTuple):
+    template: str  # the whole definition, the row's threshold as {x}
+    field: str  # what the row compares (``sum(orders.amount)``)
+    op: str
+    threshold: int | float  # the row's current value
+
+
+def sweep_target(state: BuilderState, schema: Schema, row: Row) -> SweepTarget | None:
+    """The builder's definition with ``row``'s threshold replaced by ``{x}``; None unless ``row`` is a
+    complete top-level row comparing a number with a number and the definition is valid. Built from the
+    builder's state: a copy whose twin of ``row`` becomes the text row ``<field> <op> {x}``."""
+    if not any(item is row for g in state.groups for item in g.root.items):
+        return None
+    try:
+        expr = row_to_expr(row, schema)
+    except (SegmentError, TypeError):
+        return None
+    if not (isinstance(expr, A.Compare) and expr.op in SWEEP_OPS and isinstance(expr.right, A.Literal)):
+        return None
+    threshold = expr.right.value
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)):
+        return None
+    rows = [r for g in state.groups for r in rows_in_order(g.root)]
+    index = next(i for i, r in enumerate(rows) if r is row)
+    twin_state = copy.deepcopy(state)
+    twin = [r for g in twin_state.groups for r in rows_in_order(g.root)][index]
+    twin.text = to_text(A.Compare(expr.op, expr.left, A.Param("x")))  # a text row wins over its fields
+    try:
+        template = to_text(to_definition(twin_state, schema))
+    except SegmentError:
+        return None
+    return SweepTarget(template, to_text(expr.left), expr.op, threshold)
+
+
+def sweep_values(threshold: int | float, steps: int = SWEEP_STEPS) -> list[int | float]:
+    """Evenly spaced values around the threshold, itself included: 0 to twice it (a threshold of 0:
+    -steps to steps). Whole numbers for a whole threshold."""
+    step = abs(threshold) / steps if threshold else 1
+    raw = [threshold + step * k for k in range(-steps, steps + 1)]
+    if isinstance(threshold, int):
+        return sorted({round(v) for v in raw})
+    return sorted({round(v, 10) for v in raw})
+
+
+SWEEP_CSS = """<style>
+.jseg-sweep-table { border-collapse: collapse; font-size: var(--jp-ui-font-size1);
+  color: var(--jp-ui-font-color1); font-variant-numeric: tabular-nums; margin-left: 28px; }
+.jseg-sweep-table th { color: var(--jp-ui-font-color2); font-weight: 600; text-align: right;
+  padding: 0 var(--jseg-s2); }
+.jseg-sweep-table td { text-align: right; padding: 0 var(--jseg-s2); line-height: 1.5; }
+.jseg-sweep-table td.jseg-sweep-barcell { width: 220px; text-align: left; }
+.jseg-sweep-bar { height: 10px; background: var(--jp-brand-color2); border-radius: 2px; min-width: 1px; }
+.jseg-sweep-current td { font-weight: 700; background: var(--jp-layout-color2); }
+.jseg-sweep-current .jseg-sweep-bar { background: var(--jp-brand-color1); }
+.jseg-sweep-title { margin-left: 28px; }
+</style>"""
+
+
+def _number_text(v: Any) -> str:
+    return f"{v:,}" if isinstance(v, int) else f"{v:,.6g}"
+
+
+def sweep_html(frame: pd.DataFrame, target: SweepTarget) -> str:
+    """The counts of a sweep as a table with a bar per value; the current threshold's row marked."""
+    top = max([int(n) for n in frame["members"]] + [1])
+    rows = []
+    for x, n in zip(frame["x"], frame["members"], strict=True):
+        x, n = _plain(x), int(n)
+        current = x == target.threshold
+        cls = ' class="jseg-sweep-current" title="the current threshold"' if current else ""
+        mark = " ◀ now" if current else ""
+        rows.append(
+            f"<tr{cls}><td>{html.escape(target.op)} {html.escape(_number_text(x))}</td><td>{n:,}</td>"
+            f'<td class="jseg-sweep-barcell"><div class="jseg-sweep-bar" style="width: {100 * n / top:.1f}%">'
+            f'</div></td><td class="jseg-muted">{mark}</td></tr>'
+        )
+    title = f"Members as the threshold of {target.field} moves (the other conditions as they are)"
+    return (
+        f'{SWEEP_CSS}<div class="jseg-sweep"><div class="jseg-muted jseg-sweep-title">{html.escape(title)}</div>'
+        f'<table class="jseg-sweep-table"><tr><th>{html.escape(target.field)}</th><th>members</th><th></th>'
+        f"<th></th></tr>{''.join(rows)}</table></div>"
+    )
