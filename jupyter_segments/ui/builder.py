@@ -1078,7 +1078,9 @@ class SegmentBuilder(Mirrored):
         current = to_text(self.definition) if self.definition is not None else None
         for rv in self.row_views():
             sweepable = current is not None and sweep_target(self.state, self.schema, rv.row) is not None
-            rv.sweep_button.layout.display = "flex" if sweepable else "none"
+            rv.sweep_button.layout.display = (
+                "" if sweepable else "none"
+            )  # "flex" would put the icon in a corner
             if rv.swept_text is not None and rv.swept_text != current:
                 rv.clear_sweep()
 
