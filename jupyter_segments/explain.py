@@ -544,10 +544,12 @@ def sweep(
     template: str,
     *,
     as_of: AsOf = None,
+    fetch: Callable[[str], pd.DataFrame] | None = None,
     **grid: Iterable[Any],
 ) -> pd.DataFrame:
     """The member count of ``template`` for every value of each ``{name}`` (every combination of
-    several): a DataFrame with one column per parameter and ``members``, in one query.
+    several): a DataFrame with one column per parameter and ``members``, in one query. ``fetch`` runs
+    the SQL (default ``session.fetch``; a widget's worker thread passes its own connection's).
 
     >>> sweep(session, "sum(orders.amount) >= {x}", x=range(0, 5001, 250))
     """
@@ -563,13 +565,15 @@ def sweep(
     counts: list[int] = []
     for start in range(0, len(conditions), MAX_COLUMNS):
         part = conditions[start : start + MAX_COLUMNS]
-        counts.extend(_count_each(session, part, options))
+        counts.extend(_count_each(session, part, options, fetch or session.fetch))
     frame = pd.DataFrame(combos, columns=names)
     frame["members"] = counts
     return frame
 
 
-def _count_each(session: Session, conditions: Sequence[T.Cond], options: Options) -> list[int]:
+def _count_each(
+    session: Session, conditions: Sequence[T.Cond], options: Options, fetch: Callable[[str], pd.DataFrame]
+) -> list[int]:
     inner = build_columns(session.model, conditions, options)
     t = exp.Subquery(this=inner, alias=exp.TableAlias(this=exp.to_identifier("t")))
     sums = []
@@ -578,5 +582,5 @@ def _count_each(session: Session, conditions: Sequence[T.Cond], options: Options
         case = exp.Case(ifs=[exp.If(this=hit, true=exp.Literal.number(1))], default=exp.Literal.number(0))
         sums.append(exp.alias_(exp.Sum(this=case), f"n_{i}"))
     sql = exp.select(*sums).from_(t).sql(dialect=session.dialect)
-    row = session.fetch(sql).iloc[0]
+    row = fetch(sql).iloc[0]
     return [int(_plain(row.iloc[i]) or 0) for i in range(len(conditions))]

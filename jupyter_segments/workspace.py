@@ -362,12 +362,20 @@ class Workspace:
             fetch=fetch,
         )
 
-    def sweep(self, template: str, *, as_of: AsOf = None, **grid: Any) -> pd.DataFrame:
-        """The member count for every value of each ``{name}`` in ``template``, in one query.
+    def sweep(
+        self,
+        template: str,
+        *,
+        as_of: AsOf = None,
+        fetch: Callable[[str], pd.DataFrame] | None = None,
+        **grid: Any,
+    ) -> pd.DataFrame:
+        """The member count for every value of each ``{name}`` in ``template``, in one query
+        (``fetch``: where the SQL runs, for a widget's worker thread).
 
         >>> ws.sweep("sum(orders.amount) >= {x}", x=range(0, 5001, 250))
         """
-        return explain_.sweep(self.session, template, as_of=as_of, **grid)
+        return explain_.sweep(self.session, template, as_of=as_of, fetch=fetch, **grid)
 
     # --- catalog (saved segments, measures, refresh, export): see jupyter_segments/catalog -----------
     # (methods for the catalog issue live in this section)

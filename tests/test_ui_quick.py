@@ -271,10 +271,16 @@ def test_saving_under_a_taken_name_asks_and_the_form_starts_empty(ws, frames):
 def test_threshold_sweep_counts_one_query_per_field(ws, frames, monkeypatch):
     """The count at each shown percentile (field > x) equals pandas; one ws.sweep, one query per field."""
     c, scores = frames["customers"], frames["churn_model"]
-    sweeps, queries = [], []
+    sweeps, sweep_queries, queries = [], [], []
     real_sweep, real_query = ws.sweep, ws.backend.query
-    monkeypatch.setattr(ws, "sweep", lambda *a, **k: sweeps.append(a) or real_sweep(*a, **k))
-    # DuckDB: the widget's own distribution and count queries run on cursors, ws.sweep on backend.query.
+
+    def counted_sweep(*a, **k):  # the sweep's SQL runs on the widget's worker connection (fetch=)
+        sweeps.append(a)
+        worker = k["fetch"]
+        return real_sweep(*a, **{**k, "fetch": lambda sql: sweep_queries.append(sql) or worker(sql)})
+
+    monkeypatch.setattr(ws, "sweep", counted_sweep)
+    # Nothing runs on the notebook's own connection from the widget's thread.
     monkeypatch.setattr(
         ws.backend, "query", lambda sql, *a, **k: queries.append(sql) or real_query(sql, *a, **k)
     )
@@ -290,10 +296,11 @@ def test_threshold_sweep_counts_one_query_per_field(ws, frames, monkeypatch):
         q.field.value = (before, "categorical")
         q.wait()
         sweeps.clear()
+        sweep_queries.clear()
         queries.clear()
         q.field.value = field
         q.wait()
-        assert len(sweeps) == 1 and len(queries) == 1
+        assert len(sweeps) == 1 and len(sweep_queries) == 1 and queries == []
         pct = q.stats.percentiles
         xs = sorted({pct[p - 1] for p in SHOWN})
         assert list(q.stats.sweep["x"]) == xs

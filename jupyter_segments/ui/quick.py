@@ -303,7 +303,7 @@ class QuickSegment(Mirrored):
             row = Row((src.table,), (column,), ">", SWEEP_MARK, quantifier="any")
         text = to_text(Definition(row_to_expr(row, self.schema, "condition")))
         try:
-            stats.sweep = self.ws.sweep(text.replace(SWEEP_MARK, "{x}"), x=thresholds)
+            stats.sweep = self.ws.sweep(text.replace(SWEEP_MARK, "{x}"), fetch=self.db.frame, x=thresholds)
         except SegmentError as e:  # the distribution is still worth showing without the sweep
             stats.sweep_error = str(e)
 
