@@ -124,7 +124,7 @@ def explain(
         raise SegmentError(f"no customer with key {customer!r} in {session.model.customer}")
     row = frame.iloc[0]
     for node, index, kind in plan.slots:
-        value = _plain(row.iloc[index + len(session.model.customer_keys)])  # after the key column(s)
+        value = plain_value(row.iloc[index + len(session.model.customer_keys)])  # after the key column(s)
         if kind == "truth":
             node.truth = None if value is None else bool(int(value))
         else:
@@ -282,7 +282,7 @@ def _one_key_value(column: Any, customer: Any) -> Any:
     return customer
 
 
-def _plain(value: Any) -> Any:
+def plain_value(value: Any) -> Any:
     """A fetched cell as a plain Python value (NULL, NaN and NaT as None)."""
     if value is None:
         return None
@@ -456,9 +456,9 @@ def near_misses(
     run = fetch or session.fetch
     sql = counts_q.sql(dialect=session.dialect)
     row = run(sql).iloc[0]
-    members = int(_plain(row["members"]) or 0)
+    members = int(plain_value(row["members"]) or 0)
     counts = pd.DataFrame(
-        {"condition": texts, "customers": [int(_plain(row[f"only_{i}"]) or 0) for i in range(n)]}
+        {"condition": texts, "customers": [int(plain_value(row[f"only_{i}"]) or 0) for i in range(n)]}
     )
     within = exp.and_(
         exp.GTE(this=n_failed.copy(), expression=one),
@@ -473,14 +473,14 @@ def near_misses(
     frame = run(who_q.sql(dialect=session.dialect)) if limit > 0 else pd.DataFrame()
     rows = []
     for r in frame.to_dict("records"):  # per column types (iterrows would make every key a float)
-        truths = [_plain(r[f"c_{i}"]) for i in range(n)]
+        truths = [plain_value(r[f"c_{i}"]) for i in range(n)]
         failed_idx = [i for i, v in enumerate(truths) if v is None or int(v) != 1]
-        entry: dict[str, Any] = {k: _plain(r[c]) for k, c in zip(keys, key_columns, strict=True)}
+        entry: dict[str, Any] = {k: plain_value(r[c]) for k, c in zip(keys, key_columns, strict=True)}
         entry["failed"] = [texts[i] for i in failed_idx]
         entry["value"], entry["gap"] = None, None
         if len(failed_idx) == 1 and failed_idx[0] in gaps:
             column, threshold, vtype = gaps[failed_idx[0]]
-            entry["value"] = _typed(_plain(r[f"c_{column}"]), vtype)
+            entry["value"] = _typed(plain_value(r[f"c_{column}"]), vtype)
             entry["gap"] = _gap(entry["value"], threshold)
         rows.append(entry)
     customers = pd.DataFrame(rows, columns=[*keys, "failed", "value", "gap"])
@@ -583,4 +583,4 @@ def _count_each(
         sums.append(exp.alias_(exp.Sum(this=case), f"n_{i}"))
     sql = exp.select(*sums).from_(t).sql(dialect=session.dialect)
     row = fetch(sql).iloc[0]
-    return [int(_plain(row.iloc[i]) or 0) for i in range(len(conditions))]
+    return [int(plain_value(row.iloc[i]) or 0) for i in range(len(conditions))]

@@ -26,6 +26,7 @@ import pandas as pd
 from .catalog import members as M
 from .dsl import to_text
 from .errors import SegmentError, did_you_mean, plural
+from .explain import plain_value
 from .intelligence.features import key_list_condition
 from .segments import Segment, save
 
@@ -147,19 +148,8 @@ def _values(data: Any, columns: list[str]) -> tuple[list[tuple], str]:
             raise SegmentError(
                 f"{source} has no column '{column}'{did_you_mean(column, [str(c) for c in frame.columns])}"
             )
-    rows = [tuple(_plain(v) for v in r) for r in frame[columns].itertuples(index=False, name=None)]
+    rows = [tuple(plain_value(v) for v in r) for r in frame[columns].itertuples(index=False, name=None)]
     return list(dict.fromkeys(r for r in rows if None not in r)), source
-
-
-def _plain(value: Any) -> Any:
-    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NaT:
-        return None
-    try:
-        if pd.isna(value):
-            return None
-    except (TypeError, ValueError):
-        pass
-    return value.item() if hasattr(value, "item") else value
 
 
 _UNUSABLE = object()  # a value that cannot be of its column's type
@@ -207,7 +197,7 @@ def _found(ws: Workspace, definition: str, columns: list[str]) -> set[tuple]:
 
 def _rows(stored: pd.Series | pd.DataFrame) -> list[tuple]:
     frame = stored.to_frame() if isinstance(stored, pd.Series) else stored
-    return [tuple(_plain(v) for v in r) for r in frame.itertuples(index=False, name=None)]
+    return [tuple(plain_value(v) for v in r) for r in frame.itertuples(index=False, name=None)]
 
 
 def _listed(columns: list[str], rows: list[tuple]) -> str:
