@@ -53,8 +53,9 @@ def test_preview_by_key_ranges_is_the_first_rows_by_key(demo_backend, definition
 
 
 def test_preview_by_key_ranges_with_text_and_null_keys(demo_backend):
-    """Text keys (with a quote and a backslash) order as text; NULL keys come first or last as the
-    database sorts them (first in SQLite and MariaDB, last in DuckDB and PostgreSQL)."""
+    """Text keys (with a quote and a backslash) order as text; customers with a NULL key are never
+    members (issue 13), wherever the database sorts NULLs (first in SQLite and MariaDB, last in DuckDB
+    and PostgreSQL)."""
     keys = ["b", "A'q", "c\\d", "10", "9", "Zed", "m", "e", None, "k", None, "x"]
     people = pd.DataFrame({"pid": keys, "score": [1, 7, 2, 9, 1, 8, 1, 6, 5, 2, 9, 1]})
     buys = pd.DataFrame({"pid": ["b", "b", "9", "k", "x", "zz"], "amount": [6.0, 5.0, 12.0, 3.0, 10.0, 50.0]})
@@ -67,7 +68,8 @@ def test_preview_by_key_ranges_with_text_and_null_keys(demo_backend):
         ws.preview_by_key_range, ws.first_key_range = True, 1
         sql = (
             "SELECT c.* FROM pv_people c LEFT JOIN (SELECT pid, SUM(amount) AS s FROM pv_buys GROUP BY pid) b"
-            " ON b.pid = c.pid WHERE c.score >= 5 OR COALESCE(b.s, 0) >= 10 ORDER BY c.pid LIMIT {}"
+            " ON b.pid = c.pid WHERE c.pid IS NOT NULL AND (c.score >= 5 OR COALESCE(b.s, 0) >= 10)"
+            " ORDER BY c.pid LIMIT {}"
         )
         for limit in (1, 2, 3, 5, 8, 20):
             want = demo_backend.query(sql.format(limit))
