@@ -75,7 +75,7 @@ def theme(page, name: str) -> None:
 
 def test_segments_page_and_view_in_jupyterlab(tmp_path):
     skip_without_browser()
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
     cells = [
         {"cell_type": "code", "metadata": {}, "source": s, "outputs": [], "execution_count": None}
@@ -110,14 +110,15 @@ def test_segments_page_and_view_in_jupyterlab(tmp_path):
             assert not page.locator(".jseg-mirror").first.is_visible()
             assert rows(manager) == ["seniors", "vip", "wip", "young"]
             view_button = manager.get_by_role("button", name="View")
-            assert view_button.is_disabled()
+            expect(view_button).to_be_disabled()
             # click, shift-click, ctrl-click
             manager.locator("tr[data-name=seniors]").click()
             wait_selected(page, ["seniors"])
-            assert not view_button.is_disabled()
+            # the button's state is another widget's message: wait for it, as for the rows
+            expect(view_button).to_be_enabled()
             manager.locator("tr[data-name=wip]").click(modifiers=["Shift"])
             wait_selected(page, ["seniors", "vip", "wip"])
-            assert view_button.is_disabled()  # one segment only
+            expect(view_button).to_be_disabled()  # one segment only
             manager.locator("tr[data-name=vip]").click(modifiers=["Control"])
             wait_selected(page, ["seniors", "wip"])
             # sort by members, largest first after a second click

@@ -412,8 +412,9 @@ class SegmentManager(Mirrored):
         else:
             self.selected = {name}
             self.anchor = name
-        self.table.value = self.table_html(interactive=True)
+        # the actions first: a front end that sees the new selection already sees what it allows
         self._update_actions()
+        self.table.value = self.table_html(interactive=True)
 
     def _update_actions(self) -> None:
         """Enable the actions that apply to the selection (and say why the others are off)."""
