@@ -28,6 +28,7 @@ from .catalog.members import Storage
 from .compile import Shape
 from .dsl import ast as A
 from .errors import SegmentError
+from .estimate import Estimate, Estimator
 from .model import Model, Relationship, link_columns
 from .refresh import Run
 from .refresh import refresh as refresh_segments
@@ -217,6 +218,26 @@ class Workspace:
         >>> ws.count("country = 'DE' and age >= 30")
         """
         return self.session.count(definition, as_of=as_of, params=params)
+
+    def estimate(
+        self, definition: Definition, *, as_of: AsOf = None, params: Mapping[str, Any] | None = None
+    ) -> Estimate:
+        """The member count estimated on a fixed random sample of customers, with its 95% interval:
+        ``.value``, ``.low``, ``.high``, ``.sample_size``, ``.exact``. The sample (10,000 customers and
+        their related rows) is made on the first call; on DuckDB and SQLite only (elsewhere, and for
+        tables not larger than the sample, the count is exact).
+
+        >>> ws.estimate("count(orders) >= 3")
+        <Estimate 41,200 (95% interval 40,400-42,100; 4,121 of 10,000 sampled customers, of 100,000)>
+        """
+        return self.estimator.estimate(definition, as_of=as_of, params=params)
+
+    @property
+    def estimator(self) -> Estimator:
+        """The sample behind ``estimate`` (made on first use; ``ws.estimator.drop()`` forgets it)."""
+        if getattr(self, "_estimator", None) is None:
+            self._estimator = Estimator(self.session)
+        return self._estimator
 
     def customer_count(self) -> int:
         """All customers (rows of the customer table), counted by the database now: the whole that a

@@ -717,6 +717,11 @@ class SegmentBuilder(Mirrored):
         self.previous: int | None = None  # the last count, shown greyed while a recount runs
         self.counting_since: float | None = None  # monotonic time of the edit being counted
         self.canceled = False
+        # Estimates first (issue 22): above the sample's size, a count on the workspace's sample of
+        # customers is shown with its 95% interval while the exact count runs; None until one arrives.
+        self.estimates = True
+        self.estimate: Any = None  # the estimate shown for the definition being counted
+        self.estimate_note = ""  # why there are no estimates here (the count's tooltip), if so
         self._top_values: dict[tuple[Path, Path], list[str] | None] = {}
         self.debouncer = Debouncer(
             self._count, self._count_done, self._count_failed, delay=delay, cancel=self.db.cancel
@@ -1107,6 +1112,7 @@ class SegmentBuilder(Mirrored):
 
     def _start_count(self) -> None:
         self._forget_count()
+        self.estimate = None
         self.canceled = False
         self.counting_since = time.monotonic()
         self._show_counting()
@@ -1135,6 +1141,15 @@ class SegmentBuilder(Mirrored):
             if self.previous is not None
             else "—"
         )
+        estimate = self.estimate
+        if estimate is not None:
+            self.count_label.value = (
+                f'<span class="jseg-count jseg-estimate" title="{html.escape(estimate_tooltip(estimate))}">'
+                f"Estimated members: <b>{html.escape(estimate.text())}</b></span> "
+                f'<span class="jseg-spinner" role="progressbar" aria-label="counting"></span>'
+                f'<span class="jseg-muted">exact count… {time.monotonic() - since:.1f} s</span>'
+            )
+            return
         self.count_label.value = (
             f'<span class="jseg-count">Estimated members: {previous}</span> '
             f'<span class="jseg-spinner" role="progressbar" aria-label="counting"></span>'
@@ -1149,9 +1164,41 @@ class SegmentBuilder(Mirrored):
     def _count(self, definition: Any) -> tuple[int, str, float]:
         if self.total is None:  # the share's whole, once, on this thread
             self.total = self.db.count(ALL_CUSTOMERS)
+        text = to_text(definition)
+        estimate = self._estimate(definition, text)
+        if estimate is not None and estimate.exact:  # no sample here: the estimate was the exact count
+            return estimate.value, text, estimate.seconds
+        if not self.debouncer.still_current():
+            return 0, text, 0.0  # edited or canceled while estimating: this result is dropped
         t0 = time.perf_counter()
         n = self.db.count(definition)
-        return n, to_text(definition), time.perf_counter() - t0
+        return n, text, time.perf_counter() - t0
+
+    def _estimate(self, definition: Any, text: str) -> Any:
+        """The estimate on the workspace's sample (made on first use), shown if the request is still
+        the newest; None where estimates do not apply (few customers, a database without sample
+        tables: ``estimate_note`` says so) or the estimate failed (the exact count reports why)."""
+        estimator = getattr(self.ws, "estimator", None)
+        if not self.estimates or estimator is None or (self.total or 0) <= estimator.size:
+            return None
+        self.estimate_note = estimator.supported() or ""
+        if self.estimate_note:
+            return None
+        try:
+            estimate = estimator.estimate(definition, run=self.db.runner())
+        except SegmentError:
+            return None
+        self.estimate_note = estimator.unavailable or ""
+        if not estimate.exact and self.debouncer.still_current():
+            self._estimate_done(estimate, text)
+        return estimate
+
+    def _estimate_done(self, estimate: Any, text: str) -> None:
+        if self.definition is None or to_text(self.definition) != text or self.counting_since is None:
+            return  # an edit came meanwhile: its own count (and estimate) follow
+        self.estimate = estimate
+        self._show_counting()
+        self.update_mirror()
 
     def _count_done(self, result: tuple[int, str, float]) -> None:
         n, text, seconds = result
@@ -1159,8 +1206,10 @@ class SegmentBuilder(Mirrored):
             return  # a count for an earlier definition, finished after an edit made it invalid or different
         self._stop_counting()
         self.count, self.counted_text, self.count_error = n, text, None
+        self.estimate = None  # the exact count replaces it
+        note = f' title="{html.escape(self.estimate_note)}"' if self.estimate_note else ""
         self.count_label.value = (
-            f'<span class="jseg-count">Estimated members: <b>{n:,}</b></span> {self._share(n)} '
+            f'<span class="jseg-count"{note}>Estimated members: <b>{n:,}</b></span> {self._share(n)} '
             f'<span class="jseg-muted">counted in {seconds:.2f} s</span>'
         )
         self.update_mirror()  # a count that lands after the cell has run reaches the saved copy too
@@ -1169,6 +1218,7 @@ class SegmentBuilder(Mirrored):
         if self.definition is None:
             return  # an edit made the definition invalid meanwhile: its own message is shown
         self._stop_counting()
+        self.estimate = None
         self.count, self.count_error = None, describe(exc)
         self.count_label.value = '<span class="jseg-count">Estimated members: —</span>'
         self.summary_status.value = (
@@ -1225,6 +1275,7 @@ class SegmentBuilder(Mirrored):
         if not self.debouncer.cancel_current():
             return False
         self.canceled = True
+        self.estimate = None
         seconds = self._stop_counting()
         self.count_label.value = (
             '<span class="jseg-count">Estimated members: —</span> '
@@ -1334,6 +1385,15 @@ class SegmentBuilder(Mirrored):
         self.debouncer.close()
         self.near_misses.close()
         self.widget.close()
+
+
+def estimate_tooltip(estimate: Any) -> str:
+    """What an estimate shown in the builder is: its interval, the sample, and that the exact count follows."""
+    return (
+        f"95% interval {estimate.low:,} to {estimate.high:,}: {estimate.members_in_sample:,} members among a "
+        f"fixed random sample of {estimate.sample_size:,} of {estimate.population:,} customers. "
+        "The exact count replaces it when it arrives."
+    )
 
 
 def open_condition(text: str) -> Row:

@@ -22,6 +22,7 @@ from typing import Any
 import pandas as pd
 
 from ..errors import SegmentError
+from ..estimate import Runner
 
 _LIVE: weakref.WeakSet[Debouncer] = weakref.WeakSet()
 
@@ -146,6 +147,12 @@ class Debouncer:
             except Exception:  # noqa: BLE001 - a failed interrupt only means the result is dropped
                 pass
         return True
+
+    def still_current(self) -> bool:
+        """On the worker thread, inside ``fn``: whether the request being run is still the newest (an
+        intermediate result, such as the builder's estimate, is shown only then)."""
+        with self._cond:
+            return self._running is not None and self._running == self._generation and self._pending is None
 
     @property
     def busy(self) -> bool:
@@ -273,6 +280,25 @@ class WorkerDB:
                 return pd.DataFrame.from_records(rows, columns=list(res.keys()), coerce_float=True)
             finally:
                 self._running = None
+
+    def execute(self, sql: str) -> None:
+        """Run a statement that returns no rows (the estimates' sample tables) on this thread's
+        connection. Not interrupted by ``cancel``: the sample is made once, even if an edit comes."""
+        cur = self._duckdb_cursor()
+        try:
+            if cur is not None:
+                cur.execute(sql)
+            else:
+                self.ws.backend.execute(sql)
+        except SegmentError:
+            raise
+        except Exception as e:  # noqa: BLE001 - database errors are shown with the database's message
+            first = (str(getattr(e, "orig", None) or e).strip().splitlines() or [type(e).__name__])[0]
+            raise SegmentError(f"the database rejected the statement: {first}") from e
+
+    def runner(self) -> Runner:
+        """This worker's way to the database, for ``Estimator.estimate(..., run=)``."""
+        return Runner(scalar=self.scalar, execute=self.execute, frame=self.frame)
 
     def scalar(self, sql: str) -> Any:
         df = self.frame(sql)
