@@ -11,6 +11,8 @@ gitignored): sf=1 is ~100k customers, 2.9M store sales, 0.7M web sales, 1.4M cat
 
     python -m bench.tpcds --sf 1 --rounds 5            # every segment: members checked, then timed
     python -m bench.tpcds --sf 1 --only any_web_year --show   # print the compiled SQL too
+    python -m bench.tpcds --databases postgres         # PostgreSQL only (loaded once, see ensure_pg)
+    python -m bench --figures 9 --tpcds-sf 1           # figure 9: both databases, into bench/results
 
 Each segment's hand-written SQL returns its members (``c_customer_sk``); every run checks that each
 variant returns exactly the compiled SQL's members before timing. Ratios: compiled / fastest
@@ -26,8 +28,11 @@ import os
 import subprocess
 import sys
 import textwrap
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -35,7 +40,7 @@ import jupyter_segments as js
 from jupyter_segments.workspace import Workspace
 
 from .data import data_dir
-from .harness import duckdb_runner, geomean, time_interleaved
+from .harness import duckdb_runner, geomean, postgres_runner, time_interleaved
 
 # The DuckDB version used to generate the data when no tpcds extension matches the running DuckDB.
 GEN_DUCKDB = "1.4.4"
@@ -141,6 +146,80 @@ def _generate_with_older_duckdb(sf: float, path: Path, platform: str) -> None:
     staged.unlink()
 
 
+# --- the PostgreSQL copy ------------------------------------------------------------------------------
+PG_SERVER = "postgresql://postgres@127.0.0.1:5432"
+# The tables the model uses, with TPC-DS's primary keys.
+PRIMARY_KEYS = {
+    "customer": ("c_customer_sk",),
+    "customer_address": ("ca_address_sk",),
+    "date_dim": ("d_date_sk",),
+    "item": ("i_item_sk",),
+    "store": ("s_store_sk",),
+    "store_sales": ("ss_item_sk", "ss_ticket_number"),
+    "web_sales": ("ws_item_sk", "ws_order_number"),
+    "catalog_sales": ("cs_item_sk", "cs_order_number"),
+    "store_returns": ("sr_item_sk", "sr_ticket_number"),
+}
+
+
+def pg_name(sf: float) -> str:
+    return "segments_bench_tpcds_sf" + f"{sf:g}".replace(".", "_")
+
+
+def pg_url(sf: float) -> str:
+    return f"{PG_SERVER}/{pg_name(sf)}"
+
+
+def ensure_pg(sf: float = 1) -> str:
+    """A PostgreSQL database with the model's TPC-DS tables at scale ``sf``, as a DBA would keep them:
+    primary keys, an index on every foreign-key column the model joins on (unless a primary key leads
+    with it), ANALYZEd. Loaded once with COPY from CSV that DuckDB writes (sf=1: ~2 min); the table
+    ``bench_loaded`` is created last and marks a complete load. Returns the URL (psycopg form)."""
+    import psycopg  # only this figure needs PostgreSQL
+
+    name, url = pg_name(sf), pg_url(sf)
+    with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as admin:
+        if not admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            admin.execute(f'CREATE DATABASE "{name}"')  # name is ours: segments_bench_tpcds_sf<sf>
+    with psycopg.connect(url, autocommit=True) as conn:
+        if conn.execute("SELECT to_regclass('public.bench_loaded')").fetchone()[0] is not None:  # type: ignore[index]
+            return url
+    source = duckdb.connect(str(ensure_tpcds(sf)), read_only=True)
+    stage = data_dir() / f"tpcds_sf{sf:g}_csv"
+    stage.mkdir(parents=True, exist_ok=True)
+    try:
+        with psycopg.connect(url, autocommit=True) as conn:
+            for table in PRIMARY_KEYS:
+                cols = source.execute(
+                    "SELECT column_name, data_type FROM information_schema.columns "
+                    "WHERE table_name = ? ORDER BY ordinal_position",
+                    [table],
+                ).fetchall()
+                types = {"VARCHAR": "text", "DOUBLE": "double precision"}
+                ddl = ", ".join(f"{c} {types.get(t, t)}" for c, t in cols)
+                conn.execute(f"DROP TABLE IF EXISTS {table}")
+                conn.execute(f"CREATE TABLE {table} ({ddl})")
+                csv = stage / f"{table}.csv"
+                source.execute(f"COPY {table} TO '{csv}' (FORMAT csv, HEADER false)")
+                with conn.cursor() as cur, cur.copy(f"COPY {table} FROM STDIN (FORMAT csv)") as copy:
+                    with csv.open("rb") as f:
+                        while block := f.read(1 << 20):
+                            copy.write(block)
+                csv.unlink()
+            for table, key in PRIMARY_KEYS.items():
+                conn.execute(f"ALTER TABLE {table} ADD PRIMARY KEY ({', '.join(key)})")
+            for child, _parent, col, *_ in RELATIONSHIPS:
+                if PRIMARY_KEYS[child][0] != col:
+                    conn.execute(f"CREATE INDEX IF NOT EXISTS {child}_{col}_idx ON {child} ({col})")
+            conn.execute("ANALYZE")
+            conn.execute("CREATE TABLE bench_loaded (sf double precision)")
+    finally:
+        source.close()
+        if stage.exists() and not any(stage.iterdir()):
+            stage.rmdir()
+    return url
+
+
 # --- the model --------------------------------------------------------------------------------------
 # (child, parent, child column, parent column, name, parent_name): role names where a table links twice.
 RELATIONSHIPS = [
@@ -186,9 +265,13 @@ def workspace(target: str | duckdb.DuckDBPyConnection) -> Workspace:
 @dataclass(frozen=True)
 class Segment:
     name: str
-    shape: str  # which of issue 22's shapes it exercises: any, to_one, channels, or control
+    shape: str  # issue 22's shape it exercises: any, to_one, channels; or ranking, percentile, control
     dsl: str
-    sql: tuple[str, ...]
+    sql: tuple[str, ...]  # hand-written SQL, each returning the members; runs on DuckDB and PostgreSQL
+    postgres: tuple[str, ...] = ()  # PostgreSQL's own hand-written SQL, where it needs another form
+
+    def hand(self, database: str) -> tuple[str, ...]:
+        return (self.postgres or self.sql) if database == "postgres" else self.sql
 
 
 SEGMENTS: list[Segment] = [
@@ -410,6 +493,120 @@ SEGMENTS: list[Segment] = [
             "WHERE c_birth_year >= 1980 AND t.s > 30000",
         ),
     ),
+    # issue 22's kinds once more: ranking, percentiles, dates and returns, role names, ratios
+    Segment(
+        "top_web_spenders",
+        "ranking",
+        "top 1000 by sum(web_sales.ws_net_paid)",
+        (
+            "SELECT k FROM (SELECT ws_bill_customer_sk AS k, SUM(ws_net_paid) AS s FROM web_sales "
+            "WHERE ws_bill_customer_sk IS NOT NULL GROUP BY ws_bill_customer_sk) t "
+            "ORDER BY s DESC, k LIMIT 1000",
+        ),
+    ),
+    Segment(
+        "top_texas_catalog",
+        "ranking",
+        "top 5% by sum(catalog_sales.cs_net_paid) among customer_address.ca_state = 'TX'",
+        (
+            "SELECT k FROM (SELECT k, ROW_NUMBER() OVER (ORDER BY s DESC, k) AS rn, COUNT(*) OVER () AS n "
+            "FROM (SELECT c_customer_sk AS k, COALESCE(t.s, 0) AS s FROM customer "
+            "JOIN customer_address ON ca_address_sk = c_current_addr_sk "
+            "LEFT JOIN (SELECT cs_bill_customer_sk AS k, SUM(cs_net_paid) AS s FROM catalog_sales "
+            "GROUP BY cs_bill_customer_sk) t ON t.k = c_customer_sk WHERE ca_state = 'TX') v) r "
+            "WHERE rn <= CEIL(0.05 * n)",
+        ),
+    ),
+    Segment(
+        "median_store_paid",
+        "percentile",
+        "median(store_sales.ss_net_paid) > 1500",
+        (
+            "SELECT ss_customer_sk FROM store_sales WHERE ss_customer_sk IS NOT NULL GROUP BY ss_customer_sk "
+            "HAVING PERCENTILE_CONT(0.5) WITHIN GROUP (ORDER BY ss_net_paid) > 1500",
+        ),
+    ),
+    Segment(
+        "p90_web_paid",
+        "percentile",
+        "percentile(web_sales.ws_net_paid, 0.9) > 9000",
+        (
+            "SELECT ws_bill_customer_sk FROM web_sales WHERE ws_bill_customer_sk IS NOT NULL "
+            "GROUP BY ws_bill_customer_sk HAVING PERCENTILE_CONT(0.9) WITHIN GROUP (ORDER BY ws_net_paid) > 9000",
+        ),
+    ),
+    Segment(
+        "lapsed_store_2002",
+        "any",
+        "any(store_sales where date_dim.d_year = 2001) and none(store_sales where date_dim.d_year = 2002)",
+        (
+            "SELECT ss_customer_sk FROM store_sales JOIN date_dim ON d_date_sk = ss_sold_date_sk "
+            "WHERE d_year = 2001 AND ss_customer_sk IS NOT NULL EXCEPT "
+            "SELECT ss_customer_sk FROM store_sales JOIN date_dim ON d_date_sk = ss_sold_date_sk WHERE d_year = 2002",
+            "SELECT c_customer_sk FROM customer WHERE c_customer_sk IN (SELECT ss_customer_sk FROM store_sales "
+            "JOIN date_dim ON d_date_sk = ss_sold_date_sk WHERE d_year = 2001) AND NOT EXISTS (SELECT 1 "
+            "FROM store_sales JOIN date_dim ON d_date_sk = ss_sold_date_sk "
+            "WHERE ss_customer_sk = c_customer_sk AND d_year = 2002)",
+        ),
+    ),
+    Segment(
+        "december_returns",
+        "to_one",
+        "count(store_returns where date_dim.d_moy = 12) >= 3",
+        (
+            "SELECT sr_customer_sk FROM store_returns JOIN date_dim ON d_date_sk = sr_returned_date_sk "
+            "WHERE d_moy = 12 AND sr_customer_sk IS NOT NULL GROUP BY sr_customer_sk HAVING COUNT(*) >= 3",
+        ),
+    ),
+    Segment(
+        "weekend_store_shoppers",
+        "to_one",
+        "count(store_sales where date_dim.d_weekend = 'Y') >= 30",
+        (
+            "SELECT ss_customer_sk FROM store_sales JOIN date_dim ON d_date_sk = ss_sold_date_sk "
+            "WHERE d_weekend = 'Y' AND ss_customer_sk IS NOT NULL GROUP BY ss_customer_sk HAVING COUNT(*) >= 30",
+        ),
+    ),
+    Segment(
+        "shipped_next_year",
+        "to_one",
+        "count(web_sales where ship_date.d_year > date_dim.d_year) >= 15",
+        (
+            "SELECT ws_bill_customer_sk FROM web_sales JOIN date_dim s ON s.d_date_sk = ws_sold_date_sk "
+            "JOIN date_dim p ON p.d_date_sk = ws_ship_date_sk WHERE p.d_year > s.d_year "
+            "AND ws_bill_customer_sk IS NOT NULL GROUP BY ws_bill_customer_sk HAVING COUNT(*) >= 15",
+        ),
+    ),
+    Segment(
+        "gift_recipients",
+        "any",
+        "any(web_shipments where ws_bill_customer_sk <> ws_ship_customer_sk and ws_net_paid > 2000)",
+        (
+            "SELECT DISTINCT ws_ship_customer_sk FROM web_sales WHERE ws_bill_customer_sk <> ws_ship_customer_sk "
+            "AND ws_net_paid > 2000 AND ws_ship_customer_sk IS NOT NULL",
+        ),
+    ),
+    Segment(
+        "return_rate",
+        "channels",
+        "count(store_returns) / count(store_sales) > 0.25",
+        (
+            "SELECT s.k FROM (SELECT ss_customer_sk AS k, COUNT(*) AS n FROM store_sales "
+            "WHERE ss_customer_sk IS NOT NULL GROUP BY ss_customer_sk) s "
+            "JOIN (SELECT sr_customer_sk AS k, COUNT(*) AS n FROM store_returns GROUP BY sr_customer_sk) r "
+            "ON r.k = s.k WHERE r.n > 0.25 * s.n",
+        ),
+    ),
+    Segment(
+        "big_spender_no_returns",
+        "any",
+        "sum(store_sales.ss_net_paid) > 15000 and none(store_returns)",
+        (
+            "SELECT ss_customer_sk FROM store_sales WHERE ss_customer_sk IS NOT NULL AND NOT EXISTS "
+            "(SELECT 1 FROM store_returns WHERE sr_customer_sk = ss_customer_sk) "
+            "GROUP BY ss_customer_sk HAVING SUM(ss_net_paid) > 15000",
+        ),
+    ),
     # (c) one sum per channel, added
     Segment(
         "three_channels",
@@ -426,7 +623,38 @@ SEGMENTS: list[Segment] = [
 
 
 def compiled_sql(ws: Workspace, seg: Segment) -> str:
-    return ws.query(seg.dsl, shape="keys").sql(dialect="duckdb")
+    return ws.query(seg.dsl, shape="keys").sql(dialect=ws.dialect)
+
+
+DATABASES = ("duckdb", "postgres")
+
+
+@contextmanager
+def opened(
+    database: str, sf: float
+) -> Iterator[tuple[Workspace, Callable[[str], Any], Callable[[str], list[Any]]]]:
+    """(workspace, runner that fetches every row, sorted member keys of a query) on ``database``."""
+    if database == "duckdb":
+        conn = duckdb.connect(str(ensure_tpcds(sf)), read_only=True)
+        conn.execute("SET enable_progress_bar = false")
+        try:
+            yield (
+                workspace(conn),
+                duckdb_runner(conn),
+                lambda sql: sorted(r[0] for r in conn.execute(sql).fetchall()),
+            )
+        finally:
+            conn.close()
+        return
+    import psycopg  # only the PostgreSQL half needs it
+
+    url = ensure_pg(sf)
+    ws = workspace(url.replace("postgresql://", "postgresql+psycopg://"))
+    with psycopg.connect(url, autocommit=True) as pg:
+        try:
+            yield ws, postgres_runner(pg), lambda sql: sorted(r[0] for r in pg.execute(sql).fetchall())
+        finally:
+            ws.close()
 
 
 def run(
@@ -435,47 +663,83 @@ def run(
     only: list[str] | None = None,
     show: bool = False,
     against: dict[str, str] | None = None,
-) -> dict[str, float]:
-    """Check and time every segment; print and return compiled / fastest hand-written per segment.
+    databases: Sequence[str] = DATABASES,
+    log: Callable[[str], None] = print,
+) -> list[dict[str, Any]]:
+    """Check and time every segment on each database; log and return one record per segment and
+    database: compiled / fastest hand-written, candidates interleaved, best of ``rounds``.
 
     ``against``: other compiled SQL per segment (e.g. an earlier commit's, written with ``--dump``),
-    checked and timed in the same rounds and printed as its own ratio to the hand-written SQL."""
-    conn = duckdb.connect(str(ensure_tpcds(sf)), read_only=True)
-    ws = workspace(conn)
-    run_sql = duckdb_runner(conn)
-    ratios: dict[str, float] = {}
-    for seg in SEGMENTS:
-        if only and seg.name not in only:
-            continue
-        sql = compiled_sql(ws, seg)
-        if show:
-            print(sql)
-        members = sorted(r[0] for r in conn.execute(sql).fetchall())
-        for i, hand in enumerate(seg.sql):
-            theirs = sorted(r[0] for r in conn.execute(hand).fetchall())
-            if theirs != members:
-                raise AssertionError(
-                    f"{seg.name}: hand-written {i} returns {len(theirs)} keys, compiled {len(members)}"
+    checked and timed in the same rounds and printed as its own ratio to the hand-written SQL
+    (DuckDB only: the dump is DuckDB SQL)."""
+    records: list[dict[str, Any]] = []
+    for database in databases:
+        with opened(database, sf) as (ws, run_sql, member_keys):
+            ratios: list[float] = []
+            for seg in SEGMENTS:
+                if only and seg.name not in only:
+                    continue
+                sql = compiled_sql(ws, seg)
+                if show:
+                    log(sql)
+                members = member_keys(sql)  # also the warm-up
+                hands = seg.hand(database)
+                for i, hand in enumerate(hands):
+                    theirs = member_keys(hand)
+                    if theirs != members:
+                        raise AssertionError(
+                            f"{database} {seg.name}: hand-written {i} returns {len(theirs)} keys, "
+                            f"compiled {len(members)}"
+                        )
+                other = (against or {}).get(seg.name) if database == "duckdb" else None
+                if other is not None and member_keys(other) != members:
+                    raise AssertionError(f"{seg.name}: the --against SQL returns other members")
+                candidates = {"compiled": lambda s=sql: run_sql(s)}
+                candidates.update({f"hand{i}": (lambda s=h: run_sql(s)) for i, h in enumerate(hands)})
+                if other is not None and other != sql:
+                    candidates["against"] = lambda s=other: run_sql(s)
+                timings = time_interleaved(candidates, rounds)
+                hand_s = min(t.best for n, t in timings.items() if n.startswith("hand"))
+                ratio = timings["compiled"].best / hand_s
+                ratios.append(ratio)
+                records.append(
+                    {
+                        "database": database,
+                        "segment": seg.name,
+                        "shape": seg.shape,
+                        "members": len(members),
+                        "compiled_s": timings["compiled"].best,
+                        "hand_s": hand_s,
+                        "ratio": ratio,
+                    }
                 )
-        other = (against or {}).get(seg.name)
-        if other is not None and sorted(r[0] for r in conn.execute(other).fetchall()) != members:
-            raise AssertionError(f"{seg.name}: the --against SQL returns other members")
-        candidates = {"compiled": lambda s=sql: run_sql(s)}
-        candidates.update({f"hand{i}": (lambda s=h: run_sql(s)) for i, h in enumerate(seg.sql)})
-        if other is not None and other != sql:
-            candidates["against"] = lambda s=other: run_sql(s)
-        run_sql(sql)  # warm-up
-        timings = time_interleaved(candidates, rounds)
-        hand = min(t.best for n, t in timings.items() if n.startswith("hand"))
-        ratios[seg.name] = timings["compiled"].best / hand
-        was = f"  against {timings['against'].best / hand:.2f}" if "against" in timings else ""
-        print(
-            f"{seg.name:28s} {seg.shape:9s} members {len(members):6d}  compiled {timings['compiled'].best * 1000:7.1f} ms"
-            f"  hand {hand * 1000:7.1f} ms  ratio {ratios[seg.name]:.2f}{was}",
-            flush=True,
+                was = f"  against {timings['against'].best / hand_s:.2f}" if "against" in timings else ""
+                log(
+                    f"{database:8s} {seg.name:26s} {seg.shape:10s} members {len(members):6d}  compiled "
+                    f"{timings['compiled'].best * 1000:8.1f} ms  hand {hand_s * 1000:8.1f} ms  ratio {ratio:.2f}{was}"
+                )
+            log(
+                f"{database}: geomean {geomean(ratios):.2f}, max {max(ratios, default=float('nan')):.2f} over {len(ratios)} segments"
+            )
+    return records
+
+
+def section(sf: float, rounds: int, log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Figure 9 of ``python -m bench``: every segment on DuckDB and PostgreSQL at scale ``sf``."""
+    records = run(sf, rounds, databases=DATABASES, log=log)
+    summary = []
+    for database in DATABASES:
+        ratios = [r["ratio"] for r in records if r["database"] == database]
+        summary.append(
+            {"database": database, "segments": len(ratios), "geomean": geomean(ratios), "max": max(ratios)}
         )
-    print(f"geomean {geomean(list(ratios.values())):.2f} over {len(ratios)} segments")
-    return ratios
+    return {
+        "sf": sf,
+        "rounds": rounds,
+        "target": {"geomean": 1.0, "max": 1.3},
+        "summary": summary,
+        "segments": records,
+    }
 
 
 if __name__ == "__main__":
@@ -485,8 +749,9 @@ if __name__ == "__main__":
     parser.add_argument("--sf", type=float, default=1)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--only", default="", help="comma-separated segment names")
+    parser.add_argument("--databases", default=",".join(DATABASES), help="duckdb,postgres or one of them")
     parser.add_argument("--show", action="store_true", help="print the compiled SQL")
-    parser.add_argument("--dump", help="write the compiled SQL per segment to this JSON file and stop")
+    parser.add_argument("--dump", help="write the compiled DuckDB SQL per segment to this JSON file and stop")
     parser.add_argument("--against", help="a --dump file: time that SQL too (e.g. the previous commit's)")
     args = parser.parse_args()
     if args.dump:
@@ -495,4 +760,5 @@ if __name__ == "__main__":
         Path(args.dump).write_text(json.dumps({s.name: compiled_sql(ws, s) for s in SEGMENTS}, indent=1))
         sys.exit(0)
     against = json.loads(Path(args.against).read_text()) if args.against else None
-    run(args.sf, args.rounds, [s for s in args.only.split(",") if s] or None, args.show, against)
+    only = [s for s in args.only.split(",") if s] or None
+    run(args.sf, args.rounds, only, args.show, against, [d for d in args.databases.split(",") if d])
