@@ -34,7 +34,7 @@ from typing import Any, cast
 
 import pandas as pd
 
-from .backends.base import mask_url
+from .backends.base import mask_url, plain_value
 from .catalog import members as M
 from .catalog.store import SUCCESSFUL, Catalog
 from .errors import SegmentError, did_you_mean, plural
@@ -157,13 +157,7 @@ class CallableDestination:
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    return [{k: _plain(v) for k, v in r.items()} for r in frame.to_dict("records")]
-
-
-def _plain(value: Any) -> Any:
-    if value is None or (not isinstance(value, (str, bytes)) and pd.isna(value)):
-        return None
-    return value.item() if hasattr(value, "item") else value
+    return [{k: plain_value(v) for k, v in r.items()} for r in frame.to_dict("records")]
 
 
 def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
@@ -302,8 +296,8 @@ def _changes_of(session: Session, row: dict[str, Any], run_id: int) -> Membershi
 def _stored(frame: pd.DataFrame, keys: list[str]) -> list[Any]:
     """The keys as the catalog keeps them (JSON): a value, or a list of values for a composite key."""
     if len(keys) == 1:
-        return [_plain(k) for k in frame[keys[0]]]
-    return [[_plain(v) for v in r] for r in frame[keys].itertuples(index=False, name=None)]
+        return [plain_value(k) for k in frame[keys[0]]]
+    return [[plain_value(v) for v in r] for r in frame[keys].itertuples(index=False, name=None)]
 
 
 def deliver(session: Session, cat: Catalog, row: dict[str, Any], changes: MembershipChanges) -> list[str]:

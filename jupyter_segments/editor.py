@@ -31,10 +31,9 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-import pandas as pd
 from sqlglot import exp
 
-from .backends.base import table_expr
+from .backends.base import plain_value, table_expr
 from .bind import bind, checks
 from .bind import typed as T
 from .dsl.tokens import T as K
@@ -273,17 +272,9 @@ class TopValues:
         # runs through the engine, so a database error arrives as a SegmentError.
         frame = ws.session.fetch(top_sql)
         rows, non_null, low, high = ws.session.fetch(summary_sql).iloc[0].tolist()
-        top = [(_plain(value), int(count)) for value, count in frame.itertuples(index=False, name=None)]
+        top = [(plain_value(value), int(count)) for value, count in frame.itertuples(index=False, name=None)]
         top = [(value, count) for value, count in top if value is not None][: self.limit]
-        return Sample(int(rows or 0), int(non_null or 0), top, _plain(low), _plain(high))
-
-
-def _plain(value: Any) -> Any:
-    """None for NULL, NaN and NaT; the value otherwise."""
-    try:
-        return None if value is None or pd.isna(value) else value
-    except (TypeError, ValueError):  # an array-like value: not missing
-        return value
+        return Sample(int(rows or 0), int(non_null or 0), top, plain_value(low), plain_value(high))
 
 
 def _shown(value: Any) -> str:

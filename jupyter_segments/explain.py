@@ -27,6 +27,7 @@ from typing import Any
 import pandas as pd
 from sqlglot import exp
 
+from .backends.base import plain_value
 from .bind import typed as T
 from .compile import build_columns, build_records
 from .compile.compiler import Options
@@ -280,20 +281,6 @@ def _one_key_value(column: Any, customer: Any) -> Any:
     if hasattr(customer, "item"):  # a numpy scalar
         return customer.item()
     return customer
-
-
-def plain_value(value: Any) -> Any:
-    """A fetched cell as a plain Python value (NULL, NaN and NaT as None)."""
-    if value is None:
-        return None
-    try:
-        if pd.isna(value):
-            return None
-    except (TypeError, ValueError):
-        pass
-    if hasattr(value, "item") and not isinstance(value, (pd.Timestamp, dt.date)):
-        return value.item()
-    return value
 
 
 def format_value(value: Any) -> str:

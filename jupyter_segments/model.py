@@ -15,7 +15,16 @@ from typing import Any, Literal
 
 import pandas as pd
 
-from .backends.base import Backend, Column, TableName, bare_name, duplicate_keys_sql, mask_url, table_parts
+from .backends.base import (
+    Backend,
+    Column,
+    TableName,
+    bare_name,
+    duplicate_keys_sql,
+    mask_url,
+    plain_value,
+    table_parts,
+)
 from .errors import SegmentError, did_you_mean
 
 Origin = Literal["declared", "foreign key", "column name"]
@@ -453,11 +462,11 @@ class Model:
                     f"the database ({self.backend.display_url}) could not check the key {', '.join(cols)} of "
                     f"{table}: {mask_url(reason)}"
                 ) from None
-            example = tuple(_plain(v) for v in row.iloc[2:])
+            example = tuple(plain_value(v) for v in row.iloc[2:])
             found = KeyCheck(
-                int(_plain(row.iloc[1]) or 0),
+                int(plain_value(row.iloc[1]) or 0),
                 example[0] if len(example) == 1 else example,
-                int(_plain(row.iloc[0]) or 0),
+                int(plain_value(row.iloc[0]) or 0),
                 _now(),
             )
             self._duplicates[(table, cols)] = found
@@ -692,13 +701,6 @@ class KeyCheck:
 
 def _now() -> str:
     return dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
-
-
-def _plain(value: Any) -> Any:
-    """A value read from a database as a plain Python value (NaN and NA as None)."""
-    if value is None or (isinstance(value, float) and value != value) or value is pd.NA or value is pd.NaT:
-        return None
-    return value.item() if hasattr(value, "item") else value
 
 
 def _same_stem(a: str, b: str) -> bool:

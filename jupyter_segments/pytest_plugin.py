@@ -38,6 +38,7 @@ import pandas as pd
 import pytest
 
 from . import code_files
+from .backends.base import plain_value
 from .catalog import open_catalog
 from .dsl import ast as A
 from .errors import SegmentError, plural
@@ -194,11 +195,11 @@ def _key_row(keys: list[str], customer: Any) -> tuple:
     """A customer as given in includes/excludes (a key value; for a composite key a tuple in key order
     or a {column: value} dict) as the tuple of its key values."""
     if len(keys) == 1:
-        return (_plain(customer),)
+        return (plain_value(customer),)
     if isinstance(customer, dict) and set(customer) == set(keys):
-        return tuple(_plain(customer[k]) for k in keys)
+        return tuple(plain_value(customer[k]) for k in keys)
     if isinstance(customer, (tuple, list)) and len(customer) == len(keys):
-        return tuple(_plain(v) for v in customer)
+        return tuple(plain_value(v) for v in customer)
     raise SegmentError(
         f"the customer key is ({', '.join(keys)}): give {customer!r} as a tuple of {len(keys)} values "
         f"in that order or a dict of them"
@@ -217,8 +218,4 @@ def _members_among(ws: Workspace, text: str, keys: list[str], rows: list[tuple],
     )
     found = ws.member_keys(A.Definition(condition), as_of=as_of)
     frame = found.to_frame() if isinstance(found, pd.Series) else found
-    return {tuple(_plain(v) for v in r) for r in frame.itertuples(index=False, name=None)}
-
-
-def _plain(value: Any) -> Any:
-    return value.item() if hasattr(value, "item") else value
+    return {tuple(plain_value(v) for v in r) for r in frame.itertuples(index=False, name=None)}

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 import sqlite3
 from itertools import islice
 
 import duckdb
+import numpy as np
 import pandas as pd
 import pytest
 import sqlalchemy as sa
@@ -14,7 +16,7 @@ import sqlalchemy as sa
 from jupyter_segments import demo
 from jupyter_segments.backends import open_backend
 from jupyter_segments.backends._sql import quote
-from jupyter_segments.backends.base import Column, ForeignKey, mask_url
+from jupyter_segments.backends.base import Column, ForeignKey, mask_url, plain_value
 from jupyter_segments.backends.duckdb_backend import DuckDBBackend
 from jupyter_segments.backends.sqlalchemy_backend import SQLAlchemyBackend
 from jupyter_segments.backends.sqlite_backend import SQLiteBackend
@@ -345,3 +347,62 @@ def test_classify_type(db_type, expected):
     from jupyter_segments.backends.base import classify_type
 
     assert classify_type(db_type) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        # missing: NULL, NaN of every kind, pandas' NA, NaT (pandas' and numpy's)
+        (None, None), (float("nan"), None), (np.float64("nan"), None), (np.float32("nan"), None),
+        (decimal.Decimal("NaN"), None), (pd.NA, None), (pd.NaT, None), (np.datetime64("NaT"), None),
+        # numpy scalars as Python's
+        (np.int64(7), 7), (np.int32(-2), -2), (np.uint8(255), 255), (np.float64(2.5), 2.5),
+        (np.float32(0.5), 0.5), (np.bool_(True), True), (np.bool_(False), False), (np.str_("DE"), "DE"),
+        # numpy dates and durations as pandas' (not .item()'s nanoseconds as an int)
+        (np.datetime64("2024-05-06T07:08:09.000000001"), pd.Timestamp("2024-05-06 07:08:09.000000001")),
+        (np.datetime64("2024-05-06", "D"), pd.Timestamp("2024-05-06")),
+        (np.timedelta64(90, "s"), pd.Timedelta(seconds=90)),
+        # everything else as it is
+        (3, 3), (2.5, 2.5), (True, True), ("x", "x"), ("", ""), (b"\x00", b"\x00"),
+        (decimal.Decimal("812.40"), decimal.Decimal("812.40")), (dt.date(2025, 6, 30), dt.date(2025, 6, 30)),
+        (dt.datetime(2025, 6, 30, 12), dt.datetime(2025, 6, 30, 12)),
+        (pd.Timestamp("2025-06-30 12:00"), pd.Timestamp("2025-06-30 12:00")),
+        (pd.Timedelta(days=1), pd.Timedelta(days=1)), ((1, "a"), (1, "a")), ([1, None], [1, None]),
+        ([float("nan")], [float("nan")]),  # a list is a value, not a missing one (not looked into)
+    ],
+)  # fmt: skip
+def test_plain_value(value, expected):
+    got = plain_value(value)
+    if expected is None:
+        assert got is None
+        return
+    assert type(got) is type(expected)
+    if isinstance(value, list):  # the same list back
+        assert got is value
+    else:
+        assert got == expected
+
+
+def test_plain_value_of_fetched_cells():
+    """Cells as DuckDB and SQLite hand them over (through pandas): NULLs as None, Python scalars."""
+    sql = (
+        "SELECT 1 AS i, CAST(NULL AS INTEGER) AS ni, 2.5 AS f, CAST(NULL AS DOUBLE) AS nf, 'DE' AS s, "
+        "CAST(NULL AS VARCHAR) AS ns"
+    )
+    duck = duckdb.connect()
+    duck_sql = (
+        sql + ", DATE '2025-06-30' AS d, TIMESTAMP '2025-06-30 12:00' AS ts, CAST(NULL AS TIMESTAMP) AS nts"
+    )
+    frame = duck.execute(duck_sql).fetchdf()
+    row = frame.iloc[0]
+    got = {c: plain_value(row[c]) for c in frame.columns}
+    assert got["i"] == 1 and type(got["i"]) is int
+    assert got["f"] == 2.5 and type(got["f"]) is float
+    assert got["s"] == "DE"
+    assert got["ni"] is None and got["nf"] is None and got["ns"] is None and got["nts"] is None
+    assert got["ts"] == dt.datetime(2025, 6, 30, 12)
+    assert got["d"] == pd.Timestamp("2025-06-30")  # pandas reads a DATE column as datetime64
+    for column in frame.columns:  # a column's numpy values (not pandas' boxed ones) alike
+        assert plain_value(frame[column].to_numpy()[0]) == got[column]
+    lite = pd.read_sql_query(sql, sqlite3.connect(":memory:"))
+    assert [plain_value(v) for v in lite.iloc[0]] == [1, None, 2.5, None, "DE", None]

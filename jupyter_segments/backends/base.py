@@ -8,7 +8,9 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
+import numpy as np
 import pandas as pd
+from pandas.api.types import is_scalar
 from sqlglot import exp
 
 # The attribute types the DSL knows; "other" columns are visible but cannot be compared.
@@ -181,6 +183,30 @@ def mask_url(url: str) -> str:
     url = _USER_PASSWORD.sub(r"\1***\2", url)
     url = _HTTP_USER.sub(r"\1***\2", url)
     return _SECRET_PARAM.sub(r"\1***", url)
+
+
+def plain_value(value: Any) -> Any:
+    """A value read from a database or a DataFrame as a plain Python value: the one conversion for the
+    keys, counts and cells handed on to the DSL, JSON, widgets or sets of keys.
+
+    - missing as None: None, NaN (a float, a numpy float, a Decimal), pandas' NA, NaT (pandas' or numpy's);
+    - a numpy scalar as Python's: np.int64 -> int, np.float64 -> float, np.bool_ -> bool, np.str_ -> str;
+      a numpy datetime64 / timedelta64 as a pandas Timestamp / Timedelta (``.item()`` would turn
+      nanoseconds into an int);
+    - anything else as it is: str, bytes, Decimal, dates and datetimes, Timestamps, tuples, lists.
+
+    >>> plain_value(np.int64(3)), plain_value(float("nan")), plain_value(pd.NaT), plain_value("x")
+    (3, None, None, 'x')
+    """
+    if value is None or (is_scalar(value) and pd.isna(value)):
+        return None
+    if isinstance(value, np.datetime64):
+        return pd.Timestamp(value)
+    if isinstance(value, np.timedelta64):
+        return pd.Timedelta(value)
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
 
 
 def classify_type(db_type: str) -> AttrType:

@@ -50,6 +50,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..backends.base import plain_value
 from ..catalog.store import Catalog
 from ..dsl import ast as A
 from ..dsl import to_text
@@ -157,7 +158,7 @@ class Lookalikes(pd.DataFrame):
     def definition(self) -> str:
         """A key-list definition of the chosen customers (a snapshot)."""
         keys = list(self.info.keys or (self.info.key,))
-        rows = [tuple(_plain(v) for v in r) for r in self[keys].itertuples(index=False, name=None)]
+        rows = [tuple(plain_value(v) for v in r) for r in self[keys].itertuples(index=False, name=None)]
         if not rows:
             return "false"
         return to_text(F.key_list_condition(keys, rows))
@@ -255,12 +256,6 @@ class Lookalikes(pd.DataFrame):
             )
         notes = "".join(f"<div style='color:#777'>{html.escape(n)}</div>" for n in i.notes)
         return display.card(title, display.row(*parts), excluded, notes)
-
-
-def _plain(v: Any) -> Any:
-    if isinstance(v, np.generic):
-        return v.item()
-    return v
 
 
 def similar(
@@ -442,9 +437,9 @@ def similar(
         pd.DataFrame(
             {
                 **(
-                    {keys[0]: [_plain(v) for v in top_keys]}
+                    {keys[0]: [plain_value(v) for v in top_keys]}
                     if len(keys) == 1
-                    else {k: [_plain(t[i]) for t in top_keys] for i, k in enumerate(keys)}
+                    else {k: [plain_value(t[i]) for t in top_keys] for i, k in enumerate(keys)}
                 ),
                 "similarity": top_scores,
                 "band": [band(s) for s in top_scores],

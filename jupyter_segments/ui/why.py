@@ -23,6 +23,7 @@ from typing import Any, NamedTuple
 import ipywidgets as W
 import pandas as pd
 
+from ..backends.base import plain_value
 from ..dsl import ast as A
 from ..dsl import to_text
 from ..errors import SegmentError
@@ -33,11 +34,6 @@ from .state import BuilderState, Row, Schema, row_to_expr, rows_in_order, to_def
 
 SWEEP_OPS = ("<", "<=", ">", ">=")  # a threshold that moves the count one way (= and != do not sweep)
 SWEEP_STEPS = 5  # values each side of the current threshold
-
-
-def _plain(value: Any) -> Any:
-    """A numpy scalar as the Python value ``ws.explain`` is given (a key typed by a user)."""
-    return value.item() if hasattr(value, "item") else value
 
 
 class WhyPanel:
@@ -83,7 +79,7 @@ class WhyPanel:
             return
         options = []
         for record in frame[self.keys].to_dict("records"):
-            values = [_plain(record[k]) for k in self.keys]
+            values = [plain_value(record[k]) for k in self.keys]
             if len(values) == 1:
                 options.append((str(values[0]), values[0]))
             else:  # a composite key: explain takes the tuple of its columns
@@ -223,7 +219,7 @@ def sweep_html(frame: pd.DataFrame, target: SweepTarget) -> str:
     top = max([int(n) for n in frame["members"]] + [1])
     rows = []
     for x, n in zip(frame["x"], frame["members"], strict=True):
-        x, n = _plain(x), int(n)
+        x, n = plain_value(x), int(n)
         current = x == target.threshold
         cls = ' class="jseg-sweep-current" title="the current threshold"' if current else ""
         mark = " ◀ now" if current else ""
