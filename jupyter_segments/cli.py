@@ -33,6 +33,7 @@ API as the notebook magics.
   jupyter-segments sync        load a folder of .segment files into the catalog
   jupyter-segments export-code write the catalog's segments out as .segment files
   jupyter-segments check       validate .segment files against a database (for CI)
+  jupyter-segments advise      print CREATE INDEX statements the saved segments would use
 
 Run a command with -h for its options."""
 
@@ -239,6 +240,20 @@ def _add_code_commands(sub: argparse._SubParsersAction) -> None:
     _database_options(p, catalog_required=False)
     p.set_defaults(func=_cmd_check)
 
+    p = sub.add_parser(
+        "advise",
+        help="print CREATE INDEX statements for the indexes the saved segments would use",
+        description="List the indexes that the catalog's saved segments (or the DEFINITIONs given) would "
+        "use and the database lacks, as CREATE INDEX statements for you to run; nothing is created. "
+        "--measure times each affected count without and with them in a transaction that is rolled "
+        "back (DuckDB, SQLite, PostgreSQL; MariaDB/MySQL commit DDL, so there it is not measured).",
+    )
+    p.add_argument("definitions", nargs="*", metavar="DEFINITION", help="saved segment names or DSL text")
+    p.add_argument("--measure", action="store_true", help="time the counts with the indexes (rolled back)")
+    p.add_argument("--sql", action="store_true", help="print only the statements, as one script")
+    _database_options(p, catalog_required=False)
+    p.set_defaults(func=_cmd_advise)
+
 
 def _database_options(p: argparse.ArgumentParser, catalog_required: bool) -> None:
     if catalog_required:
@@ -294,6 +309,21 @@ def _cmd_export_code(args: argparse.Namespace) -> int:
         print(f"{row.action:>16}  {row.name}" + (f"  ->  {row.file}" if row.file else ""))
     n = int((written["action"] == "written").sum())
     print(f"{plural(n, 'file')} written to {args.folder}, {len(written) - n} unchanged or skipped")
+    return 0
+
+
+def _cmd_advise(args: argparse.Namespace) -> int:
+    ws = _code_workspace(args)
+    try:
+        advice = ws.advise(args.definitions or None, measure=args.measure)
+    finally:
+        ws.close()
+    if args.sql:
+        print(advice.sql, end="")
+    elif args.format == "json":
+        print(advice.frame().to_json(orient="records", force_ascii=False))
+    else:
+        print(advice)
     return 0
 
 

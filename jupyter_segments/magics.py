@@ -280,6 +280,14 @@ class SegmentMagic(Magics):
         p.add_argument("-o", "--out", help="put the NearMisses in this variable")
         c["near"] = (self._near, p)
 
+        p = _parser("advise", "CREATE INDEX statements for the indexes the saved segments would use.")
+        p.add_argument("names", nargs="*", help="saved segments or DSL text in quotes (default: all saved)")
+        p.add_argument(
+            "--measure", action="store_true", help="time the counts with the indexes (rolled back)"
+        )
+        p.add_argument("-o", "--out", help="put the Advice in this variable")
+        c["advise"] = (self._advise, p)
+
         p = _parser("sweep", "Member counts of a definition with {x} for many values of x, in one query.")
         p.add_argument("template", help="DSL text in quotes with {name} placeholders")
         p.add_argument("values", nargs="+", help="name=1,5,10 or name=start:stop:step (stop excluded)")
@@ -654,6 +662,13 @@ class SegmentMagic(Magics):
             self._store(a.out, found)
         display(found)
 
+    def _advise(self, a: argparse.Namespace) -> None:
+        ws = self._require_ws()
+        found = ws.advise(a.names or None, measure=a.measure)
+        if a.out:
+            self._store(a.out, found)
+        display(found)
+
     def _sweep(self, a: argparse.Namespace) -> None:
         ws = self._require_ws()
         grid = dict(_sweep_values(v) for v in a.values)
@@ -870,6 +885,8 @@ HELP: list[HelpRow] = [
     HelpRow("near NAME", "who misses a segment by one AND condition, counted per condition", "%segment near vip"),
     HelpRow("sweep 'TEXT {x}' x=A:B:STEP", "member counts for many values of {x} (one query)",
             "%segment sweep 'sum(orders.amount) >= {x}' x=0:5001:250"),
+    HelpRow("advise [NAME...] [--measure]", "CREATE INDEX statements for indexes the segments would use",
+            "%segment advise --measure"),
     HelpRow("sync FOLDER [--prune]", "load .segment files into the catalog; report what changed",
             "%segment sync segments/"),
     HelpRow("changes NAME [--since D]", "who joined and left at its refreshes (seg.on_change pushes them)",

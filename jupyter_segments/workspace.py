@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 from sqlglot import exp
 
+from . import advise as advise_
 from . import demo, intelligence, segments, static_segments
 from . import explain as explain_
 from .backends import open_backend
@@ -397,6 +398,22 @@ class Workspace:
         >>> ws.sweep("sum(orders.amount) >= {x}", x=range(0, 5001, 250))
         """
         return explain_.sweep(self.session, template, as_of=as_of, fetch=fetch, **grid)
+
+    def advise(
+        self,
+        definitions: Definition | Sequence[Definition] | Mapping[str, Definition] | None = None,
+        *,
+        measure: bool = False,
+        repeat: int = 2,
+    ) -> advise_.Advice:
+        """The indexes the saved segments (or ``definitions``: names, texts, {name: text}) would use and
+        the database lacks, as ``CREATE INDEX`` statements (``.sql``) for you to run. ``measure=True``
+        times each affected count without and with them inside a transaction rolled back afterwards
+        (DuckDB, SQLite, PostgreSQL; MariaDB/MySQL commit DDL, so there it is not measured).
+
+        >>> print(ws.advise().sql)
+        """
+        return advise_.advise(self.session, self.catalog_or_none, definitions, measure=measure, repeat=repeat)
 
     # --- catalog (saved segments, measures, refresh, export): see jupyter_segments/catalog -----------
     # (methods for the catalog issue live in this section)

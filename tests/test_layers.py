@@ -53,7 +53,10 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     # The store of saved segments, versions, runs, measures, exports; where members are kept.
     ("catalog", ("catalog",)),
     # Work on a Session and a Catalog: refresh, export destinations, schedules, intelligence, demo data.
-    ("services", ("refresh", "export", "schedule", "intelligence", "demo", "explain", "changes", "estimate")),
+    (
+        "services",
+        ("refresh", "export", "schedule", "intelligence", "demo", "explain", "changes", "estimate", "advise"),
+    ),
     # What users hold: the Workspace, and the Segment handle with save/get/list/duplicate.
     ("facade", ("workspace", "segments", "code_files", "static_segments")),
     # Front ends over the Workspace: tables rendered, rich display, completion and editor support, widgets,

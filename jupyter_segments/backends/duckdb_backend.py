@@ -6,12 +6,14 @@ import functools
 import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import duckdb
 import pandas as pd
+import sqlglot
+from sqlglot import exp
 
 from ..errors import SegmentError
 from ._sql import interruptible, no_such_table, path_from_url, quote, staging_name
@@ -45,6 +47,7 @@ class DuckDBBackend:
     """A DuckDB database. Closes the connection on ``close()`` only if it opened it itself."""
 
     dialect = DIALECT
+    transactional_ddl = True  # CREATE INDEX rolls back (ws.advise(measure=True) relies on it)
     # While a stream is open under ``low_memory()``, the default memory_limit of a DuckDB file is lowered
     # to this (None: never lowered). Set it on a backend (``ws.backend.stream_memory_limit = "1GB"``) or
     # on the class.
@@ -296,6 +299,50 @@ class DuckDBBackend:
             rows = self._conn.execute(sql, [table]).fetchall()
         return tuple(rows[0][0]) if rows else ()
 
+    def indexes(self, table: str) -> list[tuple[str, ...]]:
+        """The columns of each index, PRIMARY KEY and UNIQUE constraint of ``table``, in their order
+        (an index on an expression is left out: it serves no join on a column)."""
+        *qualifier, name = table_parts(table)
+        schema = "?" if qualifier else "current_schema()"
+        database = "?" if len(qualifier) > 1 else "current_database()"
+        params = [
+            name,
+            *([qualifier[-1]] if qualifier else []),
+            *([qualifier[-2]] if len(qualifier) > 1 else []),
+        ]
+        where = f"table_name = ? AND schema_name = {schema} AND database_name = {database}"
+        with self._lock:
+            keys = self._conn.execute(
+                "SELECT constraint_column_names FROM duckdb_constraints() "
+                f"WHERE constraint_type IN ('PRIMARY KEY', 'UNIQUE') AND {where}",
+                params,
+            ).fetchall()
+            made = self._conn.execute(f"SELECT sql FROM duckdb_indexes() WHERE {where}", params).fetchall()
+        out = [tuple(cols) for (cols,) in keys]
+        for (text,) in made:
+            columns = _index_columns(text)
+            if columns:
+                out.append(columns)
+        return out
+
+    @contextmanager
+    def rollback_only(self) -> Iterator[Callable[[str], Any]]:
+        """A transaction that is always rolled back, and ``run(sql) -> first value`` inside it: DuckDB's
+        DDL is transactional, so indexes created there are gone afterwards."""
+        with self._lock:
+            conn = self._conn
+            conn.execute("BEGIN TRANSACTION")
+            try:
+
+                def run(sql: str) -> Any:
+                    row = interruptible(lambda: conn.execute(sql).fetchone(), conn.interrupt)
+                    _finish(conn, "abort")
+                    return None if row is None else row[0]
+
+                yield run
+            finally:
+                conn.execute("ROLLBACK")
+
     def foreign_keys(self) -> list[ForeignKey]:
         """Single-column FOREIGN KEY constraints declared in the current schema.
 
@@ -402,3 +449,20 @@ class DuckDBBackend:
 
     def __repr__(self) -> str:
         return f"DuckDBBackend({self.display_url})"
+
+
+def _index_columns(create_sql: str | None) -> tuple[str, ...]:
+    """The plain columns of a ``CREATE INDEX`` statement (as duckdb_indexes() keeps it); () when one
+    of its keys is an expression or the text does not parse."""
+    try:
+        params = sqlglot.parse_one(create_sql or "", read=DIALECT).find(exp.IndexParameters)
+    except sqlglot.errors.ParseError:
+        return ()
+    keys = (
+        [k.this if isinstance(k, exp.Ordered) else k for k in (params.args.get("columns") or [])]
+        if params
+        else []
+    )
+    if not keys or not all(isinstance(k, exp.Column) for k in keys):
+        return ()
+    return tuple(k.name for k in keys)

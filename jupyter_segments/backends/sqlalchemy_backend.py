@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from itertools import islice
 from typing import Any
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from ..errors import SegmentError
-from ._sql import create_table_sql, frame_types, no_such_table, python_rows, quote, staging_name
+from ._sql import Stopper, create_table_sql, frame_types, no_such_table, python_rows, quote, staging_name
 from .base import Column, ForeignKey, TableName, classify_type, mask_url, table_parts
 
 # SQLAlchemy dialect name -> sqlglot dialect name.
@@ -159,6 +159,8 @@ class SQLAlchemyBackend:
         self.display_url = mask_url(engine.url.render_as_string(hide_password=True))
         driver = engine.dialect.driver
         self._copy = engine.dialect.name == "postgresql" and driver == "psycopg"
+        self._mysql = engine.dialect.name in ("mysql", "mariadb")
+        self._killer: Engine | None = None  # MySQL/MariaDB: short-lived connections that send KILL QUERY
 
     @classmethod
     def from_url(cls, url: str | sa.URL) -> SQLAlchemyBackend:
@@ -187,20 +189,60 @@ class SQLAlchemyBackend:
         with self._engine.connect() as c, self._stop_on_interrupt(c):
             return _run(c, sql).scalar()
 
+    def query_cancellable(self, sql: str, started: Callable[[Stopper], None]) -> pd.DataFrame:
+        """``query(sql)``, stoppable from another thread: ``started(stop)`` is called just before the
+        statement is sent, and ``stop()`` ends it on the server (PostgreSQL: the driver's cancel
+        request; MySQL/MariaDB: KILL QUERY from a second connection). The call then raises the
+        database's error ("canceling statement due to user request", "Query execution was
+        interrupted") and the connection, still good, goes back to the pool. Other databases: ``stop``
+        does nothing and the query runs to its end."""
+        with self._engine.connect() as c:
+            stop = Stopper(self._stopper(c))
+            started(stop)
+            try:
+                res = _run(c, sql)
+                return _frame(res.keys(), res.fetchall())
+            finally:
+                stop.disarm()
+
+    def _stopper(self, c: sa.Connection) -> Callable[[], None] | None:
+        if self._mysql:
+            connection_id = self._connection_id(c)
+            return lambda: self._kill_query(connection_id)
+        return getattr(c.connection.driver_connection, "cancel", None)  # psycopg 3 and psycopg2
+
+    def _connection_id(self, c: sa.Connection) -> int:
+        """The server's id of this MySQL/MariaDB connection (CONNECTION_ID()), read once per connection
+        and kept with it in the pool: the one value KILL QUERY is ever given."""
+        info = c.connection.info
+        if "jseg_connection_id" not in info:
+            info["jseg_connection_id"] = int(c.exec_driver_sql("SELECT CONNECTION_ID()").scalar_one())
+        return int(info["jseg_connection_id"])
+
+    def _kill_query(self, connection_id: int) -> None:
+        """KILL QUERY on a connection of its own (never one of the pool's, which may all be busy): the
+        statement running on ``connection_id`` ends with "Query execution was interrupted"; the
+        connection stays open. An idle connection is not affected."""
+        if self._killer is None:
+            self._killer = sa.create_engine(
+                self._engine.url, poolclass=sa.pool.NullPool, connect_args=connect_args(self._engine.url)
+            )
+        with self._killer.connect() as side:
+            side.exec_driver_sql(f"KILL QUERY {int(connection_id)}")
+
     @contextmanager
     def _stop_on_interrupt(self, c: sa.Connection) -> Iterator[None]:
         """Ctrl-C: PyMySQL raises KeyboardInterrupt in the caller, but MySQL/MariaDB go on running the
         query (psycopg cancels it itself): KILL QUERY from a second connection stops it there."""
-        if self._engine.dialect.name not in ("mysql", "mariadb"):
+        if not self._mysql:
             yield
             return
-        thread_id = int(c.connection.dbapi_connection.thread_id())  # type: ignore[union-attr]
+        connection_id = self._connection_id(c)
         try:
             yield
         except KeyboardInterrupt:
             c.invalidate()  # interrupted mid-reply: never reused
-            with self._engine.connect() as side:
-                side.exec_driver_sql(f"KILL QUERY {thread_id}")
+            self._kill_query(connection_id)
             raise
 
     def iter_chunks(self, sql: str, chunk_size: int = 50_000) -> Iterator[pd.DataFrame]:
@@ -281,6 +323,55 @@ class SQLAlchemyBackend:
             return ()
         return tuple(found.get("constrained_columns") or ())
 
+    def indexes(self, table: str) -> list[tuple[str, ...]]:
+        """The columns of each index, PRIMARY KEY and UNIQUE constraint of ``table`` (from the
+        inspector), in their order; an index with an expression among its keys is left out."""
+        *schema, name = table_parts(table)
+        insp = sa.inspect(self._engine)
+        where = schema[-1] if schema else None
+        try:
+            pk = insp.get_pk_constraint(name, schema=where).get("constrained_columns") or []
+            found: list[tuple[str | None, ...]] = [
+                tuple(i.get("column_names") or ()) for i in insp.get_indexes(name, schema=where)
+            ]
+            try:
+                found += [tuple(u["column_names"]) for u in insp.get_unique_constraints(name, schema=where)]
+            except NotImplementedError:
+                pass
+        except sa.exc.NoSuchTableError:
+            raise no_such_table(table, self.tables()) from None
+        out: list[tuple[str, ...]] = [tuple(pk)] if pk else []
+        for cols in found:
+            if cols and all(c is not None for c in cols):
+                out.append(tuple(str(c) for c in cols))
+        return out
+
+    @property
+    def transactional_ddl(self) -> bool:
+        """Whether CREATE INDEX can be rolled back (MySQL and MariaDB commit DDL at once)."""
+        return not self._mysql
+
+    @contextmanager
+    def rollback_only(self) -> Iterator[Callable[[str], Any]]:
+        """A transaction that is always rolled back, and ``run(sql) -> first value`` inside it, on one
+        connection. Only where DDL is transactional (PostgreSQL): on MySQL/MariaDB a CREATE INDEX
+        would commit, so this raises SegmentError there."""
+        if not self.transactional_ddl:
+            raise SegmentError(
+                f"{self._engine.dialect.name} commits DDL at once: indexes cannot be tried in a transaction"
+            )
+        with self._engine.connect() as c, self._stop_on_interrupt(c):
+            trans = c.begin()
+            try:
+
+                def run(sql: str) -> Any:
+                    res = _run(c, sql)
+                    return res.scalar() if res.returns_rows else None
+
+                yield run
+            finally:
+                trans.rollback()
+
     def foreign_keys(self) -> list[ForeignKey]:
         """Single-column foreign keys between tables of the default schema, from the inspector."""
         insp = sa.inspect(self._engine)
@@ -349,6 +440,8 @@ class SQLAlchemyBackend:
             self._rename(c, old, new)
 
     def close(self) -> None:
+        if self._killer is not None:
+            self._killer.dispose()
         if self._owns:
             self._engine.dispose()
 

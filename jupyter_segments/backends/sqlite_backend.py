@@ -6,7 +6,7 @@ import os
 import re
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -92,6 +92,7 @@ class SQLiteBackend:
     column types DATE / TIMESTAMP / BOOLEAN so ``columns()`` knows what they mean."""
 
     dialect = DIALECT
+    transactional_ddl = True  # CREATE INDEX rolls back (ws.advise(measure=True) relies on it)
 
     def __init__(self, conn: sqlite3.Connection, *, display_url: str = "sqlite://(connection)") -> None:
         self._conn = conn
@@ -257,6 +258,52 @@ class SQLiteBackend:
             ).fetchall()
         rowid = len(rows) == 1 and str(rows[0][1]).upper() == "INTEGER"
         return tuple(r[0] for r in rows) if rows and (rowid or all(r[2] for r in rows)) else ()
+
+    def indexes(self, table: str) -> list[tuple[str, ...]]:
+        """The columns of each index of ``table`` (its PRIMARY KEY and UNIQUE constraints' automatic
+        indexes among them; an INTEGER PRIMARY KEY is the rowid itself), in their order. An index with
+        an expression among its keys is left out: it serves no join on a column."""
+        *qualifier, name = table_parts(table)
+        schema = qualifier[-1] if qualifier else "main"
+        with self._lock:
+            pk = self._conn.execute(
+                "SELECT name FROM pragma_table_info(?, ?) WHERE pk > 0 ORDER BY pk", (name, schema)
+            ).fetchall()
+            out = [tuple(r[0] for r in pk)] if pk else []
+            for (index,) in self._conn.execute(
+                "SELECT name FROM pragma_index_list(?, ?) ORDER BY seq", (name, schema)
+            ).fetchall():
+                cols = self._conn.execute(
+                    "SELECT name FROM pragma_index_info(?, ?) ORDER BY seqno", (index, schema)
+                ).fetchall()
+                if cols and all(c[0] is not None for c in cols):
+                    out.append(tuple(c[0] for c in cols))
+        return out
+
+    @contextmanager
+    def rollback_only(self) -> Iterator[Callable[[str], Any]]:
+        """A transaction that is always rolled back, and ``run(sql) -> first value`` inside it: SQLite's
+        DDL is transactional, so indexes created there are gone afterwards."""
+        with self._lock:
+            if self._conn.in_transaction:
+                raise SegmentError(
+                    "the SQLite connection has a transaction open: commit or roll it back first"
+                )
+            self._conn.execute("BEGIN")
+            try:
+
+                def run(sql: str) -> Any:
+                    with _ctrl_c():
+                        cur = self._conn.execute(sql)
+                        try:
+                            row = cur.fetchone()
+                        finally:
+                            cur.close()
+                    return None if row is None else row[0]
+
+                yield run
+            finally:
+                self._conn.rollback()
 
     def foreign_keys(self) -> list[ForeignKey]:
         """Single-column foreign keys from ``PRAGMA foreign_key_list`` of every table."""
