@@ -5,6 +5,7 @@
     python -m bench --figures 1,5                    # only some figures (others keep their last results)
     python -m bench --figures 7 --spark-scales 1000000   # Spark local (bench/spark.py; PySpark and Java 17)
     python -m bench --figures 8                      # the builder: edit to count shown (bench/builder_latency.py)
+    python -m bench --figures 9 --tpcds-sf 1         # TPC-DS shapes on DuckDB and PostgreSQL (bench/tpcds.py)
 
 Demo databases are generated on first use and cached under bench/results/ (10M: ~8 min, ~5.4 GB).
 """
@@ -23,7 +24,7 @@ from typing import Any
 
 import duckdb
 
-from . import builder_latency
+from . import builder_latency, tpcds
 from . import figures as F
 from .data import RESULTS, open_db
 from .harness import duckdb_runner, postgres_runner, workspace
@@ -75,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         "--builder-scales", default="100000,1000000", help="figure 8 (builder: edit to count shown): scales"
     )
     p.add_argument("--spark-timeout", type=float, default=600.0, help="figure 7: seconds per query at most")
+    p.add_argument("--tpcds-sf", type=float, default=1, help="figure 9 (TPC-DS shapes): scale factor")
     p.add_argument("--out", type=Path, default=RESULTS)
     args = p.parse_args(argv)
     scales = sorted(int(s) for s in args.scales.split(","))
@@ -195,6 +197,10 @@ def main(argv: list[str] | None = None) -> int:
     if 8 in wanted:
         builder_scales = [int(s) for s in args.builder_scales.split(",")]
         save("fig8_builder", builder_latency.section(builder_scales, 1 if args.quick else 3, log))
+    if 9 in wanted:
+        log(f"figure 9: TPC-DS sf={args.tpcds_sf:g}, DuckDB and PostgreSQL")
+        rounds = {"duckdb": 1, "postgres": 1} if args.quick else {"duckdb": 5, "postgres": 3}
+        save("fig9_tpcds", tpcds.section(args.tpcds_sf, rounds, log))
     log(f"wrote {args.out / 'results.md'}")
     return 0
 

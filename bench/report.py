@@ -10,6 +10,8 @@ from .builder_latency import markdown as builder_markdown
 from .harness import geomean, loglog_slope
 from .spark import markdown as spark_markdown
 from .suite import SUITE
+from .tpcds import markdown as tpcds_markdown
+from .tpcds import summary_rows as tpcds_summary
 
 TARGETS = {
     "fig1_geomean": 1.05,
@@ -157,6 +159,7 @@ def summary(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
                 _ok(total <= TARGETS["fig6_exponent"]),
             )
         )
+    out += tpcds_summary(_rows(results, "fig9_tpcds"))
     return out
 
 
@@ -315,6 +318,7 @@ SECTIONS = {
     "fig6_large": "6. scaling (compiled SQL at the large scales)",
     "fig7_spark": "7. Spark local: compiled vs hand-written SQL vs DataFrame code",
     "fig8_builder": "8. builder: from an edit to the count shown",
+    "fig9_tpcds": "9. TPC-DS shapes: compiled vs hand-written, DuckDB and PostgreSQL",
 }
 
 
@@ -516,6 +520,8 @@ def markdown(results: dict[str, Any]) -> str:
         parts += ["", *spark_markdown(results["fig7_spark"]["rows"])]
     if _rows(results, "fig8_builder"):
         parts += ["", *builder_markdown(results["fig8_builder"]["rows"])]
+    if _rows(results, "fig9_tpcds"):
+        parts += ["", *tpcds_markdown(results["fig9_tpcds"]["rows"])]
     return "\n".join(parts) + "\n"
 
 
