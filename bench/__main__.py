@@ -147,15 +147,23 @@ def main(argv: list[str] | None = None) -> int:
         frames, load_s = F.load_frames(conn)
         rows = F.versus_pandas(frames, workspace(conn), fig1_by_scale[n], n, 1 if args.quick else 3)
         del frames
-        save(
-            "fig2_pandas",
-            {
-                "customers": n,
-                "load_s": load_s,
-                "segments": F.as_records(rows),
-                "batch": F.as_records(batch)[0],
-            },
-        )
+        section = {
+            "customers": n,
+            "load_s": load_s,
+            "segments": F.as_records(rows),
+            "batch": F.as_records(batch)[0],
+        }
+        try:  # polars and ibis are the bench extra: without them figure 2 is pandas only
+            from . import peers
+        except ImportError as e:
+            log(f"figure 2: no polars / ibis ({e}); pip install -e '.[bench]'")
+        else:
+            log(f"figure 2: polars and ibis, {n:,} customers")
+            lazy, polars_load_s = peers.load_polars(conn)
+            peer_rows = peers.versus_peers(lazy, conn, workspace(conn), n, 1 if args.quick else 3)
+            del lazy
+            section["peers"] = {"polars_load_s": polars_load_s, "segments": F.as_records(peer_rows)}
+        save("fig2_pandas", section)
     if 3 in wanted:
         n = args.interactive_scale if args.interactive_scale in scales else scales[-1]
         log(f"figure 3: refresh-all, {n:,} customers")

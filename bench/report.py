@@ -89,6 +89,7 @@ def summary(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
                 met,
             )
         )
+        out += _peers_summary(fig2)
     fig3 = _rows(results, "fig3_refresh")
     if fig3:
         r = fig3[0]
@@ -301,6 +302,121 @@ def _fig2_totals(
     return lines + [""]
 
 
+def _peers_totals(peers: dict[str, Any]) -> dict[str, float]:
+    """Figure 2's peers over the suite: summed seconds (polars without and with its load)."""
+    segs = peers["segments"]
+    t = {k: sum(r[f"{k}_s"] for r in segs) for k in ("compiled", "polars", "ibis", "ibis_sql")}
+    t["polars_incl"] = peers["polars_load_s"] + t["polars"]
+    return t
+
+
+def _peers_summary(fig2: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    """Summary rows for polars and ibis (figure 2's peers): ratios peer / compiled, no target."""
+    peers = fig2.get("peers")
+    if not peers:
+        return []
+    segs, t, n = peers["segments"], _peers_totals(peers), _fmt_n(fig2["customers"])
+
+    def spread(key: str) -> str:
+        lo, hi = min(segs, key=lambda r: r[key]), max(segs, key=lambda r: r[key])
+        return (
+            f"per segment: geomean {geomean([r[key] for r in segs]):.2f}x, min {lo[key]:.2f}x {lo['segment']}, "
+            f"max {hi[key]:.2f}x {hi['segment']}"
+        )
+
+    return [
+        (
+            f"2. polars (lazy) / compiled, whole suite, {n}",
+            f"incl. loading {t['polars_incl'] / t['compiled']:.1f}x; excl. {t['polars'] / t['compiled']:.1f}x "
+            f"({t['polars']:.2f} s vs {t['compiled']:.2f} s; load {peers['polars_load_s']:.1f} s); {spread('polars_ratio')}",
+            "(reported)",
+            "-",
+        ),
+        (
+            f"2. ibis (DuckDB) / compiled, whole suite, {n}",
+            f"{t['ibis'] / t['compiled']:.2f}x (runs in the database: no loading; {t['ibis']:.2f} s vs "
+            f"{t['compiled']:.2f} s); {spread('ibis_ratio')}; ibis' SQL alone / compiled "
+            f"{t['ibis_sql'] / t['compiled']:.2f}x",
+            "(reported)",
+            "-",
+        ),
+    ]
+
+
+def _peers_markdown(fig2: dict[str, Any]) -> list[str]:
+    """Figure 2's polars and ibis table (bench/peers.py)."""
+    peers = fig2.get("peers")
+    if not peers:
+        return []
+    segs, t = peers["segments"], _peers_totals(peers)
+
+    def ms(x: float) -> str:
+        return f"{1000 * x:.0f}" if x >= 0.01 else f"{1000 * x:.1f}"
+
+    rows = [
+        [
+            r["segment"],
+            ms(r["compiled_s"]),
+            ms(r["polars_s"]),
+            f"{r['polars_ratio']:.2f}",
+            ms(r["ibis_s"]),
+            f"{r['ibis_ratio']:.2f}",
+            ms(r["ibis_sql_s"]),
+            f"{r['ibis_sql_s'] / r['compiled_s']:.2f}",
+        ]
+        for r in segs
+    ]
+    rows.append(
+        [
+            "**whole suite (sum)**",
+            ms(t["compiled"]),
+            f"{ms(t['polars'])} (+ load {ms(peers['polars_load_s'])})",
+            f"{t['polars'] / t['compiled']:.2f} (incl. load {t['polars_incl'] / t['compiled']:.2f})",
+            ms(t["ibis"]),
+            f"{t['ibis'] / t['compiled']:.2f}",
+            ms(t["ibis_sql"]),
+            f"{t['ibis_sql'] / t['compiled']:.2f}",
+        ]
+    )
+    rows.append(
+        [
+            "**geomean of ratios**",
+            "",
+            "",
+            f"{geomean([r['polars_ratio'] for r in segs]):.2f}",
+            "",
+            f"{geomean([r['ibis_ratio'] for r in segs]):.2f}",
+            "",
+            f"{geomean([r['ibis_sql_s'] / r['compiled_s'] for r in segs]):.2f}",
+        ]  # fmt: skip
+    )
+    return [
+        "",
+        f"### polars and ibis vs compiled at {_fmt_n(fig2['customers'])} (bench/peers.py)",
+        "",
+        "polars: the lazy API on the tables read out of the same DuckDB file once (DuckDB -> Arrow -> polars: "
+        f"{peers['polars_load_s']:.1f} s), `collect()` timed. ibis: `ibis.duckdb.from_connection` on the compiled "
+        "SQL's connection, timed from building the expression to the Arrow result (nothing to load); "
+        "'ibis SQL' is `ibis.to_sql` of it run as the compiled SQL is (DuckDB's plan without ibis' Python). "
+        "Compiled SQL, polars, ibis and ibis SQL interleaved per segment, best of N; each peer returns exactly "
+        "the compiled members (checked every run). Why a peer is faster on a shape: results/findings.md.",
+        "",
+        _table(
+            [
+                "segment",
+                "compiled ms",
+                "polars ms",
+                "polars / compiled",
+                "ibis ms",
+                "ibis / compiled",
+                "ibis SQL ms",
+                "ibis SQL / compiled",
+            ],  # fmt: skip
+            rows,
+        ),
+    ]
+
+
 def _table(header: list[str], rows: list[list[Any]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
@@ -408,6 +524,7 @@ def markdown(results: dict[str, Any]) -> str:
             ),
             "",
             "![figure 2](fig2_pandas.png)",
+            *_peers_markdown(fig2),
         ]
     fig3 = _rows(results, "fig3_refresh")
     if fig3:
@@ -554,12 +671,25 @@ def plots(results: dict[str, Any], out: Path) -> None:
     if fig2:
         segs = fig2["segments"]
         fig, ax = plt.subplots(figsize=(12, 4.5))
-        ax.bar([r["segment"] for r in segs], [r["ratio_excl"] for r in segs])
+        peer = {r["segment"]: r for r in (fig2.get("peers") or {}).get("segments", [])}
+        if peer:  # pandas, polars and ibis side by side (each / compiled)
+            xs = range(len(segs))
+            ax.bar([x - 0.27 for x in xs], [r["ratio_excl"] for r in segs], 0.27, label="pandas")
+            for k, (key, label) in enumerate(
+                (("polars_ratio", "polars (lazy)"), ("ibis_ratio", "ibis (DuckDB)"))
+            ):
+                vals = [peer[r["segment"]][key] if r["segment"] in peer else 0 for r in segs]
+                ax.bar([x + 0.27 * k for x in xs], vals, 0.27, label=label)
+            ax.set_xticks(list(xs), [r["segment"] for r in segs])
+            ax.axhline(1.0, color="black", lw=0.8)
+        else:
+            ax.bar([r["segment"] for r in segs], [r["ratio_excl"] for r in segs])
         ax.axhline(TARGETS["fig2_excl"], color="red", ls="--", lw=0.8, label="target 3x (excl. loading)")
         ax.set_yscale("log")
-        ax.set_ylabel("pandas time / compiled time")
+        ax.set_ylabel(("pandas, polars, ibis" if peer else "pandas") + " time / compiled time")
         ax.set_title(
-            f"Figure 2: pandas (tables already loaded) vs compiled SQL, {_fmt_n(fig2['customers'])} customers"
+            f"Figure 2: {'pandas, polars' if peer else 'pandas'} (tables already loaded)"
+            f"{', ibis' if peer else ''} vs compiled SQL, {_fmt_n(fig2['customers'])} customers"
         )
         ax.tick_params(axis="x", rotation=60)
         for label in ax.get_xticklabels():
