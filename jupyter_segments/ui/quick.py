@@ -27,12 +27,12 @@ from .errors import Messages, describe
 from .saving import NameTaken, check_name, replace_button
 from .state import Row, Schema, display_value, row_to_expr
 from .static import Mirrored
+from .why import threshold_as_x
 
 PERCENTILES = list(range(1, 100))  # all of p1..p99, so a value's percentile can be read off
 SHOWN = [1, 5, 10, 25, 50, 75, 90, 95, 99]
 SAMPLE_LIMIT = 100_000
 TOP_N = 10
-SWEEP_MARK = "918273645.5"  # stands for the sweep's {x} while the condition is rendered as text
 NUMERIC_OPS = [("greater than", ">"), ("less than", "<"), ("between", "between")]
 
 
@@ -60,6 +60,14 @@ class Stats:
 
 def _col(name: str, table: str | None = None) -> exp.Column:
     return exp.column(name, table=table, quoted=True)
+
+
+def _condition_row(src: Source, column: str, op: str, value: Any, value2: Any = None) -> Row:
+    """The quick segment's condition as a builder row: on the customer's own ``column``, or (a table
+    source) ``any(table where column ...)``."""
+    if src.kind == "table":
+        return Row((src.table,), (column,), op, value, value2, quantifier="any")
+    return Row((), (column,), op, value, value2)
 
 
 class QuickSegment(Mirrored):
@@ -297,13 +305,11 @@ class QuickSegment(Mirrored):
         thresholds = sorted({pct[p - 1] for p in SHOWN if pct[p - 1] == pct[p - 1]})
         if not thresholds:
             return
-        # The condition the quick segment saves, with the value as the sweep's placeholder (bound, not spliced).
-        row = Row((), (column,), ">", SWEEP_MARK)
-        if src.kind == "table":
-            row = Row((src.table,), (column,), ">", SWEEP_MARK, quantifier="any")
-        text = to_text(Definition(row_to_expr(row, self.schema, "condition")))
+        # The condition the quick segment saves, its value as the sweep's {x} (bound, not spliced).
+        condition = row_to_expr(_condition_row(src, column, ">", thresholds[0]), self.schema, "condition")
         try:
-            stats.sweep = self.ws.sweep(text.replace(SWEEP_MARK, "{x}"), fetch=self.db.frame, x=thresholds)
+            template = to_text(Definition(threshold_as_x(condition)))
+            stats.sweep = self.ws.sweep(template, fetch=self.db.frame, x=thresholds)
         except SegmentError as e:  # the distribution is still worth showing without the sweep
             stats.sweep_error = str(e)
 
@@ -445,20 +451,11 @@ class QuickSegment(Mirrored):
                 op, value = "=", value.item() if hasattr(value, "item") else value
             else:
                 op = "is"
-            row = Row((), (column,), op, value)
-        else:
-            op = self.operator.value
-            row = Row((), (column,), op, self.value.value, self.value2.value if op == "between" else None)
-        if src.kind == "table":
-            row = Row(
-                entity=(src.table,),
-                quantifier="any",
-                attribute=row.attribute,
-                op=row.op,
-                value=row.value,
-                value2=row.value2,
-            )
-        return row
+            return _condition_row(src, column, op, value)
+        op = self.operator.value
+        return _condition_row(
+            src, column, op, self.value.value, self.value2.value if op == "between" else None
+        )
 
     def changed(self) -> None:
         if self.stats is None or self.field.value is None:

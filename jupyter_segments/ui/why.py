@@ -16,6 +16,7 @@ row comparing a number: the whole definition with that row's threshold as ``{x}`
 from __future__ import annotations
 
 import copy
+import dataclasses
 import html
 from collections.abc import Callable
 from typing import Any, NamedTuple
@@ -178,12 +179,23 @@ def sweep_target(state: BuilderState, schema: Schema, row: Row) -> SweepTarget |
     index = next(i for i, r in enumerate(rows) if r is row)
     twin_state = copy.deepcopy(state)
     twin = [r for g in twin_state.groups for r in rows_in_order(g.root)][index]
-    twin.text = to_text(A.Compare(expr.op, expr.left, A.Param("x")))  # a text row wins over its fields
+    twin.text = to_text(threshold_as_x(expr))  # a text row wins over its fields
     try:
         template = to_text(to_definition(twin_state, schema))
     except SegmentError:
         return None
     return SweepTarget(template, to_text(expr.left), expr.op, threshold)
+
+
+def threshold_as_x(expr: A.Expr) -> A.Expr:
+    """A row's comparison with its number as ``{x}``, the placeholder ``ws.sweep`` binds to each value:
+    ``age >= 30`` -> ``age >= {x}``, ``any(orders where amount > 100)`` -> ``any(orders where amount > {x})``.
+    The builder's and the quick segment's sweeps build their templates so: in the tree, not in its text."""
+    if isinstance(expr, A.Exists) and expr.where is not None:
+        return dataclasses.replace(expr, where=threshold_as_x(expr.where))
+    if isinstance(expr, A.Compare):
+        return A.Compare(expr.op, expr.left, A.Param("x"))
+    raise SegmentError(f"{to_text(expr)} compares no number to sweep")
 
 
 def sweep_values(threshold: int | float, steps: int = SWEEP_STEPS) -> list[int | float]:
