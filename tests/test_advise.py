@@ -259,3 +259,28 @@ def test_spark_has_nothing_to_advise(spark_backend):
     advice = ws.advise({"variety": SEGMENTS["variety"]}, measure=True)
     assert advice.indexes == [] and advice.sql == "" and advice.timings is None
     assert "has no indexes" in advice.note and "has no indexes" in repr(advice)
+
+
+def test_mariadb_hashes_joins_only_where_no_index_serves_them(tmp_path):
+    """MariaDB's join_cache_level=4 (hash joins) is sent while a join has no index to use; once the
+    advised indexes exist it is left out, or MariaDB would hash the joins anyway and lose them."""
+    from jupyter_segments.backends.sqlalchemy_backend import _for_server
+
+    with database("mysql", tmp_path) as db:
+        ws = db.workspace()
+        try:
+            sql = ws.compile(SEGMENTS["variety"], shape="count", pretty=False)
+
+            def sent() -> str:
+                with ws.backend.engine.connect() as c:
+                    return _for_server(c, sql)
+
+            assert "join_cache_level=4" in sent()
+            expected = ws.count(SEGMENTS["variety"])
+            ws.backend.execute(_statement("mysql", "orders", "customer_id"))
+            assert "join_cache_level=4" in sent()  # orders -> order_lines: order_id is indexed on neither side
+            ws.backend.execute(_statement("mysql", "order_lines", "order_id"))
+            assert "join_cache_level=4" not in sent() and "split_materialized=off" in sent()
+            assert ws.count(SEGMENTS["variety"]) == expected
+        finally:
+            ws.close()
