@@ -24,7 +24,7 @@ from typing import Any
 
 import duckdb
 
-from . import builder_latency, tpcds
+from . import builder_latency, estimates, tpcds
 from . import figures as F
 from .data import RESULTS, open_db
 from .harness import duckdb_runner, postgres_runner, workspace
@@ -75,6 +75,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--builder-scales", default="100000,1000000", help="figure 8 (builder: edit to count shown): scales"
     )
+    p.add_argument(
+        "--estimate-scales", default="1000000,10000000", help="figure 11 (instant estimates): scales"
+    )
     p.add_argument("--spark-timeout", type=float, default=600.0, help="figure 7: seconds per query at most")
     p.add_argument("--tpcds-sf", type=float, default=1, help="figure 9 (TPC-DS shapes): scale factor")
     p.add_argument("--out", type=Path, default=RESULTS)
@@ -86,9 +89,15 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, Any] = json.loads(store.read_text()) if store.exists() else {}
     commit = _commit()
 
+    saved: set[str] = set()  # the sections this run measured
+
     def save(section: str, value: Any) -> None:
         # Each figure keeps when and at which commit it was measured: a partial re-run (--figures)
         # keeps the other figures from earlier runs, and the report says which run each comes from.
+        # Another run may have saved its figures since this one started: keep them too.
+        if store.exists():
+            results.update({k: v for k, v in json.loads(store.read_text()).items() if k not in saved})
+        saved.add(section)
         results[section] = {
             "measured_at": dt.datetime.now().isoformat(timespec="seconds"),
             "commit": commit,
@@ -205,6 +214,9 @@ def main(argv: list[str] | None = None) -> int:
     if 8 in wanted:
         builder_scales = [int(s) for s in args.builder_scales.split(",")]
         save("fig8_builder", builder_latency.section(builder_scales, 1 if args.quick else 3, log))
+    if 11 in wanted:
+        estimate_scales = [int(s) for s in args.estimate_scales.split(",")]
+        save("fig11_estimates", estimates.section(estimate_scales, 1 if args.quick else 3, log))
     if 9 in wanted:
         log(f"figure 9: TPC-DS sf={args.tpcds_sf:g}, DuckDB and PostgreSQL")
         rounds = {"duckdb": 1, "postgres": 1} if args.quick else {"duckdb": 5, "postgres": 3}

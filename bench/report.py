@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from .builder_latency import markdown as builder_markdown
+from .estimates import markdown as estimates_markdown
+from .estimates import summary as estimates_summary
 from .harness import geomean, loglog_slope
 from .spark import markdown as spark_markdown
 from .suite import SUITE
@@ -161,6 +163,9 @@ def summary(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
             )
         )
     out += tpcds_summary(_rows(results, "fig9_tpcds"))
+    estimates = estimates_summary(_rows(results, "fig11_estimates") or [])
+    if estimates is not None:
+        out.append(estimates)
     return out
 
 
@@ -435,6 +440,7 @@ SECTIONS = {
     "fig7_spark": "7. Spark local: compiled vs hand-written SQL vs DataFrame code",
     "fig8_builder": "8. builder: from an edit to the count shown",
     "fig9_tpcds": "9. TPC-DS shapes: compiled vs hand-written, DuckDB and PostgreSQL",
+    "fig11_estimates": "11. instant estimates: time to the estimate and to the exact count",
 }
 
 
@@ -639,6 +645,8 @@ def markdown(results: dict[str, Any]) -> str:
         parts += ["", *builder_markdown(results["fig8_builder"]["rows"])]
     if _rows(results, "fig9_tpcds"):
         parts += ["", *tpcds_markdown(results["fig9_tpcds"]["rows"])]
+    if _rows(results, "fig11_estimates"):
+        parts += ["", *estimates_markdown(results["fig11_estimates"]["rows"])]
     return "\n".join(parts) + "\n"
 
 

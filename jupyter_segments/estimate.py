@@ -149,6 +149,7 @@ class Estimator:
         self._key: tuple[Any, ...] | None = None  # the model the sample was made for
         self._lock = threading.Lock()
         self.unavailable: str | None = None  # why there are no estimates, once known
+        self._preparing: threading.Thread | None = None
         self._name = f"_js_sample_{uuid.uuid4().hex[:8]}"
 
     # -- running ------------------------------------------------------------------------------------
@@ -172,14 +173,7 @@ class Estimator:
     def sample(self, run: Runner | None = None) -> Sample | None:
         """The sample (made now if there is none for the current model), or None where the database
         cannot keep one (``unavailable`` says why)."""
-        model = self.session.model
-        key = (
-            model.customer,
-            model.customer_keys,
-            tuple(
-                sorted((r.child, r.parent, r.child_columns, r.parent_columns) for r in model.relationships())
-            ),
-        )
+        key = self._model_key()
         with self._lock:
             if self._sample is not None and self._key == key:
                 return self._sample
@@ -197,6 +191,34 @@ class Estimator:
                 return None
             self._key, self.unavailable = key, None
             return self._sample
+
+    def _model_key(self) -> tuple[Any, ...]:
+        model = self.session.model
+        rels = model.relationships()
+        return (
+            model.customer,
+            model.customer_keys,
+            tuple(sorted((r.child, r.parent, r.child_columns, r.parent_columns) for r in rels)),
+        )
+
+    def ready(self) -> bool:
+        """Whether the sample for the current model is made (an estimate is then one small query)."""
+        return self._sample is not None and self._key == self._model_key()
+
+    def prepare(self, make_runner: Callable[[], Runner] | None = None) -> None:
+        """Make the sample on a thread of its own (once at a time), with a runner made on that thread
+        (``make_runner``: a widget's worker connection); meanwhile counts go on exactly."""
+        if self._preparing is not None and self._preparing.is_alive():
+            return
+
+        def build() -> None:
+            try:
+                self.sample(make_runner() if make_runner is not None else None)
+            except Exception:  # noqa: BLE001 - no sample: counts stay exact, ``unavailable`` may say why
+                pass
+
+        self._preparing = threading.Thread(target=build, name="jupyter-segments-sample", daemon=True)
+        self._preparing.start()
 
     def estimate(
         self,

@@ -202,7 +202,9 @@ def test_builder_shows_the_estimate_then_the_exact_count(ws, frames):
     ws._estimator = Estimator(ws.session, size=400, seed=11)
     try:
         b = SegmentBuilder(ws, text="count(orders) >= 3", delay=0.02)
-        b.debouncer.wait()  # the first count (not held)
+        b.debouncer.wait()  # the first count (not held): exact, while the sample is made aside
+        assert b.count is not None and "≈" not in b.count_label.value
+        assert _until(ws.estimator.ready)
         gate = _slow_exact(b)
         b.row_views()[0].agg_value.value = 5
         assert b.text == "count(orders) >= 5"
@@ -226,6 +228,7 @@ def test_builder_edit_cancels_estimate_and_count_no_stale_result(ws, frames):
     try:
         b = SegmentBuilder(ws, text="count(orders) >= 3", delay=0.02)
         b.debouncer.wait()
+        assert _until(ws.estimator.ready)
         gate = _slow_exact(b)
         b.row_views()[0].agg_value.value = 5
         assert _until(lambda: b.estimate is not None)  # estimate shown, exact count held

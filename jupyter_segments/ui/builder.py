@@ -1184,6 +1184,12 @@ class SegmentBuilder(Mirrored):
         self.estimate_note = estimator.supported() or ""
         if self.estimate_note:
             return None
+        if not estimator.ready():
+            # The sample takes seconds at millions of customers: made on a thread of its own (with
+            # its own connection), while this count runs exactly; later edits get estimates.
+            ws = self.ws
+            estimator.prepare(lambda: WorkerDB(ws).runner())
+            return None
         try:
             estimate = estimator.estimate(definition, run=self.db.runner())
         except SegmentError:
