@@ -6,6 +6,7 @@
     python -m bench --figures 7 --spark-scales 1000000   # Spark local (bench/spark.py; PySpark and Java 17)
     python -m bench --figures 8                      # the builder: edit to count shown (bench/builder_latency.py)
     python -m bench --figures 9 --tpcds-sf 1         # TPC-DS shapes on DuckDB and PostgreSQL (bench/tpcds.py)
+    python -m bench --figures 10                     # MariaDB and SQLite without/with the advised indexes (bench/noindex.py)
 
 Demo databases are generated on first use and cached under bench/results/ (10M: ~8 min, ~5.4 GB).
 """
@@ -80,6 +81,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--spark-timeout", type=float, default=600.0, help="figure 7: seconds per query at most")
     p.add_argument("--tpcds-sf", type=float, default=1, help="figure 9 (TPC-DS shapes): scale factor")
+    p.add_argument(
+        "--noindex-scale",
+        type=int,
+        default=20_000,
+        help="figure 10 (MariaDB, SQLite without indexes): customers",
+    )
+    p.add_argument(
+        "--noindex-timeout", type=float, default=120.0, help="figure 10: seconds per query at most"
+    )
     p.add_argument("--out", type=Path, default=RESULTS)
     args = p.parse_args(argv)
     scales = sorted(int(s) for s in args.scales.split(","))
@@ -217,6 +227,12 @@ def main(argv: list[str] | None = None) -> int:
     if 11 in wanted:
         estimate_scales = [int(s) for s in args.estimate_scales.split(",")]
         save("fig11_estimates", estimates.section(estimate_scales, 1 if args.quick else 3, log))
+    if 10 in wanted:
+        from . import noindex  # SQLAlchemy/PyMySQL and a MariaDB server: only for figure 10
+
+        n = args.noindex_scale
+        log(f"figure 10: MariaDB and SQLite without indexes, then with the advised ones, {n:,} customers")
+        save("fig10_noindex", noindex.section(n, 1 if args.quick else 3, args.noindex_timeout, log))
     if 9 in wanted:
         log(f"figure 9: TPC-DS sf={args.tpcds_sf:g}, DuckDB and PostgreSQL")
         rounds = {"duckdb": 1, "postgres": 1} if args.quick else {"duckdb": 5, "postgres": 3}

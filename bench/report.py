@@ -10,6 +10,8 @@ from .builder_latency import markdown as builder_markdown
 from .estimates import markdown as estimates_markdown
 from .estimates import summary as estimates_summary
 from .harness import geomean, loglog_slope
+from .noindex import markdown as noindex_markdown
+from .noindex import summary as noindex_summary
 from .spark import markdown as spark_markdown
 from .suite import SUITE
 from .tpcds import markdown as tpcds_markdown
@@ -163,6 +165,7 @@ def summary(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
             )
         )
     out += tpcds_summary(_rows(results, "fig9_tpcds"))
+    out += noindex_summary(_rows(results, "fig10_noindex"))
     estimates = estimates_summary(_rows(results, "fig11_estimates") or [])
     if estimates is not None:
         out.append(estimates)
@@ -440,6 +443,7 @@ SECTIONS = {
     "fig7_spark": "7. Spark local: compiled vs hand-written SQL vs DataFrame code",
     "fig8_builder": "8. builder: from an edit to the count shown",
     "fig9_tpcds": "9. TPC-DS shapes: compiled vs hand-written, DuckDB and PostgreSQL",
+    "fig10_noindex": "10. MariaDB and SQLite without indexes, then with the advised ones",
     "fig11_estimates": "11. instant estimates: time to the estimate and to the exact count",
 }
 
@@ -645,6 +649,8 @@ def markdown(results: dict[str, Any]) -> str:
         parts += ["", *builder_markdown(results["fig8_builder"]["rows"])]
     if _rows(results, "fig9_tpcds"):
         parts += ["", *tpcds_markdown(results["fig9_tpcds"]["rows"])]
+    if _rows(results, "fig10_noindex"):
+        parts += ["", *noindex_markdown(results["fig10_noindex"]["rows"])]
     if _rows(results, "fig11_estimates"):
         parts += ["", *estimates_markdown(results["fig11_estimates"]["rows"])]
     return "\n".join(parts) + "\n"
