@@ -20,6 +20,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import require_module, require_program
@@ -155,6 +156,55 @@ def screenshot_on_failure(page, path: Path) -> Iterator[None]:
         raise
 
 
+@contextlib.contextmanager
+def browser_page(viewport: dict[str, int], failure: str) -> Iterator[Any]:
+    """A page of headless Chromium ``viewport`` in size; on an error a screenshot of it as
+    ``ARTIFACTS/failure``; the browser closed at the end."""
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport=viewport)
+            with screenshot_on_failure(page, ARTIFACTS / failure):
+                yield page
+        finally:
+            browser.close()
+
+
+def open_notebook(page, base: str, token: str, name: str) -> None:
+    """Open the notebook ``name`` of the lab's folder and wait for its cells."""
+    page.goto(f"{base}/lab/tree/{name}?token={token}")
+    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
+
+
+def run_all(page) -> None:
+    """Once the kernel is up, Run > Run All Cells; again if the click came too early (no cell started)."""
+    page.get_by_text("Python 3 (ipykernel) | Idle").wait_for(timeout=60_000)
+    for _attempt in range(4):
+        time.sleep(2)
+        page.get_by_role("menuitem", name="Run", exact=True).click()
+        page.get_by_text("Run All Cells", exact=True).click()
+        try:
+            page.wait_for_function(
+                "() => [...document.querySelectorAll('.jp-InputPrompt')].some(p => /\\[(\\*|\\d+)\\]/.test(p.innerText))",
+                timeout=20_000,
+            )
+            return
+        except Exception:  # noqa: BLE001 - not started: try again
+            continue
+    raise AssertionError("the notebook's cells never started running")
+
+
+def wait_cells_run(page, cells: int, timeout: int = 240_000) -> None:
+    """Wait until ``cells`` cells show an execution count: every cell has run."""
+    page.wait_for_function(
+        f"() => [...document.querySelectorAll('.jp-InputPrompt')].filter(p => /\\[\\d+\\]/.test(p.innerText)).length === {cells}",
+        timeout=timeout,
+    )
+
+
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
     skip_without_browser()
@@ -204,103 +254,79 @@ def _themed(page) -> dict[tuple[str, str], str]:
 
 
 def test_widgets_in_jupyterlab(lab):
-    from playwright.sync_api import sync_playwright
-
     base, token, _work = lab
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 2200})
-        try:
-            page.goto(f"{base}/lab/tree/widgets_test.ipynb?token={token}")
-            page.wait_for_selector(".jp-Notebook", timeout=60_000)
-            # Wait for the kernel, then Run > Run All Cells.
-            page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=30_000)
-            time.sleep(2)
-            page.get_by_role("menuitem", name="Run", exact=True).click()
-            page.get_by_text("Run All Cells", exact=True).click()
-            roots = page.locator(".jseg-root")
-            roots.nth(3).wait_for(timeout=120_000)  # builder, quick, manager, view
-            assert roots.count() == 4
+    with browser_page({"width": 1400, "height": 2200}, "failure.png") as page:
+        open_notebook(page, base, token, "widgets_test.ipynb")
+        run_all(page)
+        roots = page.locator(".jseg-root")
+        roots.nth(3).wait_for(timeout=120_000)  # builder, quick, manager, view
+        assert roots.count() == 4
 
-            builder = roots.nth(0)
-            count = builder.locator(".jseg-count b")
-            count.wait_for(timeout=30_000)
-            page.wait_for_function(
-                "() => !document.querySelector('.jseg-root').innerText.includes('counting')", timeout=30_000
-            )
-            page.wait_for_function(
-                "() => /^[0-9,]+$/.test(document.querySelector('.jseg-root .jseg-count b').innerText)",
-                timeout=30_000,
-            )
-            before = count.inner_text()
-            assert re.fullmatch(r"[\d,]+", before), before
-            # Add a condition: country is DE.
-            builder.get_by_role("button", name="Condition").first.click()
-            rows = builder.locator(".jseg-row")
-            rows.nth(1).wait_for()
-            picker = rows.nth(1).locator(".jseg-f-attribute input")  # the searchable attribute picker
-            picker.fill("customers › country")
-            picker.press("Enter")
-            rows.nth(1).locator(".jseg-f-value input").wait_for()
-            rows.nth(1).locator(".jseg-f-value input").fill("DE")
-            page.wait_for_function(
-                """before => {
-                    const root = document.querySelector('.jseg-root');
-                    const b = root.querySelector('.jseg-count b');
-                    return b && /^[0-9,]+$/.test(b.innerText) && b.innerText !== before
-                        && root.innerText.includes("country = 'DE'") && !root.innerText.includes('counting');
-                }""",
-                arg=before,
-                timeout=30_000,
-            )
-            after = count.inner_text()
-            assert re.fullmatch(r"[\d,]+", after), after
-            assert int(after.replace(",", "")) < int(before.replace(",", ""))
-            assert "age >= 30 AND country = 'DE'" in builder.inner_text()
+        builder = roots.nth(0)
+        count = builder.locator(".jseg-count b")
+        count.wait_for(timeout=30_000)
+        page.wait_for_function(
+            "() => !document.querySelector('.jseg-root').innerText.includes('counting')", timeout=30_000
+        )
+        page.wait_for_function(
+            "() => /^[0-9,]+$/.test(document.querySelector('.jseg-root .jseg-count b').innerText)",
+            timeout=30_000,
+        )
+        before = count.inner_text()
+        assert re.fullmatch(r"[\d,]+", before), before
+        # Add a condition: country is DE.
+        builder.get_by_role("button", name="Condition").first.click()
+        rows = builder.locator(".jseg-row")
+        rows.nth(1).wait_for()
+        picker = rows.nth(1).locator(".jseg-f-attribute input")  # the searchable attribute picker
+        picker.fill("customers › country")
+        picker.press("Enter")
+        rows.nth(1).locator(".jseg-f-value input").wait_for()
+        rows.nth(1).locator(".jseg-f-value input").fill("DE")
+        page.wait_for_function(
+            """before => {
+                const root = document.querySelector('.jseg-root');
+                const b = root.querySelector('.jseg-count b');
+                return b && /^[0-9,]+$/.test(b.innerText) && b.innerText !== before
+                    && root.innerText.includes("country = 'DE'") && !root.innerText.includes('counting');
+            }""",
+            arg=before,
+            timeout=30_000,
+        )
+        after = count.inner_text()
+        assert re.fullmatch(r"[\d,]+", after), after
+        assert int(after.replace(",", "")) < int(before.replace(",", ""))
+        assert "age >= 30 AND country = 'DE'" in builder.inner_text()
 
-            # The segment view's chart: an inline SVG (ui/charts.py).
-            view = roots.nth(3)
-            view.scroll_into_view_if_needed()
-            view.locator(".jseg-chart svg").first.wait_for(timeout=30_000)
-            assert "A preview" in view.inner_text()
-            assert "Traceback" not in page.locator(".jp-Notebook").inner_text()
+        # The segment view's chart: an inline SVG (ui/charts.py).
+        view = roots.nth(3)
+        view.scroll_into_view_if_needed()
+        view.locator(".jseg-chart svg").first.wait_for(timeout=30_000)
+        assert "A preview" in view.inner_text()
+        assert "Traceback" not in page.locator(".jp-Notebook").inner_text()
 
-            for i, name in enumerate(["builder", "quick", "manager", "view"]):
-                roots.nth(i).scroll_into_view_if_needed()
-                roots.nth(i).screenshot(path=str(ARTIFACTS / f"{name}.png"))
-            light = _themed(page)
-            # Dark theme: the same widgets with JupyterLab's dark theme variables.
-            page.get_by_role("menuitem", name="Settings", exact=True).click()
-            page.get_by_text("Theme", exact=True).hover()
-            page.get_by_text("JupyterLab Dark", exact=True).click()
-            page.wait_for_function("() => document.body.dataset.jpThemeLight === 'false'", timeout=20_000)
-            # The theme's stylesheet is in once the root's background follows the dark variable.
-            page.wait_for_function(
-                """light => getComputedStyle(document.querySelector('.jseg-root')).backgroundColor !== light""",
-                arg=light[(".jseg-root", "background-color")],
-                timeout=20_000,
-            )
-            dark = _themed(page)  # every colour is the dark theme's variable...
-            for key in THEMED:  # ...and differs from the light one
-                assert dark[key[:2]] != light[key[:2]], (key, light[key[:2]])
-            bg, fg = (".jseg-root", "background-color"), (".jseg-root", "color")
-            assert _luminance(dark[bg]) < _luminance(light[bg]) and _luminance(dark[fg]) > _luminance(
-                light[fg]
-            )
-            assert _luminance(dark[fg]) - _luminance(dark[bg]) > 100  # light text on a dark background
-            roots.nth(0).scroll_into_view_if_needed()
-            roots.nth(0).screenshot(path=str(ARTIFACTS / "builder_dark.png"))
-            roots.nth(2).scroll_into_view_if_needed()
-            roots.nth(2).screenshot(path=str(ARTIFACTS / "manager_dark.png"))
-        except Exception:
-            try:  # evidence for whoever reads the failure; never hides the original error
-                page.screenshot(path=str(ARTIFACTS / "failure.png"), timeout=10_000)
-            except Exception:  # noqa: BLE001
-                pass
-            raise
-        finally:
-            browser.close()
+        for i, name in enumerate(["builder", "quick", "manager", "view"]):
+            roots.nth(i).scroll_into_view_if_needed()
+            roots.nth(i).screenshot(path=str(ARTIFACTS / f"{name}.png"))
+        light = _themed(page)
+        # Dark theme: the same widgets with JupyterLab's dark theme variables.
+        switch_theme(page, "JupyterLab Dark")
+        # The theme's stylesheet is in once the root's background follows the dark variable.
+        page.wait_for_function(
+            """light => getComputedStyle(document.querySelector('.jseg-root')).backgroundColor !== light""",
+            arg=light[(".jseg-root", "background-color")],
+            timeout=20_000,
+        )
+        dark = _themed(page)  # every colour is the dark theme's variable...
+        for key in THEMED:  # ...and differs from the light one
+            assert dark[key[:2]] != light[key[:2]], (key, light[key[:2]])
+        bg, fg = (".jseg-root", "background-color"), (".jseg-root", "color")
+        assert _luminance(dark[bg]) < _luminance(light[bg]) and _luminance(dark[fg]) > _luminance(light[fg])
+        assert _luminance(dark[fg]) - _luminance(dark[bg]) > 100  # light text on a dark background
+        roots.nth(0).scroll_into_view_if_needed()
+        roots.nth(0).screenshot(path=str(ARTIFACTS / "builder_dark.png"))
+        roots.nth(2).scroll_into_view_if_needed()
+        roots.nth(2).screenshot(path=str(ARTIFACTS / "manager_dark.png"))
     assert all(
         (ARTIFACTS / f"{n}.png").stat().st_size > 5_000 for n in ("builder", "quick", "manager", "view")
     )

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 from test_browser import (
     ARTIFACTS,
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    screenshot_on_failure,
+    browser_page,
+    open_notebook,
+    run_all,
     skip_without_browser,
     start_lab,
     switch_theme,
@@ -35,37 +35,26 @@ CELLS = [
 
 def test_builder_new_forms_and_row_error(tmp_path):
     skip_without_browser()
-    from playwright.sync_api import sync_playwright
-
     write_notebook(tmp_path / "forms.ipynb", CELLS)
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with start_lab(tmp_path) as (base, token), sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1600})
-        try:
-            with screenshot_on_failure(page, ARTIFACTS / "builder_forms_failure.png"):
-                page.goto(f"{base}/lab/tree/forms.ipynb?token={token}")
-                page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
-                page.get_by_text("Python 3 (ipykernel) | Idle").wait_for(timeout=60_000)  # the kernel is up
-                page.get_by_role("menuitem", name="Run", exact=True).click()
-                page.get_by_text("Run All Cells", exact=True).click()
-                root = page.locator(".jseg-root").first
-                root.wait_for(timeout=120_000)
-                bad = root.locator(".jseg-row-error")
-                bad.wait_for(timeout=30_000)
-                assert bad.count() == 1
-                assert "agee" in bad.locator("input").input_value()
-                msg = root.locator(".jseg-row-msg pre").first.inner_text()
-                assert "Condition 7 (text): line 1, column 20" in msg and "^^^^" in msg, msg
-                selects = root.locator(".jseg-row select")
-                labels = [
-                    selects.nth(i).locator("option:checked").inner_text().replace("\xa0", " ")
-                    for i in range(selects.count())
-                ]
-                for shown in ("lower", "in previous", "year", "top", "%", "median of", "first (earliest) of"):
-                    assert shown in labels, (shown, labels)
-                root.screenshot(path=str(ARTIFACTS / "builder_forms_light.png"))
-                switch_theme(page, "JupyterLab Dark")
-                root.screenshot(path=str(ARTIFACTS / "builder_forms_dark.png"))
-        finally:
-            browser.close()
+    viewport = {"width": 1400, "height": 1600}
+    with start_lab(tmp_path) as (base, token), browser_page(viewport, "builder_forms_failure.png") as page:
+        open_notebook(page, base, token, "forms.ipynb")
+        run_all(page)
+        root = page.locator(".jseg-root").first
+        root.wait_for(timeout=120_000)
+        bad = root.locator(".jseg-row-error")
+        bad.wait_for(timeout=30_000)
+        assert bad.count() == 1
+        assert "agee" in bad.locator("input").input_value()
+        msg = root.locator(".jseg-row-msg pre").first.inner_text()
+        assert "Condition 7 (text): line 1, column 20" in msg and "^^^^" in msg, msg
+        selects = root.locator(".jseg-row select")
+        labels = [
+            selects.nth(i).locator("option:checked").inner_text().replace("\xa0", " ")
+            for i in range(selects.count())
+        ]
+        for shown in ("lower", "in previous", "year", "top", "%", "median of", "first (earliest) of"):
+            assert shown in labels, (shown, labels)
+        root.screenshot(path=str(ARTIFACTS / "builder_forms_light.png"))
+        switch_theme(page, "JupyterLab Dark")
+        root.screenshot(path=str(ARTIFACTS / "builder_forms_dark.png"))

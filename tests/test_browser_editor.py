@@ -10,10 +10,18 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 
 import pytest
-from test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, ROOT, skip_without_browser, start_lab
+from test_browser import (
+    ARTIFACTS,
+    ROOT,
+    browser_page,
+    open_notebook,
+    skip_without_browser,
+    start_lab,
+    switch_theme,
+    write_notebook,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -95,26 +103,11 @@ COLOURS_JS = """([cell, vars]) => {
 }"""
 
 
-def _notebook(path: Path) -> None:
-    sources = [SETUP, SHOWCASE, "", "import json"]
-    cells = [
-        {"cell_type": "code", "metadata": {}, "source": src, "outputs": [], "execution_count": None}
-        for src in sources
-    ]
-    nb = {
-        "cells": cells,
-        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
-        "nbformat": 4,
-        "nbformat_minor": 5,
-    }
-    path.write_text(json.dumps(nb))
-
-
 @pytest.fixture(scope="module")
 def lab_with_extension(tmp_path_factory):
     skip_without_browser()
     work = tmp_path_factory.mktemp("lab_editor")
-    _notebook(work / "segment_cells.ipynb")
+    write_notebook(work / "segment_cells.ipynb", [SETUP, SHOWCASE, "", "import json"])
     (work / "vip.segment").write_text("-- big spenders\nsum(orders.amount) >= 500 and country = 'DE'\n")
     # Where `pip install .` puts the extension (share/jupyter/labextensions/jupyter-segments).
     data = work / "jupyter_path"
@@ -147,131 +140,113 @@ def _check_colours(page, cell, theme: str) -> None:
 
 
 def test_segment_cells_in_jupyterlab(lab_with_extension):
-    from playwright.sync_api import sync_playwright
-
     base, token, work = lab_with_extension
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1300, "height": 1400})
-        errors: list[str] = []
+    errors: list[str] = []
+    with browser_page({"width": 1300, "height": 1400}, "segment_failure.png") as page:
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
         page.on("pageerror", lambda e: errors.append(str(e)))
-        try:
-            page.goto(f"{base}/lab/tree/segment_cells.ipynb?token={token}")
-            cells = page.locator(".jp-Notebook .jp-CodeCell")
-            cells.nth(3).wait_for(timeout=60_000)
-            setup, showcase, scratch, counter = (cells.nth(i) for i in range(4))
+        open_notebook(page, base, token, "segment_cells.ipynb")
+        cells = page.locator(".jp-Notebook .jp-CodeCell")
+        cells.nth(3).wait_for(timeout=60_000)
+        setup, showcase, scratch, counter = (cells.nth(i) for i in range(4))
 
-            # Highlighting needs no kernel: every kind of token has its class.
-            showcase.locator(".jseg-tok-alias").wait_for(timeout=30_000)
-            tokens = page.evaluate(TOKENS_JS, showcase.element_handle())
-            for kind, texts in EXPECTED.items():
-                missing = texts - set(tokens.get(kind, []))
-                assert not missing, f"{kind}: {missing} not highlighted as {kind} (got {tokens.get(kind)})"
-            assert page.evaluate(TOKENS_JS, setup.element_handle()) == {}  # Python stays Python
-            _check_colours(page, showcase, "light")
-            showcase.screenshot(path=str(ARTIFACTS / "segment_cell_light.png"))
+        # Highlighting needs no kernel: every kind of token has its class.
+        showcase.locator(".jseg-tok-alias").wait_for(timeout=30_000)
+        tokens = page.evaluate(TOKENS_JS, showcase.element_handle())
+        for kind, texts in EXPECTED.items():
+            missing = texts - set(tokens.get(kind, []))
+            assert not missing, f"{kind}: {missing} not highlighted as {kind} (got {tokens.get(kind)})"
+        assert page.evaluate(TOKENS_JS, setup.element_handle()) == {}  # Python stays Python
+        _check_colours(page, showcase, "light")
+        showcase.screenshot(path=str(ARTIFACTS / "segment_cell_light.png"))
 
-            # Before the kernel knows the extension: highlighting only, no error.
-            _run_cell(page, setup)
-            _wait_executed(page, setup)
-            assert "Error" not in setup.inner_text()
+        # Before the kernel knows the extension: highlighting only, no error.
+        _run_cell(page, setup)
+        _wait_executed(page, setup)
+        assert "Error" not in setup.inner_text()
 
-            # Typing an unknown attribute: an underline under it, the message on hover.
-            scratch.locator(".cm-content").click()
-            page.keyboard.type("%%segment\n", delay=30)
-            page.keyboard.type("age >= 30 and contry = 'DE'", delay=60)
-            underline = scratch.locator(".cm-lintRange-error")
-            underline.wait_for(timeout=30_000)
-            assert underline.inner_text() == "contry"
-            underline.hover()
-            tooltip = page.locator(".cm-tooltip-lint")
-            tooltip.wait_for(timeout=10_000)
-            assert "did you mean 'country'" in tooltip.inner_text()
-            time.sleep(0.3)
-            page.screenshot(path=str(ARTIFACTS / "segment_error_tooltip.png"), clip=_clip(scratch, tooltip))
+        # Typing an unknown attribute: an underline under it, the message on hover.
+        scratch.locator(".cm-content").click()
+        page.keyboard.type("%%segment\n", delay=30)
+        page.keyboard.type("age >= 30 and contry = 'DE'", delay=60)
+        underline = scratch.locator(".cm-lintRange-error")
+        underline.wait_for(timeout=30_000)
+        assert underline.inner_text() == "contry"
+        underline.hover()
+        tooltip = page.locator(".cm-tooltip-lint")
+        tooltip.wait_for(timeout=10_000)
+        assert "did you mean 'country'" in tooltip.inner_text()
+        time.sleep(0.3)
+        page.screenshot(path=str(ARTIFACTS / "segment_error_tooltip.png"), clip=_clip(scratch, tooltip))
 
-            # Fixing it removes the underline.
-            page.keyboard.press("End")
-            for _ in range(len("contry = 'DE'")):
-                page.keyboard.press("Backspace")
-            page.keyboard.type("country = 'DE'", delay=60)
-            page.wait_for_function(
-                "cell => !cell.querySelector('.cm-lintRange-error')",
-                arg=scratch.element_handle(),
-                timeout=30_000,
-            )
+        # Fixing it removes the underline.
+        page.keyboard.press("End")
+        for _ in range(len("contry = 'DE'")):
+            page.keyboard.press("Backspace")
+        page.keyboard.type("country = 'DE'", delay=60)
+        page.wait_for_function(
+            "cell => !cell.querySelector('.cm-lintRange-error')",
+            arg=scratch.element_handle(),
+            timeout=30_000,
+        )
 
-            # Hover: an attribute with its table, type and common values; a relationship with its join.
-            page.mouse.move(0, 0)
-            showcase.locator(".jseg-tok-attribute", has_text="country").first.hover()
-            card = page.locator(".jseg-hover")
-            card.wait_for(timeout=20_000)
-            text = card.inner_text()
-            assert "customers.country" in text and "string" in text and "most common" in text, text
-            time.sleep(0.3)
-            page.screenshot(path=str(ARTIFACTS / "segment_hover.png"), clip=_clip(showcase, card))
-            page.mouse.move(0, 0)
-            card.wait_for(state="detached", timeout=10_000)
-            showcase.locator(".jseg-tok-relationship", has_text="support_calls").first.hover()
-            card.wait_for(timeout=20_000)
-            assert "join: support_calls.cust_id = customers.customer_id" in card.inner_text()
-            page.mouse.move(0, 0)
+        # Hover: an attribute with its table, type and common values; a relationship with its join.
+        page.mouse.move(0, 0)
+        showcase.locator(".jseg-tok-attribute", has_text="country").first.hover()
+        card = page.locator(".jseg-hover")
+        card.wait_for(timeout=20_000)
+        text = card.inner_text()
+        assert "customers.country" in text and "string" in text and "most common" in text, text
+        time.sleep(0.3)
+        page.screenshot(path=str(ARTIFACTS / "segment_hover.png"), clip=_clip(showcase, card))
+        page.mouse.move(0, 0)
+        card.wait_for(state="detached", timeout=10_000)
+        showcase.locator(".jseg-tok-relationship", has_text="support_calls").first.hover()
+        card.wait_for(timeout=20_000)
+        assert "join: support_calls.cust_id = customers.customer_id" in card.inner_text()
+        page.mouse.move(0, 0)
 
-            # Completion stays the kernel's, inside the cell too (function names included).
-            scratch.locator(".cm-content").click()
-            page.keyboard.press("Control+End")
-            page.keyboard.type(" and cou", delay=30)
-            page.keyboard.press("Tab")
-            completer = page.locator(".jp-Completer")
-            completer.wait_for(timeout=20_000)
-            items = set(completer.locator(".jp-Completer-match").all_inner_texts())
-            assert {"count", "country"} <= items, items
-            page.keyboard.press("Escape")
+        # Completion stays the kernel's, inside the cell too (function names included).
+        scratch.locator(".cm-content").click()
+        page.keyboard.press("Control+End")
+        page.keyboard.type(" and cou", delay=30)
+        page.keyboard.press("Tab")
+        completer = page.locator(".jp-Completer")
+        completer.wait_for(timeout=20_000)
+        items = set(completer.locator(".jp-Completer-match").all_inner_texts())
+        assert {"count", "country"} <= items, items
+        page.keyboard.press("Escape")
 
-            # The checks were debounced: a few requests for ~40 keystrokes.
-            counter.locator(".cm-content").click()
-            page.keyboard.press("Control+End")
-            page.keyboard.type("\n" + COUNTER)
-            _run_cell(page, counter)
-            output = counter.locator(".jp-OutputArea-output")
-            output.wait_for(timeout=30_000)
-            requests = json.loads(output.inner_text().strip())
-            print("requests answered by the kernel:", requests)
-            assert 1 <= requests.get("check", 0) <= 12, requests
+        # The checks were debounced: a few requests for ~40 keystrokes.
+        counter.locator(".cm-content").click()
+        page.keyboard.press("Control+End")
+        page.keyboard.type("\n" + COUNTER)
+        _run_cell(page, counter)
+        output = counter.locator(".jp-OutputArea-output")
+        output.wait_for(timeout=30_000)
+        requests = json.loads(output.inner_text().strip())
+        print("requests answered by the kernel:", requests)
+        assert 1 <= requests.get("check", 0) <= 12, requests
 
-            # Dark theme: the same classes, JupyterLab's dark colours.
-            page.get_by_role("menuitem", name="Settings", exact=True).click()
-            page.get_by_text("Theme", exact=True).hover()
-            page.get_by_text("JupyterLab Dark", exact=True).click()
-            page.wait_for_function("() => document.body.dataset.jpThemeLight === 'false'", timeout=20_000)
-            time.sleep(1)
-            _check_colours(page, showcase, "dark")
-            showcase.scroll_into_view_if_needed()
-            showcase.screenshot(path=str(ARTIFACTS / "segment_cell_dark.png"))
-            showcase.locator(".jseg-tok-relationship", has_text="orders").first.hover()
-            card.wait_for(timeout=20_000)
-            assert "join: orders.customer_id = customers.customer_id" in card.inner_text()
-            time.sleep(0.3)
-            page.screenshot(path=str(ARTIFACTS / "segment_hover_dark.png"), clip=_clip(showcase, card))
-            page.mouse.move(0, 0)
+        # Dark theme: the same classes, JupyterLab's dark colours.
+        switch_theme(page, "JupyterLab Dark")
+        _check_colours(page, showcase, "dark")
+        showcase.scroll_into_view_if_needed()
+        showcase.screenshot(path=str(ARTIFACTS / "segment_cell_dark.png"))
+        showcase.locator(".jseg-tok-relationship", has_text="orders").first.hover()
+        card.wait_for(timeout=20_000)
+        assert "join: orders.customer_id = customers.customer_id" in card.inner_text()
+        time.sleep(0.3)
+        page.screenshot(path=str(ARTIFACTS / "segment_hover_dark.png"), clip=_clip(showcase, card))
+        page.mouse.move(0, 0)
 
-            # A .segment file opens in the editor with the same highlighting.
-            page.goto(f"{base}/lab/tree/vip.segment?token={token}")
-            editor = page.locator(".jp-FileEditor .cm-content")
-            editor.locator(".jseg-tok-function").first.wait_for(timeout=60_000)
-            tokens = page.evaluate(TOKENS_JS, page.locator(".jp-FileEditor").element_handle())
-            assert {"sum"} <= set(tokens["function"]) and {"orders"} <= set(tokens["relationship"]), tokens
-            assert {"amount", "country"} <= set(tokens["attribute"]), tokens
-        except Exception:
-            try:  # evidence for whoever reads the failure; never hides the original error
-                page.screenshot(path=str(ARTIFACTS / "segment_failure.png"), timeout=10_000)
-            except Exception:  # noqa: BLE001
-                pass
-            raise
-        finally:
-            browser.close()
+        # A .segment file opens in the editor with the same highlighting.
+        page.goto(f"{base}/lab/tree/vip.segment?token={token}")
+        editor = page.locator(".jp-FileEditor .cm-content")
+        editor.locator(".jseg-tok-function").first.wait_for(timeout=60_000)
+        tokens = page.evaluate(TOKENS_JS, page.locator(".jp-FileEditor").element_handle())
+        assert {"sum"} <= set(tokens["function"]) and {"orders"} <= set(tokens["relationship"]), tokens
+        assert {"amount", "country"} <= set(tokens["attribute"]), tokens
     ours = [e for e in errors if "segment" in e.lower() or "codemirror" in e.lower()]
     assert not ours, ours
 

@@ -5,12 +5,20 @@ contrast themes; screenshots under tests/artifacts/ (ignored by git)."""
 
 from __future__ import annotations
 
-import json
 import re
-import time
 
 import pytest
-from test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, skip_without_browser, start_lab
+from test_browser import (
+    ARTIFACTS,
+    browser_page,
+    open_notebook,
+    run_all,
+    skip_without_browser,
+    start_lab,
+    switch_theme,
+    wait_cells_run,
+    write_notebook,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -49,133 +57,87 @@ def wait_selected(page, want: list[str]) -> None:
     )
 
 
-def run_all(page) -> None:
-    """Run > Run All Cells, again if the click came before the kernel was ready (no cell started)."""
-    for _attempt in range(4):
-        time.sleep(2)
-        page.get_by_role("menuitem", name="Run", exact=True).click()
-        page.get_by_text("Run All Cells", exact=True).click()
-        try:
-            page.wait_for_function(
-                "() => [...document.querySelectorAll('.jp-InputPrompt')].some(p => /\\[(\\*|\\d+)\\]/.test(p.innerText))",
-                timeout=20_000,
-            )
-            return
-        except Exception:  # noqa: BLE001 - not started: try again
-            continue
-    raise AssertionError("the notebook's cells never started running")
-
-
-def theme(page, name: str) -> None:
-    page.get_by_role("menuitem", name="Settings", exact=True).click()
-    page.get_by_text("Theme", exact=True).hover()
-    page.get_by_text(name, exact=True).click()
-    time.sleep(1.5)
-
-
 def test_segments_page_and_view_in_jupyterlab(tmp_path):
     skip_without_browser()
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    cells = [
-        {"cell_type": "code", "metadata": {}, "source": s, "outputs": [], "execution_count": None}
-        for s in CELLS
-    ]
-    nb = {"cells": cells, "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3"}}}
-    (tmp_path / "page.ipynb").write_text(json.dumps({**nb, "nbformat": 4, "nbformat_minor": 5}))
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    write_notebook(tmp_path / "page.ipynb", CELLS)
     outside: list[str] = []
-    with start_lab(tmp_path) as (base, token), sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 1800})
+    viewport = {"width": 1280, "height": 1800}
+    with start_lab(tmp_path) as (base, token), browser_page(viewport, "page_failure.png") as page:
         page.on(
             "request",
             lambda r: None if r.url.startswith(base) or r.url.startswith("data:") else outside.append(r.url),
         )
-        try:
-            page.goto(f"{base}/lab/tree/page.ipynb?token={token}")
-            page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
-            run_all(page)
-            roots = page.locator(".jseg-root")
-            roots.nth(1).wait_for(timeout=120_000)
-            manager, view = roots.nth(0), roots.nth(1)
-            # clicks reach the kernel between cells: wait until every cell has run
-            page.wait_for_function(
-                f"() => [...document.querySelectorAll('.jp-InputPrompt')].filter(p => /\\[\\d+\\]/.test(p.innerText)).length === {len(CELLS)}",
-                timeout=240_000,
+        open_notebook(page, base, token, "page.ipynb")
+        run_all(page)
+        roots = page.locator(".jseg-root")
+        roots.nth(1).wait_for(timeout=120_000)
+        manager, view = roots.nth(0), roots.nth(1)
+        # clicks reach the kernel between cells: wait until every cell has run
+        wait_cells_run(page, len(CELLS))
+        manager.locator("table.jseg-grid").wait_for(timeout=30_000)
+        # the HTML copies are in the notebook but hidden while the widgets show
+        assert page.locator(".jseg-mirror").count() == 2
+        assert not page.locator(".jseg-mirror").first.is_visible()
+        assert rows(manager) == ["seniors", "vip", "wip", "young"]
+        view_button = manager.get_by_role("button", name="View")
+        expect(view_button).to_be_disabled()
+        # click, shift-click, ctrl-click
+        manager.locator("tr[data-name=seniors]").click()
+        wait_selected(page, ["seniors"])
+        # the button's state is another widget's message: wait for it, as for the rows
+        expect(view_button).to_be_enabled()
+        manager.locator("tr[data-name=wip]").click(modifiers=["Shift"])
+        wait_selected(page, ["seniors", "vip", "wip"])
+        expect(view_button).to_be_disabled()  # one segment only
+        manager.locator("tr[data-name=vip]").click(modifiers=["Control"])
+        wait_selected(page, ["seniors", "wip"])
+        # sort by members, largest first after a second click
+        manager.locator("th[data-sort=members]").click()
+        page.wait_for_function(
+            "() => document.querySelector('.jseg-root th[data-sort=members]').getAttribute('aria-sort') === 'ascending'",
+            timeout=20_000,
+        )
+        manager.locator("th[data-sort=members]").click()
+        page.wait_for_function(
+            "() => document.querySelector('.jseg-root th[data-sort=members]').getAttribute('aria-sort') === 'descending'",
+            timeout=20_000,
+        )
+        counts = manager.locator("table.jseg-grid tbody td.num").all_inner_texts()
+        numbers = [int(c.replace(",", "")) for c in counts if re.fullmatch(r"[\d,]+", c)]
+        assert numbers == sorted(numbers, reverse=True) and len(numbers) == 3
+        # open the view of vip above the table (selected from the keyboard: focus, Enter)
+        manager.locator("tr[data-name=vip]").focus()
+        page.keyboard.press("Enter")
+        wait_selected(page, ["vip"])
+        view_button.click()
+        detail = manager.locator(".jseg-root")  # the view inside the page
+        detail.first.wait_for(timeout=30_000)
+        assert detail.first.bounding_box()["y"] < manager.locator("table.jseg-grid").bounding_box()["y"]
+        manager.screenshot(path=str(ARTIFACTS / "page_light.png"))
+        # the view's chart fills the width and shows three points with their counts
+        chart = view.locator(".jseg-chart svg")
+        chart.wait_for(timeout=30_000)
+        assert chart.bounding_box()["width"] > 0.8 * view.bounding_box()["width"] - 80
+        assert view.locator(".jseg-chart .dot").count() == 3
+        labels = view.locator(".jseg-chart .xlab").all_inner_texts()
+        assert len(labels) == len(set(labels)) >= 2
+        view.screenshot(path=str(ARTIFACTS / "view_light.png"))
+        # the compare chart: rendered by JupyterLab's own Vega, from nothing but the page
+        page.locator(".vega-embed").first.wait_for(timeout=60_000)
+        assert "Error loading script" not in page.locator(".jp-Notebook").inner_text()
+        assert "Traceback" not in page.locator(".jp-Notebook").inner_text()
+        colours = {}
+        for name in ("JupyterLab Dark", "JupyterLab Dark High Contrast", "JupyterLab Light"):
+            switch_theme(page, name)
+            colours[name] = page.evaluate(
+                "() => [getComputedStyle(document.querySelector('.jseg-grid td')).color,"
+                " getComputedStyle(document.querySelector('.jseg-chart .line')).stroke]"
             )
-            manager.locator("table.jseg-grid").wait_for(timeout=30_000)
-            # the HTML copies are in the notebook but hidden while the widgets show
-            assert page.locator(".jseg-mirror").count() == 2
-            assert not page.locator(".jseg-mirror").first.is_visible()
-            assert rows(manager) == ["seniors", "vip", "wip", "young"]
-            view_button = manager.get_by_role("button", name="View")
-            expect(view_button).to_be_disabled()
-            # click, shift-click, ctrl-click
-            manager.locator("tr[data-name=seniors]").click()
-            wait_selected(page, ["seniors"])
-            # the button's state is another widget's message: wait for it, as for the rows
-            expect(view_button).to_be_enabled()
-            manager.locator("tr[data-name=wip]").click(modifiers=["Shift"])
-            wait_selected(page, ["seniors", "vip", "wip"])
-            expect(view_button).to_be_disabled()  # one segment only
-            manager.locator("tr[data-name=vip]").click(modifiers=["Control"])
-            wait_selected(page, ["seniors", "wip"])
-            # sort by members, largest first after a second click
-            manager.locator("th[data-sort=members]").click()
-            page.wait_for_function(
-                "() => document.querySelector('.jseg-root th[data-sort=members]').getAttribute('aria-sort') === 'ascending'",
-                timeout=20_000,
-            )
-            manager.locator("th[data-sort=members]").click()
-            page.wait_for_function(
-                "() => document.querySelector('.jseg-root th[data-sort=members]').getAttribute('aria-sort') === 'descending'",
-                timeout=20_000,
-            )
-            counts = manager.locator("table.jseg-grid tbody td.num").all_inner_texts()
-            numbers = [int(c.replace(",", "")) for c in counts if re.fullmatch(r"[\d,]+", c)]
-            assert numbers == sorted(numbers, reverse=True) and len(numbers) == 3
-            # open the view of vip above the table (selected from the keyboard: focus, Enter)
-            manager.locator("tr[data-name=vip]").focus()
-            page.keyboard.press("Enter")
-            wait_selected(page, ["vip"])
-            view_button.click()
-            detail = manager.locator(".jseg-root")  # the view inside the page
-            detail.first.wait_for(timeout=30_000)
-            assert detail.first.bounding_box()["y"] < manager.locator("table.jseg-grid").bounding_box()["y"]
-            manager.screenshot(path=str(ARTIFACTS / "page_light.png"))
-            # the view's chart fills the width and shows three points with their counts
-            chart = view.locator(".jseg-chart svg")
-            chart.wait_for(timeout=30_000)
-            assert chart.bounding_box()["width"] > 0.8 * view.bounding_box()["width"] - 80
-            assert view.locator(".jseg-chart .dot").count() == 3
-            labels = view.locator(".jseg-chart .xlab").all_inner_texts()
-            assert len(labels) == len(set(labels)) >= 2
-            view.screenshot(path=str(ARTIFACTS / "view_light.png"))
-            # the compare chart: rendered by JupyterLab's own Vega, from nothing but the page
-            page.locator(".vega-embed").first.wait_for(timeout=60_000)
-            assert "Error loading script" not in page.locator(".jp-Notebook").inner_text()
-            assert "Traceback" not in page.locator(".jp-Notebook").inner_text()
-            colours = {}
-            for name in ("JupyterLab Dark", "JupyterLab Dark High Contrast", "JupyterLab Light"):
-                theme(page, name)
-                colours[name] = page.evaluate(
-                    "() => [getComputedStyle(document.querySelector('.jseg-grid td')).color,"
-                    " getComputedStyle(document.querySelector('.jseg-chart .line')).stroke]"
-                )
-                short = {"JupyterLab Dark": "dark", "JupyterLab Dark High Contrast": "high_contrast"}.get(
-                    name
-                )
-                if short:
-                    manager.screenshot(path=str(ARTIFACTS / f"page_{short}.png"))
-                    view.screenshot(path=str(ARTIFACTS / f"view_{short}.png"))
-            assert colours["JupyterLab Dark"][0] != colours["JupyterLab Light"][0]
-            assert not outside, outside
-        except Exception:
-            try:
-                page.screenshot(path=str(ARTIFACTS / "page_failure.png"), timeout=10_000)
-            except Exception:  # noqa: BLE001
-                pass
-            raise
-        finally:
-            browser.close()
+            short = {"JupyterLab Dark": "dark", "JupyterLab Dark High Contrast": "high_contrast"}.get(name)
+            if short:
+                manager.screenshot(path=str(ARTIFACTS / f"page_{short}.png"))
+                view.screenshot(path=str(ARTIFACTS / f"view_{short}.png"))
+        assert colours["JupyterLab Dark"][0] != colours["JupyterLab Light"][0]
+        assert not outside, outside

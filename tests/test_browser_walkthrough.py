@@ -16,9 +16,9 @@ import re
 import pytest
 from test_browser import (
     ARTIFACTS,
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    screenshot_on_failure,
+    browser_page,
+    open_notebook,
+    run_all,
     skip_without_browser,
     start_lab,
     switch_theme,
@@ -131,185 +131,170 @@ def _one_line_each(builder) -> None:
 
 def test_walkthrough(tmp_path):
     skip_without_browser()
-    from playwright.sync_api import sync_playwright
-
     write_notebook(tmp_path / "walk.ipynb", CELLS)
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     expected = _oracle()
-    with start_lab(tmp_path) as (base, token), sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        # 1,280 px wide (JupyterLab's file browser open); tall, so a step's screenshot is one view.
-        page = browser.new_page(viewport={"width": 1280, "height": 2000})
+    # 1,280 px wide (JupyterLab's file browser open); tall, so a step's screenshot is one view.
+    viewport = {"width": 1280, "height": 2000}
+    with start_lab(tmp_path) as (base, token), browser_page(viewport, "walk_failure.png") as page:
         network: list[str] = []
         page.on(
             "request",
             lambda r: network.append(r.url) if not r.url.startswith(("http://127.0.0.1", "data:")) else None,
         )
         walk = Walk(page)
-        try:
-            with screenshot_on_failure(page, ARTIFACTS / "walk_failure.png"):
-                page.goto(f"{base}/lab/tree/walk.ipynb?token={token}")
-                page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
-                page.get_by_text("Python 3 (ipykernel) | Idle").wait_for(timeout=60_000)  # the kernel is up
-                page.get_by_role("menuitem", name="Run", exact=True).click()
-                page.get_by_text("Run All Cells", exact=True).click()
-                roots = page.locator(".jseg-root")
-                roots.nth(1).wait_for(timeout=120_000)
-                builder = roots.nth(0)
+        open_notebook(page, base, token, "walk.ipynb")
+        run_all(page)
+        roots = page.locator(".jseg-root")
+        roots.nth(1).wait_for(timeout=120_000)
+        builder = roots.nth(0)
 
-                # 1. An empty builder says what to do first.
-                _wait_text(page, builder, "add a condition")
-                walk.shoot("empty_builder", builder)
+        # 1. An empty builder says what to do first.
+        _wait_text(page, builder, "add a condition")
+        walk.shoot("empty_builder", builder)
 
-                # 2. A customer attribute: the picker searched by name, a number box.
-                row = builder.locator(".jseg-row").nth(0)
-                _pick(row, "customers › age")
-                _select(row, "op", ">=")
-                _type(row, "value", "30")
-                _wait_text(page, builder, "age >= 30")
-                n_age = _settled_count(page, builder)
-                assert re.search(
-                    r"\d+\.\d% of 2,000 customers", builder.locator(".jseg-summary").inner_text()
-                )
-                walk.shoot("customer_attribute", builder)
+        # 2. A customer attribute: the picker searched by name, a number box.
+        row = builder.locator(".jseg-row").nth(0)
+        _pick(row, "customers › age")
+        _select(row, "op", ">=")
+        _type(row, "value", "30")
+        _wait_text(page, builder, "age >= 30")
+        n_age = _settled_count(page, builder)
+        assert re.search(r"\d+\.\d% of 2,000 customers", builder.locator(".jseg-summary").inner_text())
+        walk.shoot("customer_attribute", builder)
 
-                # 3. An aggregate over related records, its filter as an indented 'where' sub-line.
-                builder.locator(".jseg-tools").first.get_by_role("button", name="Condition").click()
-                row = builder.locator(".jseg-row").nth(1)
-                _select(row, "entity", "orders")
-                _select(row, "quantifier", "sum of")
-                _select(row, "agg_attribute", "amount")
-                _select(row, "agg_op", ">=")
-                _type(row, "agg_value", "500")
-                _pick(row, "orders › status")
-                _select(row, "op", "is not")
-                _type(row, "value", "returned")
-                _wait_text(page, builder, "sum(orders.amount where status != 'returned') >= 500")
-                sub = row.locator(".jseg-subline")
-                assert sub.is_visible() and sub.inner_text().strip().startswith("where")
-                line_box, sub_box = row.locator(".jseg-line").first.bounding_box(), sub.bounding_box()
-                assert sub_box["y"] > line_box["y"] and sub_box["x"] > line_box["x"] + 20  # below, indented
-                assert _settled_count(page, builder) < n_age
-                walk.shoot("aggregate_with_where", builder)
+        # 3. An aggregate over related records, its filter as an indented 'where' sub-line.
+        builder.locator(".jseg-tools").first.get_by_role("button", name="Condition").click()
+        row = builder.locator(".jseg-row").nth(1)
+        _select(row, "entity", "orders")
+        _select(row, "quantifier", "sum of")
+        _select(row, "agg_attribute", "amount")
+        _select(row, "agg_op", ">=")
+        _type(row, "agg_value", "500")
+        _pick(row, "orders › status")
+        _select(row, "op", "is not")
+        _type(row, "value", "returned")
+        _wait_text(page, builder, "sum(orders.amount where status != 'returned') >= 500")
+        sub = row.locator(".jseg-subline")
+        assert sub.is_visible() and sub.inner_text().strip().startswith("where")
+        line_box, sub_box = row.locator(".jseg-line").first.bounding_box(), sub.bounding_box()
+        assert sub_box["y"] > line_box["y"] and sub_box["x"] > line_box["x"] + 20  # below, indented
+        assert _settled_count(page, builder) < n_age
+        walk.shoot("aggregate_with_where", builder)
 
-                # 4. A nested group (OR inside the AND): a card of its own with its own add-buttons.
-                builder.locator(".jseg-tools").first.get_by_role("button", name="Nested group").click()
-                card = builder.locator(".jseg-card")
-                card.wait_for()
-                row = card.locator(".jseg-row").nth(0)
-                _pick(row, "customers › country")
-                _type(row, "value", "DE")  # the picker of the country's values, typed into
-                card.locator(".jseg-tools").get_by_role("button", name="Condition").click()
-                row = card.locator(".jseg-row").nth(1)
-                _pick(row, "customers › loyalty_tier")
-                _type(row, "value", "gold")
-                _wait_text(page, builder, "(country = 'DE' OR loyalty_tier = 'gold')")
-                assert card.locator(".jseg-connector").first.inner_text().strip() == "OR"
-                outer = builder.locator(".jseg-connector").first.inner_text().strip()
-                assert outer == "AND"
-                walk.shoot("nested_group", builder)
+        # 4. A nested group (OR inside the AND): a card of its own with its own add-buttons.
+        builder.locator(".jseg-tools").first.get_by_role("button", name="Nested group").click()
+        card = builder.locator(".jseg-card")
+        card.wait_for()
+        row = card.locator(".jseg-row").nth(0)
+        _pick(row, "customers › country")
+        _type(row, "value", "DE")  # the picker of the country's values, typed into
+        card.locator(".jseg-tools").get_by_role("button", name="Condition").click()
+        row = card.locator(".jseg-row").nth(1)
+        _pick(row, "customers › loyalty_tier")
+        _type(row, "value", "gold")
+        _wait_text(page, builder, "(country = 'DE' OR loyalty_tier = 'gold')")
+        assert card.locator(".jseg-connector").first.inner_text().strip() == "OR"
+        outer = builder.locator(".jseg-connector").first.inner_text().strip()
+        assert outer == "AND"
+        walk.shoot("nested_group", builder)
 
-                # 5. A date with the date picker.
-                builder.locator(".jseg-tools").last.get_by_role("button", name="Condition").click()
-                row = builder.locator(".jseg-row").nth(4)
-                _pick(row, "customers › signup_date")
-                _select(row, "op", "before")
-                row.locator(".jseg-f-value input").fill("2024-01-01")
-                _wait_text(page, builder, "signup_date before DATE '2024-01-01'")
-                _settled_count(page, builder)
-                _one_line_each(builder)
-                walk.shoot("date_picker", builder)
+        # 5. A date with the date picker.
+        builder.locator(".jseg-tools").last.get_by_role("button", name="Condition").click()
+        row = builder.locator(".jseg-row").nth(4)
+        _pick(row, "customers › signup_date")
+        _select(row, "op", "before")
+        row.locator(".jseg-f-value input").fill("2024-01-01")
+        _wait_text(page, builder, "signup_date before DATE '2024-01-01'")
+        _settled_count(page, builder)
+        _one_line_each(builder)
+        walk.shoot("date_picker", builder)
 
-                # 6. An error: a DSL text row with a misspelt name is marked, its message beside it...
-                builder.locator(".jseg-tools").last.get_by_role("button", name="DSL text").click()
-                row = builder.locator(".jseg-row").nth(5)
-                _type(row, "text", "agee < 70")
-                bad = builder.locator(".jseg-row-error")
-                bad.wait_for(timeout=30_000)
-                message = bad.locator(".jseg-row-msg").inner_text()
-                assert message.startswith("Condition 6 (text)") and "agee" in message, message
-                assert "Condition 6" in builder.locator(".jseg-summary").inner_text()
-                assert "Estimated members: —" in builder.locator(".jseg-summary").inner_text()
-                walk.shoot("error_on_the_row", builder)
-                # ... and fixed.
-                _type(row, "text", "age < 70")
-                bad.wait_for(state="detached", timeout=30_000)
-                _wait_text(page, builder, FINAL_DSL)
-                assert _settled_count(page, builder) == expected  # hand-written SQL on the same data
-                _one_line_each(builder)
-                walk.shoot("fixed", builder)
+        # 6. An error: a DSL text row with a misspelt name is marked, its message beside it...
+        builder.locator(".jseg-tools").last.get_by_role("button", name="DSL text").click()
+        row = builder.locator(".jseg-row").nth(5)
+        _type(row, "text", "agee < 70")
+        bad = builder.locator(".jseg-row-error")
+        bad.wait_for(timeout=30_000)
+        message = bad.locator(".jseg-row-msg").inner_text()
+        assert message.startswith("Condition 6 (text)") and "agee" in message, message
+        assert "Condition 6" in builder.locator(".jseg-summary").inner_text()
+        assert "Estimated members: —" in builder.locator(".jseg-summary").inner_text()
+        walk.shoot("error_on_the_row", builder)
+        # ... and fixed.
+        _type(row, "text", "age < 70")
+        bad.wait_for(state="detached", timeout=30_000)
+        _wait_text(page, builder, FINAL_DSL)
+        assert _settled_count(page, builder) == expected  # hand-written SQL on the same data
+        _one_line_each(builder)
+        walk.shoot("fixed", builder)
 
-                # The summary stays in view while the conditions scroll under it (position: sticky).
-                page.set_viewport_size({"width": 1280, "height": 800})
-                builder.locator(".jseg-row").last.scroll_into_view_if_needed()
-                builder.get_by_role("button", name="Add group").scroll_into_view_if_needed()
-                summary = builder.locator(".jseg-summary")
-                box = summary.bounding_box()
-                assert 0 <= box["y"] < 800 and "Estimated members" in summary.inner_text(), box
-                on_top = page.evaluate(
-                    "([x, y]) => !!document.elementFromPoint(x, y).closest('.jseg-summary')",
-                    [box["x"] + 20, box["y"] + box["height"] / 2],
-                )
-                assert on_top, "the summary is covered or scrolled away"
-                walk.step += 1
-                page.screenshot(path=str(ARTIFACTS / f"walk_{walk.step:02d}_sticky_summary_light.png"))
-                page.set_viewport_size({"width": 1280, "height": 2000})
+        # The summary stays in view while the conditions scroll under it (position: sticky).
+        page.set_viewport_size({"width": 1280, "height": 800})
+        builder.locator(".jseg-row").last.scroll_into_view_if_needed()
+        builder.get_by_role("button", name="Add group").scroll_into_view_if_needed()
+        summary = builder.locator(".jseg-summary")
+        box = summary.bounding_box()
+        assert 0 <= box["y"] < 800 and "Estimated members" in summary.inner_text(), box
+        on_top = page.evaluate(
+            "([x, y]) => !!document.elementFromPoint(x, y).closest('.jseg-summary')",
+            [box["x"] + 20, box["y"] + box["height"] / 2],
+        )
+        assert on_top, "the summary is covered or scrolled away"
+        walk.step += 1
+        page.screenshot(path=str(ARTIFACTS / f"walk_{walk.step:02d}_sticky_summary_light.png"))
+        page.set_viewport_size({"width": 1280, "height": 2000})
 
-                # 7. The preview, one click away.
-                builder.get_by_role("button", name="Preview 10 members").click()
-                members = builder.locator(".jseg-preview tbody tr")
-                members.nth(min(expected, 10) - 1).wait_for(timeout=30_000)
-                assert members.count() == min(expected, 10)
+        # 7. The preview, one click away.
+        builder.get_by_role("button", name="Preview 10 members").click()
+        members = builder.locator(".jseg-preview tbody tr")
+        members.nth(min(expected, 10) - 1).wait_for(timeout=30_000)
+        assert members.count() == min(expected, 10)
 
-                # 8. Save and refresh from the summary.
-                builder.locator(".jseg-name input").fill("walk_vip")
-                builder.get_by_role("button", name="Save and refresh").click()
-                _wait_text(page, builder, f"Saved segment 'walk_vip' and refreshed it: {expected:,} members.")
-                walk.shoot("saved_and_refreshed", builder)
+        # 8. Save and refresh from the summary.
+        builder.locator(".jseg-name input").fill("walk_vip")
+        builder.get_by_role("button", name="Save and refresh").click()
+        _wait_text(page, builder, f"Saved segment 'walk_vip' and refreshed it: {expected:,} members.")
+        walk.shoot("saved_and_refreshed", builder)
 
-                # 9. The segments page: find it, select it, refresh it.
-                manager = roots.nth(1)
-                manager.get_by_role("button", name="Refresh all").click()  # also reloads the list
-                _wait_text(page, manager, "2 of 2 done")
-                refresh = _button(manager, "Refresh")
-                for _ in range(3):  # a click on a row the table was just redrawing over is lost: again
-                    manager.get_by_role("row").filter(has_text="walk_vip").last.click()  # the segments table
-                    try:
-                        refresh.wait_for(timeout=10_000)
-                        page.wait_for_function(
-                            "b => !b.disabled", arg=refresh.element_handle(), timeout=10_000
-                        )
-                        break
-                    except Exception:  # noqa: BLE001 - retried; the last failure shows below
-                        continue
-                refresh.click()
-                _wait_text(page, manager, f"{expected:,}")
-                walk.shoot("segments_page_refreshed", manager)
+        # 9. The segments page: find it, select it, refresh it.
+        manager = roots.nth(1)
+        manager.get_by_role("button", name="Refresh all").click()  # also reloads the list
+        _wait_text(page, manager, "2 of 2 done")
+        refresh = _button(manager, "Refresh")
+        for _ in range(3):  # a click on a row the table was just redrawing over is lost: again
+            manager.get_by_role("row").filter(has_text="walk_vip").last.click()  # the segments table
+            try:
+                refresh.wait_for(timeout=10_000)
+                page.wait_for_function("b => !b.disabled", arg=refresh.element_handle(), timeout=10_000)
+                break
+            except Exception:  # noqa: BLE001 - retried; the last failure shows below
+                continue
+        refresh.click()
+        _wait_text(page, manager, f"{expected:,}")
+        walk.shoot("segments_page_refreshed", manager)
 
-                # 10. Its view; then another time range.
-                _button(manager, "View").click()
-                _wait_text(page, manager, "30 days")
-                _button(manager, "30 days").click()
-                page.wait_for_function(
-                    "root => [...root.querySelectorAll('button')].some(b => b.innerText.trim() === '30 days'"
-                    " && b.classList.contains('mod-active'))",
-                    arg=manager.element_handle(),
-                    timeout=30_000,
-                )
-                walk.shoot("view_30_days", manager)
+        # 10. Its view; then another time range.
+        _button(manager, "View").click()
+        _wait_text(page, manager, "30 days")
+        _button(manager, "30 days").click()
+        page.wait_for_function(
+            "root => [...root.querySelectorAll('button')].some(b => b.innerText.trim() === '30 days'"
+            " && b.classList.contains('mod-active'))",
+            arg=manager.element_handle(),
+            timeout=30_000,
+        )
+        walk.shoot("view_30_days", manager)
 
-                # 11. Delete it (with confirmation): gone from the page.
-                _button(manager, "Delete").click()
-                manager.get_by_role("button", name="Confirm delete").click()
-                page.wait_for_function(  # the segments table (the one listing 'young') no longer lists it
-                    "root => [...root.querySelectorAll('table')].filter(t => t.innerText.includes('young'))"
-                    ".every(t => !t.innerText.includes('walk_vip'))",
-                    arg=manager.element_handle(),
-                    timeout=30_000,
-                )
-                walk.shoot("deleted", manager)
-                walk.shoot("builder_high_contrast", builder, themes=(CONTRAST,))
-                assert "Traceback" not in page.locator(".jp-Notebook").inner_text()
-                assert network == [], network  # nothing loaded from anywhere but the lab server
-        finally:
-            browser.close()
+        # 11. Delete it (with confirmation): gone from the page.
+        _button(manager, "Delete").click()
+        manager.get_by_role("button", name="Confirm delete").click()
+        page.wait_for_function(  # the segments table (the one listing 'young') no longer lists it
+            "root => [...root.querySelectorAll('table')].filter(t => t.innerText.includes('young'))"
+            ".every(t => !t.innerText.includes('walk_vip'))",
+            arg=manager.element_handle(),
+            timeout=30_000,
+        )
+        walk.shoot("deleted", manager)
+        walk.shoot("builder_high_contrast", builder, themes=(CONTRAST,))
+        assert "Traceback" not in page.locator(".jp-Notebook").inner_text()
+        assert network == [], network  # nothing loaded from anywhere but the lab server

@@ -11,15 +11,15 @@ import time
 import pytest
 from test_browser import (
     ARTIFACTS,
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    screenshot_on_failure,
+    browser_page,
+    open_notebook,
+    run_all,
     skip_without_browser,
     start_lab,
     switch_theme,
+    wait_cells_run,
     write_notebook,
 )
-from test_browser_page import run_all
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -43,45 +43,33 @@ CELLS = [
 
 def test_near_misses_and_why_in_jupyterlab(tmp_path):
     skip_without_browser()
-    from playwright.sync_api import sync_playwright
-
     write_notebook(tmp_path / "why.ipynb", CELLS)
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with start_lab(tmp_path) as (base, token), sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 1600})
-        try:
-            with screenshot_on_failure(page, ARTIFACTS / "why_failure.png"):
-                page.goto(f"{base}/lab/tree/why.ipynb?token={token}")
-                page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
-                run_all(page)
-                page.wait_for_function(
-                    f"() => [...document.querySelectorAll('.jp-InputPrompt')].filter(p => /\\[\\d+\\]/.test(p.innerText)).length === {len(CELLS)}",
-                    timeout=240_000,
-                )
-                builder = page.locator(".jseg-builder").first
-                page.wait_for_function(
-                    "() => document.querySelectorAll('.jseg-builder .jseg-near-miss:not(.jseg-stale)').length === 3",
-                    timeout=60_000,
-                )
-                printed = page.get_by_text(re.compile(r"^ORACLE \[")).inner_text()
-                oracle = json.loads(printed.split("ORACLE", 1)[1])
-                shown = builder.locator(".jseg-near-miss").all_inner_texts()
-                assert [int(re.match(r"[\d,]+", t).group(0).replace(",", "")) for t in shown] == oracle
-                # the static segment appears in the picker with its type
-                picker = builder.locator(".jseg-segment-picker select")
-                assert "campaign (static)" in picker.inner_text().replace("\xa0", " ")
-                assert picker.evaluate("s => s.selectedIndex") == 0  # shown chosen, not blank
-                builder.get_by_role("button", name=re.compile("Preview")).click()
-                builder.locator(".jseg-why-customer select").wait_for(timeout=30_000)
-                builder.get_by_role("button", name="Why?").click()
-                builder.locator(".js-explain").wait_for(timeout=30_000)
-                tree = builder.locator(".js-explain").inner_text()
-                assert "member" in tree and "age >= 30" in tree and "records of count(orders)" in tree
-                time.sleep(0.5)
-                builder.screenshot(path=str(ARTIFACTS / "why_light.png"))
-                switch_theme(page, "JupyterLab Dark")
-                builder.screenshot(path=str(ARTIFACTS / "why_dark.png"))
-                assert "Traceback" not in page.locator(".jp-Notebook").inner_text()
-        finally:
-            browser.close()
+    viewport = {"width": 1280, "height": 1600}
+    with start_lab(tmp_path) as (base, token), browser_page(viewport, "why_failure.png") as page:
+        open_notebook(page, base, token, "why.ipynb")
+        run_all(page)
+        wait_cells_run(page, len(CELLS))
+        builder = page.locator(".jseg-builder").first
+        page.wait_for_function(
+            "() => document.querySelectorAll('.jseg-builder .jseg-near-miss:not(.jseg-stale)').length === 3",
+            timeout=60_000,
+        )
+        printed = page.get_by_text(re.compile(r"^ORACLE \[")).inner_text()
+        oracle = json.loads(printed.split("ORACLE", 1)[1])
+        shown = builder.locator(".jseg-near-miss").all_inner_texts()
+        assert [int(re.match(r"[\d,]+", t).group(0).replace(",", "")) for t in shown] == oracle
+        # the static segment appears in the picker with its type
+        picker = builder.locator(".jseg-segment-picker select")
+        assert "campaign (static)" in picker.inner_text().replace("\xa0", " ")
+        assert picker.evaluate("s => s.selectedIndex") == 0  # shown chosen, not blank
+        builder.get_by_role("button", name=re.compile("Preview")).click()
+        builder.locator(".jseg-why-customer select").wait_for(timeout=30_000)
+        builder.get_by_role("button", name="Why?").click()
+        builder.locator(".js-explain").wait_for(timeout=30_000)
+        tree = builder.locator(".js-explain").inner_text()
+        assert "member" in tree and "age >= 30" in tree and "records of count(orders)" in tree
+        time.sleep(0.5)
+        builder.screenshot(path=str(ARTIFACTS / "why_light.png"))
+        switch_theme(page, "JupyterLab Dark")
+        builder.screenshot(path=str(ARTIFACTS / "why_dark.png"))
+        assert "Traceback" not in page.locator(".jp-Notebook").inner_text()
