@@ -470,6 +470,10 @@ SEGMENTS: list[Segment] = [
         (
             "SELECT c_customer_sk FROM customer WHERE c_birth_country = 'GERMANY' AND c_customer_sk IN "
             "(SELECT ws_bill_customer_sk FROM web_sales UNION SELECT cs_bill_customer_sk FROM catalog_sales)",
+            # PostgreSQL: per German customer, the indexes on the two foreign keys
+            "SELECT c_customer_sk FROM customer WHERE c_birth_country = 'GERMANY' AND (EXISTS "
+            "(SELECT 1 FROM web_sales WHERE ws_bill_customer_sk = c_customer_sk) OR EXISTS "
+            "(SELECT 1 FROM catalog_sales WHERE cs_bill_customer_sk = c_customer_sk))",
         ),
     ),
     Segment(

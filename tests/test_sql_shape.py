@@ -459,5 +459,6 @@ def test_an_or_of_semi_joins_from_one_key_is_one_semi_join_on_duckdb(gaps_ws, tr
     ws = gaps_ws[trusted]
     sql = ws.compile(text, pretty=False)
     assert ("UNION ALL" in sql) == (not text.startswith("not"))
-    assert "UNION" not in ws.compile(text, dialect="postgres", pretty=False)
+    on_postgres = ws.compile(text, dialect="postgres", pretty=False)  # PostgreSQL too (test_tpcds_shapes)
+    assert ("UNION ALL" in on_postgres) == (not text.startswith("not"))
     assert set(ws.member_keys(text)) == {k for k in keys(ws, hand) if not pd.isna(k)}

@@ -230,6 +230,8 @@ def _driven_by_child(scope: Scope, where: exp.Expr, key: str, shape: Shape) -> e
     if group is not None:
         driver_key = D.column(group.alias, "k")
         source = _group_join(group).this
+        if scope.dialect in D.KEY_FILTERS_INTO_DRIVER and isinstance(group, _AggGroup):
+            rest = _filter_before_grouping(source, group.alias, rest, scope.alias, key)
         rest.append(exp.not_(exp.Is(this=driver_key.copy(), expression=exp.Null()), copy=False))
     else:
         assert semi_join is not None
@@ -244,6 +246,42 @@ def _driven_by_child(scope: Scope, where: exp.Expr, key: str, shape: Shape) -> e
     for i in range(len(scope.channels)):
         select = select.join(scope.channel_join(i, on=driver_key.copy()), copy=False)
     return select.where(exp.and_(*rest, copy=False), copy=False) if rest else select
+
+
+def _filter_before_grouping(
+    source: exp.Subquery, alias: str, rest: list[exp.Expr], customer_alias: str, key: str
+) -> list[exp.Expr]:
+    """Move the anti-joins among ``rest`` that read no column of the query but the customer's key
+    (``NOT EXISTS (SELECT 1 FROM store_returns WHERE sr_customer_sk = c.c_customer_sk)``) into the
+    WHERE of the driving aggregate table ``source``, on its grouped foreign key: a condition on the
+    group key alone keeps or drops all of a key's records, so filtering them before grouping leaves
+    the same groups with the same aggregates, and the table drives the query (no customer without a
+    row). Returns the conjuncts left (``D.KEY_FILTERS_INTO_DRIVER``). Semi-joins stay after grouping:
+    PostgreSQL, TPC-DS sf=1, ``any(store_returns ...) and count(store_sales) >= 30``: 1.15 s after,
+    1.58 s before grouping."""
+    select = source.this
+    fks = select.args["group"].expressions
+    if len(fks) != 1:
+        return rest
+    kept = []
+    for conjunct in rest:
+        inner = conjunct.this if isinstance(conjunct, exp.Not) else conjunct
+        if isinstance(inner, exp.Paren):
+            inner = inner.this
+        own = {t.alias_or_name for t in conjunct.find_all(exp.Table)}  # the subquery's tables
+        outer = [c for c in conjunct.find_all(exp.Column) if c.table not in own]
+        if (
+            not isinstance(conjunct, exp.Not)  # an anti-join: a semi-join first groups faster here
+            or not isinstance(inner, (exp.Exists, exp.In))
+            or not outer
+            or any(c.table not in (customer_alias, alias) or c.name != key for c in outer)
+        ):
+            kept.append(conjunct)
+            continue
+        for c in outer:
+            c.replace(fks[0].copy())
+        select.where(conjunct, copy=False)
+    return kept
 
 
 def _driving_group(

@@ -715,9 +715,12 @@ class Scope:
             ]
         )
         selected = [
-            *(exp.alias_(k, name, copy=False) for k, name in zip(own_key, key_names(len(keys)), strict=True)),
-            exp.alias_(exp.Window(this=exp.RowNumber(), order=order), "rn", copy=False),
+            *(exp.alias_(k, name, copy=False) for k, name in zip(own_key, key_names(len(keys)), strict=True))
         ]
+        # top N: the first N rows in that order (a top-N sort, D.TOP_N_LIMIT); else numbered by a window
+        limit = not node.percent and self.dialect in D.TOP_N_LIMIT
+        if not limit:
+            selected.append(exp.alias_(exp.Window(this=exp.RowNumber(), order=order), "rn", copy=False))
         if node.percent:
             selected.append(exp.alias_(exp.Window(this=exp.Count(this=exp.Star())), "n", copy=False))
         inner = exp.select(*selected, copy=False).from_(
@@ -727,6 +730,8 @@ class Scope:
             inner = inner.join(join, copy=False)
         if conds:
             inner = inner.where(exp.and_(*conds, copy=False), copy=False)
+        if limit:
+            inner = inner.order_by(*order.expressions, copy=False).limit(int(node.amount), copy=False)
         alias = self.ctx.alias("ranked")
         rn, n = D.column(alias, "rn"), D.column(alias, "n")
         if node.percent:
@@ -741,11 +746,11 @@ class Scope:
             keep: exp.Expr = exp.LT(this=left, expression=right)
         else:
             keep = exp.LTE(this=rn, expression=exp.Literal.number(int(node.amount)))
-        sub = (
-            exp.select(*columns(alias, key_names(len(keys))), copy=False)
-            .from_(exp.Subquery(this=inner, alias=exp.TableAlias(this=exp.to_identifier(alias))), copy=False)
-            .where(keep, copy=False)
+        sub = exp.select(*columns(alias, key_names(len(keys))), copy=False).from_(
+            exp.Subquery(this=inner, alias=exp.TableAlias(this=exp.to_identifier(alias))), copy=False
         )
+        if not limit:
+            sub = sub.where(keep, copy=False)
         test = exp.In(this=row(columns(self.alias, keys)), query=exp.Subquery(this=sub))
         self.rankings.append(test)
         return test
@@ -822,8 +827,10 @@ class Scope:
                 return exp.Boolean(this=True)  # every record matches "no condition": vacuously true
             where = _not_true(where)
         source = exp.select().from_(D.table(first.target, aliases[0]), copy=False)
+        joined = False
         for j in records.from_joins():
             source = source.join(j, copy=False)  # copy=False: fresh nodes; copying made compiling O(n^2)
+            joined = True
         if node.kind == "any":
             # ``fk IS NOT NULL`` only under NOT: outside it, ``key IN (..., NULL)`` being NULL instead of
             # FALSE for a non-member filters the same, and the extra filter made DuckDB build the
@@ -839,7 +846,8 @@ class Scope:
                 self.semi_joins.append((semi_join, steps))
             return semi_join
         # none / all: no (offending) record
-        if self.dialect in D.ANTI_JOIN_NOT_IN and len(fks) == 1:  # (a composite key: NOT EXISTS)
+        not_in = self.dialect in D.ANTI_JOIN_NOT_IN or (joined and self.dialect in D.ANTI_JOIN_NOT_IN_JOINED)
+        if not_in and len(fks) == 1:  # (a composite key: NOT EXISTS)
             conds = [c for c in (where, _not(exp.Is(this=fk, expression=exp.Null()))) if c is not None]
             sub = source.select(fk.copy(), copy=False).where(exp.and_(*conds, copy=False), copy=False)
             return _not(exp.In(this=parent_key, query=exp.Subquery(this=sub)))

@@ -24,6 +24,19 @@ NATIVE_ILIKE = {"duckdb", "postgres", "snowflake", "spark", "databricks", "redsh
 # build a temporary index/materialization for NOT IN (subquery), which we make NULL-safe.
 ANTI_JOIN_NOT_IN = {"sqlite", "mysql"}
 
+# Where none()/all() whose records join a to-one parent (``none(store_sales where date_dim.d_year =
+# 2002)``) is the NULL-safe NOT IN too: DuckDB decorrelated that NOT EXISTS into a join of every record
+# (the parent's filter not pushed into the scan) with the correlated keys, building the hash table on
+# the 2.75M records (TPC-DS sf=1, lapsed_store_2002: 3.8x the hand-written EXCEPT, NOT IN 0.9x).
+ANTI_JOIN_NOT_IN_JOINED = {"duckdb"}
+
+# Where an anti-join (none/all/NOT any) on the customer's key alone, beside an aggregate table that drives the
+# query (``sum(store_sales.ss_net_paid) > 15000 and none(store_returns)``), filters that table's records
+# before they are grouped (compile._filter_before_grouping). PostgreSQL pushes no condition with a
+# subquery into a grouped derived table: it grouped all 2.9M store sales, then anti-joined (TPC-DS sf=1:
+# 2.8x the hand-written WHERE NOT EXISTS ... GROUP BY). DuckDB was faster the other way round (0.45x).
+KEY_FILTERS_INTO_DRIVER = {"postgres"}
+
 # Where a top-level UNION of groups that aggregate runs faster as a UNION of queries than as OR over
 # one scan (bench figure 1; see compile.build_query).
 SPLIT_TOP_UNION = {"duckdb"}
@@ -48,7 +61,13 @@ UNION_SUMS = {"duckdb"}
 # (Scope.merge_semi_joins): DuckDB ran each IN as a MARK join building a hash table of all the child's
 # keys (TPC-DS sf=1, birth country and any(web_sales) or any(catalog_sales): 45 ms vs 9 ms merged,
 # the hand-written IN (... UNION ...) 9 ms). Not measured elsewhere yet.
-SEMI_JOIN_UNION = {"duckdb"}
+SEMI_JOIN_UNION = {"duckdb", "postgres"}
+
+# Where ``top N by ...`` (a number, not a percentage) keeps the first N rows of an ORDER BY ... LIMIT N
+# (a top-N sort) instead of numbering every ranked customer with ROW_NUMBER() and keeping rn <= N; the
+# order is the same (value, then key), so are the rows. TPC-DS sf=1, top 1000 by the web sales sum:
+# DuckDB 6.4x the hand-written ORDER BY ... LIMIT with the window, PostgreSQL 1.4x (bench figure 9).
+TOP_N_LIMIT = {"duckdb", "postgres"}
 
 # Where all()'s offending records are counted as SUM(CASE WHEN filter THEN 0 ELSE 1 END): one CASE,
 # and SUM over a value never NULL (DuckDB, 1M customers: 90 -> 83 ms, the hand-written HAVING MIN(...)

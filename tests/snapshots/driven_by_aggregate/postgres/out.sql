@@ -8,6 +8,16 @@ FROM (
   FROM orders AS orders_1
   WHERE
     orders_1.status = 'delivered'
+    AND NOT (
+      EXISTS(
+        SELECT
+          1
+        FROM web_events AS web_events_1
+        WHERE
+          web_events_1.customer_id = orders_1.customer_id
+          AND web_events_1.event_type = 'checkout'
+      )
+    )
   GROUP BY
     orders_1.customer_id
 ) AS orders_agg_1
@@ -19,16 +29,6 @@ WHERE
     FROM support_calls AS support_calls_1
     WHERE
       support_calls_1.escalated
-  )
-  AND NOT (
-    EXISTS(
-      SELECT
-        1
-      FROM web_events AS web_events_1
-      WHERE
-        web_events_1.customer_id = orders_agg_1.k
-        AND web_events_1.event_type = 'checkout'
-    )
   )
   AND NOT orders_agg_1.k IS NULL;
 
@@ -42,6 +42,16 @@ FROM (
   FROM orders AS orders_1
   WHERE
     orders_1.status = 'delivered'
+    AND NOT (
+      EXISTS(
+        SELECT
+          1
+        FROM web_events AS web_events_1
+        WHERE
+          web_events_1.customer_id = orders_1.customer_id
+          AND web_events_1.event_type = 'checkout'
+      )
+    )
   GROUP BY
     orders_1.customer_id
 ) AS orders_agg_1
@@ -53,15 +63,5 @@ WHERE
     FROM support_calls AS support_calls_1
     WHERE
       support_calls_1.escalated
-  )
-  AND NOT (
-    EXISTS(
-      SELECT
-        1
-      FROM web_events AS web_events_1
-      WHERE
-        web_events_1.customer_id = orders_agg_1.k
-        AND web_events_1.event_type = 'checkout'
-    )
   )
   AND NOT orders_agg_1.k IS NULL;

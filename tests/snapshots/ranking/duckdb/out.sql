@@ -35,16 +35,17 @@ WHERE
         ranked_2.k
       FROM (
         SELECT
-          c_2.customer_id AS k,
-          ROW_NUMBER() OVER (ORDER BY c_2.age ASC, c_2.customer_id) AS rn
+          c_2.customer_id AS k
         FROM customers AS c_2
         WHERE
           NOT (
             c_2.age IS NULL
           )
+        ORDER BY
+          c_2.age ASC,
+          c_2.customer_id
+        LIMIT 100
       ) AS ranked_2
-      WHERE
-        ranked_2.rn <= 100
     )
   );
 
@@ -85,15 +86,16 @@ WHERE
         ranked_2.k
       FROM (
         SELECT
-          c_2.customer_id AS k,
-          ROW_NUMBER() OVER (ORDER BY c_2.age ASC, c_2.customer_id) AS rn
+          c_2.customer_id AS k
         FROM customers AS c_2
         WHERE
           NOT (
             c_2.age IS NULL
           )
+        ORDER BY
+          c_2.age ASC,
+          c_2.customer_id
+        LIMIT 100
       ) AS ranked_2
-      WHERE
-        ranked_2.rn <= 100
     )
   );
