@@ -34,12 +34,12 @@ from typing import Any, cast
 
 import pandas as pd
 
-from .backends.base import mask_url, plain_value
+from .backends.base import mask_url, plain_rows, plain_value
 from .catalog import members as M
 from .catalog.store import SUCCESSFUL, Catalog
 from .errors import SegmentError, did_you_mean, plural
 from .export import _SECRET_WORDS, ExportResult, destinations, resolve, send
-from .export.webhook import WebhookDestination, _split_credentials
+from .export.webhook import WebhookDestination, _endpoint
 from .session import Session, as_datetime
 
 CHANGE_COLUMNS = ["run_id", "finished_at", "change"]  # then the key
@@ -109,11 +109,7 @@ class ChangesWebhook(WebhookDestination):
         backoff: float = 0.5, timeout: float = 10.0, headers: dict[str, str] | None = None,
         headers_from_env: Mapping[str, str] | None = None,
     ) -> ExportResult:  # fmt: skip
-        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-            shown = mask_url(url) if isinstance(url, str) else repr(url)
-            raise SegmentError(f"webhook url must be an http(s) URL, not {shown!r}")
-        url, auth = _split_credentials(url)
-        sent_headers = {**({"Authorization": auth} if auth else {}), **(headers or {})}
+        url, sent_headers = _endpoint(url, headers)
         for header, variable in (headers_from_env or {}).items():
             if variable not in os.environ:
                 raise SegmentError(f"webhook header {header}: the environment variable {variable} is not set")
@@ -297,7 +293,7 @@ def _stored(frame: pd.DataFrame, keys: list[str]) -> list[Any]:
     """The keys as the catalog keeps them (JSON): a value, or a list of values for a composite key."""
     if len(keys) == 1:
         return [plain_value(k) for k in frame[keys[0]]]
-    return [[plain_value(v) for v in r] for r in frame[keys].itertuples(index=False, name=None)]
+    return [list(r) for r in plain_rows(frame[keys])]
 
 
 def deliver(session: Session, cat: Catalog, row: dict[str, Any], changes: MembershipChanges) -> list[str]:

@@ -34,11 +34,10 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import pytest
 
 from . import code_files
-from .backends.base import plain_value
+from .backends.base import plain_rows, plain_value
 from .catalog import open_catalog
 from .dsl import ast as A
 from .errors import SegmentError, plural
@@ -216,6 +215,4 @@ def _members_among(ws: Workspace, text: str, keys: list[str], rows: list[tuple],
         if isinstance(tree.condition, A.SetOp)
         else A.And((tree.condition, listed))
     )
-    found = ws.member_keys(A.Definition(condition), as_of=as_of)
-    frame = found.to_frame() if isinstance(found, pd.Series) else found
-    return {tuple(plain_value(v) for v in r) for r in frame.itertuples(index=False, name=None)}
+    return set(plain_rows(ws.member_keys(A.Definition(condition), as_of=as_of)))

@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .backends.base import is_null
 from .errors import SegmentError, did_you_mean
 
 NULL = "NULL"  # how a missing value shows, everywhere
@@ -78,19 +79,6 @@ _CONTROL = re.compile(r"[\r\n\t\v\f]+")
 
 
 # --- values ---------------------------------------------------------------------------------------------
-
-
-def is_null(value: Any) -> bool:
-    """None, NaN, NaT and pandas' NA (never a list or an array, which are values)."""
-    if value is None or value is pd.NA or value is pd.NaT:
-        return True
-    if isinstance(value, (float, np.floating)):
-        return math.isnan(value)
-    if isinstance(value, np.datetime64 | np.timedelta64):
-        return bool(np.isnat(value))
-    if isinstance(value, Decimal):
-        return value.is_nan()
-    return False
 
 
 def _is_number(v: Any) -> bool:

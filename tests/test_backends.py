@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from jupyter_segments import demo
 from jupyter_segments.backends import open_backend
 from jupyter_segments.backends._sql import quote
-from jupyter_segments.backends.base import Column, ForeignKey, mask_url, plain_value
+from jupyter_segments.backends.base import Column, ForeignKey, is_null, mask_url, plain_rows, plain_value
 from jupyter_segments.backends.duckdb_backend import DuckDBBackend
 from jupyter_segments.backends.sqlalchemy_backend import SQLAlchemyBackend
 from jupyter_segments.backends.sqlite_backend import SQLiteBackend
@@ -406,3 +406,17 @@ def test_plain_value_of_fetched_cells():
         assert plain_value(frame[column].to_numpy()[0]) == got[column]
     lite = pd.read_sql_query(sql, sqlite3.connect(":memory:"))
     assert [plain_value(v) for v in lite.iloc[0]] == [1, None, 2.5, None, "DE", None]
+
+
+def test_is_null_and_plain_rows():
+    """is_null is plain_value's test for missing (a list is a value); plain_rows: a frame's rows as
+    tuples of plain values, a Series as one-value tuples."""
+    for missing in (None, float("nan"), np.float32("nan"), decimal.Decimal("NaN"), pd.NA, pd.NaT):
+        assert is_null(missing)
+    for value in (0, "", b"", [None], (None,), np.array([np.nan]), decimal.Decimal(0), dt.date(2025, 1, 1)):
+        assert not is_null(value)
+    frame = pd.DataFrame({"region": ["eu", "us"], "account_no": np.array([7, 8], dtype="int64")})
+    rows = plain_rows(frame)
+    assert rows == [("eu", 7), ("us", 8)] and all(type(r[1]) is int for r in rows)
+    assert plain_rows(pd.Series([1.5, None], name="k")) == [(1.5,), (None,)]
+    assert plain_rows(frame.iloc[:0]) == []

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, Literal, Protocol
 
 import numpy as np
 import pandas as pd
-from pandas.api.types import is_scalar
 from sqlglot import exp
 
 # The attribute types the DSL knows; "other" columns are visible but cannot be compared.
@@ -185,6 +186,24 @@ def mask_url(url: str) -> str:
     return _SECRET_PARAM.sub(r"\1***", url)
 
 
+def is_null(value: Any) -> bool:
+    """None, NaN (a float, a numpy float, a Decimal), NaT (pandas' or numpy's) and pandas' NA: a missing
+    value. Never a list or an array, which are values.
+
+    >>> is_null(float("nan")), is_null(pd.NaT), is_null(0), is_null([None])
+    (True, True, False, False)
+    """
+    if value is None or value is pd.NA or value is pd.NaT:
+        return True
+    if isinstance(value, (float, np.floating)):
+        return math.isnan(value)
+    if isinstance(value, np.datetime64 | np.timedelta64):
+        return bool(np.isnat(value))
+    if isinstance(value, Decimal):
+        return value.is_nan()
+    return False
+
+
 def plain_value(value: Any) -> Any:
     """A value read from a database or a DataFrame as a plain Python value: the one conversion for the
     keys, counts and cells handed on to the DSL, JSON, widgets or sets of keys.
@@ -198,7 +217,7 @@ def plain_value(value: Any) -> Any:
     >>> plain_value(np.int64(3)), plain_value(float("nan")), plain_value(pd.NaT), plain_value("x")
     (3, None, None, 'x')
     """
-    if value is None or (is_scalar(value) and pd.isna(value)):
+    if is_null(value):
         return None
     if isinstance(value, np.datetime64):
         return pd.Timestamp(value)
@@ -207,6 +226,18 @@ def plain_value(value: Any) -> Any:
     if isinstance(value, np.generic):
         return value.item()
     return value
+
+
+def plain_rows(frame: pd.DataFrame | pd.Series) -> list[tuple]:
+    """The rows of ``frame`` (a Series: its values) as tuples of plain values (``plain_value``): the
+    member keys a DataFrame holds, as ``key_list_condition`` or a set of keys takes them.
+
+    >>> plain_rows(pd.DataFrame({"region": ["eu"], "account_no": [np.int64(7)]}))
+    [('eu', 7)]
+    """
+    if isinstance(frame, pd.Series):
+        frame = frame.to_frame()
+    return [tuple(plain_value(v) for v in r) for r in frame.itertuples(index=False, name=None)]
 
 
 def classify_type(db_type: str) -> AttrType:

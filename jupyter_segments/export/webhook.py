@@ -9,6 +9,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Mapping
 from typing import Any
 
 from ..backends.base import mask_url
@@ -63,11 +64,7 @@ class WebhookDestination:
     ) -> ExportResult:  # fmt: skip
         url = _resolve_url(url)
         headers = headers() if callable(headers) else headers
-        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-            shown = mask_url(url) if isinstance(url, str) else repr(url)
-            raise SegmentError(f"webhook url must be an http(s) URL, not {shown!r}")
-        url, auth = _split_credentials(url)
-        headers = {**({"Authorization": auth} if auth else {}), **(headers or {})}
+        url, headers = _endpoint(url, headers)
         if batch_size < 1:
             raise SegmentError("batch_size must be at least 1")
         name = segment.name
@@ -128,6 +125,16 @@ def _resolve_url(url: Url) -> Any:
             raise SegmentError(f"the environment variable {name} (url='{url}') is not set")
         return os.environ[name]
     return url() if callable(url) else url
+
+
+def _endpoint(url: Any, headers: Mapping[str, str] | None) -> tuple[str, dict[str, str]]:
+    """Where to POST: ``url`` (an http(s) URL, else a SegmentError) without its user info, and the
+    headers to send, its credentials as basic auth unless ``headers`` has its own Authorization."""
+    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+        shown = mask_url(url) if isinstance(url, str) else repr(url)
+        raise SegmentError(f"webhook url must be an http(s) URL, not {shown!r}")
+    url, auth = _split_credentials(url)
+    return url, {**({"Authorization": auth} if auth else {}), **(headers or {})}
 
 
 def _split_credentials(url: str) -> tuple[str, str | None]:

@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 from sqlglot import exp
 
+from ..backends.base import plain_rows
 from ..bind import typed as T
 from ..catalog import members as M
 from ..catalog.store import Catalog
@@ -87,7 +88,7 @@ def resolve_definition(
             row = M.require_members(catalog.segment_row(text))
             keys = session.model.customer_entity().keys
             stored = M.stored_keys(session.backend, row, keys)
-            return key_list_condition(keys, _key_rows(stored)), text
+            return key_list_condition(keys, plain_rows(stored)), text
         return A.SegmentRef(text), text
     tree = session.parse(text)
     return tree.condition, _short(text)
@@ -113,15 +114,6 @@ def key_list_condition(keys: Sequence[str], rows: Sequence[tuple], negated: bool
         groups.append(A.And(tuple(parts)))
     found: A.Expr = groups[0] if len(groups) == 1 else A.Or(tuple(groups))
     return A.Not(found) if negated else found
-
-
-def _key_rows(stored: pd.Series | pd.DataFrame) -> list[tuple]:
-    """Stored member keys (a Series, or a DataFrame of the key columns) as plain tuples in key order."""
-    frame = stored.to_frame() if isinstance(stored, pd.Series) else stored
-    return [
-        tuple(v.item() if hasattr(v, "item") else v for v in r)
-        for r in frame.itertuples(index=False, name=None)
-    ]
 
 
 def _short(text: str, width: int = 40) -> str:
@@ -328,7 +320,7 @@ def stored_members(session: Session, catalog: Catalog, name: str) -> Stored | No
     run_id, finished = int(row["members_run_id"]), run.get("finished_at")
     if row["members_location"] == "table":
         return Stored(name, run_id, finished, int(run.get("members") or 0), table=row["members_table"])
-    values = tuple(_key_rows(M.stored_keys(session.backend, row, keys)))
+    values = tuple(plain_rows(M.stored_keys(session.backend, row, keys)))
     return Stored(name, run_id, finished, len(values), keys=values)
 
 

@@ -50,7 +50,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..backends.base import plain_value
+from ..backends.base import plain_rows, plain_value
 from ..catalog.store import Catalog
 from ..dsl import ast as A
 from ..dsl import to_text
@@ -158,7 +158,7 @@ class Lookalikes(pd.DataFrame):
     def definition(self) -> str:
         """A key-list definition of the chosen customers (a snapshot)."""
         keys = list(self.info.keys or (self.info.key,))
-        rows = [tuple(plain_value(v) for v in r) for r in self[keys].itertuples(index=False, name=None)]
+        rows = plain_rows(self[keys])
         if not rows:
             return "false"
         return to_text(F.key_list_condition(keys, rows))

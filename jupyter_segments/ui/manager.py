@@ -17,6 +17,7 @@ from typing import Any
 import ipywidgets as W
 import pandas as pd
 
+from ..backends.base import is_null
 from ..errors import SegmentError
 from ..export import destinations
 from . import theme
@@ -81,18 +82,18 @@ KEY_SCRIPT = "if(event.key==='Enter'||event.key===' '){event.preventDefault();th
 
 def _when(value: object) -> str:
     """A refresh time as the product writes times: ISO, to the minute."""
-    if value is None or (not isinstance(value, str) and pd.isna(value)):
+    if is_null(value):
         return ""
     return f"{pd.Timestamp(value):%Y-%m-%d %H:%M}"
 
 
 def _members(n: Any) -> str:
-    return "—" if n is None or (not isinstance(n, str) and pd.isna(n)) else f"{int(n):,}"
+    return "—" if is_null(n) else f"{int(n):,}"
 
 
 def _signed(n: Any, sign: str) -> str:
     """Joined / left counts: '+12', '−12', and a plain '0' (not '+0' or '-0')."""
-    if n is None or (not isinstance(n, str) and pd.isna(n)):
+    if is_null(n):
         return ""
     return "0" if int(n) == 0 else f"{sign}{int(n):,}"
 
@@ -381,7 +382,7 @@ class SegmentManager(Mirrored):
             return f"<td>{theme.badge('draft', 'mid') if bool(v) else ''}</td>"
         if key == "last_refresh":
             return f"<td>{_when(v)}</td>"
-        text = "" if v is None or (not isinstance(v, str) and pd.isna(v)) else str(v)
+        text = "" if is_null(v) else str(v)
         return f"<td>{'<b>' + html.escape(text) + '</b>' if key == 'name' else html.escape(text)}</td>"
 
     def on_table_event(self, message: str) -> None:
