@@ -676,15 +676,21 @@ def _literal_value(e: A.Expr) -> Any:
     raise ValueError("not a literal")
 
 
-def _match_simple(e: A.Expr, schema: Schema, path: Path) -> tuple[Path, str, Any, Any, str] | None:
-    """Match ``e`` to (attribute, op, value, value2, function) on the entity at ``path``."""
-    operand = getattr(e, "operand", None) if not isinstance(e, A.Compare) else e.left
+def _attribute_of(operand: Any) -> tuple[Path, str] | None:
+    """What a row shows as its attribute: ``age`` -> (("age",), ""), ``lower(email)`` -> (("email",),
+    "lower") (one function of one argument at most); None for anything else."""
     func = ""
     if isinstance(operand, A.Func) and len(operand.args) == 1:
         func, operand = operand.name, operand.args[0]
-    if not isinstance(operand, A.Name):
+    return (operand.parts, func) if isinstance(operand, A.Name) else None
+
+
+def _match_simple(e: A.Expr, schema: Schema, path: Path) -> tuple[Path, str, Any, Any, str] | None:
+    """Match ``e`` to (attribute, op, value, value2, function) on the entity at ``path``."""
+    found = _attribute_of(getattr(e, "operand", None) if not isinstance(e, A.Compare) else e.left)
+    if found is None:
         return None
-    attr = operand.parts
+    attr, func = found
     attr_type = schema.attributes(path).get(attr)
     if attr_type is None:
         return None
@@ -780,13 +786,10 @@ def _match_rank(e: A.Rank, schema: Schema) -> Row | None:
             return None
         row.rank, row.rank_amount, row.rank_percent = base.rank, base.rank_amount, base.rank_percent
         return _with_filter(row, e.by.where, schema)
-    operand: A.Expr = e.by
-    func = ""
-    if isinstance(operand, A.Func) and len(operand.args) == 1:
-        func, operand = operand.name, operand.args[0]
-    if not isinstance(operand, A.Name):
+    found = _attribute_of(e.by)
+    if found is None:
         return None
-    base.attribute, base.func = operand.parts, func
+    base.attribute, base.func = found
     return base
 
 
