@@ -831,6 +831,13 @@ class Scope:
         for j in records.from_joins():
             source = source.join(j, copy=False)  # copy=False: fresh nodes; copying made compiling O(n^2)
             joined = True
+        if node.kind == "any" and self.under_not and self.dialect in D.NOT_ANY_AS_EXISTS:
+            # as none(): NOT EXISTS, an anti-join (NOT (k IN ...) is a hashed or per-row subplan there)
+            conds = [eq_all(fks, parent_keys)] + ([where] if where is not None else [])
+            sub = source.select(exp.Literal.number(1), copy=False).where(
+                exp.and_(*conds, copy=False), copy=False
+            )
+            return exp.Exists(this=sub)
         if node.kind == "any":
             # ``fk IS NOT NULL`` only under NOT: outside it, ``key IN (..., NULL)`` being NULL instead of
             # FALSE for a non-member filters the same, and the extra filter made DuckDB build the
