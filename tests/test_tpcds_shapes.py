@@ -263,3 +263,32 @@ def test_not_any_is_not_exists_on_postgres(spaces, trusted, text, hand):
     sql = ws.compile(text, pretty=False)
     assert ("EXISTS" in sql) == (ws.dialect == "postgres")
     assert members(ws, text) == keys(ws, hand)
+
+
+CHANNELS = """SELECT ck FROM customer c WHERE {not_} (
+    COALESCE((SELECT SUM(paid) FROM sales s LEFT JOIN date_dim d ON d.dk = s.dk WHERE s.ck = c.ck {sales_where}), 0)
+    + COALESCE((SELECT SUM(paid) FROM web w WHERE w.ck = c.ck), 0) > {n}) {also}"""
+
+
+@pytest.mark.parametrize(
+    ("text", "hand"),
+    [
+        ("sum(sales.paid) + sum(web.paid) > 300", CHANNELS.format(not_="", sales_where="", n=300, also="")),
+        (
+            "not (sum(sales.paid) + sum(web.paid) > 300)",
+            CHANNELS.format(not_="NOT", sales_where="", n=300, also=""),
+        ),
+        (
+            "born < 1960 and sum(sales.paid where date_dim.y >= 2002) + sum(web.paid) > 150",
+            CHANNELS.format(not_="", sales_where="AND d.y >= 2002", n=150, also="AND born < 1960"),
+        ),
+    ],
+)
+@pytest.mark.parametrize("trusted", [False, True])
+def test_sums_over_channels_are_one_union_all(spaces, trusted, text, hand):
+    """sum(a.x) + sum(b.y): one UNION ALL of the records and one GROUP BY on PostgreSQL as on DuckDB
+    (TPC-DS sf=1 three channels on PostgreSQL: 1.27-1.32x the hand-written UNION ALL, then 0.98)."""
+    ws = spaces[trusted]
+    sql = ws.compile(text, pretty=False)
+    assert "UNION ALL" in sql and sql.count("GROUP BY") == 1
+    assert members(ws, text) == keys(ws, hand)
