@@ -285,3 +285,41 @@ def test_mariadb_hashes_joins_only_where_no_index_serves_them(tmp_path):
             assert ws.count(SEGMENTS["variety"]) == expected
         finally:
             ws.close()
+
+
+def test_bench_figure_10_reports_stopped_queries(tmp_path):
+    """bench/noindex.py's rows in results.md: a query stopped at the timeout is shown as such and left
+    out of the geomean (the figure itself needs MariaDB and minutes: python -m bench --figures 10)."""
+    from bench.report import write_report
+
+    rows = [
+        {
+            "segment": "sum",
+            "without_s": 0.4,
+            "with_s": 0.1,
+            "hand_without_s": 0.5,
+            "hand_with_s": 0.2,
+            "indexes": 2,
+        },
+        {
+            "segment": "nested_any",
+            "without_s": None,
+            "with_s": 0.3,
+            "hand_without_s": None,
+            "hand_with_s": None,
+        },
+    ]
+    section = {
+        "customers": 1000,
+        "timeout_s": 60,
+        "databases": [{"database": "sqlite", "customers": 1000, "load_s": 1.0, "index_s": 0.1,
+                       "statements": [_statement("sqlite", "orders", "customer_id")], "rows": rows}],
+    }  # fmt: skip
+    write_report({"fig10_noindex": {"rows": section}}, tmp_path)
+    md = (tmp_path / "results.md").read_text()
+    assert "geomean 4.00x faster with them (max 4.0x); 1 stopped at 60 s without (nested_any)" in md
+    assert (
+        "| nested_any |  | stopped | 0.300 |" in md
+        and "| sum | 2 | 0.400 | 0.100 | 4.00 | 0.500 | 0.200 |" in md
+    )
+    assert _statement("sqlite", "orders", "customer_id") + ";" in md
