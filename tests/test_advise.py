@@ -323,3 +323,23 @@ def test_bench_figure_10_reports_stopped_queries(tmp_path):
         and "| sum | 2 | 0.400 | 0.100 | 4.00 | 0.500 | 0.200 |" in md
     )
     assert _statement("sqlite", "orders", "customer_id") + ";" in md
+
+
+def test_saved_segments_are_read_by_default(tmp_path):
+    """advise() without definitions reads every saved dynamic segment (a static one has no definition
+    to read); a name among given definitions is that saved segment."""
+    with database("sqlite", tmp_path) as db:
+        ws = connect(open_backend(db.target), catalog=":memory:")
+        try:
+            demo.declare_model(ws.model)
+            ws.segment("escalated", SEGMENTS["escalated"])
+            ws.segment("germans", SEGMENTS["germans"])
+            ws.static_segment("frozen", pd.DataFrame({"customer_id": [1, 2]}))
+            advice = ws.advise()
+            assert advice.segments == ["escalated", "germans"]
+            assert {i.statement for i in advice.indexes} == {
+                _statement("sqlite", "support_calls", "cust_id"), _statement("sqlite", "customers", "customer_id")
+            }  # fmt: skip
+            assert [i.segments for i in ws.advise(["escalated"]).indexes] == [("escalated",)] * 2
+        finally:
+            ws.close()
