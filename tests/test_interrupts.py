@@ -101,21 +101,22 @@ def test_ctrl_c_stops_queries_and_refreshes(tmp_path, kind):
     assert out["refresh_after"] == "Successful", out
 
 
-PG_CHILD = textwrap.dedent(
+SERVER_CHILD = textwrap.dedent(
     """
     import json, os, signal, sys, threading, time
     from jupyter_segments.backends import open_backend
 
-    b = open_backend(sys.argv[1])
+    url, select, statement, running = sys.argv[1:]
+    b = open_backend(url)
     out = {}
     for how in ("scalar", "query", "stream", "execute"):
         threading.Timer(0.7, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
         t = time.time()
         call = {
-            "scalar": lambda: b.scalar("SELECT pg_sleep(60)"),
-            "query": lambda: b.query("SELECT pg_sleep(60)"),
-            "stream": lambda: list(b.iter_chunks("SELECT pg_sleep(60)")),
-            "execute": lambda: b.execute("SELECT pg_sleep(60)"),
+            "scalar": lambda: b.scalar(select),
+            "query": lambda: b.query(select),
+            "stream": lambda: list(b.iter_chunks(select)),
+            "execute": lambda: b.execute(statement),
         }[how]
         try:
             call()
@@ -123,60 +124,8 @@ PG_CHILD = textwrap.dedent(
         except KeyboardInterrupt:
             out[how] = ["KeyboardInterrupt", time.time() - t]
         out[how].append(b.scalar("SELECT 42"))  # the connection is usable at once
-    print(json.dumps(out))
-    """
-)
-
-
-def test_ctrl_c_cancels_a_postgres_query(tmp_path):
-    from conftest import server_url
-
-    from jupyter_segments.backends.sqlalchemy_backend import normalize_url
-
-    # The server's own maintenance database: the child only sleeps on the server and reads 42, and the
-    # URL's database may not exist (the suite loads the demo into a database of its own, js_test_<pid>).
-    url = normalize_url(server_url("postgres")).set(database="postgres").render_as_string(hide_password=False)
-    child = tmp_path / "pg_child.py"
-    child.write_text(PG_CHILD)
-    done = subprocess.run(
-        [sys.executable, str(child), url], capture_output=True, text=True, timeout=200,
-        env={**os.environ, "PYTHONPATH": REPO},
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr[-3000:]
-    out = json.loads(done.stdout.strip().splitlines()[-1])
-    for how, (status, seconds, after) in out.items():
-        # psycopg sends the server a cancel on KeyboardInterrupt: the sleep ends, the session is free.
-        assert status == "KeyboardInterrupt" and seconds < 5 and after == 42, (how, out)
-
-
-MYSQL_CHILD = textwrap.dedent(
-    """
-    import json, os, signal, sys, threading, time
-    from jupyter_segments.backends import open_backend
-
-    b = open_backend(sys.argv[1])
-    running = (
-        "SELECT COUNT(*) FROM information_schema.processlist WHERE info LIKE '%SLEEP(60)%' "
-        "AND info NOT LIKE '%processlist%'"
-    )
-    out = {}
-    for how in ("scalar", "query", "stream", "execute"):
-        threading.Timer(0.7, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
-        t = time.time()
-        call = {
-            "scalar": lambda: b.scalar("SELECT SLEEP(60)"),
-            "query": lambda: b.query("SELECT SLEEP(60)"),
-            "stream": lambda: list(b.iter_chunks("SELECT SLEEP(60)")),
-            "execute": lambda: b.execute("DO SLEEP(60)"),
-        }[how]
-        try:
-            call()
-            out[how] = ["finished", time.time() - t]
-        except KeyboardInterrupt:
-            out[how] = ["KeyboardInterrupt", time.time() - t]
-        out[how].append(b.scalar("SELECT 42"))
         # A killed query ends at once; an orphaned one ran on until the server noticed the closed
-        # socket (4.3 s here) or for its whole 60 s.
+        # socket (4.3 s on MariaDB) or for its whole 60 s.
         deadline = time.time() + 2
         while int(b.scalar(running)) and time.time() < deadline:
             time.sleep(0.1)
@@ -186,21 +135,47 @@ MYSQL_CHILD = textwrap.dedent(
 )
 
 
-def test_ctrl_c_stops_a_mysql_query_on_the_server(tmp_path):
-    # PyMySQL raised KeyboardInterrupt in the caller, but the server went on running the query.
+def interrupt_each_call(tmp_path, server: str, database: str, select: str, statement: str, running: str):
+    """Ctrl-C during scalar, query, iter_chunks and execute of a 60 s sleep on a server, in a child
+    process: per call [how it ended, seconds, SELECT 42 afterwards, the sleeps still running]."""
     from conftest import server_url
 
     from jupyter_segments.backends.sqlalchemy_backend import normalize_url
 
-    url = normalize_url(server_url("mysql")).set(database="mysql").render_as_string(hide_password=False)
-    child = tmp_path / "mysql_child.py"
-    child.write_text(MYSQL_CHILD.replace("SLEEP(60)", f"SLEEP(60.{os.getpid()})"))
+    # The server's own maintenance database: the child only sleeps on the server and reads 42, and the
+    # URL's database may not exist (the suite loads the demo into a database of its own, js_test_<pid>).
+    url = normalize_url(server_url(server)).set(database=database).render_as_string(hide_password=False)
+    child = tmp_path / "server_child.py"
+    child.write_text(SERVER_CHILD)
     done = subprocess.run(
-        [sys.executable, str(child), url], capture_output=True, text=True, timeout=200,
-        env={**os.environ, "PYTHONPATH": REPO},
+        [sys.executable, str(child), url, select, statement, running], capture_output=True, text=True,
+        timeout=200, env={**os.environ, "PYTHONPATH": REPO},
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
-    out = json.loads(done.stdout.strip().splitlines()[-1])
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_ctrl_c_cancels_a_postgres_query(tmp_path):
+    sleep = f"pg_sleep(60.{os.getpid()})"
+    running = (
+        f"SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%{sleep}%' "
+        "AND pid <> pg_backend_pid() AND state = 'active'"
+    )
+    out = interrupt_each_call(tmp_path, "postgres", "postgres", f"SELECT {sleep}", f"SELECT {sleep}", running)
+    for how, (status, seconds, after, still_running) in out.items():
+        # psycopg sends the server a cancel on KeyboardInterrupt: the sleep ends, the session is free.
+        assert status == "KeyboardInterrupt" and seconds < 5 and after == 42, (how, out)
+        assert still_running == 0, (how, out)
+
+
+def test_ctrl_c_stops_a_mysql_query_on_the_server(tmp_path):
+    # PyMySQL raised KeyboardInterrupt in the caller, but the server went on running the query.
+    sleep = f"SLEEP(60.{os.getpid()})"
+    running = (
+        f"SELECT COUNT(*) FROM information_schema.processlist WHERE info LIKE '%{sleep}%' "
+        "AND info NOT LIKE '%processlist%'"
+    )
+    out = interrupt_each_call(tmp_path, "mysql", "mysql", f"SELECT {sleep}", f"DO {sleep}", running)
     for how, (status, seconds, after, still_running) in out.items():
         assert status == "KeyboardInterrupt" and seconds < 5 and after == 42, (how, out)
         assert still_running == 0, (how, out)

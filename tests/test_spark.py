@@ -570,3 +570,41 @@ def test_magics_connect_to_a_spark_session_variable(spark_backend, spark_session
         assert magic.ws.dialect == "spark"
     finally:
         magic.ws = previous
+
+
+@pytest.mark.slow
+def test_cancel_stops_the_spark_job_and_the_session_stays(ws, spark_session):
+    """The widgets' Cancel (WorkerDB.cancel) cancels the count's Spark job, which otherwise ran on: the
+    call raises, no job is left active, and the session runs the next query."""
+    import threading
+    import time
+
+    from jupyter_segments.ui.debounce import WorkerDB
+
+    db = WorkerDB(ws)
+    ended: list[BaseException] = []
+
+    def count() -> None:
+        try:
+            db.frame("SELECT sum(id % 7) AS s FROM range(1000000000000)")  # hours on two cores
+        except BaseException as e:  # noqa: BLE001 - recorded for the asserts below
+            ended.append(e)
+
+    tracker = spark_session.sparkContext.statusTracker()
+    worker = threading.Thread(target=count, daemon=True)
+    worker.start()
+    deadline = time.monotonic() + 120
+    while not tracker.getActiveJobsIds():
+        assert time.monotonic() < deadline and worker.is_alive(), ("the job never started", ended)
+        time.sleep(0.05)
+    db.cancel()
+    worker.join(60)
+    assert not worker.is_alive(), "the canceled job kept running"
+    assert len(ended) == 1 and isinstance(ended[0], SegmentError), ended
+    assert "the query was canceled: " in str(ended[0]) and "SPARK_JOB_CANCELLED" in str(ended[0]), ended[0]
+    deadline = time.monotonic() + 10  # the scheduler's bookkeeping may trail the error
+    while tracker.getActiveJobsIds() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert tracker.getActiveJobsIds() == []
+    assert db.scalar("SELECT 42") == 42
+    assert ws.count("age >= 40") > 0

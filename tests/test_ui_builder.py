@@ -697,10 +697,76 @@ def slow_postgres_ws():
         admin.dispose()
 
 
-@pytest.mark.parametrize("database", ["duckdb", "postgres"])
+@pytest.fixture
+def slow_mysql_ws():
+    """The same on MariaDB/MySQL (a database of its own): every customer row sleeps a second."""
+    import sqlalchemy as sa
+
+    from jupyter_segments.backends import open_backend
+    from jupyter_segments.backends.sqlalchemy_backend import normalize_url
+
+    url = normalize_url(server_url("mysql"))
+    name = f"js_cancel_{os.getpid()}"
+    admin = sa.create_engine(url.set(database="mysql"))
+    with admin.begin() as c:
+        c.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}")
+        c.exec_driver_sql(f"CREATE DATABASE {name}")
+    target = url.set(database=name).render_as_string(hide_password=False)
+    engine = sa.create_engine(target)
+    w = None
+    try:
+        with engine.begin() as c:
+            c.exec_driver_sql("CREATE TABLE base_customers (customer_id integer PRIMARY KEY, age integer)")
+            c.exec_driver_sql(
+                "INSERT INTO base_customers SELECT seq, 20 + MOD(seq, 50) FROM seq_1_to_300"
+                if "mariadb" in c.exec_driver_sql("SELECT VERSION()").scalar_one().lower()
+                else "INSERT INTO base_customers WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL "
+                "SELECT i + 1 FROM s WHERE i < 300) SELECT i, 20 + MOD(i, 50) FROM s"
+            )
+            c.exec_driver_sql("CREATE VIEW customers AS SELECT * FROM base_customers")
+        w = js.Workspace(open_backend(target))
+        w.customers("customers", key="customer_id")
+        w.count("age >= 30")  # the key checked on the fast view
+        with engine.begin() as c:
+            c.exec_driver_sql(
+                "CREATE OR REPLACE VIEW customers AS SELECT * FROM base_customers WHERE SLEEP(1) = 0"
+            )
+        yield w
+    finally:
+        if w is not None:
+            w.close()
+        engine.dispose()
+        with admin.begin() as c:
+            c.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}")
+        admin.dispose()
+
+
+def _mysql_queries(workspace) -> list[int]:
+    """Ids of the connections running a statement in the workspace's database, seen from a connection
+    of its own (not one of the workspace's pool)."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(workspace.backend.engine.url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as c:
+            return [
+                int(i)
+                for (i,) in c.exec_driver_sql(
+                    "SELECT id FROM information_schema.PROCESSLIST WHERE db = DATABASE() "
+                    "AND command = 'Query' AND id <> CONNECTION_ID()"
+                )
+            ]
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("database", ["duckdb", "postgres", "mysql"])
 def test_cancel_interrupts_the_running_count(request, database):
-    """Cancel ends the query in the database (DuckDB's interrupt, PostgreSQL's cancel request)."""
-    workspace = request.getfixturevalue("slow_ws" if database == "duckdb" else "slow_postgres_ws")
+    """Cancel ends the query in the database (DuckDB's interrupt, PostgreSQL's cancel request,
+    MariaDB's KILL QUERY of the worker's connection)."""
+    workspace = request.getfixturevalue(
+        {"duckdb": "slow_ws", "postgres": "slow_postgres_ws", "mysql": "slow_mysql_ws"}[database]
+    )
     b = SegmentBuilder(workspace, delay=0.0)  # empty: nothing counted yet
     ended: list[BaseException] = []
     frame = b.db.frame
@@ -719,11 +785,28 @@ def test_cancel_interrupts_the_running_count(request, database):
         while b.db._running is None:  # the count is in DuckDB (the customers view never finishes)
             assert time.monotonic() < deadline, "the count never started"
             time.sleep(0.01)
+        if database == "mysql":
+            while not (running := _mysql_queries(workspace)):  # the count is on the server
+                assert time.monotonic() < deadline, "the count never reached the server"
+                time.sleep(0.05)
         b.cancel_button.click()
         assert b.debouncer.wait(60), "the canceled query kept running"
         # It ended with the database's interrupt, no count was shown, and the summary says so.
-        said = {"duckdb": "interrupt", "postgres": "canceling statement due to user request"}[database]
+        said = {
+            "duckdb": "interrupt",
+            "postgres": "canceling statement due to user request",
+            "mysql": "query execution was interrupted",
+        }[database]
         assert len(ended) == 1 and said in str(ended[0]).lower(), ended
+        assert isinstance(ended[0], SegmentError)
+        if database == "mysql":
+            # Nothing runs on the server any more, and the worker's connection (the one that ran the
+            # count, not a replacement) answers the next query.
+            deadline = time.monotonic() + 5  # the server's bookkeeping may trail its error reply
+            while _mysql_queries(workspace) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert _mysql_queries(workspace) == []
+            assert int(b.db.scalar("SELECT CONNECTION_ID()")) == running[0]
         assert b.count is None and b.count_error is None
         assert "count canceled after" in b.count_label.value
         assert b.cancel_button.layout.display == "none" and b.recount_button.layout.display == "flex"

@@ -170,6 +170,28 @@ def path_from_url(url: str, scheme: str, example: str) -> str:
     return rest[1:].split("?", 1)[0] or ":memory:"
 
 
+class Stopper:
+    """Stops one running statement from another thread (a widget's Cancel), and never a later one.
+
+    ``stop()`` is safe from any thread, repeatable (a stop that reaches the database before the
+    statement starts is lost, so a canceller repeats it while the call runs) and does nothing once
+    ``disarm()`` has run. ``disarm()`` waits for a stop in flight: the connection is not given back to
+    its pool (to run someone else's statement) while a cancel for it is still on its way.
+    """
+
+    def __init__(self, stop: Callable[[], Any] | None) -> None:
+        self._stop, self._lock = stop, threading.Lock()
+
+    def __call__(self) -> None:
+        with self._lock:
+            if self._stop is not None:
+                self._stop()
+
+    def disarm(self) -> None:
+        with self._lock:
+            self._stop = None
+
+
 def no_such_table(table: str, existing: list[str]) -> SegmentError:
     return SegmentError(f"no table '{table}'{did_you_mean(table, existing)}")
 

@@ -16,6 +16,7 @@ import datetime as dt
 import decimal
 import math
 import re
+import uuid
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -32,6 +33,7 @@ from ._sql import (
     TEXT,
     TIMESTAMP,
     TIMESTAMPTZ,
+    Stopper,
     frame_types,
     no_such_table,
     quote,
@@ -194,6 +196,37 @@ class SparkBackend:
     def query(self, sql: str) -> pd.DataFrame:
         df = self._spark.sql(sql)
         return _frame(df.collect(), df.columns, _kinds(df), self._time_zone())
+
+    def query_cancellable(self, sql: str, started: Callable[[Stopper], None]) -> pd.DataFrame:
+        """``query(sql)``, stoppable from another thread: its jobs carry a tag of their own (set on this
+        thread, so only the jobs this call starts), and ``stop()``, given to ``started`` before the
+        query runs, cancels the jobs with that tag (classic: the SparkContext's job tags, with the
+        tasks' threads interrupted; Spark Connect: the session's operation tags). The call raises
+        Spark's SPARK_JOB_CANCELLED error; the session stays usable."""
+        tag = f"jupyter-segments-{uuid.uuid4().hex}"
+        sc = (
+            None
+            if type(self._spark).__module__.startswith("pyspark.sql.connect")
+            else self._spark.sparkContext
+        )
+        if sc is None:  # Spark Connect: no SparkContext on the client
+            self._spark.addTag(tag)
+            stop = Stopper(lambda: self._spark.interruptTag(tag))
+        else:
+            interrupt = sc.getLocalProperty("spark.job.interruptOnCancel")
+            sc.addJobTag(tag)
+            sc.setInterruptOnCancel(True)
+            stop = Stopper(lambda: sc.cancelJobsWithTag(tag))
+        try:
+            started(stop)
+            return self.query(sql)
+        finally:
+            stop.disarm()
+            if sc is None:
+                self._spark.removeTag(tag)
+            else:
+                sc.removeJobTag(tag)
+                sc.setLocalProperty("spark.job.interruptOnCancel", interrupt)  # type: ignore[arg-type]
 
     def scalar(self, sql: str) -> Any:
         df = self._spark.sql(sql)

@@ -13,6 +13,7 @@ other backends already serialise access (SQLite) or hand each thread a pooled co
 from __future__ import annotations
 
 import atexit
+import re
 import threading
 import time
 import weakref
@@ -223,6 +224,7 @@ class WorkerDB:
         self._active: Any = None  # the cursor running right now, to interrupt it
         self._running: tuple[int, Callable[[], None]] | None = None  # (query number, its interrupt)
         self._queries = 0
+        self._canceled = 0  # the number of the last query cancel() was called for
 
     def _duckdb_cursor(self) -> Any | None:
         conn = getattr(self.ws.backend, "connection", None)
@@ -244,9 +246,9 @@ class WorkerDB:
         self._queries += 1
         number = self._queries
         try:
-            engine = getattr(self.ws.backend, "engine", None)
-            if cur is None and engine is not None and engine.dialect.name == "postgresql":
-                return self._postgres_frame(engine, sql, number)
+            cancellable = getattr(self.ws.backend, "query_cancellable", None)
+            if cur is None and cancellable is not None:
+                return self._cancellable_frame(cancellable, sql, number)
             if cur is None:
                 # SQLite's interrupt() is safe from any thread and stops the statement running on
                 # the connection: widget clicks reach the kernel only when no cell runs, so that is ours.
@@ -266,20 +268,26 @@ class WorkerDB:
         except SegmentError:
             raise
         except Exception as e:  # noqa: BLE001 - database errors are shown with the database's message
-            first = (str(getattr(e, "orig", None) or e).strip().splitlines() or [type(e).__name__])[0]
-            raise SegmentError(f"the database rejected the query: {first}") from e
+            lines = str(getattr(e, "orig", None) or e).strip().splitlines() or [type(e).__name__]
+            if self._canceled == number:
+                # The database's own words for it ("Interrupted!", "Query execution was interrupted",
+                # Spark's SPARK_JOB_CANCELLED, not py4j's "An error occurred while calling ...").
+                said = next((x.strip() for x in lines if re.search("cancel|interrupt", x, re.I)), lines[0])
+                raise SegmentError(f"the query was canceled: {said}") from e
+            raise SegmentError(f"the database rejected the query: {lines[0]}") from e
 
-    def _postgres_frame(self, engine: Any, sql: str, number: int) -> pd.DataFrame:
-        """Run on a connection of our own, so its driver's ``cancel()`` (psycopg: a cancel request to the
-        server, allowed from any thread) stops exactly this statement."""
-        with engine.connect() as c:
-            self._running = (number, c.connection.driver_connection.cancel)
-            try:
-                res = c.exec_driver_sql(sql, execution_options={"no_parameters": True})
-                rows = [tuple(r) for r in res.fetchall()]
-                return pd.DataFrame.from_records(rows, columns=list(res.keys()), coerce_float=True)
-            finally:
-                self._running = None
+    def _cancellable_frame(self, run: Callable[..., pd.DataFrame], sql: str, number: int) -> pd.DataFrame:
+        """The backend runs the statement and hands over, before it starts, what stops exactly that
+        statement from another thread (PostgreSQL: a cancel request; MySQL/MariaDB: KILL QUERY of its
+        connection; Spark: its jobs' tag interrupted)."""
+
+        def started(stop: Callable[[], None]) -> None:
+            self._running = (number, stop)
+
+        try:
+            return run(sql, started)
+        finally:
+            self._running = None
 
     def execute(self, sql: str) -> None:
         """Run a statement that returns no rows (the estimates' sample tables) on this thread's
@@ -316,14 +324,15 @@ class WorkerDB:
             cur.interrupt()
 
     def cancel(self, patience: float = 30.0) -> None:
-        """Stop the running query for real (DuckDB, SQLite, PostgreSQL). An interrupt that reaches the
-        database just before the query starts is lost, so a short-lived thread repeats it until that
-        query has ended. MySQL/MariaDB and Spark have no cross-thread cancel here: their query
-        finishes and its result is dropped."""
+        """Stop the running query for real (DuckDB, SQLite, PostgreSQL, MySQL/MariaDB, Spark). An
+        interrupt that reaches the database just before the query starts is lost, so a short-lived
+        thread repeats it until that query has ended. Other SQLAlchemy databases have no cross-thread
+        cancel here: their query finishes and its result is dropped."""
         running = self._running
         if running is None:
             return
         number, interrupt = running
+        self._canceled = number
 
         def repeat() -> None:
             end = time.monotonic() + patience
