@@ -269,3 +269,18 @@ def test_builder_without_sample_tables_notes_it(ws, frames):
         assert "only exact counts" in b.count_label.value and "≈" not in b.count_label.value
     finally:
         ws._estimator = None
+
+
+def test_bench_figure_11_report():
+    """bench figure 11's table and summary row (the measurement itself: python -m bench --figures 11)."""
+    from bench.estimates import markdown, summary
+
+    row = dict(customers=10_000_000, shape="nested count", definition="d", estimate_s=0.04, exact_s=80.0,
+               speedup=2000.0, builder_estimate_s=0.079, builder_exact_s=59.0, value=1_576_000, low=1_505_936,
+               high=1_648_691, exact=1_597_115, inside=True, sample_build_s=20.7, sample_rows=490_000)  # fmt: skip
+    md = "\n".join(markdown([row, {**row, "customers": 1_000_000, "builder_estimate_s": 0.3}]))
+    assert "| 10,000,000 | nested count | 40 ms | 80000 ms | 2000x | 79 ms | 59000 ms |" in md
+    figure, measured, target, met = summary([row, {**row, "customers": 1_000_000, "builder_estimate_s": 0.3}])
+    assert "10,000,000" in figure and measured.startswith("79 ms") and target == "<= 150 ms" and met == "yes"
+    assert summary([{**row, "builder_estimate_s": 0.2}])[3] == "**no**"
+    assert summary([]) is None
