@@ -292,3 +292,27 @@ def test_sums_over_channels_are_one_union_all(spaces, trusted, text, hand):
     sql = ws.compile(text, pretty=False)
     assert "UNION ALL" in sql and sql.count("GROUP BY") == 1
     assert members(ws, text) == keys(ws, hand)
+
+
+@pytest.mark.parametrize(
+    ("text", "hand"),
+    [
+        ("any(sales where paid > 90)", "SELECT DISTINCT ck FROM sales WHERE paid > 90 AND ck IS NOT NULL"),
+        (
+            "count(web where paid > 20) >= 2",
+            "SELECT ck FROM web WHERE paid > 20 AND ck IS NOT NULL GROUP BY ck HAVING COUNT(*) >= 2",
+        ),
+        (
+            "born < 1960 and not any(web where paid > 30)",
+            "SELECT ck FROM customer c WHERE born < 1960 AND NOT EXISTS (SELECT 1 FROM web w WHERE w.ck = c.ck AND paid > 30)",
+        ),
+    ],
+)
+def test_not_null_filters_are_is_not_null_on_duckdb(spaces, text, hand):
+    """DuckDB pushes ``k IS NOT NULL`` into the scan as a table filter, ``NOT (k IS NULL)`` not (5-8% of
+    a 20-100 ms TPC-DS query): D.IS_NOT_NULL_FILTER writes the first."""
+    ws = spaces[True]
+    sql = ws.compile(text, pretty=False)
+    if ws.dialect == "duckdb":
+        assert "IS NULL" not in sql and "IS NOT NULL" in sql
+    assert members(ws, text) == keys(ws, hand)

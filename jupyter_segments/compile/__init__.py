@@ -36,6 +36,25 @@ def build_query(
 ) -> exp.Select:
     """The query for a typed definition (``bind.bind``): member keys, member rows (customer columns +
     projections), or a count."""
+    select = _build_query(model, definition, options, shape, limit)
+    if options.dialect in D.IS_NOT_NULL_FILTER:
+        _is_not_null(select)
+    return select
+
+
+def _is_not_null(tree: exp.Expr) -> None:
+    """``NOT (x IS NULL)`` written as ``x IS NOT NULL`` (``D.IS_NOT_NULL_FILTER``)."""
+    for node in list(tree.find_all(exp.Not)):
+        inner = node.this
+        while isinstance(inner, exp.Paren):
+            inner = inner.this
+        if isinstance(inner, exp.Is) and isinstance(inner.expression, exp.Null):
+            node.replace(exp.Is(this=inner.this, expression=exp.Not(this=exp.Null())))
+
+
+def _build_query(
+    model: Model, definition: T.Definition, options: Options, shape: Shape, limit: int | None
+) -> exp.Select:
     customer = model.customer_entity()
     keys = customer.keys
     key = keys[0] if len(keys) == 1 else None  # the cheaper shapes below know one key column

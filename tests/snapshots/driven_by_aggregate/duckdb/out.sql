@@ -30,7 +30,7 @@ WHERE
         AND web_events_1.event_type = 'checkout'
     )
   )
-  AND NOT orders_agg_1.k IS NULL;
+  AND orders_agg_1.k IS NOT NULL;
 
 -- as_of=2025-06-30T12:30:00
 SELECT
@@ -64,4 +64,4 @@ WHERE
         AND web_events_1.event_type = 'checkout'
     )
   )
-  AND NOT orders_agg_1.k IS NULL;
+  AND orders_agg_1.k IS NOT NULL;

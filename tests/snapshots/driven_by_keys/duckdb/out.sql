@@ -6,7 +6,7 @@ FROM (
     web_events_1.customer_id AS k
   FROM web_events AS web_events_1
   WHERE
-    web_events_1.event_type = 'checkout' AND NOT web_events_1.customer_id IS NULL
+    web_events_1.event_type = 'checkout' AND web_events_1.customer_id IS NOT NULL
 ) AS keys_1
 WHERE
   NOT (
@@ -27,7 +27,7 @@ FROM (
     web_events_1.customer_id AS k
   FROM web_events AS web_events_1
   WHERE
-    web_events_1.event_type = 'checkout' AND NOT web_events_1.customer_id IS NULL
+    web_events_1.event_type = 'checkout' AND web_events_1.customer_id IS NOT NULL
 ) AS keys_1
 WHERE
   NOT (

@@ -31,9 +31,7 @@ LEFT JOIN (
     LEFT JOIN products AS products_1
       ON products_1.product_id = order_lines_1.product_id
     WHERE
-      NOT (
-        products_1.category IS NULL
-      )
+      products_1.category IS NOT NULL
     GROUP BY
       orders_2.customer_id,
       products_1.category
@@ -48,9 +46,7 @@ LEFT JOIN (
     FIRST(orders_3.channel ORDER BY orders_3.order_date ASC, orders_3.order_id ASC) AS v
   FROM orders AS orders_3
   WHERE
-    NOT (
-      orders_3.order_date IS NULL
-    )
+    orders_3.order_date IS NOT NULL
   GROUP BY
     orders_3.customer_id
 ) AS orders_first_1
@@ -63,9 +59,7 @@ LEFT JOIN (
     ) AS v
   FROM support_calls AS support_calls_1
   WHERE
-    NOT (
-      support_calls_1.called_at IS NULL
-    )
+    support_calls_1.called_at IS NOT NULL
   GROUP BY
     support_calls_1.cust_id
 ) AS support_calls_last_1
@@ -127,9 +121,7 @@ LEFT JOIN (
     LEFT JOIN products AS products_1
       ON products_1.product_id = order_lines_1.product_id
     WHERE
-      NOT (
-        products_1.category IS NULL
-      )
+      products_1.category IS NOT NULL
     GROUP BY
       orders_2.customer_id,
       products_1.category
@@ -144,9 +136,7 @@ LEFT JOIN (
     FIRST(orders_3.channel ORDER BY orders_3.order_date ASC, orders_3.order_id ASC) AS v
   FROM orders AS orders_3
   WHERE
-    NOT (
-      orders_3.order_date IS NULL
-    )
+    orders_3.order_date IS NOT NULL
   GROUP BY
     orders_3.customer_id
 ) AS orders_first_1
@@ -159,9 +149,7 @@ LEFT JOIN (
     ) AS v
   FROM support_calls AS support_calls_1
   WHERE
-    NOT (
-      support_calls_1.called_at IS NULL
-    )
+    support_calls_1.called_at IS NOT NULL
   GROUP BY
     support_calls_1.cust_id
 ) AS support_calls_last_1

@@ -38,9 +38,7 @@ WHERE
           c_2.customer_id AS k
         FROM customers AS c_2
         WHERE
-          NOT (
-            c_2.age IS NULL
-          )
+          c_2.age IS NOT NULL
         ORDER BY
           c_2.age ASC,
           c_2.customer_id
@@ -89,9 +87,7 @@ WHERE
           c_2.customer_id AS k
         FROM customers AS c_2
         WHERE
-          NOT (
-            c_2.age IS NULL
-          )
+          c_2.age IS NOT NULL
         ORDER BY
           c_2.age ASC,
           c_2.customer_id
