@@ -14,6 +14,7 @@ import threading
 
 import pandas as pd
 import pytest
+from test_engine_oracle import workspace_for
 
 import jupyter_segments as js
 from jupyter_segments import demo
@@ -284,3 +285,20 @@ def test_bench_figure_11_report():
     assert "10,000,000" in figure and measured.startswith("79 ms") and target == "<= 150 ms" and met == "yes"
     assert summary([{**row, "builder_estimate_s": 0.2}])[3] == "**no**"
     assert summary([]) is None
+
+
+def test_every_database(demo_backend, demo_frames, backend_name):
+    """DuckDB and SQLite estimate on their sample (the count among the sampled keys as pandas counts
+    it); PostgreSQL and MariaDB count exactly and say why (their pooled connections would not share a
+    temporary table)."""
+    w = workspace_for(demo_backend)
+    est = Estimator(w.session, size=500, seed=2)
+    o = demo_frames["orders"]
+    n = o.groupby("customer_id").size()
+    e = est.estimate("count(orders) >= 3")
+    if backend_name in ("duckdb", "sqlite"):
+        keys = set(est.sample_keys().iloc[:, 0].astype(int))
+        assert not e.exact and e.members_in_sample == len(set(n.index[n >= 3]) & keys)
+        est.drop()
+    else:
+        assert e.exact and e.value == int((n >= 3).sum()) and "only exact counts" in e.note
