@@ -62,23 +62,25 @@ def spaces(request):
         base = normalize_url(server_url("postgres")).set(database="js_test_tpcds")
         url = _session_database("postgres", base.render_as_string(hide_password=False))
         target = url
-    first = js.connect(target, catalog=":memory:")
-    for name, frame in _frames().items():
-        first.backend.write_table(name, frame)
-    out = {}
-    for trusted in (False, True):
-        ws = first if trusted else js.connect(target, catalog=":memory:")
-        ws.customers("customer", key="ck")
-        ws.relate("sales", "customer", on="ck", assume_integrity=trusted)
-        ws.relate("sales", "date_dim", on="dk")
-        ws.relate("web", "customer", on="ck", assume_integrity=trusted)
-        ws.relate("calls", "customer", on="ck", assume_integrity=trusted)
-        out[trusted] = ws
-    yield out
-    out[False].close()
-    first.close()
-    if url is not None:
-        _drop_session_database("postgres", url)
+    out: dict[bool, js.Workspace] = {}
+    try:  # the session database is dropped even when loading fails
+        first = js.connect(target, catalog=":memory:")
+        out[True] = first
+        for name, frame in _frames().items():
+            first.backend.write_table(name, frame)
+        out[False] = js.connect(target, catalog=":memory:")
+        for trusted, ws in out.items():
+            ws.customers("customer", key="ck")
+            ws.relate("sales", "customer", on="ck", assume_integrity=trusted)
+            ws.relate("sales", "date_dim", on="dk")
+            ws.relate("web", "customer", on="ck", assume_integrity=trusted)
+            ws.relate("calls", "customer", on="ck", assume_integrity=trusted)
+        yield out
+    finally:
+        for ws in out.values():
+            ws.close()
+        if url is not None:
+            _drop_session_database("postgres", url)
 
 
 def keys(ws, sql: str) -> set:
