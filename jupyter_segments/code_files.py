@@ -29,7 +29,7 @@ import difflib
 import json
 import os
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -38,6 +38,8 @@ import pandas as pd
 from sqlglot.dialects.dialect import Dialect
 
 from .bind import bind
+from .bind import typed as T
+from .bind.binder import SegmentSource
 from .bind.checks import warnings as static_warnings
 from .compile import build_query
 from .compile.compiler import Options
@@ -302,11 +304,11 @@ def _validate(ws: Workspace, files: list[SegmentFile], extra_dialects: Sequence[
     return found
 
 
-def _source(ws: Workspace, files: list[SegmentFile]) -> Callable[[str], str]:
+def _source(ws: Workspace, files: list[SegmentFile]) -> SegmentSource:
     """``in segment x``: x's file if there is one, else the catalog's segment."""
     by_name = {f.name: f.definition for f in files}
 
-    def source(name: str) -> str:
+    def source(name: str) -> str | T.StoredKeys:
         if name in by_name:
             return by_name[name]
         return ws.session._segment_source(name)

@@ -194,9 +194,10 @@ class _Plan:
         if name in self.segment_texts:
             return self.segment_texts[name]
         try:
-            return self.session._segment_source(name)
+            text = self.session._segment_source(name)
         except KeyError:
             return ""
+        return text if isinstance(text, str) else ""  # a static segment's stored keys: no text
 
 
 def _operands(cond: T.Cond) -> list[T.Value]:

@@ -771,9 +771,10 @@ class SegmentMagic(Magics):
             if dialect is None:
                 raise UsageError(f"%segment sql: unknown SQL dialect '{a.dialect}'")
         try:
-            text = ws.session._segment_source(a.name)
+            source = ws.session._segment_source(a.name)
         except KeyError as e:
             raise UsageError(f"unknown segment '{a.name}'{e.args[0] if e.args else ''}") from None
+        text = source if isinstance(source, str) else f"in segment {a.name}"  # a static segment's table
         display(SqlView(ws.compile(text, dialect=dialect, as_of=a.as_of), dialect, title=a.name))
 
     # --- widgets --------------------------------------------------------------------------------------

@@ -55,7 +55,7 @@ class Session:
         self,
         backend: Backend,
         *,
-        segment_source: Callable[[str], str] | None = None,
+        segment_source: Callable[[str], str | typed.StoredKeys] | None = None,
         measure_source: Callable[[], dict[str, str]] | None = None,
     ) -> None:
         self.backend = backend
@@ -72,7 +72,7 @@ class Session:
         """The sqlglot dialect of the connected database."""
         return self.backend.dialect
 
-    def _segment_source(self, name: str) -> str:
+    def _segment_source(self, name: str) -> str | typed.StoredKeys:
         """The text of saved segment ``name``, as the compiler asks for it (``KeyError`` if unknown)."""
         if self.segment_source is None:
             raise KeyError(" (no catalog is attached)")

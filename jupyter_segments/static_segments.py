@@ -7,9 +7,14 @@ reported (``Segment.unknown_keys``, and a warning). ``in segment campaign_2025``
 reads the stored members (``member_text``), for this kind of static segment and for one frozen from a
 rule (``ws.segment(..., type="static")``).
 
-Cost: the list is DSL text (parsed once per text, then bound, compiled and sent with every query that
-refers to it): with 20,000 keys on the 100,000-customer demo, saving took 11 s and a count that refers to
-it 1-2 s more than without (3.6 s the first time).
+``in segment`` reads the stored members table where there is one (a semi-join: ``key IN (SELECT key
+FROM seg_members__x)``; the keys are data, never SQL text), so its cost does not grow with the list:
+100,000 keys in 200,000 customers counted in 1.0-1.3x a hand-written semi-join on a keys table, where the
+list of values took 21-228x (bench/static_keys.py, bench/results/findings.md). The list stays for members
+kept in Parquet files and for MariaDB/MySQL with a text key column (``_semi_join_fits``).
+
+Cost still: saving checks and stores the values through a definition that lists them (8-14 s for
+100,000 keys).
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from .bind import typed as T
 from .catalog import members as M
 from .dsl import to_text
 from .errors import SegmentError, did_you_mean, plural
@@ -213,10 +219,24 @@ def _sample(values: list[Any]) -> str:
     return shown + (f" and {len(values) - SHOWN:,} more" if len(values) > SHOWN else "")
 
 
-def member_text(backend: Backend, row: dict[str, Any], key: M.Keys) -> str:
-    """A definition selecting the stored members of static segment ``row`` (what ``in segment`` reads);
-    ``key``: the customer key's column(s)."""
-    keys = M.stored_keys(backend, M.require_members(row), key)
+def member_text(backend: Backend, row: dict[str, Any], key: M.Keys) -> str | T.StoredKeys:
+    """What ``in segment`` reads for static segment ``row``: its stored members table in the database
+    (a semi-join on it: 100,000 keys cost what a table of them costs, and never become SQL text), or,
+    for members kept in a Parquet file, a definition listing them; ``key``: the customer key's column(s)."""
+    if M.require_members(row)["members_location"] == "table" and _semi_join_fits(backend, row, key):
+        return T.StoredKeys(row["members_table"], tuple(M.key_list(key)))
+    keys = M.stored_keys(backend, row, key)
     if not len(keys):
         return "false"
     return _listed(M.key_list(key), _rows(keys))
+
+
+def _semi_join_fits(backend: Backend, row: dict[str, Any], key: M.Keys) -> bool:
+    """Whether the stored members table serves ``in segment`` well. Not on MySQL/MariaDB with a text key
+    column: their members tables hold TEXT (as the customers' key is), which a materialized IN subquery
+    cannot index, so MariaDB 10.11 looked the keys up row by row (12,000 of 15,000 keys: 38 s for
+    ``not (in segment ...)``); the list of values stays there (a sorted constant list, 0.1 s)."""
+    if backend.dialect != "mysql":
+        return True
+    kinds = {c.name: c.type for c in backend.columns(row["members_table"])}
+    return all(kinds.get(k) == "number" for k in M.key_list(key))

@@ -22,6 +22,7 @@ from . import explain as explain_
 from .backends import open_backend
 from .backends.base import Backend
 from .backends.duckdb_backend import DuckDBBackend
+from .bind import typed as T
 from .bind.checks import CheckWarning
 from .catalog import Catalog, catalog_exists, open_catalog
 from .catalog.api import check_measure, list_measures, list_segments, restore_model, save_measure
@@ -54,7 +55,7 @@ class Workspace:
         self.storage = Storage()  # where refreshes keep members (ws.members_prefix, ws.members_storage)
         self._catalog_target = catalog
         self._catalog: Catalog | None = None
-        self._static_texts: dict[tuple[int, int | None], str] = {}  # static segments' member lists
+        self._static_texts: dict[tuple[int, int | None], str | T.StoredKeys] = {}  # static segments' members
 
     def __repr__(self) -> str:
         customer = f", customers={self.model.customer}" if self.model.customer else ""
@@ -325,7 +326,9 @@ class Workspace:
             name, catalog = definition.strip(), self.catalog_or_none
             if catalog is not None:
                 try:
-                    return self._catalog_segment_source(name)
+                    source = self._catalog_segment_source(name)
+                    # A static segment kept as a table has no text: a definition that reads it.
+                    return source if isinstance(source, str) else f"in segment {name}"
                 except KeyError as missing:
                     try:
                         self.session.bind(definition)
@@ -559,7 +562,7 @@ class Workspace:
         return catalog.measures_dict() if catalog is not None else {}
 
     # --- segment references (the catalog provides the texts) ----------------------------------------
-    def _catalog_segment_source(self, name: str) -> str:
+    def _catalog_segment_source(self, name: str) -> str | T.StoredKeys:
         catalog = self.catalog_or_none
         if catalog is None:
             raise KeyError(" (no catalog is attached)")

@@ -21,7 +21,8 @@ from ..model import Entity, Model, Step
 from . import typed as T
 from .functions import FUNCTIONS, fits
 
-SegmentSource = Callable[[str], str]  # name -> DSL text of a saved segment (KeyError if unknown)
+# name -> DSL text of a saved segment, or a static segment's stored member keys (KeyError if unknown)
+SegmentSource = Callable[[str], "str | T.StoredKeys"]
 
 ORDERABLE = {"number", "string", "date", "timestamp"}
 NUMBER_AGGREGATES = ("sum", "avg", "median", "percentile", "stddev")  # of numbers only
@@ -650,6 +651,10 @@ class Scope:
             # dict's KeyError('name') carries the name itself, which is not shown twice).
             hint = e.args[0] if e.args and isinstance(e.args[0], str) and e.args[0] != node.name else ""
             raise self.err(f"unknown segment '{node.name}'{hint}", node) from None
+        if isinstance(text, T.StoredKeys):  # a static segment's members, read where they are stored
+            keys = tuple(self.value(A.Name((k,))) for k in self.binder.model.customer_entity().keys)
+            stored = T.StoredKeys(text.table, text.columns, keys, **self._span(node))  # type: ignore[arg-type]
+            return T.SegmentRef(node.name, stored, node.negated, **self._span(node))
         try:
             tree = _parse_saved(text)
         except SegmentError as e:

@@ -225,6 +225,17 @@ class SegmentRef(Node):
 
 
 @dataclass(frozen=True)
+class StoredKeys(Node):
+    """The customer's key is a row of ``table`` (a static segment's stored members, a table in the
+    customers' database): ``columns`` of the table, in the order of the key columns ``keys``. A segment
+    source gives it instead of a text (without ``keys``, which the binder fills in)."""
+
+    table: str
+    columns: tuple[str, ...]
+    keys: tuple[Col, ...] = ()
+
+
+@dataclass(frozen=True)
 class And(Node):
     items: tuple[Cond, ...]
 
@@ -297,6 +308,7 @@ Cond = Union[
     BeforeAfter,
     Exists,
     SegmentRef,
+    StoredKeys,
     And,
     Or,
     Not,

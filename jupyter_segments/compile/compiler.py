@@ -580,6 +580,19 @@ class Scope:
             v = self._same_time(v, Typed(v.sql, node.low.type))[0]
             out: exp.Expr = exp.Between(this=v.sql, low=low.sql, high=high.sql)
             return _not(out) if node.negated else out
+        if isinstance(node, T.StoredKeys):
+            # A semi-join on the stored keys (IN a subquery: a hashed semi-join everywhere, an
+            # ephemeral index on SQLite); the keys are data in the database, never SQL text.
+            keys = [self.value(k) for k in node.keys]
+            table = exp.Table(this=exp.to_identifier(node.table, quoted=True))
+            picked = [
+                D.case_sensitive(exp.column(c, quoted=True), self.dialect) if k.type == "string"
+                else exp.column(c, quoted=True)
+                for c, k in zip(node.columns, keys, strict=True)
+            ]  # fmt: skip
+            mine = [D.case_sensitive(k.sql, self.dialect) if k.type == "string" else k.sql for k in keys]
+            sub = exp.select(*picked).from_(table).subquery()
+            return exp.In(this=mine[0] if len(mine) == 1 else exp.Tuple(expressions=mine), query=sub)
         if isinstance(node, T.InList):
             v = self.value(node.operand)
             items = [self.value(i) for i in node.items]
