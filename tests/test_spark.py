@@ -572,10 +572,9 @@ def test_magics_connect_to_a_spark_session_variable(spark_backend, spark_session
         magic.ws = previous
 
 
-@pytest.mark.slow
-def test_cancel_stops_the_spark_job_and_the_session_stays(ws, spark_session):
-    """The widgets' Cancel (WorkerDB.cancel) cancels the count's Spark job, which otherwise ran on: the
-    call raises, no job is left active, and the session runs the next query."""
+def cancel_a_slow_count(ws, started=lambda: True):
+    """Run a query of hours on a WorkerDB's thread, wait for ``started()`` (its job is running), cancel
+    it as the widgets' Cancel does (WorkerDB.cancel); the error it ended with, once it has ended."""
     import threading
     import time
 
@@ -590,21 +589,48 @@ def test_cancel_stops_the_spark_job_and_the_session_stays(ws, spark_session):
         except BaseException as e:  # noqa: BLE001 - recorded for the asserts below
             ended.append(e)
 
-    tracker = spark_session.sparkContext.statusTracker()
     worker = threading.Thread(target=count, daemon=True)
     worker.start()
     deadline = time.monotonic() + 120
-    while not tracker.getActiveJobsIds():
+    while db._running is None or not started():
         assert time.monotonic() < deadline and worker.is_alive(), ("the job never started", ended)
         time.sleep(0.05)
     db.cancel()
     worker.join(60)
     assert not worker.is_alive(), "the canceled job kept running"
     assert len(ended) == 1 and isinstance(ended[0], SegmentError), ended
-    assert "the query was canceled: " in str(ended[0]) and "SPARK_JOB_CANCELLED" in str(ended[0]), ended[0]
+    assert "the query was canceled: " in str(ended[0]) and "CANCEL" in str(ended[0]).upper(), ended[0]
+    assert db.scalar("SELECT 42") == 42  # the session runs the next query
+    return ended[0]
+
+
+@pytest.mark.slow
+def test_cancel_stops_the_spark_job_and_the_session_stays(ws, spark_session):
+    """The widgets' Cancel cancels the count's Spark job, which otherwise ran on: the call raises, no
+    job is left active, and the session runs the next queries."""
+    import time
+
+    tracker = spark_session.sparkContext.statusTracker()
+    ended = cancel_a_slow_count(ws, started=lambda: bool(tracker.getActiveJobsIds()))
+    assert "SPARK_JOB_CANCELLED" in str(ended)
     deadline = time.monotonic() + 10  # the scheduler's bookkeeping may trail the error
     while tracker.getActiveJobsIds() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert tracker.getActiveJobsIds() == []
-    assert db.scalar("SELECT 42") == 42
     assert ws.count("age >= 40") > 0
+
+
+def test_static_segment_reads_its_members_table_on_spark(ws, demo_frames):
+    """``in segment <static>`` is a semi-join on the members table on Spark too (against pandas)."""
+    customers = demo_frames["customers"]
+    listed = customers["customer_id"].iloc[::3].tolist()
+    name = "spark_listed"
+    seg = ws.static_segment(name, listed)
+    try:
+        members = customers["customer_id"].isin(listed)
+        older = customers["age"] > 40
+        assert ws.count(f"in segment {name} and age > 40") == int((members & older).sum())
+        assert ws.count(f"not (in segment {name})") == int((~members).sum())
+        assert "seg_members__" in ws.compile(f"in segment {name}")
+    finally:
+        seg.delete()

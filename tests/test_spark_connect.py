@@ -131,3 +131,13 @@ def test_shared_refresh_writes_members_tables_over_connect(connect_backend, demo
     for name in ("de_vip", "not_vip_callers", "vip", "de", "recent", "returners"):  # users first
         ws.get(name).delete()
     assert not [t for t in connect_backend.tables() if t.startswith(("js_connect_", "_js_"))]
+
+
+@pytest.mark.slow
+def test_cancel_interrupts_the_operation_over_connect(ws):
+    """The widgets' Cancel over Spark Connect: the operation's tag is interrupted on the server, the
+    call raises, and the session runs the next query."""
+    import time
+
+    since = time.monotonic()
+    test_spark.cancel_a_slow_count(ws, started=lambda: time.monotonic() - since > 3)
