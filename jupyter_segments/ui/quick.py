@@ -89,7 +89,7 @@ class QuickSegment(Mirrored):
         self.saved: Any = None
         self.stats_loader = Debouncer(self._load_stats, self._stats_done, self._stats_failed, delay=0.0)
         self.counter = Debouncer(
-            self._count, self._count_done, self._count_failed, delay=delay, cancel=self.db.interrupt
+            self._count, self._count_done, self._count_failed, delay=delay, cancel=self.db.cancel
         )
 
         g = self.messages.guard
