@@ -656,36 +656,30 @@ def slow_ws():
     w.close()
 
 
-@pytest.fixture
-def slow_postgres_ws():
-    """The same on PostgreSQL (a database of its own): every customer row sleeps a second."""
+def _slow_server_ws(kind: str, admin, name: str, fill: str, sleepy_view: str):
+    """A workspace over a database of its own on a server: customers first read from a fast view (the
+    key check), then from ``sleepy_view``, where every customer row sleeps a second. Dropped at the end."""
     import sqlalchemy as sa
 
     from jupyter_segments.backends import open_backend
 
-    url = sa.make_url(server_url("postgres"))
-    name = f"js_test_cancel_{os.getpid()}"
-    # The server's maintenance database: the URL's own (js_test in CI) need not exist.
-    admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
     with admin.connect() as c:
         c.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}")
         c.exec_driver_sql(f"CREATE DATABASE {name}")
-    target = url.set(database=name).render_as_string(hide_password=False)
+    target = admin.url.set(database=name).render_as_string(hide_password=False)
     engine = sa.create_engine(target)
     w = None
     try:
         with engine.begin() as c:
             c.exec_driver_sql("CREATE TABLE base_customers (customer_id integer PRIMARY KEY, age integer)")
-            c.exec_driver_sql(
-                "INSERT INTO base_customers SELECT i, 20 + mod(i, 50) FROM generate_series(1, 300) i"
-            )
+            c.exec_driver_sql(fill)
             c.exec_driver_sql("CREATE VIEW customers AS SELECT * FROM base_customers")
         w = js.Workspace(open_backend(target))
         w.customers("customers", key="customer_id")
         w.count("age >= 30")  # the key checked on the fast view
         with engine.begin() as c:
             c.exec_driver_sql(
-                "CREATE OR REPLACE VIEW customers AS SELECT * FROM base_customers WHERE pg_sleep(1) IS NOT NULL"
+                f"CREATE OR REPLACE VIEW customers AS SELECT * FROM base_customers WHERE {sleepy_view}"
             )
         yield w
     finally:
@@ -693,8 +687,27 @@ def slow_postgres_ws():
             w.close()
         engine.dispose()
         with admin.connect() as c:
-            c.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+            c.exec_driver_sql(
+                f"DROP DATABASE IF EXISTS {name}{' WITH (FORCE)' if kind == 'postgres' else ''}"
+            )
         admin.dispose()
+
+
+@pytest.fixture
+def slow_postgres_ws():
+    """The same on PostgreSQL (a database of its own): every customer row sleeps a second."""
+    import sqlalchemy as sa
+
+    url = sa.make_url(server_url("postgres"))
+    # The server's maintenance database: the URL's own (js_test in CI) need not exist.
+    admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    yield from _slow_server_ws(
+        "postgres",
+        admin,
+        f"js_test_cancel_{os.getpid()}",
+        "INSERT INTO base_customers SELECT i, 20 + mod(i, 50) FROM generate_series(1, 300) i",
+        "pg_sleep(1) IS NOT NULL",
+    )
 
 
 @pytest.fixture
@@ -702,43 +715,22 @@ def slow_mysql_ws():
     """The same on MariaDB/MySQL (a database of its own): every customer row sleeps a second."""
     import sqlalchemy as sa
 
-    from jupyter_segments.backends import open_backend
     from jupyter_segments.backends.sqlalchemy_backend import normalize_url
 
     url = normalize_url(server_url("mysql"))
-    name = f"js_cancel_{os.getpid()}"
-    admin = sa.create_engine(url.set(database="mysql"))
-    with admin.begin() as c:
-        c.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}")
-        c.exec_driver_sql(f"CREATE DATABASE {name}")
-    target = url.set(database=name).render_as_string(hide_password=False)
-    engine = sa.create_engine(target)
-    w = None
-    try:
-        with engine.begin() as c:
-            c.exec_driver_sql("CREATE TABLE base_customers (customer_id integer PRIMARY KEY, age integer)")
-            c.exec_driver_sql(
-                "INSERT INTO base_customers SELECT seq, 20 + MOD(seq, 50) FROM seq_1_to_300"
-                if "mariadb" in c.exec_driver_sql("SELECT VERSION()").scalar_one().lower()
-                else "INSERT INTO base_customers WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL "
-                "SELECT i + 1 FROM s WHERE i < 300) SELECT i, 20 + MOD(i, 50) FROM s"
-            )
-            c.exec_driver_sql("CREATE VIEW customers AS SELECT * FROM base_customers")
-        w = js.Workspace(open_backend(target))
-        w.customers("customers", key="customer_id")
-        w.count("age >= 30")  # the key checked on the fast view
-        with engine.begin() as c:
-            c.exec_driver_sql(
-                "CREATE OR REPLACE VIEW customers AS SELECT * FROM base_customers WHERE SLEEP(1) = 0"
-            )
-        yield w
-    finally:
-        if w is not None:
-            w.close()
-        engine.dispose()
-        with admin.begin() as c:
-            c.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}")
-        admin.dispose()
+    admin = sa.create_engine(url.set(database="mysql"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        mariadb = "mariadb" in c.exec_driver_sql("SELECT VERSION()").scalar_one().lower()
+    yield from _slow_server_ws(
+        "mysql",
+        admin,
+        f"js_cancel_{os.getpid()}",
+        "INSERT INTO base_customers SELECT seq, 20 + MOD(seq, 50) FROM seq_1_to_300"
+        if mariadb
+        else "INSERT INTO base_customers WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL "
+        "SELECT i + 1 FROM s WHERE i < 300) SELECT i, 20 + MOD(i, 50) FROM s",
+        "SLEEP(1) = 0",
+    )
 
 
 def _mysql_queries(workspace) -> list[int]:
