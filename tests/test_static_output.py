@@ -83,7 +83,7 @@ def test_each_widget_is_a_widget_view_then_its_html_copy(exported):
         for cell in nb.cells
         if cell.cell_type == "code"
         and re.fullmatch(
-            r"builder|(QuickSegment|SegmentManager|SegmentView)\(ws.*", cell.source.splitlines()[-1]
+            r"builder|quick|(SegmentManager|SegmentView)\(ws.*", cell.source.splitlines()[-1]
         )
     ]
     assert len(shown) == 4
