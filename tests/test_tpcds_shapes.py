@@ -134,6 +134,16 @@ def test_top_n_is_a_limit(spaces, text, hand, beside):
     assert members(ws, text) == keys(ws, hand)
 
 
+@pytest.mark.parametrize(
+    ("text", "n"), [("top 0 by 0", 0), ("top 3 by 0", 3), ("bottom 5 by 'x'", 5), ("top 2 by 1 + 2", 2)]
+)
+def test_top_n_by_a_constant_is_the_first_keys(spaces, text, n):
+    """A constant orders nothing: the first N keys (in ORDER BY a bare number is a column position,
+    which the fuzz test found as a database error for top 0 by 0)."""
+    ws = spaces[False]
+    assert members(ws, text) == keys(ws, f"SELECT ck FROM customer ORDER BY ck LIMIT {n}")
+
+
 def test_top_percent_keeps_its_window(spaces):
     ws = spaces[False]
     assert "ROW_NUMBER" in ws.compile("top 10% by sum(sales.paid)", pretty=False)

@@ -744,7 +744,9 @@ class Scope:
         if conds:
             inner = inner.where(exp.and_(*conds, copy=False), copy=False)
         if limit:
-            inner = inner.order_by(*order.expressions, copy=False).limit(int(node.amount), copy=False)
+            # A constant orders nothing, and in ORDER BY a bare number is a column position (top 3 by 0).
+            terms = [o for o in order.expressions if any(o.find_all(exp.Column))]
+            inner = inner.order_by(*terms, copy=False).limit(int(node.amount), copy=False)
         alias = self.ctx.alias("ranked")
         rn, n = D.column(alias, "rn"), D.column(alias, "n")
         if node.percent:
