@@ -97,9 +97,15 @@ def _select(row, field: str, label: str) -> None:
 
 
 def _type(row, field: str, text: str) -> None:
+    """Type into the row's box; again if the box was replaced meanwhile (a pick or an operator just
+    changed re-renders the row from the kernel, and a value typed into the old box is gone)."""
     box = row.locator(f".jseg-f-{field} input")
-    box.fill(text)
-    box.press("Enter")
+    for _attempt in range(3):
+        box.fill(text)
+        box.press("Enter")
+        row.page.wait_for_timeout(500)
+        if box.input_value() == text:
+            return
 
 
 def _settled_count(page, builder) -> int:
@@ -214,7 +220,8 @@ def test_walkthrough(tmp_path):
         row = builder.locator(".jseg-row").nth(5)
         _type(row, "text", "agee < 70")
         bad = builder.locator(".jseg-row-error")
-        bad.wait_for(timeout=30_000)
+        # the new row is empty ("expected a value") until the typed text reaches the kernel: wait for it
+        bad.locator(".jseg-row-msg", has_text="agee").wait_for(timeout=30_000)
         message = bad.locator(".jseg-row-msg").inner_text()
         assert message.startswith("Condition 6 (text)") and "agee" in message, message
         assert "Condition 6" in builder.locator(".jseg-summary").inner_text()

@@ -82,9 +82,7 @@ def test_each_widget_is_a_widget_view_then_its_html_copy(exported):
         [o for o in cell.outputs if o.output_type in ("display_data", "execute_result")]
         for cell in nb.cells
         if cell.cell_type == "code"
-        and re.fullmatch(
-            r"builder|quick|(SegmentManager|SegmentView)\(ws.*", cell.source.splitlines()[-1]
-        )
+        and re.fullmatch(r"builder|quick|(SegmentManager|SegmentView)\(ws.*", cell.source.splitlines()[-1])
     ]
     assert len(shown) == 4
     for outputs in shown:
