@@ -215,6 +215,11 @@ class Ticker:
             self._stop = None
 
 
+def _message_lines(error: Exception) -> list[str]:
+    """The database's own message (the driver's, under SQLAlchemy's wrapper), line by line."""
+    return str(getattr(error, "orig", None) or error).strip().splitlines() or [type(error).__name__]
+
+
 class WorkerDB:
     """Run a workspace's SQL from worker threads without sharing a DuckDB connection across threads."""
 
@@ -268,7 +273,7 @@ class WorkerDB:
         except SegmentError:
             raise
         except Exception as e:  # noqa: BLE001 - database errors are shown with the database's message
-            lines = str(getattr(e, "orig", None) or e).strip().splitlines() or [type(e).__name__]
+            lines = _message_lines(e)
             if self._canceled == number:
                 # The database's own words for it ("Interrupted!", "Query execution was interrupted",
                 # Spark's SPARK_JOB_CANCELLED, not py4j's "An error occurred while calling ...").
@@ -301,8 +306,7 @@ class WorkerDB:
         except SegmentError:
             raise
         except Exception as e:  # noqa: BLE001 - database errors are shown with the database's message
-            first = (str(getattr(e, "orig", None) or e).strip().splitlines() or [type(e).__name__])[0]
-            raise SegmentError(f"the database rejected the statement: {first}") from e
+            raise SegmentError(f"the database rejected the statement: {_message_lines(e)[0]}") from e
 
     def runner(self) -> Runner:
         """This worker's way to the database, for ``Estimator.estimate(..., run=)``."""
